@@ -1,0 +1,122 @@
+/**
+ * Generates TypeScript types and grpc-js service definitions with ts-proto into gen/ (git-ignored):
+ * - gen/inference: the Open Inference Protocol and grpc.health.v1, from proto/;
+ * - gen/envoy: the Envoy v3 messages the control plane builds, from the .proto files that
+ *   @grpc/grpc-js-xds ships under deps/ (never copied into this repository).
+ *
+ * Output is a pure function of the inputs, so a stamp of their hash lets a second run return at once.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { repoRoot } from "./lib/paths.js";
+
+const deps = join(repoRoot, "node_modules/@grpc/grpc-js-xds/deps");
+const patchedInclude = join(repoRoot, ".cache/proto-include");
+const genDir = join(repoRoot, "gen");
+const stampFile = join(genDir, ".stamp");
+
+/** The Envoy API roots the control plane and ext-authz use; their imports come along. */
+const envoyProtos = [
+  "envoy/service/discovery/v3/ads.proto",
+  "envoy/service/auth/v3/external_auth.proto",
+  "envoy/config/cluster/v3/cluster.proto",
+  "envoy/config/endpoint/v3/endpoint.proto",
+  "envoy/config/listener/v3/listener.proto",
+  "envoy/config/route/v3/route.proto",
+  "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+  "envoy/extensions/filters/http/router/v3/router.proto",
+  "envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
+  "envoy/extensions/access_loggers/stream/v3/stream.proto",
+];
+
+const tsProtoOpts = [
+  "outputServices=grpc-js",
+  "oneof=unions",
+  "env=node",
+  "esModuleInterop=true",
+  "importSuffix=.js",
+  "useOptionals=messages",
+  "forceLong=number",
+].join(",");
+
+function listProtos(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".proto"))
+    .map((f) => join(dir, f))
+    .sort();
+}
+
+function inputsHash(): string {
+  const hash = createHash("sha256");
+  const files = [
+    ...listProtos(join(repoRoot, "proto")),
+    join(repoRoot, "scripts/gen-protos.ts"),
+    join(repoRoot, "node_modules/ts-proto/package.json"),
+    join(repoRoot, "node_modules/@grpc/grpc-js-xds/package.json"),
+  ];
+  for (const f of files) hash.update(relative(repoRoot, f)).update(readFileSync(f));
+  return hash.digest("hex");
+}
+
+/**
+ * The validate.proto bundled with grpc-js-xds predates `ignore_empty`, which Envoy's own files
+ * set on many rules; protoc refuses them without it. Adding the field to every *Rules message
+ * of a private copy, first on the include path, is enough (TOOLCHAIN-NOTES.md).
+ */
+function writePatchedValidateProto(): void {
+  const src = readFileSync(join(deps, "protoc-gen-validate/validate/validate.proto"), "utf8");
+  const patched = src.replace(
+    /^(message \w+Rules \{)$/gm,
+    "$1\n    optional bool ignore_empty = 1000; // added by scripts/gen-protos.ts",
+  );
+  mkdirSync(join(patchedInclude, "validate"), { recursive: true });
+  writeFileSync(join(patchedInclude, "validate/validate.proto"), patched);
+}
+
+function protoc(outDir: string, includes: string[], files: string[]): void {
+  mkdirSync(outDir, { recursive: true });
+  const plugin = join(repoRoot, "node_modules/.bin/protoc-gen-ts_proto");
+  execFileSync(
+    "protoc",
+    [
+      `--plugin=protoc-gen-ts_proto=${plugin}`,
+      `--ts_proto_out=${outDir}`,
+      `--ts_proto_opt=${tsProtoOpts}`,
+      ...includes.map((i) => `-I${i}`),
+      ...files,
+    ],
+    { stdio: "inherit" },
+  );
+}
+
+function main(): void {
+  const force = process.argv.includes("--force");
+  const hash = inputsHash();
+  if (!force && existsSync(stampFile) && readFileSync(stampFile, "utf8") === hash) {
+    console.log("gen-protos: gen/ is up to date");
+    return;
+  }
+  const started = Date.now();
+  rmSync(genDir, { recursive: true, force: true });
+  writePatchedValidateProto();
+
+  const protoRoot = join(repoRoot, "proto");
+  protoc(
+    join(genDir, "inference"),
+    [protoRoot],
+    listProtos(protoRoot).map((f) => relative(protoRoot, f)),
+  );
+  protoc(
+    join(genDir, "envoy"),
+    [patchedInclude, join(deps, "envoy-api"), join(deps, "xds"), join(deps, "googleapis"), join(deps, "protoc-gen-validate")],
+    envoyProtos,
+  );
+  writeFileSync(stampFile, hash);
+  console.log(`gen-protos: generated gen/ in ${Date.now() - started} ms`);
+}
+
+main();

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs one test suite with Node's test runner: unit tests live beside the code (*.test.ts),
+# integration tests under test/ (they start real Envoy and node processes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suite="${1:?usage: run-tests.sh unit|integration [file...]}"
+shift || true
+if [ "$#" -gt 0 ]; then
+  files=("$@")
+elif [ "$suite" = unit ]; then
+  mapfile -t files < <(find xds-server ext-authz node scripts tools -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+else
+  mapfile -t files < <(find test -name '*.test.ts' | sort)
+fi
+if [ "${#files[@]}" -eq 0 ]; then
+  echo "run-tests: no $suite tests found" >&2
+  exit 1
+fi
+# Integration tests start several processes each: run files one at a time on a 2-core machine.
+concurrency=$([ "$suite" = integration ] && echo 1 || echo 2)
+exec node --import tsx --test --test-concurrency="$concurrency" --test-reporter=spec "${files[@]}"
