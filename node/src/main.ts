@@ -1,0 +1,74 @@
+/**
+ * Command line for the reference inference node.
+ *   tsx node/src/main.ts --name node-1 --port 9001 --models-dir models [--metrics-port 9101]
+ */
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { startInferenceNode } from "./server.js";
+
+const { values } = parseArgs({
+  options: {
+    name: { type: "string", default: process.env.NODE_NAME ?? "node-1" },
+    host: { type: "string", default: process.env.NODE_HOST ?? "127.0.0.1" },
+    port: { type: "string", default: process.env.NODE_PORT ?? "9001" },
+    "models-dir": { type: "string", default: process.env.MODELS_DIR ?? "models" },
+    models: { type: "string" },
+    "metrics-port": { type: "string", default: process.env.METRICS_PORT },
+    "max-concurrent": { type: "string", default: "4" },
+    "max-queue": { type: "string", default: "64" },
+    "max-message-bytes": { type: "string", default: String(64 * 1024 * 1024) },
+    "infer-delay-ms": { type: "string", default: "0" },
+    "drain-delay-ms": { type: "string", default: "0" },
+    "shutdown-grace-ms": { type: "string", default: "30000" },
+    providers: { type: "string", default: process.env.ORT_PROVIDERS ?? "cpu" },
+  },
+});
+
+function int(flag: keyof typeof values): number {
+  const raw = values[flag];
+  const n = Number(raw);
+  if (typeof raw !== "string" || !Number.isInteger(n) || n < 0) {
+    console.error(`--${flag} must be a non-negative integer, got '${String(raw)}'`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const log = pino({ name: "inference-node", level: process.env.LOG_LEVEL ?? "info" });
+const node = await startInferenceNode({
+  name: values.name ?? "node-1",
+  host: values.host ?? "127.0.0.1",
+  port: int("port"),
+  modelRoot: values["models-dir"] ?? "models",
+  ...(values.models ? { models: values.models.split(",").filter(Boolean) } : {}),
+  ...(values["metrics-port"] !== undefined ? { metricsPort: int("metrics-port") } : {}),
+  maxConcurrent: int("max-concurrent"),
+  maxQueue: int("max-queue"),
+  maxMessageBytes: int("max-message-bytes"),
+  inferDelayMs: int("infer-delay-ms"),
+  drainDelayMs: int("drain-delay-ms"),
+  shutdownGraceMs: int("shutdown-grace-ms"),
+  executionProviders: (values.providers ?? "cpu").split(","),
+  log,
+}).catch((err: unknown) => {
+  log.fatal({ err }, "inference node failed to start");
+  process.exit(1);
+});
+
+// Tests and the local stack read this line to learn the ports chosen.
+console.log(
+  JSON.stringify({ event: "ready", name: node.name, port: node.port, metricsPort: node.metricsPort }),
+);
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    log.info({ signal }, "shutting down");
+    node.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,311 @@
+/**
+ * The reference inference node: an Open Inference Protocol (KServe v2) gRPC server on grpc-js,
+ * backed by onnxruntime, with grpc.health.v1, a bounded queue, Prometheus metrics and a graceful
+ * shutdown that lets load balancers move away before the port closes.
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import {
+  GRPCInferenceServiceService,
+  type ModelInferRequest,
+  type ModelInferResponse,
+} from "../../gen/inference/inference/grpc_service.js";
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthService,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+} from "../../gen/inference/grpc/health/v1/health.js";
+import { NodeError } from "./errors.js";
+import { buildFeeds, buildResponse, outputNames } from "./infer.js";
+import { Limiter } from "./limiter.js";
+import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
+import { ModelRepository } from "./model-repository.js";
+
+/** Response headers that tell a caller (and the tests) where a call was served. */
+export const SERVED_BY_HEADER = "x-inferencehub-node";
+export const SERVED_VERSION_HEADER = "x-inferencehub-model-version";
+
+const INFERENCE_SERVICE = "inference.GRPCInferenceService";
+const CLOCK_SLACK_MS = 20;
+
+export interface InferenceNodeOptions {
+  /** Names the node in response headers, metrics and logs. */
+  name: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  modelRoot: string;
+  /** Models to load at start; all on disk when absent. */
+  models?: readonly string[];
+  log: Logger;
+  maxConcurrent?: number;
+  maxQueue?: number;
+  /** Largest request accepted; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
+  maxMessageBytes?: number;
+  /** Serves /metrics on this port when set (0 picks a free port). */
+  metricsPort?: number;
+  /** Added to every inference: stands in for a slower accelerator in tests, demos and fault drills. */
+  inferDelayMs?: number;
+  /** How long to report NOT_SERVING before the port stops taking calls. */
+  drainDelayMs?: number;
+  /** How long in-flight calls may take to finish once the port is closing. */
+  shutdownGraceMs?: number;
+  executionProviders?: readonly string[];
+}
+
+export interface InferenceNode {
+  name: string;
+  port: number;
+  metricsPort: number | undefined;
+  repository: ModelRepository;
+  metrics: NodeMetrics;
+  /** Report NOT_SERVING, finish in-flight calls, then close. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>) => Promise<Res>;
+
+function statusName(code: number): string {
+  return status[code] ?? String(code);
+}
+
+export async function startInferenceNode(options: InferenceNodeOptions): Promise<InferenceNode> {
+  const log = options.log.child({ node: options.name });
+  const repository = new ModelRepository({
+    root: options.modelRoot,
+    log,
+    ...(options.models ? { only: options.models } : {}),
+    ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
+  });
+  await repository.loadAll();
+  const limiter = new Limiter({
+    maxConcurrent: options.maxConcurrent ?? 4,
+    maxQueue: options.maxQueue ?? 64,
+  });
+  const metrics = createNodeMetrics(options.name);
+  const healthWatchers = new Set<ServerWritableStream<HealthCheckRequest, HealthCheckResponse>>();
+  let draining = false;
+
+  const servingStatus = (service: string): ServingStatus => {
+    if (service !== "" && service !== INFERENCE_SERVICE) return ServingStatus.SERVICE_UNKNOWN;
+    return draining ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
+  };
+
+  /** Wraps a handler: NodeError becomes its status, anything else INTERNAL with the cause logged. */
+  const unary =
+    <Req, Res>(method: string, handler: Handler<Req, Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      handler(call).then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          const trailers = new Metadata();
+          trailers.set(SERVED_BY_HEADER, options.name);
+          if (err instanceof NodeError) {
+            callback({ code: err.code, details: err.message, metadata: trailers });
+            return;
+          }
+          log.error({ err, method }, "unexpected error in handler");
+          callback({
+            code: status.INTERNAL,
+            details: `${method} failed on node ${options.name}; see its log`,
+            metadata: trailers,
+          });
+        },
+      );
+    };
+
+  const waitForSlot = async (
+    call: ServerUnaryCall<unknown, unknown>,
+    labels: { model: string; version: string },
+  ) => {
+    metrics.queueDepth.inc(labels);
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const onCancel = { fn: (): void => undefined };
+      const release = await limiter
+        .acquire((waiter) => {
+          const deadline = call.getDeadline();
+          const at = deadline instanceof Date ? deadline.getTime() : deadline;
+          const expired = () =>
+            new NodeError(status.DEADLINE_EXCEEDED, "deadline passed while queued on the node");
+          if (Number.isFinite(at))
+            timer = setTimeout(() => waiter.abandon(expired()), Math.max(0, at - Date.now()));
+          // grpc-js ends the call itself when the deadline passes, racing the timer above; its timer
+          // and Date.now() may disagree by a millisecond or two, hence the slack.
+          onCancel.fn = () =>
+            waiter.abandon(
+              Date.now() >= at - CLOCK_SLACK_MS
+                ? expired()
+                : new NodeError(status.CANCELLED, "client cancelled while queued"),
+            );
+          call.once("cancelled", onCancel.fn);
+        })
+        .finally(() => {
+          clearTimeout(timer);
+          call.off("cancelled", onCancel.fn);
+        });
+      return release;
+    } finally {
+      metrics.queueDepth.dec(labels);
+    }
+  };
+
+  const modelInfer: Handler<ModelInferRequest, ModelInferResponse> = async (call) => {
+    const request = call.request;
+    const { loaded, done } = repository.checkout(request.modelName, request.modelVersion);
+    const labels = { model: loaded.model, version: loaded.version };
+    const end = metrics.latency.startTimer(labels);
+    metrics.requests.inc(labels);
+    try {
+      const feeds = buildFeeds(loaded, request);
+      const names = outputNames(loaded, request);
+      const release = await waitForSlot(call, labels);
+      metrics.inflight.inc(labels);
+      try {
+        if (call.cancelled) throw new NodeError(status.CANCELLED, "client cancelled");
+        if (options.inferDelayMs) await new Promise((r) => setTimeout(r, options.inferDelayMs));
+        const results = await loaded.session.run(feeds, names);
+        const headers = new Metadata();
+        headers.set(SERVED_BY_HEADER, options.name);
+        headers.set(SERVED_VERSION_HEADER, loaded.version);
+        call.sendMetadata(headers);
+        return buildResponse(loaded, request, names, results);
+      } finally {
+        metrics.inflight.dec(labels);
+        release();
+      }
+    } catch (err) {
+      const code = err instanceof NodeError ? err.code : status.INTERNAL;
+      metrics.errors.inc({ ...labels, code: statusName(code) });
+      throw err;
+    } finally {
+      end();
+      done();
+    }
+  };
+
+  const server = new Server({
+    "grpc.max_receive_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
+    "grpc.max_send_message_length": -1,
+  });
+
+  server.addService(GRPCInferenceServiceService, {
+    serverLive: unary("ServerLive", async () => ({ live: true })),
+    serverReady: unary("ServerReady", async () => ({ ready: !draining })),
+    modelReady: unary("ModelReady", async (call) => {
+      const { name, version } = call.request as { name: string; version: string };
+      return { ready: !draining && repository.isReady(name, version) };
+    }),
+    serverMetadata: unary("ServerMetadata", async () => ({
+      name: "inferencehub-node",
+      version: "0.1.0",
+      extensions: ["model_repository"],
+    })),
+    modelMetadata: unary("ModelMetadata", async (call) => {
+      const { name, version } = call.request as { name: string; version: string };
+      const loaded = repository.get(name, version);
+      return {
+        name: loaded.model,
+        versions: repository.versions(loaded.model),
+        platform: "onnxruntime_onnx",
+        inputs: loaded.inputs,
+        outputs: loaded.outputs,
+      };
+    }),
+    modelInfer: unary("ModelInfer", modelInfer),
+    repositoryIndex: unary("RepositoryIndex", async (call) => ({
+      models: repository.index((call.request as { ready: boolean }).ready),
+    })),
+    repositoryModelLoad: unary("RepositoryModelLoad", async (call) => {
+      await repository.load((call.request as { modelName: string }).modelName);
+      return {};
+    }),
+    repositoryModelUnload: unary("RepositoryModelUnload", async (call) => {
+      await repository.unload((call.request as { modelName: string }).modelName);
+      return {};
+    }),
+  });
+
+  server.addService(HealthService, {
+    check: unary("Check", async (call) => {
+      const s = servingStatus((call.request as HealthCheckRequest).service);
+      if (s === ServingStatus.SERVICE_UNKNOWN) throw new NodeError(status.NOT_FOUND, "unknown service");
+      return { status: s };
+    }),
+    watch: (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => {
+      call.write({ status: servingStatus(call.request.service) });
+      healthWatchers.add(call);
+      call.on("cancelled", () => healthWatchers.delete(call));
+    },
+  });
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      `${options.host ?? "127.0.0.1"}:${options.port}`,
+      ServerCredentials.createInsecure(),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    ),
+  );
+
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  if (options.metricsPort !== undefined) {
+    metricsServer = createServer((req, res) => {
+      if (req.url !== "/metrics") {
+        res.writeHead(404).end("only /metrics here\n");
+        return;
+      }
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    metricsPort = await new Promise<number>((resolve) =>
+      metricsServer?.listen(options.metricsPort, options.host ?? "127.0.0.1", () =>
+        resolve((metricsServer?.address() as AddressInfo).port),
+      ),
+    );
+  }
+  log.info({ port, metricsPort, models: repository.index(true) }, "inference node serving");
+
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      draining = true;
+      for (const w of healthWatchers) w.write({ status: ServingStatus.NOT_SERVING });
+      log.info({ drainDelayMs: options.drainDelayMs ?? 0 }, "draining: reporting NOT_SERVING");
+      if (options.drainDelayMs) await new Promise((r) => setTimeout(r, options.drainDelayMs));
+      for (const w of healthWatchers) w.end();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          log.warn("in-flight calls outlived the grace period; closing them");
+          server.forceShutdown();
+          resolve();
+        }, options.shutdownGraceMs ?? 30_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      await new Promise<void>((resolve) =>
+        metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+      );
+      await repository.unloadAll().catch(() => undefined);
+      log.info("inference node stopped");
+    })();
+    return shutdownPromise;
+  };
+
+  return { name: options.name, port, metricsPort, repository, metrics, shutdown };
+}

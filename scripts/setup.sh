@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything InferenceHub needs on a fresh machine, and returns in seconds the second
+# time: npm packages, protoc (Debian), generated protocol types, the test models and Envoy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[31m[setup] %s\033[0m\n' "$*" >&2; exit 1; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || die "Node.js 20 or newer is needed (found $(node --version 2>/dev/null || echo none))."
+
+# onnxruntime-node's install step would download CUDA parts from outside the npm registry;
+# the CPU provider needs none. GPU nodes: see node/README.md.
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.setup-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  step "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.setup-lock-hash
+fi
+
+if ! command -v protoc >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing protoc (Debian protobuf-compiler)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null
+  else
+    die "protoc is needed to generate the protocol types: install it (Debian/Ubuntu: sudo apt-get install protobuf-compiler; macOS: brew install protobuf) and run again."
+  fi
+fi
+
+step "generating protocol types"
+npx tsx scripts/gen-protos.ts
+step "generating test models"
+npx tsx scripts/gen-models.ts
+step "locating Envoy"
+npx tsx scripts/lib/envoy.ts

@@ -1,0 +1,276 @@
+/**
+ * The reference node as a real process, called over real gRPC: real ONNX outputs in both tensor
+ * forms, metadata, health, repository calls, and every kind of bad input answered with the right
+ * status while the node keeps serving.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import {
+  MIXED_SAMPLE_INPUTS,
+  MLP_SAMPLE_INPUT,
+  SCALE_SAMPLE_INPUT,
+  SCALE_VERSIONS,
+  mixedReference,
+  mlpReference,
+  scaleReference,
+} from "../scripts/lib/test-models.js";
+import { createInferClient, type InferClient } from "./lib/infer-client.js";
+import { metricValue, startNode, type NodeProcess } from "./lib/node-process.js";
+import { fp32Output, fp32Request, mixedOutputs, mixedRequest } from "./lib/requests.js";
+import { assertClose, grpcCall } from "./lib/assertions.js";
+import { HealthClient } from "../gen/inference/grpc/health/v1/health.js";
+import { credentials } from "@grpc/grpc-js";
+
+function isStatus(code: status, pattern: RegExp) {
+  return (err: unknown) => {
+    const e = err as ServiceError;
+    assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
+    assert.match(e.details, pattern);
+    return true;
+  };
+}
+
+describe("reference inference node, called directly", () => {
+  let node: NodeProcess;
+  let slow: NodeProcess;
+  let client: InferClient;
+  let slowClient: InferClient;
+
+  before(async () => {
+    [node, slow] = await Promise.all([
+      startNode({ name: "direct-1", args: ["--max-message-bytes", String(256 * 1024)] }),
+      // One slot, one queue place and a slow "accelerator", so queueing is deterministic.
+      startNode({
+        name: "slow-1",
+        models: ["mlp"],
+        args: ["--max-concurrent", "1", "--max-queue", "1", "--infer-delay-ms", "400"],
+      }),
+    ]);
+    client = createInferClient(node.address);
+    slowClient = createInferClient(slow.address);
+  });
+
+  after(async () => {
+    client?.close();
+    slowClient?.close();
+    await Promise.all([node?.stop(), slow?.stop()]);
+  });
+
+  const stillServes = async (c: InferClient = client) => {
+    const { response } = await c.infer(fp32Request("mlp", MLP_SAMPLE_INPUT));
+    assertClose(fp32Output(response), mlpReference(MLP_SAMPLE_INPUT));
+  };
+
+  test("mlp: typed contents in, typed contents out, equal to the known weights", async () => {
+    const { response, headers } = await client.infer(fp32Request("mlp", MLP_SAMPLE_INPUT));
+    assert.equal(response.rawOutputContents.length, 0);
+    assertClose(fp32Output(response), mlpReference(MLP_SAMPLE_INPUT));
+    assert.equal(headers["x-inferencehub-node"], "direct-1");
+    assert.equal(headers["x-inferencehub-model-version"], "1");
+  });
+
+  test("mlp: raw_input_contents in, raw_output_contents out", async () => {
+    const { response } = await client.infer(fp32Request("mlp", MLP_SAMPLE_INPUT, { raw: true }));
+    assert.equal(response.rawOutputContents.length, 1);
+    assertClose(fp32Output(response), mlpReference(MLP_SAMPLE_INPUT));
+  });
+
+  test("scale: each version gives its own output and says which version answered", async () => {
+    for (const version of SCALE_VERSIONS) {
+      const { response, headers } = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version }));
+      assert.equal(response.modelVersion, version);
+      assert.equal(headers["x-inferencehub-model-version"], version);
+      assertClose(fp32Output(response), scaleReference(version, SCALE_SAMPLE_INPUT));
+    }
+    const { response } = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT));
+    assert.equal(response.modelVersion, SCALE_VERSIONS.at(-1), "no version asked: the newest answers");
+  });
+
+  test("mixed: FP32, INT64, INT32, BOOL, FP16 and BYTES in one call", async () => {
+    const { response } = await client.infer(mixedRequest(MIXED_SAMPLE_INPUTS));
+    const got = mixedOutputs(response);
+    const want = mixedReference(MIXED_SAMPLE_INPUTS);
+    assertClose(got.sum, want.sum);
+    assert.deepEqual(got.b_twice, want.b_twice);
+    assert.deepEqual(got.c_neg, want.c_neg);
+    assert.deepEqual(got.not_flag, want.not_flag);
+    assertClose(got.h_double, want.h_double);
+    assert.deepEqual(got.text_out, want.text_out);
+  });
+
+  test("model metadata comes from the ONNX graph", async () => {
+    const md = await grpcCall(client.raw, "modelMetadata", { name: "mixed", version: "" });
+    assert.equal(md.name, "mixed");
+    assert.deepEqual(md.versions, ["1"]);
+    const byName = Object.fromEntries(md.inputs.map((i) => [i.name, i]));
+    assert.deepEqual(byName.h, { name: "h", datatype: "FP16", shape: [-1, 2] });
+    assert.deepEqual(byName.text, { name: "text", datatype: "BYTES", shape: [-1] });
+    assert.deepEqual(md.outputs.map((o) => o.name).sort(), [
+      "b_twice",
+      "c_neg",
+      "h_double",
+      "not_flag",
+      "sum",
+      "text_out",
+    ]);
+  });
+
+  test("health, liveness and readiness", async () => {
+    const health = new HealthClient(node.address, credentials.createInsecure());
+    try {
+      const res = await grpcCall(health, "check", { service: "inference.GRPCInferenceService" });
+      assert.equal(res.status, 1 /* SERVING */);
+    } finally {
+      health.close();
+    }
+    assert.deepEqual(await grpcCall(client.raw, "serverLive", {}), { live: true });
+    assert.deepEqual(await grpcCall(client.raw, "serverReady", {}), { ready: true });
+    assert.deepEqual(await grpcCall(client.raw, "modelReady", { name: "scale", version: "2" }), {
+      ready: true,
+    });
+    assert.deepEqual(await grpcCall(client.raw, "modelReady", { name: "scale", version: "9" }), {
+      ready: false,
+    });
+  });
+
+  test("repository: unload makes the model NOT_FOUND and not ready; load brings it back", async () => {
+    await grpcCall(client.raw, "repositoryModelUnload", {
+      repositoryName: "",
+      modelName: "scale",
+      parameters: {},
+    });
+    assert.deepEqual(await grpcCall(client.raw, "modelReady", { name: "scale", version: "" }), {
+      ready: false,
+    });
+    await assert.rejects(
+      client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT)),
+      isStatus(status.NOT_FOUND, /'scale'/),
+    );
+    const index = await grpcCall(client.raw, "repositoryIndex", { repositoryName: "", ready: false });
+    assert.ok(index.models.some((m) => m.name === "scale" && m.state === "UNAVAILABLE"));
+    await grpcCall(client.raw, "repositoryModelLoad", {
+      repositoryName: "",
+      modelName: "scale",
+      parameters: {},
+    });
+    const { response } = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "2" }));
+    assertClose(fp32Output(response), scaleReference("2", SCALE_SAMPLE_INPUT));
+    await stillServes();
+  });
+
+  describe("bad input gets the right status, and the node keeps serving", () => {
+    test("unknown model → NOT_FOUND naming the model", async () => {
+      await assert.rejects(
+        client.infer(fp32Request("no-such-model", MLP_SAMPLE_INPUT)),
+        isStatus(status.NOT_FOUND, /'no-such-model'/),
+      );
+      await stillServes();
+    });
+
+    test("unknown version → NOT_FOUND naming model and version", async () => {
+      await assert.rejects(
+        client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "7" })),
+        isStatus(status.NOT_FOUND, /'scale' version '7'/),
+      );
+    });
+
+    test("wrong shape → INVALID_ARGUMENT naming the input", async () => {
+      await assert.rejects(
+        client.infer(fp32Request("mlp", [[1, 2, 3]])),
+        isStatus(status.INVALID_ARGUMENT, /input 'input'.*shape \[1,3\]/),
+      );
+      await stillServes();
+    });
+
+    test("wrong datatype → INVALID_ARGUMENT naming the input", async () => {
+      const request = fp32Request("mlp", MLP_SAMPLE_INPUT);
+      request.inputs[0]!.datatype = "INT32";
+      await assert.rejects(
+        client.infer(request),
+        isStatus(status.INVALID_ARGUMENT, /input 'input': datatype INT32.*FP32/),
+      );
+      await stillServes();
+    });
+
+    test("data that does not fill the shape → INVALID_ARGUMENT naming the input", async () => {
+      const request = fp32Request("mlp", MLP_SAMPLE_INPUT, { raw: true });
+      request.rawInputContents = [Buffer.alloc(3)];
+      await assert.rejects(client.infer(request), isStatus(status.INVALID_ARGUMENT, /input 'input'/));
+    });
+
+    test("a missing input → INVALID_ARGUMENT naming it", async () => {
+      const request = mixedRequest(MIXED_SAMPLE_INPUTS);
+      request.inputs.pop();
+      request.rawInputContents.pop();
+      await assert.rejects(client.infer(request), isStatus(status.INVALID_ARGUMENT, /'text'/));
+    });
+
+    test("a message over the size limit → RESOURCE_EXHAUSTED", async () => {
+      const rows = Array.from({ length: 20_000 }, () => [1, 2, 3, 4]); // 320 KB > 256 KiB
+      await assert.rejects(
+        client.infer(fp32Request("mlp", rows, { raw: true })),
+        isStatus(status.RESOURCE_EXHAUSTED, /./),
+      );
+      await stillServes();
+    });
+
+    test("a full queue → RESOURCE_EXHAUSTED at once", async () => {
+      const running = slowClient.infer(fp32Request("mlp", MLP_SAMPLE_INPUT));
+      const queued = slowClient.infer(fp32Request("mlp", MLP_SAMPLE_INPUT));
+      // The first two hold the slot and the queue place before the third arrives: calls on one
+      // channel reach the server in order.
+      await assert.rejects(
+        slowClient.infer(fp32Request("mlp", MLP_SAMPLE_INPUT)),
+        isStatus(status.RESOURCE_EXHAUSTED, /capacity/),
+      );
+      await Promise.all([running, queued]);
+      await stillServes(slowClient);
+    });
+
+    test("a deadline that passes in the queue → DEADLINE_EXCEEDED, and the node never runs it", async () => {
+      const before = await slow.metrics();
+      const running = slowClient.infer(fp32Request("mlp", MLP_SAMPLE_INPUT));
+      await assert.rejects(
+        slowClient.infer(fp32Request("mlp", MLP_SAMPLE_INPUT), { deadlineMs: 150 }),
+        isStatus(status.DEADLINE_EXCEEDED, /./),
+      );
+      await running;
+      const afterText = await slow.metrics();
+      const seen = (t: string) =>
+        metricValue(t, "inferencehub_node_errors_total", { model: "mlp", code: "DEADLINE_EXCEEDED" });
+      assert.equal(
+        seen(afterText) - seen(before),
+        1,
+        `the node itself gave up on the queued call:\n${afterText
+          .split("\n")
+          .filter((l) => l.startsWith("inferencehub_node_"))
+          .join("\n")}`,
+      );
+      assert.equal(metricValue(afterText, "inferencehub_node_queue_depth", { model: "mlp" }), 0);
+      await stillServes(slowClient);
+    });
+  });
+
+  test("graceful shutdown finishes the call in flight, then exits 0", async () => {
+    const inflight = slowClient.infer(fp32Request("mlp", MLP_SAMPLE_INPUT), { metadata: {} });
+    // The call is on the node once its queue gauge or inflight gauge shows it.
+    await waitFor(
+      async () => metricValue(await slow.metrics(), "inferencehub_node_inflight", { model: "mlp" }) === 1,
+    );
+    const stopped = slow.stop("SIGTERM");
+    const { response } = await inflight;
+    assertClose(fp32Output(response), mlpReference(MLP_SAMPLE_INPUT));
+    await stopped;
+    assert.equal(slow.process.exitCode, 0);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+

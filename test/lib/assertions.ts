@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
+
+/** Element-wise comparison of number matrices with a relative tolerance. */
+export function assertClose(actual: number[][], expected: number[][], rel = 1e-5): void {
+  assert.equal(actual.length, expected.length, `rows: ${actual.length} vs ${expected.length}`);
+  actual.forEach((row, i) => {
+    const want = expected[i] ?? [];
+    assert.equal(row.length, want.length, `row ${i} width`);
+    row.forEach((v, j) => {
+      const w = want[j] ?? NaN;
+      assert.ok(Math.abs(v - w) <= rel * Math.max(1, Math.abs(w)), `[${i}][${j}]: ${v} != ${w}`);
+    });
+  });
+}
+
+/** The last overload of a ts-proto grpc-js unary method: (request, metadata, options, callback). */
+type FullUnary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (err: ServiceError | null, res: Res) => void,
+) => unknown;
+
+/** Promisifies one unary method of a ts-proto grpc-js client. */
+export function grpcCall<C extends Client, K extends keyof C>(
+  client: C,
+  method: K,
+  request: C[K] extends FullUnary<infer Req, infer _Res> ? Req : never,
+  metadata: Metadata = new Metadata(),
+): Promise<C[K] extends FullUnary<infer _Req, infer Res> ? Res : never> {
+  return new Promise((resolve, reject) => {
+    (client[method] as unknown as FullUnary<unknown, unknown>).call(
+      client,
+      request,
+      metadata,
+      {},
+      (err, res) => (err ? reject(err) : resolve(res as never)),
+    );
+  });
+}
