@@ -112,7 +112,13 @@ function main(): void {
   );
   protoc(
     join(genDir, "envoy"),
-    [patchedInclude, join(deps, "envoy-api"), join(deps, "xds"), join(deps, "googleapis"), join(deps, "protoc-gen-validate")],
+    [
+      patchedInclude,
+      join(deps, "envoy-api"),
+      join(deps, "xds"),
+      join(deps, "googleapis"),
+      join(deps, "protoc-gen-validate"),
+    ],
     envoyProtos,
   );
   writeFileSync(stampFile, hash);

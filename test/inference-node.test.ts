@@ -15,9 +15,9 @@ import {
   mlpReference,
   scaleReference,
 } from "../scripts/lib/test-models.js";
-import { createInferClient, type InferClient } from "./lib/infer-client.js";
-import { metricValue, startNode, type NodeProcess } from "./lib/node-process.js";
-import { fp32Output, fp32Request, mixedOutputs, mixedRequest } from "./lib/requests.js";
+import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
+import { metricValue, startNode, type NodeProcess } from "../scripts/lib/node-process.js";
+import { fp32Output, fp32Request, mixedOutputs, mixedRequest } from "../scripts/lib/requests.js";
 import { assertClose, grpcCall } from "./lib/assertions.js";
 import { HealthClient } from "../gen/inference/grpc/health/v1/health.js";
 import { credentials } from "@grpc/grpc-js";
@@ -273,4 +273,3 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
-import { modelsDir, repoRoot } from "../../scripts/lib/paths.js";
+import { modelsDir, repoRoot } from "./paths.js";
 
 export interface NodeProcess {
   name: string;

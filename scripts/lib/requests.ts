@@ -1,12 +1,6 @@
 /** Builds Open Inference Protocol requests for the test models and reads their outputs, in both tensor forms. */
 import type { ModelInferRequest, ModelInferResponse } from "../../gen/inference/inference/grpc_service.js";
-import {
-  flatten,
-  toFloat16Array,
-  fromFloat16Array,
-  unflatten,
-  type MixedInputs,
-} from "../../scripts/lib/test-models.js";
+import { flatten, toFloat16Array, fromFloat16Array, unflatten, type MixedInputs } from "./test-models.js";
 import { fullRequest } from "./infer-client.js";
 
 const emptyContents = () => ({
