@@ -1,0 +1,1 @@
+export { SnapshotCache, type SnapshotListener } from "./snapshot-cache.js";

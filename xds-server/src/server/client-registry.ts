@@ -1,0 +1,81 @@
+/**
+ * Who is connected and what each holds: the answer to "is every Envoy in sync?" in the admin
+ * status. Entries live exactly as long as their stream.
+ */
+import type { Node } from "../../../gen/envoy/envoy/config/core/v3/base.js";
+import { XDS_KINDS, type XdsKind } from "../snapshot/kinds.js";
+import type { Transport } from "./stream-state.js";
+
+export interface NackRecord {
+  kind: XdsKind;
+  /** The version the client rejected. */
+  version: string;
+  message: string;
+  at: string;
+}
+
+export interface KindStatus {
+  /** SotW: the version_info the client ACKed; delta: the snapshot version of its last ACK. */
+  ackedVersion: string;
+  resources: number;
+  pending: boolean;
+  subscribed: string[] | "*";
+}
+
+export interface ClientStatus {
+  stream: number;
+  nodeId: string;
+  cluster: string;
+  userAgent: string;
+  group: string;
+  transport: Transport;
+  connectedAt: string;
+  /** The snapshot version this client holds in full (every kind ACKed), or "" while it catches up. */
+  syncedVersion: string;
+  kinds: Record<XdsKind, KindStatus>;
+  nacks: NackRecord[];
+}
+
+const MAX_NACKS_KEPT = 10;
+
+export class ClientRegistry {
+  readonly #clients = new Map<number, ClientStatus>();
+  #nextStream = 1;
+
+  open(node: Node, group: string, transport: Transport, now: Date): ClientStatus {
+    const stream = this.#nextStream++;
+    const status: ClientStatus = {
+      stream,
+      nodeId: node.id,
+      cluster: node.cluster,
+      userAgent: node.userAgentName,
+      group,
+      transport,
+      connectedAt: now.toISOString(),
+      syncedVersion: "",
+      kinds: Object.fromEntries(
+        XDS_KINDS.map((k) => [k, { ackedVersion: "", resources: 0, pending: false, subscribed: [] }]),
+      ) as unknown as Record<XdsKind, KindStatus>,
+      nacks: [],
+    };
+    this.#clients.set(stream, status);
+    return status;
+  }
+
+  close(stream: number): void {
+    this.#clients.delete(stream);
+  }
+
+  recordNack(status: ClientStatus, nack: NackRecord): void {
+    status.nacks.unshift(nack);
+    status.nacks.length = Math.min(status.nacks.length, MAX_NACKS_KEPT);
+  }
+
+  list(): ClientStatus[] {
+    return [...this.#clients.values()];
+  }
+
+  get size(): number {
+    return this.#clients.size;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * What one ADS stream (one Envoy or one proxyless gRPC client) has asked for and holds, kind by
+ * kind, and the decision of what to send next. Shared by State-of-the-World and delta streams;
+ * only the shape of the response differs (see sotw-stream.ts and delta-stream.ts).
+ *
+ * Rules, from Envoy's xDS protocol document and XDS-CHECKLIST.md:
+ * - one response per kind in flight; the next waits for its ACK or NACK;
+ * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, routes), a
+ *   kind waits while an earlier kind has a response in flight, and for clients that take every
+ *   cluster (Envoy), a route that points at a cluster whose cluster and endpoints the client has
+ *   not ACKed is held back; clusters the client's current routes still use are removed only once
+ *   new routes are ACKed;
+ * - a NACKed content is not resent; the client keeps its last good config;
+ * - after a cluster changes, its endpoints are sent again even if unchanged, or it stays warming.
+ * https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
+ */
+import type { Snapshot, SnapshotResource } from "../snapshot/snapshot.js";
+import { XDS_KINDS, isFullState, type XdsKind } from "../snapshot/kinds.js";
+
+export type Transport = "sotw" | "delta";
+
+export interface KindState {
+  kind: XdsKind;
+  /** A request for this kind has arrived. */
+  requested: boolean;
+  /** The first request of a kind is always answered, even with nothing. */
+  answered: boolean;
+  wildcard: boolean;
+  names: Set<string>;
+  /** What the client has applied (ACKed), by name. */
+  acked: Map<string, SnapshotResource>;
+  /** SotW: the version string of the last ACKed response. */
+  ackedVersion: string;
+  pending?: PendingResponse;
+  /** The nonce of the last response sent for this kind: requests naming another are stale. */
+  lastNonce: string;
+  /** Names to send even if the client holds the same version. */
+  force: Set<string>;
+  /** Delta: name → version the client rejected. SotW: the rejected set version, under "". */
+  nacked: Map<string, string>;
+  /** Delta: names reported missing, so they are reported once. */
+  reportedMissing: Set<string>;
+}
+
+export interface PendingResponse {
+  nonce: string;
+  /** SotW: the response's version_info; delta: the snapshot version. */
+  version: string;
+  snapshotVersion: string;
+  /** What the client will hold for this kind once it ACKs. */
+  next: Map<string, SnapshotResource>;
+  /** Delta: the resources in this response (their versions are what a NACK rejects). */
+  sent: SnapshotResource[];
+}
+
+/** One response to write, transport-neutral. */
+export interface Outgoing {
+  kind: XdsKind;
+  /** Every resource the response carries. */
+  resources: SnapshotResource[];
+  /** Delta only: names the client should drop. */
+  removed: string[];
+  /** The complete set the client holds after applying it. */
+  next: Map<string, SnapshotResource>;
+}
+
+export function newKindState(kind: XdsKind): KindState {
+  return {
+    kind,
+    requested: false,
+    answered: false,
+    wildcard: false,
+    names: new Set(),
+    acked: new Map(),
+    ackedVersion: "",
+    lastNonce: "",
+    force: new Set(),
+    nacked: new Map(),
+    reportedMissing: new Set(),
+  };
+}
+
+export class StreamState {
+  readonly kinds: Record<XdsKind, KindState>;
+
+  constructor(readonly transport: Transport) {
+    this.kinds = Object.fromEntries(XDS_KINDS.map((k) => [k, newKindState(k)])) as Record<XdsKind, KindState>;
+  }
+
+  /** Clusters the client's routes may still send traffic to: those applied and those in flight. */
+  #clustersInUse(): Set<string> {
+    const routes = this.kinds.route;
+    const inUse = new Set<string>();
+    for (const set of [routes.acked, routes.pending?.next ?? new Map()]) {
+      for (const route of set.values()) for (const c of route.refs) inUse.add(c);
+    }
+    return inUse;
+  }
+
+  /** The resources of a kind this client should hold now. */
+  desired(kind: XdsKind, snapshot: Snapshot): Map<string, SnapshotResource> {
+    const state = this.kinds[kind];
+    const available = new Map(snapshot.resources[kind]);
+    const retainFromAcked = (names: Iterable<string>) => {
+      for (const n of names) {
+        const held = state.acked.get(n);
+        if (held && !available.has(n)) available.set(n, held);
+      }
+    };
+    if (kind === "cluster" && this.kinds.cluster.wildcard) retainFromAcked(this.#clustersInUse());
+    if (kind === "endpoint")
+      retainFromAcked([...this.#clustersInUse()].filter((c) => this.kinds.cluster.acked.has(c)));
+
+    if (state.wildcard && isFullState(kind)) {
+      // Wildcard plus names: names are within "everything" already.
+      return available;
+    }
+    const out = new Map<string, SnapshotResource>();
+    for (const name of [...state.names].sort()) {
+      const r = available.get(name);
+      if (r) out.set(name, r);
+    }
+    return out;
+  }
+
+  /** Make before break for clients that hold every cluster: routes wait for their clusters. */
+  #routesReady(desired: Map<string, SnapshotResource>): boolean {
+    if (!this.kinds.cluster.wildcard) return true;
+    const clusters = this.kinds.cluster.acked;
+    const endpoints = this.kinds.endpoint.acked;
+    for (const route of desired.values()) {
+      for (const c of route.refs) if (!clusters.has(c) || !endpoints.has(c)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The responses to write now, in order; each kind's entry becomes pending when written.
+   * Returns nothing when the client is up to date or must first ACK something.
+   */
+  plan(snapshot: Snapshot | undefined): Outgoing[] {
+    const out: Outgoing[] = [];
+    if (!snapshot) return out;
+    for (const kind of XDS_KINDS) {
+      const state = this.kinds[kind];
+      if (state.pending) break;
+      if (!state.requested) continue;
+      const desired = this.desired(kind, snapshot);
+      if (kind === "route" && !this.#routesReady(desired)) break;
+      const next =
+        this.transport === "sotw" ? this.#planSotw(state, desired) : this.#planDelta(state, desired);
+      if (next) out.push(next);
+    }
+    return out;
+  }
+
+  #planSotw(state: KindState, desired: Map<string, SnapshotResource>): Outgoing | undefined {
+    const key = versionKey(desired);
+    const same = key === versionKey(state.acked) && state.force.size === 0;
+    if (state.answered && same) return undefined;
+    if (state.answered && state.nacked.get("") === key && state.force.size === 0) return undefined;
+    return { kind: state.kind, resources: [...desired.values()], removed: [], next: desired };
+  }
+
+  #planDelta(state: KindState, desired: Map<string, SnapshotResource>): Outgoing | undefined {
+    const resources: SnapshotResource[] = [];
+    for (const r of desired.values()) {
+      const held = state.acked.get(r.name);
+      const changed = held?.version !== r.version || state.force.has(r.name);
+      if (changed && state.nacked.get(r.name) !== r.version) resources.push(r);
+    }
+    const removed: string[] = [];
+    for (const name of state.acked.keys()) if (!desired.has(name)) removed.push(name);
+    // A name asked for that does not exist is reported once, so the client stops waiting for it.
+    for (const name of state.names) {
+      if (!desired.has(name) && !state.acked.has(name) && !state.reportedMissing.has(name))
+        removed.push(name);
+    }
+    if (state.answered && resources.length === 0 && removed.length === 0) return undefined;
+    const next = new Map(state.acked);
+    for (const r of resources) next.set(r.name, r);
+    for (const n of removed) next.delete(n);
+    return { kind: state.kind, resources, removed: [...new Set(removed)].sort(), next };
+  }
+
+  /** Records a written response. */
+  sent(out: Outgoing, pending: Omit<PendingResponse, "next" | "sent">): void {
+    const state = this.kinds[out.kind];
+    state.answered = true;
+    state.force.clear();
+    for (const n of out.removed) if (!state.acked.has(n)) state.reportedMissing.add(n);
+    state.pending = { ...pending, next: out.next, sent: out.resources };
+    state.lastNonce = pending.nonce;
+  }
+
+  /** An ACK: the client now holds what the pending response carried. */
+  ack(kind: XdsKind): PendingResponse | undefined {
+    const state = this.kinds[kind];
+    const pending = state.pending;
+    if (!pending) return undefined;
+    if (kind === "cluster") {
+      // A changed cluster re-warms and needs its endpoints again.
+      for (const [name, r] of pending.next) {
+        if (state.acked.get(name)?.version !== r.version && state.acked.has(name))
+          this.kinds.endpoint.force.add(name);
+      }
+    }
+    state.acked = pending.next;
+    state.ackedVersion = pending.version;
+    state.nacked.clear();
+    state.pending = undefined;
+    return pending;
+  }
+
+  /** A NACK: the client keeps its last good config; the rejected content is not sent again. */
+  nack(kind: XdsKind): PendingResponse | undefined {
+    const state = this.kinds[kind];
+    const pending = state.pending;
+    if (!pending) return undefined;
+    if (this.transport === "sotw") state.nacked.set("", versionKey(pending.next));
+    else for (const r of pending.sent) state.nacked.set(r.name, r.version);
+    state.pending = undefined;
+    return pending;
+  }
+
+  /** SotW: the full set of names wanted replaces the previous one. Returns the names newly asked for. */
+  setNames(kind: XdsKind, names: readonly string[]): string[] {
+    const state = this.kinds[kind];
+    const first = !state.requested;
+    state.requested = true;
+    const wanted = new Set(names);
+    if (isFullState(kind)) {
+      // Empty means wildcard until the client first names something; "*" may be mixed with names.
+      if (wanted.delete("*")) state.wildcard = true;
+      else if (first && names.length === 0) state.wildcard = true;
+      else if (names.length > 0) state.wildcard = false;
+    }
+    const added = [...wanted].filter((n) => !state.names.has(n));
+    for (const n of state.names) if (!wanted.has(n)) state.reportedMissing.delete(n);
+    state.names = wanted;
+    for (const n of added) state.force.add(n);
+    return added;
+  }
+
+  /** Delta: subscription changes, applied even when the nonce is stale. */
+  subscribe(kind: XdsKind, subscribe: readonly string[], unsubscribe: readonly string[]): void {
+    const state = this.kinds[kind];
+    const first = !state.requested;
+    state.requested = true;
+    if (first && subscribe.length === 0 && isFullState(kind)) state.wildcard = true;
+    for (const n of subscribe) {
+      if (n === "*") state.wildcard = true;
+      else {
+        state.names.add(n);
+        // Always answer a subscription, even for a version the client says it has.
+        state.force.add(n);
+        state.reportedMissing.delete(n);
+      }
+    }
+    for (const n of unsubscribe) {
+      if (n === "*") state.wildcard = false;
+      else if (state.names.delete(n)) {
+        state.acked.delete(n);
+        state.force.delete(n);
+        state.reportedMissing.delete(n);
+      }
+    }
+  }
+
+  /** Delta reconnect: the versions the client already holds, so unchanged ones are not resent. */
+  setInitialVersions(
+    kind: XdsKind,
+    versions: Readonly<Record<string, string>>,
+    snapshot: Snapshot | undefined,
+  ): void {
+    const state = this.kinds[kind];
+    for (const [name, version] of Object.entries(versions)) {
+      const current = snapshot?.resources[kind].get(name);
+      // Only a matching version lets us skip a resource; anything else is sent fresh.
+      if (current && current.version === version) state.acked.set(name, current);
+      else state.acked.set(name, { name, version, any: { typeUrl: "", value: Buffer.alloc(0) }, refs: [] });
+    }
+  }
+}
+
+function versionKey(set: Map<string, SnapshotResource>): string {
+  return [...set.values()]
+    .map((r) => `${r.name}=${r.version}`)
+    .sort()
+    .join("\n");
+}

@@ -1,0 +1,10 @@
+export { TYPE_URLS, XDS_KINDS, isFullState, kindOf, type XdsKind } from "./kinds.js";
+export {
+  checkSnapshot,
+  contentHash,
+  makeSnapshot,
+  setVersion,
+  type EncodedResource,
+  type Snapshot,
+  type SnapshotResource,
+} from "./snapshot.js";

@@ -1,0 +1,28 @@
+/**
+ * The four xDS kinds the control plane serves, in make-before-break order: a client gets new
+ * clusters and their endpoints before the listeners and routes that point at them.
+ * https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#eventual-consistency-considerations
+ */
+export const XDS_KINDS = ["cluster", "endpoint", "listener", "route"] as const;
+export type XdsKind = (typeof XDS_KINDS)[number];
+
+export const TYPE_URLS = {
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+} as const satisfies Record<XdsKind, string>;
+
+const byUrl = new Map<string, XdsKind>(Object.entries(TYPE_URLS).map(([k, v]) => [v, k as XdsKind]));
+
+export function kindOf(typeUrl: string): XdsKind | undefined {
+  return byUrl.get(typeUrl);
+}
+
+/**
+ * Listeners and clusters are full-state in State-of-the-World: a response lists them all and a
+ * missing one is deleted. Routes and endpoints are asked for by name and may be sent partially.
+ */
+export function isFullState(kind: XdsKind): boolean {
+  return kind === "listener" || kind === "cluster";
+}
