@@ -87,6 +87,14 @@ describe("reference inference node, called directly", () => {
     assert.equal(response.modelVersion, SCALE_VERSIONS.at(-1), "no version asked: the newest answers");
   });
 
+  test("the gateway's x-inferencehub-model-version header picks the version over the body", async () => {
+    const { response } = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }), {
+      metadata: { "x-inferencehub-model-version": "2" },
+    });
+    assert.equal(response.modelVersion, "2");
+    assertClose(fp32Output(response), scaleReference("2", SCALE_SAMPLE_INPUT));
+  });
+
   test("mixed: FP32, INT64, INT32, BOOL, FP16 and BYTES in one call", async () => {
     const { response } = await client.infer(mixedRequest(MIXED_SAMPLE_INPUTS));
     const got = mixedOutputs(response);

@@ -35,6 +35,8 @@ import { ModelRepository } from "./model-repository.js";
 /** Response headers that tell a caller (and the tests) where a call was served. */
 export const SERVED_BY_HEADER = "x-inferencehub-node";
 export const SERVED_VERSION_HEADER = "x-inferencehub-model-version";
+/** Request header the gateway's version cluster sets: the version it routed the call to. */
+export const ROUTED_VERSION_HEADER = "x-inferencehub-model-version";
 
 const INFERENCE_SERVICE = "inference.GRPCInferenceService";
 const CLOCK_SLACK_MS = 20;
@@ -163,7 +165,12 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
 
   const modelInfer: Handler<ModelInferRequest, ModelInferResponse> = async (call) => {
     const request = call.request;
-    const { loaded, done } = repository.checkout(request.modelName, request.modelVersion);
+    // Behind the gateway, the version cluster that picked this node names its version; it wins
+    // over the body, whose version the gateway's routing did not read.
+    const routedVersion = call.metadata.get(ROUTED_VERSION_HEADER)[0];
+    const version =
+      typeof routedVersion === "string" && routedVersion !== "" ? routedVersion : request.modelVersion;
+    const { loaded, done } = repository.checkout(request.modelName, version);
     const labels = { model: loaded.model, version: loaded.version };
     const end = metrics.latency.startTimer(labels);
     metrics.requests.inc(labels);

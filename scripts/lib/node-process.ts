@@ -1,11 +1,8 @@
-/**
- * Starts the reference inference node as its own process (as in production), waits for the
- * line it prints when it serves, and always stops it.
- */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
+/** The reference inference node as a process, for tests, benchmarks and the local stack. */
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { modelsDir, repoRoot } from "./paths.js";
+import { startReadyProcess } from "./ready-process.js";
 
 export interface NodeProcess {
   name: string;
@@ -17,7 +14,6 @@ export interface NodeProcess {
   metrics(): Promise<string>;
   /** Sends a signal and waits for the exit; SIGKILL after 10 s. Idempotent. */
   stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Output lines seen so far (pino JSON), for assertions and failure messages. */
   logs: string[];
 }
 
@@ -30,78 +26,37 @@ export interface StartNodeOptions {
   args?: string[];
 }
 
-const running = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const p of running) p.kill("SIGKILL");
-});
-
 export async function startNode(options: StartNodeOptions): Promise<NodeProcess> {
-  const args = [
-    "--import",
-    "tsx",
-    join(repoRoot, "node/src/main.ts"),
-    "--name",
-    options.name,
-    "--port",
-    String(options.port ?? 0),
-    "--models-dir",
-    options.modelsDir ?? modelsDir,
-    "--metrics-port",
-    "0",
-    ...(options.models ? ["--models", options.models.join(",")] : []),
-    ...(options.args ?? []),
-  ];
-  const child = spawn(process.execPath, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, LOG_LEVEL: "info" },
+  const p = await startReadyProcess<{ port: number; metricsPort: number }>({
+    label: `node ${options.name}`,
+    script: join(repoRoot, "node/src/main.ts"),
+    args: [
+      "--name",
+      options.name,
+      "--port",
+      String(options.port ?? 0),
+      "--models-dir",
+      options.modelsDir ?? modelsDir,
+      "--metrics-port",
+      "0",
+      ...(options.models ? ["--models", options.models.join(",")] : []),
+      ...(options.args ?? []),
+    ],
   });
-  running.add(child);
-  const logs: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  exited.then(
-    () => running.delete(child),
-    () => undefined,
-  );
-  createInterface({ input: child.stderr! }).on("line", (l) => logs.push(l));
-
-  const ready = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`node ${options.name} not ready in 30 s:\n${logs.slice(-20).join("\n")}`)),
-      30_000,
-    );
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      logs.push(line);
-      if (!line.includes('"event":"ready"')) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line) as { port: number; metricsPort: number });
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`node ${options.name} exited (${code}) before ready:\n${logs.slice(-20).join("\n")}`));
-    });
-  });
-
-  const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(force);
-  };
-
+  const { port, metricsPort } = p.ready;
   return {
     name: options.name,
-    port: ready.port,
-    metricsPort: ready.metricsPort,
-    address: `127.0.0.1:${ready.port}`,
-    process: child,
-    logs,
-    stop,
-    metrics: async () => (await fetch(`http://127.0.0.1:${ready.metricsPort}/metrics`)).text(),
+    port,
+    metricsPort,
+    address: `127.0.0.1:${port}`,
+    process: p.process,
+    logs: p.logs,
+    stop: p.stop,
+    metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
   };
 }
 
-/** Reads one sample from Prometheus text, matching every label given; 0 when absent. */
+/** Reads one sample from Prometheus text, summing every series that has all the labels given. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
   for (const line of text.split("\n")) {

@@ -8,3 +8,4 @@ export {
   type Snapshot,
   type SnapshotResource,
 } from "./snapshot.js";
+export { clusterRefs, listenerRefs, routeRefs, snapshotFromResources } from "./from-resources.js";

@@ -1,0 +1,83 @@
+/**
+ * Starts one of the project's TypeScript services as its own process (as in production), waits
+ * for the `{"event":"ready",...}` line it prints when it serves, and always stops it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+
+export interface ReadyProcess<Ready> {
+  ready: Ready;
+  process: ChildProcess;
+  /** Output lines seen so far (pino JSON), for assertions and failure messages. */
+  logs: string[];
+  /** Sends a signal and waits for the exit; SIGKILL after 10 s. Idempotent. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const p of running) p.kill("SIGKILL");
+});
+
+export async function startReadyProcess<Ready>(opts: {
+  label: string;
+  script: string;
+  args: string[];
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+  /** Lines to keep in `logs` (default 2,000, the newest). */
+  keepLines?: number;
+}): Promise<ReadyProcess<Ready>> {
+  const child = spawn(process.execPath, ["--import", "tsx", opts.script, ...opts.args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...opts.env },
+  });
+  running.add(child);
+  const logs: string[] = [];
+  const keep = opts.keepLines ?? 2000;
+  const record = (line: string) => {
+    logs.push(line);
+    if (logs.length > keep) logs.splice(0, logs.length - keep);
+  };
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  createInterface({ input: child.stderr! }).on("line", record);
+  const stdout = createInterface({ input: child.stdout! });
+
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    const timeoutMs = opts.readyTimeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${opts.label} not ready in ${timeoutMs} ms:\n${logs.slice(-20).join("\n")}`));
+    }, timeoutMs);
+    stdout.on("line", (line) => {
+      record(line);
+      if (!line.startsWith('{"event":"ready"')) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as Ready);
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${opts.label} exited (${code}) before it was ready:\n${logs.slice(-20).join("\n")}`));
+    });
+  });
+
+  return {
+    ready,
+    process: child,
+    logs,
+    exited,
+    stop: async (signal: NodeJS.Signals = "SIGTERM") => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(force);
+    },
+  };
+}

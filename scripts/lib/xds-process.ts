@@ -1,0 +1,90 @@
+/** The control plane (xds-server) as a process, with helpers that wait on what it reports. */
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { repoRoot } from "./paths.js";
+import { startReadyProcess } from "./ready-process.js";
+
+export interface XdsClientStatus {
+  nodeId: string;
+  group: string;
+  transport: "sotw" | "delta";
+  syncedVersion: string;
+  nacks: { kind: string; version: string; message: string }[];
+  kinds: Record<string, { ackedVersion: string; pending: boolean }>;
+}
+
+export interface XdsStatus {
+  configVersion: string;
+  snapshots: Record<string, string>;
+  refusedEdit: { path: string; message: string }[];
+  clients: XdsClientStatus[];
+}
+
+export interface XdsProcess {
+  adsPort: number;
+  adminPort: number;
+  process: ChildProcess;
+  logs: string[];
+  status(): Promise<XdsStatus>;
+  metrics(): Promise<string>;
+  /** Polls /status until `check` holds: the control plane's own record of ACKs is the event. */
+  waitFor(check: (s: XdsStatus) => boolean, what: string, timeoutMs?: number): Promise<XdsStatus>;
+  /** Waits until the named client holds the group's current snapshot in full (every kind ACKed). */
+  waitForSync(nodeId: string, timeoutMs?: number): Promise<XdsStatus>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startXdsServer(opts: {
+  configPath: string;
+  adsPort?: number;
+  env?: Record<string, string>;
+}): Promise<XdsProcess> {
+  const p = await startReadyProcess<{ adsPort: number; adminPort: number }>({
+    label: "xds-server",
+    script: join(repoRoot, "xds-server/src/main.ts"),
+    args: [
+      "--config",
+      opts.configPath,
+      "--ads-host",
+      "127.0.0.1",
+      "--ads-port",
+      String(opts.adsPort ?? 0),
+      "--admin-port",
+      "0",
+    ],
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const { adsPort, adminPort } = p.ready;
+  const status = async () =>
+    (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json()) as XdsStatus;
+  const waitFor = async (check: (s: XdsStatus) => boolean, what: string, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let last: XdsStatus | undefined;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      last = await status();
+      if (check(last)) return last;
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last)}`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  };
+  return {
+    adsPort,
+    adminPort,
+    process: p.process,
+    logs: p.logs,
+    status,
+    metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
+    waitFor,
+    waitForSync: (nodeId, timeoutMs) =>
+      waitFor(
+        (s) =>
+          s.clients.some(
+            (c) => c.nodeId === nodeId && c.syncedVersion !== "" && c.syncedVersion === s.snapshots[c.group],
+          ),
+        `${nodeId} to ACK the current snapshot`,
+        timeoutMs,
+      ),
+    stop: p.stop,
+  };
+}

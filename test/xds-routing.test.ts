@@ -1,0 +1,159 @@
+/**
+ * The control plane steering a real Envoy in front of real nodes: weighted versions, the pin
+ * header, live edits under load, shadow traffic, and NOT_FOUND for an unknown model.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { SCALE_SAMPLE_INPUT, scaleReference } from "../scripts/lib/test-models.js";
+import { metricValue } from "../scripts/lib/node-process.js";
+import { fp32Output, fp32Request } from "../scripts/lib/requests.js";
+import { assertClose } from "./lib/assertions.js";
+import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
+import { callMany, startLoad } from "./lib/load.js";
+
+const scaleCall = {
+  request: fp32Request("scale", SCALE_SAMPLE_INPUT),
+  metadata: { "inferencehub-model": "scale" },
+};
+
+function config(
+  nodes: NodeEntry[],
+  listenPort: number,
+  scale: { weights: [number, number]; shadow?: boolean },
+) {
+  const all = nodes.map((n) => n.name);
+  return {
+    listener: { address: "127.0.0.1", port: listenPort },
+    nodes,
+    models: [
+      {
+        name: "scale",
+        versions: [
+          { version: "1", weight: scale.weights[0], nodes: all },
+          { version: "2", weight: scale.weights[1], nodes: all },
+          { version: "3", weight: 0, nodes: all },
+        ],
+        ...(scale.shadow ? { shadow: { version: "3", percent: 100 } } : {}),
+      },
+      { name: "mlp", versions: [{ version: "1", nodes: all }] },
+    ],
+  };
+}
+
+/** Binomial bounds at 4.5 standard deviations: a correct split fails about once in 150,000 runs. */
+function binomialBounds(n: number, p: number): [number, number] {
+  const sd = Math.sqrt(n * p * (1 - p));
+  return [n * p - 4.5 * sd, n * p + 4.5 * sd];
+}
+
+for (const transport of ["sotw", "delta"] as const) {
+  describe(`routing through Envoy steered over ${transport} ADS`, () => {
+    let gw: GatewayFixture;
+    let listenPort = 0;
+
+    before(async () => {
+      gw = await startGateway({
+        transport,
+        nodes: [{ name: "node-a" }, { name: "node-b" }],
+        config: (nodes, port) => ((listenPort = port), config(nodes, port, { weights: [90, 10] })),
+      });
+    });
+    after(() => gw?.stop());
+
+    const apply = async (weights: [number, number], shadow = false) => {
+      const before = (await gw.xds.status()).snapshots.envoy;
+      await gw.writeConfig(config(gw.nodeEntries(), listenPort, { weights, shadow }));
+      await gw.xds.waitFor((s) => s.snapshots.envoy !== before, "the edit to be published");
+      await gw.xds.waitForSync("envoy-1");
+    };
+
+    if (transport === "sotw") {
+      test("a 90/10 split over 2,000 calls is within binomial bounds of 10%", async () => {
+        const client = gw.client();
+        const stats = await callMany(client, { total: 2000, concurrency: 16, ...scaleCall });
+        assert.deepEqual(stats.failures, []);
+        const v2 = stats.byVersion().get("2") ?? 0;
+        const [lo, hi] = binomialBounds(2000, 0.1);
+        assert.ok(
+          v2 >= lo && v2 <= hi,
+          `version 2 got ${v2} of 2000 calls, expected ${lo.toFixed(0)}..${hi.toFixed(0)}`,
+        );
+        assert.equal(stats.byVersion().get("3"), undefined, "weight 0 gets nothing");
+      });
+
+      test("the pin header sends every call to the pinned version", async () => {
+        const client = gw.client();
+        for (const version of ["1", "2", "3"]) {
+          const stats = await callMany(client, {
+            total: 100,
+            concurrency: 8,
+            request: scaleCall.request,
+            metadata: { ...scaleCall.metadata, "inferencehub-model-version": version },
+          });
+          assert.deepEqual([...stats.byVersion()], [[version, 100]]);
+        }
+      });
+
+      test("a model that is not served gets NOT_FOUND naming it", async () => {
+        const client = gw.client();
+        await assert.rejects(
+          client.infer(fp32Request("resnet", SCALE_SAMPLE_INPUT), {
+            metadata: { "inferencehub-model": "resnet" },
+          }),
+          (err: ServiceError) => {
+            assert.equal(err.code, status.NOT_FOUND);
+            assert.match(err.details, /'resnet'/);
+            return true;
+          },
+        );
+      });
+
+      test("shadow traffic reaches the shadow version; the client only sees the primary's answer", async () => {
+        await apply([100, 0], true);
+        const shadowCalls = async () => {
+          let n = 0;
+          for (const node of gw.nodes.values())
+            n += metricValue(await node.metrics(), "inferencehub_node_requests_total", {
+              model: "scale",
+              version: "3",
+            });
+          return n;
+        };
+        const before = await shadowCalls();
+        const client = gw.client();
+        for (let i = 0; i < 50; i++) {
+          const { response } = await client.infer(scaleCall.request, { metadata: scaleCall.metadata });
+          assert.equal(response.modelVersion, "1");
+          assertClose(fp32Output(response), scaleReference("1", SCALE_SAMPLE_INPUT));
+        }
+        // Mirrored calls are fire-and-forget: wait for them to land, not for a fixed time.
+        const deadline = Date.now() + 5000;
+        while ((await shadowCalls()) - before < 50 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
+        assert.equal((await shadowCalls()) - before, 50, "every call was mirrored to version 3");
+        await apply([90, 10]);
+      });
+    }
+
+    test("editing 100/0 to 0/100 under continuous load moves the traffic with zero failed calls", async () => {
+      await apply([100, 0]);
+      const client = gw.client();
+      const load = startLoad(client, { concurrency: 8, ...scaleCall });
+      await load.more(200);
+      await apply([0, 100]);
+      const switchedAt = Date.now();
+      await load.more(300);
+      await apply([100, 0]);
+      await load.more(200);
+      const stats = await load.stop();
+      assert.deepEqual(stats.failures, [], "no call failed during the edits");
+      const afterSwitch = stats.calls.filter((c) => c.at > switchedAt + 1);
+      assert.ok(
+        afterSwitch.some((c) => c.version === "2"),
+        "traffic reached version 2",
+      );
+      assert.ok(stats.byVersion().get("1")! > 0 && stats.byVersion().get("2")! > 0);
+    });
+  });
+}

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parse } from "yaml";
+import { defaultPool } from "./defaults.js";
+import { formatConfig } from "./format.js";
+import { parseConfig } from "./parse.js";
+import { configSchema } from "./schema.js";
+
+type SchemaNode = { $ref?: string; default?: unknown; properties?: Record<string, SchemaNode> };
+
+function resolve(node: SchemaNode): SchemaNode {
+  if (!node.$ref) return node;
+  const name = node.$ref.replace("#/definitions/", "");
+  const target = (configSchema.definitions as Record<string, SchemaNode>)[name];
+  assert.ok(target, `unresolved ${node.$ref}`);
+  // A `default` next to a $ref annotates the referring property.
+  return { ...resolve(target), ...(node.default === undefined ? {} : { default: node.default }) };
+}
+
+/** The object an editor would fill in from the schema's `default` annotations. */
+function schemaDefaults(node: SchemaNode): unknown {
+  const resolved = resolve(node);
+  if (resolved.default !== undefined) return resolved.default;
+  if (!resolved.properties) return undefined;
+  return Object.fromEntries(
+    Object.entries(resolved.properties).map(([key, child]) => [key, schemaDefaults(child)] as const),
+  );
+}
+
+test("the schema documents the same defaults the code applies", () => {
+  const result = parseConfig("nodes: []\n");
+  assert.ok(result.ok);
+  const written = parse(formatConfig(result.value)) as Record<string, unknown>;
+  const root = configSchema as SchemaNode;
+  assert.deepEqual(schemaDefaults(root.properties?.listener ?? {}), written.listener);
+  assert.deepEqual(schemaDefaults(root.properties?.defaults ?? {}), written.defaults);
+  const node = resolve({ $ref: "#/definitions/node" }).properties ?? {};
+  assert.equal(schemaDefaults(node.pool ?? {}), defaultPool);
+  assert.equal(schemaDefaults(node.drain ?? {}), false);
+});

@@ -1,0 +1,52 @@
+/**
+ * Every default of inferencehub.yaml, in normalized form. The JSON schema repeats them as
+ * `default` annotations for editors; defaults.test.ts keeps the two in step.
+ * Why each value: xds-server/README.md, "Defaults and why".
+ */
+import type { ListenerConfig, ModelSettings } from "./types.js";
+
+/** Pool of a node that names none. */
+export const defaultPool = "default";
+
+/**
+ * Edge limits after Envoy's edge best practices, with flow-control windows sized for tensors: a
+ * 64 KiB stream window would stall a multi-megabyte ModelInfer body once per round trip.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/best_practices/edge
+ */
+export const defaultListener: Readonly<ListenerConfig> = {
+  address: "0.0.0.0",
+  port: 8080,
+  maxConcurrentStreams: 100,
+  initialStreamWindowSize: 1_048_576,
+  initialConnectionWindowSize: 8_388_608,
+  idleTimeoutMs: 300_000,
+  streamIdleTimeoutMs: 300_000,
+  requestHeadersTimeoutMs: 10_000,
+  maxRequestHeadersKb: 60,
+  accessLog: false,
+};
+
+export const defaultSettings: Readonly<ModelSettings> = {
+  timeoutMs: 30_000,
+  connectTimeoutMs: 1_000,
+  retry: {
+    attempts: 2,
+    perTryTimeoutMs: 10_000,
+    // Only failures where the node never saw the call: retrying anything later may run an
+    // inference twice (a node killed mid-call shows as a reset or UNAVAILABLE).
+    on: ["connect-failure", "refused-stream", "reset-before-request"],
+  },
+  circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
+  outlierDetection: {
+    consecutive5xx: 5,
+    consecutiveGatewayFailure: 3,
+    consecutiveLocalOriginFailure: 3,
+    intervalMs: 1_000,
+    baseEjectionTimeMs: 5_000,
+    maxEjectionPercent: 50,
+  },
+  // Envoy's default of 50 sends calls to unhealthy nodes once half a priority is down.
+  // https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/upstream/load_balancing/panic_threshold
+  panicThreshold: 0,
+  health: { intervalMs: 2_000, timeoutMs: 1_000, healthyThreshold: 1, unhealthyThreshold: 2, jitter: 0.1 },
+};

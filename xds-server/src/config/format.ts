@@ -1,0 +1,91 @@
+/**
+ * Normalized Config → inferencehub.yaml text, the inverse of parseConfig():
+ * parseConfig(formatConfig(c)) gives c back. Defaults are written out in full; a model lists only
+ * the settings where it differs from `defaults`, so the file stays close to what an operator writes.
+ */
+import { stringify } from "yaml";
+import { formatDuration } from "./duration.js";
+import type { RawConfig, RawModel, RawSettings } from "./raw.js";
+import type { Config, ListenerConfig, ModelConfig, ModelSettings } from "./types.js";
+
+export function formatConfig(config: Config): string {
+  const raw: RawConfig = {
+    listener: rawListener(config.listener),
+    pools: config.pools,
+    defaults: rawSettings(config.defaults),
+    nodes: config.nodes.map((node) => ({
+      name: node.name,
+      address: node.address,
+      pool: node.pool,
+      ...(node.drain ? { drain: true } : {}),
+    })),
+    models: config.models.map((model) => rawModel(model, config.defaults)),
+  };
+  return stringify(raw, { lineWidth: 0 });
+}
+
+function rawListener(listener: ListenerConfig): RawConfig["listener"] {
+  const { idleTimeoutMs, streamIdleTimeoutMs, requestHeadersTimeoutMs, ...plain } = listener;
+  return {
+    ...plain,
+    idleTimeout: formatDuration(idleTimeoutMs),
+    streamIdleTimeout: formatDuration(streamIdleTimeoutMs),
+    requestHeadersTimeout: formatDuration(requestHeadersTimeoutMs),
+  };
+}
+
+function rawSettings(s: ModelSettings): Required<RawSettings> {
+  return {
+    timeout: formatDuration(s.timeoutMs),
+    connectTimeout: formatDuration(s.connectTimeoutMs),
+    retry: {
+      attempts: s.retry.attempts,
+      perTryTimeout: formatDuration(s.retry.perTryTimeoutMs),
+      on: s.retry.on,
+    },
+    circuitBreaker: { ...s.circuitBreaker },
+    outlierDetection: {
+      consecutive5xx: s.outlierDetection.consecutive5xx,
+      consecutiveGatewayFailure: s.outlierDetection.consecutiveGatewayFailure,
+      consecutiveLocalOriginFailure: s.outlierDetection.consecutiveLocalOriginFailure,
+      interval: formatDuration(s.outlierDetection.intervalMs),
+      baseEjectionTime: formatDuration(s.outlierDetection.baseEjectionTimeMs),
+      maxEjectionPercent: s.outlierDetection.maxEjectionPercent,
+    },
+    panicThreshold: s.panicThreshold,
+    health: {
+      interval: formatDuration(s.health.intervalMs),
+      timeout: formatDuration(s.health.timeoutMs),
+      healthyThreshold: s.health.healthyThreshold,
+      unhealthyThreshold: s.health.unhealthyThreshold,
+      jitter: s.health.jitter,
+    },
+  };
+}
+
+function rawModel(model: ModelConfig, defaults: ModelSettings): RawModel {
+  return {
+    name: model.name,
+    versions: model.versions.map((v) => ({ version: v.version, weight: v.weight, nodes: v.nodes })),
+    ...(model.shadow ? { shadow: { ...model.shadow } } : {}),
+    ...overrides(rawSettings(model), rawSettings(defaults)),
+  };
+}
+
+/** The fields of `mine` that differ from `base`, one level of objects deep (lists compare whole). */
+function overrides(mine: Required<RawSettings>, base: Required<RawSettings>): RawSettings {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(mine)) {
+    const baseValue: unknown = base[key as keyof RawSettings];
+    if (isPlainObject(value) && isPlainObject(baseValue)) {
+      const changed = Object.entries(value).filter(([k, v]) => !sameValue(v, baseValue[k]));
+      if (changed.length > 0) out[key] = Object.fromEntries(changed);
+    } else if (!sameValue(value, baseValue)) out[key] = value;
+  }
+  return out as RawSettings;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);

@@ -1,0 +1,24 @@
+export { parseConfig } from "./parse.js";
+export { formatConfig } from "./format.js";
+export { formatErrors, formatPath } from "./errors.js";
+export type { ConfigError, PathSegments } from "./errors.js";
+export { ok, fail } from "./result.js";
+export type { Result } from "./result.js";
+export { parseDuration, formatDuration } from "./duration.js";
+export { defaultListener, defaultPool, defaultSettings } from "./defaults.js";
+export { configSchema } from "./schema.js";
+export { retryOnValues } from "./types.js";
+export type {
+  CircuitBreakerSettings,
+  Config,
+  HealthSettings,
+  ListenerConfig,
+  ModelConfig,
+  ModelSettings,
+  NodeConfig,
+  OutlierDetectionSettings,
+  RetryOn,
+  RetrySettings,
+  ShadowConfig,
+  VersionConfig,
+} from "./types.js";

@@ -1,0 +1,110 @@
+/**
+ * Raw (schema- and semantically valid) file → normalized Config: defaults applied, per-model
+ * overrides merged field by field over `defaults` (lists replace), durations in milliseconds.
+ */
+import { defaultListener, defaultPool, defaultSettings } from "./defaults.js";
+import { parseDuration } from "./duration.js";
+import type { RawConfig, RawListener, RawModel, RawNode, RawSettings } from "./raw.js";
+import { splitAddress } from "./semantic.js";
+import type { Config, ListenerConfig, ModelConfig, ModelSettings, NodeConfig } from "./types.js";
+
+export function normalize(raw: RawConfig): Config {
+  const defaults = resolveSettings(defaultSettings, raw.defaults);
+  const nodes = (raw.nodes ?? []).map(normalizeNode);
+  return {
+    listener: normalizeListener(raw.listener ?? {}),
+    pools: raw.pools ?? [...new Set(nodes.map((node) => node.pool))],
+    defaults,
+    nodes,
+    models: (raw.models ?? []).map((model) => normalizeModel(model, defaults)),
+  };
+}
+
+/** Only called on values the schema accepted as durations. */
+function ms(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = parseDuration(text);
+  if (value === undefined) throw new Error(`normalize: ${text} passed the schema but is not a duration`);
+  return value;
+}
+
+function normalizeListener(raw: RawListener): ListenerConfig {
+  const d = defaultListener;
+  return {
+    address: raw.address ?? d.address,
+    port: raw.port ?? d.port,
+    maxConcurrentStreams: raw.maxConcurrentStreams ?? d.maxConcurrentStreams,
+    initialStreamWindowSize: raw.initialStreamWindowSize ?? d.initialStreamWindowSize,
+    initialConnectionWindowSize: raw.initialConnectionWindowSize ?? d.initialConnectionWindowSize,
+    idleTimeoutMs: ms(raw.idleTimeout, d.idleTimeoutMs),
+    streamIdleTimeoutMs: ms(raw.streamIdleTimeout, d.streamIdleTimeoutMs),
+    requestHeadersTimeoutMs: ms(raw.requestHeadersTimeout, d.requestHeadersTimeoutMs),
+    maxRequestHeadersKb: raw.maxRequestHeadersKb ?? d.maxRequestHeadersKb,
+    accessLog: raw.accessLog ?? d.accessLog,
+  };
+}
+
+function normalizeNode(raw: RawNode): NodeConfig {
+  const parts = splitAddress(raw.address);
+  if (!parts) throw new Error(`normalize: address ${raw.address} passed validation but does not parse`);
+  return {
+    name: raw.name,
+    address: raw.address,
+    host: parts.host,
+    port: parts.port,
+    pool: raw.pool ?? defaultPool,
+    drain: raw.drain ?? false,
+  };
+}
+
+/** `base` with every field `raw` sets replaced; nested objects merge field by field. */
+export function resolveSettings(base: Readonly<ModelSettings>, raw: RawSettings | undefined): ModelSettings {
+  const { retry, circuitBreaker: cb, outlierDetection: od, health } = raw ?? {};
+  return {
+    timeoutMs: ms(raw?.timeout, base.timeoutMs),
+    connectTimeoutMs: ms(raw?.connectTimeout, base.connectTimeoutMs),
+    retry: {
+      attempts: retry?.attempts ?? base.retry.attempts,
+      perTryTimeoutMs: ms(retry?.perTryTimeout, base.retry.perTryTimeoutMs),
+      on: [...(retry?.on ?? base.retry.on)],
+    },
+    circuitBreaker: {
+      maxConnections: cb?.maxConnections ?? base.circuitBreaker.maxConnections,
+      maxPendingRequests: cb?.maxPendingRequests ?? base.circuitBreaker.maxPendingRequests,
+      maxRequests: cb?.maxRequests ?? base.circuitBreaker.maxRequests,
+      maxRetries: cb?.maxRetries ?? base.circuitBreaker.maxRetries,
+    },
+    outlierDetection: {
+      consecutive5xx: od?.consecutive5xx ?? base.outlierDetection.consecutive5xx,
+      consecutiveGatewayFailure:
+        od?.consecutiveGatewayFailure ?? base.outlierDetection.consecutiveGatewayFailure,
+      consecutiveLocalOriginFailure:
+        od?.consecutiveLocalOriginFailure ?? base.outlierDetection.consecutiveLocalOriginFailure,
+      intervalMs: ms(od?.interval, base.outlierDetection.intervalMs),
+      baseEjectionTimeMs: ms(od?.baseEjectionTime, base.outlierDetection.baseEjectionTimeMs),
+      maxEjectionPercent: od?.maxEjectionPercent ?? base.outlierDetection.maxEjectionPercent,
+    },
+    panicThreshold: raw?.panicThreshold ?? base.panicThreshold,
+    health: {
+      intervalMs: ms(health?.interval, base.health.intervalMs),
+      timeoutMs: ms(health?.timeout, base.health.timeoutMs),
+      healthyThreshold: health?.healthyThreshold ?? base.health.healthyThreshold,
+      unhealthyThreshold: health?.unhealthyThreshold ?? base.health.unhealthyThreshold,
+      jitter: health?.jitter ?? base.health.jitter,
+    },
+  };
+}
+
+function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelConfig {
+  const single = raw.versions.length === 1;
+  return {
+    name: raw.name,
+    versions: raw.versions.map((v) => ({
+      version: String(v.version),
+      weight: v.weight ?? (single ? 100 : 0),
+      nodes: [...v.nodes],
+    })),
+    ...(raw.shadow ? { shadow: { version: String(raw.shadow.version), percent: raw.shadow.percent } } : {}),
+    ...resolveSettings(defaults, raw),
+  };
+}

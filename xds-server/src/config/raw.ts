@@ -1,0 +1,73 @@
+/**
+ * The file as written, once the schema has accepted it: what normalize() reads and format()
+ * writes. Field by field the same as schema/inferencehub.schema.json.
+ */
+import type { RetryOn } from "./types.js";
+
+export interface RawConfig {
+  listener?: RawListener;
+  pools?: string[];
+  defaults?: RawSettings;
+  nodes?: RawNode[];
+  models?: RawModel[];
+}
+
+export interface RawListener {
+  address?: string;
+  port?: number;
+  maxConcurrentStreams?: number;
+  initialStreamWindowSize?: number;
+  initialConnectionWindowSize?: number;
+  idleTimeout?: string;
+  streamIdleTimeout?: string;
+  requestHeadersTimeout?: string;
+  maxRequestHeadersKb?: number;
+  accessLog?: boolean;
+}
+
+export interface RawNode {
+  name: string;
+  address: string;
+  pool?: string;
+  drain?: boolean;
+}
+
+export interface RawSettings {
+  timeout?: string;
+  connectTimeout?: string;
+  retry?: { attempts?: number; perTryTimeout?: string; on?: RetryOn[] };
+  circuitBreaker?: {
+    maxConnections?: number;
+    maxPendingRequests?: number;
+    maxRequests?: number;
+    maxRetries?: number;
+  };
+  outlierDetection?: {
+    consecutive5xx?: number;
+    consecutiveGatewayFailure?: number;
+    consecutiveLocalOriginFailure?: number;
+    interval?: string;
+    baseEjectionTime?: string;
+    maxEjectionPercent?: number;
+  };
+  panicThreshold?: number;
+  health?: {
+    interval?: string;
+    timeout?: string;
+    healthyThreshold?: number;
+    unhealthyThreshold?: number;
+    jitter?: number;
+  };
+}
+
+export interface RawVersion {
+  version: string | number;
+  weight?: number;
+  nodes: string[];
+}
+
+export interface RawModel extends RawSettings {
+  name: string;
+  versions: RawVersion[];
+  shadow?: { version: string | number; percent: number };
+}

@@ -1,0 +1,140 @@
+/**
+ * The normalized configuration: what parseConfig() returns once a file is valid. Every default is
+ * applied, every per-model override is resolved, and every duration is a number of milliseconds.
+ * The field reference, with defaults, is xds-server/README.md and schema/inferencehub.schema.json.
+ */
+
+/** Conditions under which Envoy retries a call (Envoy's `retry_on`, HTTP and gRPC lists merged). */
+export const retryOnValues = [
+  // Before the request reached a node: always safe to retry, the inference did not run.
+  "connect-failure",
+  "refused-stream",
+  "reset-before-request",
+  // After the request may have reached a node: a retry can run the inference twice.
+  "reset",
+  "5xx",
+  "gateway-error",
+  "retriable-4xx",
+  "envoy-ratelimited",
+  // gRPC status codes in headers (trailers-only responses).
+  "cancelled",
+  "deadline-exceeded",
+  "internal",
+  "resource-exhausted",
+  "unavailable",
+] as const;
+
+export type RetryOn = (typeof retryOnValues)[number];
+
+export interface Config {
+  listener: ListenerConfig;
+  /** Pool names in priority order, first = preferred: a cluster fails over from one to the next. */
+  pools: string[];
+  /** The settings every model starts from (already merged into each model below). */
+  defaults: ModelSettings;
+  /** Sorted as written in the file. */
+  nodes: NodeConfig[];
+  /** Sorted as written in the file; each carries its own resolved settings. */
+  models: ModelConfig[];
+}
+
+/** The Envoy data listener and its edge limits. */
+export interface ListenerConfig {
+  /** IP address to bind. */
+  address: string;
+  port: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS offered to each client connection. */
+  maxConcurrentStreams: number;
+  /** HTTP/2 flow-control window per stream, in bytes. */
+  initialStreamWindowSize: number;
+  /** HTTP/2 flow-control window per connection, in bytes. */
+  initialConnectionWindowSize: number;
+  /** A client connection with no open stream for this long is closed. */
+  idleTimeoutMs: number;
+  /** A stream that sends or receives nothing for this long is reset. */
+  streamIdleTimeoutMs: number;
+  /** A client must send the complete request headers within this time. */
+  requestHeadersTimeoutMs: number;
+  /** Largest request header block accepted, in KiB. */
+  maxRequestHeadersKb: number;
+  /** Log one JSON line per call on Envoy's stdout. */
+  accessLog: boolean;
+}
+
+export interface NodeConfig {
+  name: string;
+  /** As written: "<ip>:<port>", IPv6 in brackets. */
+  address: string;
+  /** The IP part of address, without brackets. */
+  host: string;
+  port: number;
+  pool: string;
+  /** An operator is taking the node out: it gets no new calls (Envoy's DRAINING). */
+  drain: boolean;
+}
+
+export interface RetrySettings {
+  /** Tries per call, the first one included (as gRPC's maxAttempts); 1 = no retry. */
+  attempts: number;
+  perTryTimeoutMs: number;
+  on: RetryOn[];
+}
+
+export interface CircuitBreakerSettings {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+export interface OutlierDetectionSettings {
+  consecutive5xx: number;
+  consecutiveGatewayFailure: number;
+  consecutiveLocalOriginFailure: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+}
+
+/** For the control plane's health prober; Envoy runs no health checks of its own. */
+export interface HealthSettings {
+  intervalMs: number;
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  /** Fraction of the interval added at random to each probe, 0 to 1. */
+  jitter: number;
+}
+
+/** Settings a model may override one by one; the rest come from `defaults`. */
+export interface ModelSettings {
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  retry: RetrySettings;
+  circuitBreaker: CircuitBreakerSettings;
+  outlierDetection: OutlierDetectionSettings;
+  /** Percent of healthy hosts below which Envoy load-balances over all hosts; 0 = never. */
+  panicThreshold: number;
+  health: HealthSettings;
+}
+
+export interface VersionConfig {
+  version: string;
+  /** Percent of the model's traffic; the versions of a model add up to exactly 100. */
+  weight: number;
+  /** Node names, as written. */
+  nodes: string[];
+}
+
+export interface ShadowConfig {
+  /** A version of the same model with weight 0. */
+  version: string;
+  /** Percent of the model's calls copied to the shadow version (responses discarded). */
+  percent: number;
+}
+
+export interface ModelConfig extends ModelSettings {
+  name: string;
+  versions: VersionConfig[];
+  shadow?: ShadowConfig;
+}

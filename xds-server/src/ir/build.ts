@@ -1,0 +1,133 @@
+/** Config + health → IR. Pure: no I/O, no clock; the same arguments give an equal IR. */
+import type { Config, ModelConfig, NodeConfig, VersionConfig } from "../config/index.js";
+import { clusterName } from "./names.js";
+import type { ClusterIR, EndpointIR, GatewayIR, HealthView, ListenerIR, ModelIR, RetryIR } from "./types.js";
+
+/**
+ * Host picks per retry that try to avoid the nodes a call already failed on, as in Envoy's
+ * retry-plugin example. https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/http/http_connection_management#retry-plugin-configuration
+ */
+const hostSelectionRetryMaxAttempts = 3;
+
+/** Without probes every node is UNKNOWN, which Envoy and grpc-js both route to. */
+export const unknownHealth: HealthView = () => "UNKNOWN";
+
+export interface BuildIROptions {
+  /** Turn on the ext_authz filter (off by default: no ext-authz service is configured yet). */
+  extAuthz?: GatewayIR["extAuthz"];
+}
+
+export function buildIR(config: Config, health: HealthView, options: BuildIROptions = {}): GatewayIR {
+  const nodes = new Map(config.nodes.map((node) => [node.name, node]));
+  const models = sortBy(config.models, (m) => m.name);
+  return {
+    listener: buildListener(config),
+    ...(options.extAuthz ? { extAuthz: { ...options.extAuthz } } : {}),
+    models: models.map(buildModel),
+    clusters: sortBy(
+      models.flatMap((model) =>
+        model.versions.map((version) => buildCluster(model, version, { nodes, pools: config.pools, health })),
+      ),
+      (c) => c.name,
+    ),
+  };
+}
+
+function buildListener(config: Config): ListenerIR {
+  const l = config.listener;
+  return {
+    address: l.address,
+    port: l.port,
+    http2: {
+      maxConcurrentStreams: l.maxConcurrentStreams,
+      initialStreamWindowSize: l.initialStreamWindowSize,
+      initialConnectionWindowSize: l.initialConnectionWindowSize,
+    },
+    idleTimeoutMs: l.idleTimeoutMs,
+    streamIdleTimeoutMs: l.streamIdleTimeoutMs,
+    requestHeadersTimeoutMs: l.requestHeadersTimeoutMs,
+    maxRequestHeadersKb: l.maxRequestHeadersKb,
+    accessLog: l.accessLog,
+  };
+}
+
+function buildModel(model: ModelConfig): ModelIR {
+  const retry = buildRetry(model);
+  return {
+    name: model.name,
+    versions: sortBy(model.versions, (v) => v.version).map((v) => ({
+      version: v.version,
+      weight: v.weight,
+      cluster: clusterName(model.name, v.version),
+    })),
+    ...(model.shadow
+      ? {
+          shadow: {
+            version: model.shadow.version,
+            cluster: clusterName(model.name, model.shadow.version),
+            percent: model.shadow.percent,
+          },
+        }
+      : {}),
+    timeoutMs: model.timeoutMs,
+    ...(retry ? { retry } : {}),
+  };
+}
+
+/** Absent for attempts = 1: grpc-js rejects a retry policy with num_retries 0. */
+function buildRetry(model: ModelConfig): RetryIR | undefined {
+  if (model.retry.attempts <= 1) return undefined;
+  return {
+    numRetries: model.retry.attempts - 1,
+    perTryTimeoutMs: model.retry.perTryTimeoutMs,
+    retryOn: [...model.retry.on],
+    hostSelectionRetryMaxAttempts,
+  };
+}
+
+interface ClusterContext {
+  nodes: ReadonlyMap<string, NodeConfig>;
+  pools: readonly string[];
+  health: HealthView;
+}
+
+function buildCluster(model: ModelConfig, version: VersionConfig, ctx: ClusterContext): ClusterIR {
+  return {
+    name: clusterName(model.name, version.version),
+    model: model.name,
+    version: version.version,
+    connectTimeoutMs: model.connectTimeoutMs,
+    circuitBreaker: { ...model.circuitBreaker },
+    outlierDetection: { ...model.outlierDetection },
+    panicThreshold: model.panicThreshold,
+    endpoints: buildEndpoints(model.name, version, ctx),
+  };
+}
+
+function buildEndpoints(model: string, version: VersionConfig, ctx: ClusterContext): EndpointIR[] {
+  const nodes = version.nodes.map((name) => {
+    const node = ctx.nodes.get(name);
+    if (!node) throw new Error(`buildIR: version ${model}~${version.version} names unknown node ${name}`);
+    return node;
+  });
+  // Priorities count only the pools present here, so a cluster without gpu nodes starts at 0.
+  const present = ctx.pools.filter((pool) => nodes.some((node) => node.pool === pool));
+  const endpoints = nodes.map((node): EndpointIR => ({
+    node: node.name,
+    host: node.host,
+    port: node.port,
+    pool: node.pool,
+    priority: present.indexOf(node.pool),
+    health: node.drain ? "DRAINING" : ctx.health(node.name, model, version.version),
+  }));
+  return endpoints.sort((a, b) => a.priority - b.priority || compare(a.node, b.node));
+}
+
+/** Code-unit order: the same on every machine, whatever its locale. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortBy<T>(items: readonly T[], key: (item: T) => string): T[] {
+  return [...items].sort((a, b) => compare(key(a), key(b)));
+}

@@ -1,0 +1,11 @@
+/**
+ * The cluster naming scheme, shared by the IR builder and whoever reads Envoy stats: one cluster
+ * per model version, `<model>~<version>`. Model names are DNS labels and versions are
+ * `[A-Za-z0-9-]`, so `~` separates them unambiguously and no name contains a dot (dots would
+ * split Envoy's `cluster.<name>.` stat prefix).
+ */
+export const clusterSeparator = "~";
+
+export function clusterName(model: string, version: string): string {
+  return `${model}${clusterSeparator}${version}`;
+}

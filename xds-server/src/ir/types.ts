@@ -1,0 +1,140 @@
+/**
+ * The gateway IR: what the gateway should do, decided once, in plain data. buildIR() makes it
+ * from the config and the health table; translate() turns it into Envoy resources and knows
+ * nothing of the config file. Everything here is JSON-serialisable and sorted, so the same input
+ * gives the same IR, byte for byte, on every replica.
+ */
+import type { CircuitBreakerSettings, OutlierDetectionSettings, RetryOn } from "../config/index.js";
+
+/**
+ * A node's state for one model version, as Envoy's EDS health_status understands it:
+ * HEALTHY and UNKNOWN take calls; UNHEALTHY and DRAINING do not. grpc-js uses only HEALTHY and
+ * UNKNOWN endpoints. https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/core/v3/health_check.proto#enum-config-core-v3-healthstatus
+ */
+export type HealthStatus = "HEALTHY" | "UNHEALTHY" | "DRAINING" | "UNKNOWN";
+
+/** What the health prober knows; a node never probed is UNKNOWN (routable). */
+export type HealthView = (node: string, model: string, version: string) => HealthStatus;
+
+export interface GatewayIR {
+  /** The Envoy data listener. Proxyless clients have no listener of their own on the wire. */
+  listener: ListenerIR;
+  /** External authorization for every call through Envoy; absent = no ext_authz filter. */
+  extAuthz?: ExtAuthzIR;
+  /** One per model, sorted by name. */
+  models: ModelIR[];
+  /** One per model version, sorted by name. */
+  clusters: ClusterIR[];
+}
+
+export interface ListenerIR {
+  /** IP address to bind. */
+  address: string;
+  /** TCP port for client calls. */
+  port: number;
+  /** HTTP/2 settings offered to clients. */
+  http2: {
+    /** SETTINGS_MAX_CONCURRENT_STREAMS per client connection. */
+    maxConcurrentStreams: number;
+    /** Flow-control window per stream, in bytes. */
+    initialStreamWindowSize: number;
+    /** Flow-control window per connection, in bytes. */
+    initialConnectionWindowSize: number;
+  };
+  /** Close a client connection with no open stream after this long. */
+  idleTimeoutMs: number;
+  /** Reset a stream that moves no bytes for this long. */
+  streamIdleTimeoutMs: number;
+  /** Time a client has to send its complete request headers. */
+  requestHeadersTimeoutMs: number;
+  /** Largest request header block accepted, in KiB. */
+  maxRequestHeadersKb: number;
+  /** Log one JSON line per call on stdout. */
+  accessLog: boolean;
+}
+
+export interface ExtAuthzIR {
+  /** Name of the cluster that reaches the ext-authz gRPC service; it is defined outside this IR (bootstrap). */
+  cluster: string;
+  /** Longest Envoy waits for a decision. */
+  timeoutMs: number;
+  /** Let calls through when ext-authz cannot be reached (false: they fail). */
+  failOpen: boolean;
+}
+
+export interface ModelIR {
+  /** Model name: the `inferencehub-model` header value, and the proxyless target `xds:///<name>`. */
+  name: string;
+  /**
+   * Every version, sorted by name. Each is reachable pinned (`inferencehub-model-version`);
+   * those with weight > 0 share unpinned calls.
+   */
+  versions: VersionRouteIR[];
+  /** Copy a share of the calls to another version; absent = no mirroring. */
+  shadow?: ShadowIR;
+  /** Longest a call may take, retries included; also the cap on a client's grpc-timeout. */
+  timeoutMs: number;
+  /** Absent when the model allows one try only. */
+  retry?: RetryIR;
+}
+
+export interface VersionRouteIR {
+  version: string;
+  /** Percent of unpinned calls. Weights of a model sum to exactly 100: grpc-js picks against 100. */
+  weight: number;
+  /** The cluster serving this version (ClusterIR.name). */
+  cluster: string;
+}
+
+export interface ShadowIR {
+  version: string;
+  /** The cluster receiving the copies (ClusterIR.name). */
+  cluster: string;
+  /** Percent of the model's calls copied, 0 to 100. */
+  percent: number;
+}
+
+export interface RetryIR {
+  /** Retries after the first try (Envoy's num_retries), at least 1. */
+  numRetries: number;
+  /** Longest one try may take. */
+  perTryTimeoutMs: number;
+  /** Failures that trigger a retry, in config order (Envoy's retry_on). */
+  retryOn: RetryOn[];
+  /** Host picks per retry that try to avoid nodes this call already failed on (previous_hosts). */
+  hostSelectionRetryMaxAttempts: number;
+}
+
+export interface ClusterIR {
+  /** `<model>~<version>`: `~` cannot occur in either name, so names never collide. */
+  name: string;
+  model: string;
+  version: string;
+  /** Longest Envoy waits for a TCP connection to a node. */
+  connectTimeoutMs: number;
+  /** Limits on concurrent connections, queued calls, calls and retries (per Envoy). */
+  circuitBreaker: CircuitBreakerSettings;
+  /** Passive ejection of failing nodes; durations in milliseconds. */
+  outlierDetection: OutlierDetectionSettings;
+  /** Percent of healthy hosts below which Envoy ignores health; 0 = never. */
+  panicThreshold: number;
+  /** The nodes serving this version, sorted by priority, then node name. */
+  endpoints: EndpointIR[];
+}
+
+export interface EndpointIR {
+  /** Node name (shown as the endpoint's hostname in Envoy's admin pages). */
+  node: string;
+  /** IP address, without brackets. */
+  host: string;
+  port: number;
+  /** Pool name; one locality per pool. */
+  pool: string;
+  /**
+   * Index of the pool among the pools present in THIS cluster, in the configured pool order:
+   * 0, 1, 2 ... without gaps (grpc-js rejects a gap; Envoy would skip it).
+   */
+  priority: number;
+  /** DRAINING when the node is marked `drain: true`, otherwise what the health view says. */
+  health: HealthStatus;
+}

@@ -1,0 +1,49 @@
+/**
+ * xds-server: the InferenceHub control plane.
+ *   tsx xds-server/src/main.ts --config inferencehub.yaml [--ads-port 18000] [--admin-port 18080]
+ */
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { startControlPlane } from "./runner/control-plane.js";
+
+const { values } = parseArgs({
+  options: {
+    config: { type: "string", default: process.env.INFERENCEHUB_CONFIG ?? "inferencehub.yaml" },
+    "ads-host": { type: "string", default: "0.0.0.0" },
+    "ads-port": { type: "string", default: process.env.ADS_PORT ?? "18000" },
+    "admin-host": { type: "string", default: process.env.ADMIN_HOST ?? "127.0.0.1" },
+    "admin-port": { type: "string", default: process.env.ADMIN_PORT ?? "18080" },
+  },
+});
+
+const log = pino({ name: "xds-server", level: process.env.LOG_LEVEL ?? "info" });
+const port = (flag: "ads-port" | "admin-port"): number => {
+  const n = Number(values[flag]);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    log.fatal(`--${flag} must be a port number, got '${values[flag]}'`);
+    process.exit(2);
+  }
+  return n;
+};
+
+try {
+  const cp = await startControlPlane({
+    configPath: values.config ?? "inferencehub.yaml",
+    adsHost: values["ads-host"] ?? "0.0.0.0",
+    adsPort: port("ads-port"),
+    adminHost: values["admin-host"] ?? "127.0.0.1",
+    adminPort: port("admin-port"),
+    log,
+  });
+  // Tests and the local stack read this line to learn the ports chosen.
+  console.log(JSON.stringify({ event: "ready", adsPort: cp.adsPort, adminPort: cp.adminPort }));
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, "stopping");
+      void cp.stop().then(() => process.exit(0));
+    });
+  }
+} catch (err) {
+  log.fatal({ err }, err instanceof Error ? err.message : String(err));
+  process.exit(1);
+}

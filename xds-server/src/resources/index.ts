@@ -1,0 +1,30 @@
+export {
+  clusterLoadAssignmentTypeUrl,
+  clusterTypeUrl,
+  extAuthzTypeUrl,
+  httpConnectionManagerTypeUrl,
+  listenerTypeUrl,
+  previousHostsPredicateTypeUrl,
+  resourceTypeUrls,
+  routeConfigurationTypeUrl,
+  routerTypeUrl,
+  stdoutAccessLogTypeUrl,
+  upstreamHttpProtocolOptionsTypeUrl,
+} from "./type-urls.js";
+export type {
+  ClusterLoadAssignmentTypeUrl,
+  ClusterTypeUrl,
+  ExtAuthzTypeUrl,
+  HttpConnectionManagerTypeUrl,
+  ListenerTypeUrl,
+  PreviousHostsPredicateTypeUrl,
+  ResourceTypeUrl,
+  RouteConfigurationTypeUrl,
+  RouterTypeUrl,
+  StdoutAccessLogTypeUrl,
+  UpstreamHttpProtocolOptionsTypeUrl,
+} from "./type-urls.js";
+export { codecFor, encodeMessage, isKnownTypeUrl, messageCodecs, packAny, unpackAny } from "./registry.js";
+export type { KnownTypeUrl, MessageCodec, MessageTypes } from "./registry.js";
+export { durationToJson, toEnvoyJson } from "./envoy-json.js";
+export type { JsonValue } from "./envoy-json.js";

@@ -1,0 +1,88 @@
+/**
+ * Type URL → ts-proto codec, for every message the control plane packs: packing into Any,
+ * encoding resources, and expanding Any fields back into JSON all go through this one table.
+ */
+import { Cluster } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
+import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
+import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
+import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
+import { StdoutAccessLog } from "../../../gen/envoy/envoy/extensions/access_loggers/stream/v3/stream.js";
+import { ExtAuthz } from "../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
+import { Router } from "../../../gen/envoy/envoy/extensions/filters/http/router/v3/router.js";
+import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
+import { PreviousHostsPredicate } from "../../../gen/envoy/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.js";
+import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
+import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
+import {
+  clusterLoadAssignmentTypeUrl,
+  clusterTypeUrl,
+  extAuthzTypeUrl,
+  httpConnectionManagerTypeUrl,
+  listenerTypeUrl,
+  previousHostsPredicateTypeUrl,
+  routeConfigurationTypeUrl,
+  routerTypeUrl,
+  stdoutAccessLogTypeUrl,
+  upstreamHttpProtocolOptionsTypeUrl,
+} from "./type-urls.js";
+
+/** The message type behind each type URL. */
+export interface MessageTypes {
+  [listenerTypeUrl]: Listener;
+  [routeConfigurationTypeUrl]: RouteConfiguration;
+  [clusterTypeUrl]: Cluster;
+  [clusterLoadAssignmentTypeUrl]: ClusterLoadAssignment;
+  [httpConnectionManagerTypeUrl]: HttpConnectionManager;
+  [routerTypeUrl]: Router;
+  [extAuthzTypeUrl]: ExtAuthz;
+  [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
+  [previousHostsPredicateTypeUrl]: PreviousHostsPredicate;
+  [stdoutAccessLogTypeUrl]: StdoutAccessLog;
+}
+
+export type KnownTypeUrl = keyof MessageTypes;
+
+/** The part of ts-proto's MessageFns this module uses. */
+export interface MessageCodec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+  toJSON(message: T): unknown;
+}
+
+export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<MessageTypes[U]> } = {
+  [listenerTypeUrl]: Listener,
+  [routeConfigurationTypeUrl]: RouteConfiguration,
+  [clusterTypeUrl]: Cluster,
+  [clusterLoadAssignmentTypeUrl]: ClusterLoadAssignment,
+  [httpConnectionManagerTypeUrl]: HttpConnectionManager,
+  [routerTypeUrl]: Router,
+  [extAuthzTypeUrl]: ExtAuthz,
+  [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,
+  [previousHostsPredicateTypeUrl]: PreviousHostsPredicate,
+  [stdoutAccessLogTypeUrl]: StdoutAccessLog,
+};
+
+export function isKnownTypeUrl(typeUrl: string): typeUrl is KnownTypeUrl {
+  return Object.hasOwn(messageCodecs, typeUrl);
+}
+
+export function codecFor<U extends KnownTypeUrl>(typeUrl: U): MessageCodec<MessageTypes[U]> {
+  return messageCodecs[typeUrl] as MessageCodec<MessageTypes[U]>;
+}
+
+/** The protobuf encoding of a message: what goes into an Any and onto the wire. */
+export function encodeMessage<U extends KnownTypeUrl>(typeUrl: U, message: MessageTypes[U]): Uint8Array {
+  return codecFor(typeUrl).encode(message).finish();
+}
+
+export function packAny<U extends KnownTypeUrl>(typeUrl: U, message: MessageTypes[U]): Any {
+  const bytes = encodeMessage(typeUrl, message);
+  // ts-proto types bytes fields as Buffer under env=node; a view, not a copy.
+  return { typeUrl, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+}
+
+/** The message inside an Any; throws (a programmer error) when it holds another type. */
+export function unpackAny<U extends KnownTypeUrl>(any: Any, typeUrl: U): MessageTypes[U] {
+  if (any.typeUrl !== typeUrl) throw new Error(`unpackAny: expected ${typeUrl}, got ${any.typeUrl}`);
+  return codecFor(typeUrl).decode(any.value);
+}

@@ -1,0 +1,49 @@
+/**
+ * Every type URL the control plane writes, each a constant with its literal type. The first four
+ * are the xDS resource kinds (a DiscoveryResponse's type_url); the rest appear inside Any fields.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-docs/xds_protocol#resource-types
+ */
+
+export const listenerTypeUrl = "type.googleapis.com/envoy.config.listener.v3.Listener";
+export type ListenerTypeUrl = typeof listenerTypeUrl;
+
+export const routeConfigurationTypeUrl = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+export type RouteConfigurationTypeUrl = typeof routeConfigurationTypeUrl;
+
+export const clusterTypeUrl = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+export type ClusterTypeUrl = typeof clusterTypeUrl;
+
+export const clusterLoadAssignmentTypeUrl =
+  "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+export type ClusterLoadAssignmentTypeUrl = typeof clusterLoadAssignmentTypeUrl;
+
+export const httpConnectionManagerTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+export type HttpConnectionManagerTypeUrl = typeof httpConnectionManagerTypeUrl;
+
+export const routerTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+export type RouterTypeUrl = typeof routerTypeUrl;
+
+export const extAuthzTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz";
+export type ExtAuthzTypeUrl = typeof extAuthzTypeUrl;
+
+export const upstreamHttpProtocolOptionsTypeUrl =
+  "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+export type UpstreamHttpProtocolOptionsTypeUrl = typeof upstreamHttpProtocolOptionsTypeUrl;
+
+export const previousHostsPredicateTypeUrl =
+  "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate";
+export type PreviousHostsPredicateTypeUrl = typeof previousHostsPredicateTypeUrl;
+
+export const stdoutAccessLogTypeUrl =
+  "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
+export type StdoutAccessLogTypeUrl = typeof stdoutAccessLogTypeUrl;
+
+/** The four kinds served over ADS, in make-before-break push order (xds_protocol#eventual-consistency-considerations). */
+export const resourceTypeUrls = [
+  clusterTypeUrl,
+  clusterLoadAssignmentTypeUrl,
+  listenerTypeUrl,
+  routeConfigurationTypeUrl,
+] as const;
+export type ResourceTypeUrl = (typeof resourceTypeUrls)[number];

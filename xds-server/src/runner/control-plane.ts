@@ -1,0 +1,167 @@
+/**
+ * The running control plane: config file → IR → resources → snapshots → cache → ADS, with the
+ * admin port beside it. Stages stay apart; this file only wires them.
+ */
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
+import { SnapshotCache } from "../cache/index.js";
+import type { Config } from "../config/index.js";
+import { buildIR, unknownHealth, type HealthView } from "../ir/index.js";
+import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
+import { checkSnapshot, snapshotFromResources, type Snapshot } from "../snapshot/index.js";
+import { translate, type ClientGroup } from "../translate/index.js";
+import { startAdminServer, type AdminServer } from "./admin-server.js";
+import { ConfigFile } from "./config-file.js";
+import { groupOf } from "./groups.js";
+
+export interface ControlPlaneOptions {
+  configPath: string;
+  log: Logger;
+  adsHost?: string;
+  /** 0 picks a free port. */
+  adsPort: number;
+  adminHost?: string;
+  adminPort: number;
+  /** Follow edits of the config file (default true). */
+  watch?: boolean;
+}
+
+export interface ControlPlane {
+  adsPort: number;
+  adminPort: number;
+  cache: SnapshotCache;
+  clients: ClientRegistry;
+  config: ConfigFile;
+  /** The status the admin port serves at /status. */
+  status(): ControlPlaneStatus;
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneStatus {
+  configFile: string;
+  /** Hash of the config file content now serving. */
+  configVersion: string;
+  /** Errors of the last refused edit, if the file on disk is not what serves. */
+  refusedEdit: { path: string; message: string; line?: number | undefined }[];
+  snapshots: Partial<Record<ClientGroup, string>>;
+  clients: ReturnType<ClientRegistry["list"]>;
+}
+
+/** Builds every group's snapshot from a config: pure stages, timed as one. */
+export function buildSnapshots(
+  config: Config,
+  health: HealthView = unknownHealth,
+): Record<ClientGroup, Snapshot> {
+  const resources = translate(buildIR(config, health));
+  const snapshots = {
+    envoy: snapshotFromResources(resources.envoy),
+    proxyless: snapshotFromResources(resources.proxyless),
+  };
+  for (const [group, snapshot] of Object.entries(snapshots)) {
+    const problems = checkSnapshot(snapshot);
+    // A dangling reference would leave clients warming forever: a translator bug, not an operator's.
+    if (problems.length > 0) throw new Error(`snapshot for ${group} is inconsistent: ${problems.join("; ")}`);
+  }
+  return snapshots;
+}
+
+function publish(cache: SnapshotCache, metrics: XdsMetrics, log: Logger, config: Config, hash: string): void {
+  const end = metrics.snapshotBuild.startTimer();
+  const snapshots = buildSnapshots(config);
+  end();
+  for (const [group, snapshot] of Object.entries(snapshots)) {
+    const { changed } = cache.set(group, snapshot);
+    if (changed) log.info({ group, version: snapshot.version, configVersion: hash }, "snapshot published");
+  }
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const log = options.log;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = createXdsMetrics(registry);
+  const cache = new SnapshotCache();
+  const clients = new ClientRegistry();
+
+  const config = new ConfigFile({
+    path: options.configPath,
+    log: log.child({ component: "config" }),
+    onConfig: (cfg, hash) => {
+      metrics.configReloads.inc({ result: "applied" });
+      publish(cache, metrics, log.child({ component: "snapshot" }), cfg, hash);
+    },
+  });
+  const first = await config.load();
+  if (first.status !== "applied") {
+    const why =
+      first.status === "invalid"
+        ? `${first.errors.length} error(s), logged above`
+        : first.status === "unreadable"
+          ? first.error
+          : first.status;
+    throw new Error(`cannot start: ${config.path} is not a valid config (${why})`);
+  }
+  if (options.watch ?? true) config.watch();
+
+  const server = new Server({
+    // Envoy and grpc-js keep one ADS stream open for hours: keepalives find dead peers.
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_send_message_length": -1,
+  });
+  server.addService(
+    AggregatedDiscoveryServiceService,
+    createAdsService({ cache, registry: clients, metrics, log: log.child({ component: "ads" }), groupOf }),
+  );
+  const adsPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      `${options.adsHost ?? "0.0.0.0"}:${options.adsPort}`,
+      ServerCredentials.createInsecure(),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    ),
+  );
+
+  const status = (): ControlPlaneStatus => ({
+    configFile: config.path,
+    configVersion: config.hash,
+    refusedEdit: config.lastErrors.map((e) => ({ path: e.path, message: e.message, line: e.line })),
+    snapshots: Object.fromEntries(cache.groups().map((g) => [g, cache.get(g)?.version ?? ""])),
+    clients: clients.list(),
+  });
+
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({
+      host: options.adminHost ?? "127.0.0.1",
+      port: options.adminPort,
+      metrics: registry,
+      log: log.child({ component: "admin" }),
+      routes: { "/status": () => status() },
+    });
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
+  log.info(
+    { adsPort, adminPort: admin.port, configFile: config.path, configVersion: config.hash },
+    "control plane serving",
+  );
+
+  return {
+    adsPort,
+    adminPort: admin.port,
+    cache,
+    clients,
+    config,
+    status,
+    stop: async () => {
+      config.close();
+      await admin.close();
+      // Open ADS streams never end by themselves; clients reconnect to another replica.
+      server.forceShutdown();
+    },
+  };
+}

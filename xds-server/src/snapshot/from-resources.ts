@@ -1,0 +1,72 @@
+/**
+ * A translated ResourceSet → a Snapshot: each resource encoded once, with the names it depends on
+ * (listener → route configurations, route configuration → clusters, cluster → endpoints), which
+ * the ADS streams use for make-before-break.
+ */
+import { Cluster, Cluster_DiscoveryType } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
+import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
+import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
+import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
+import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
+import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
+import { httpConnectionManagerTypeUrl } from "../resources/index.js";
+import type { ResourceSet } from "../translate/index.js";
+import { makeSnapshot, type EncodedResource, type Snapshot } from "./snapshot.js";
+
+function hcmRoutes(any: Any | undefined): string[] {
+  if (!any || any.typeUrl !== httpConnectionManagerTypeUrl) return [];
+  const hcm = HttpConnectionManager.decode(any.value);
+  return hcm.routeSpecifier?.$case === "rds" ? [hcm.routeSpecifier.rds.routeConfigName] : [];
+}
+
+export function listenerRefs(listener: Listener): string[] {
+  const refs = hcmRoutes(listener.apiListener?.apiListener);
+  for (const chain of listener.filterChains) {
+    for (const filter of chain.filters) {
+      if (filter.configType?.$case === "typedConfig") refs.push(...hcmRoutes(filter.configType.typedConfig));
+    }
+  }
+  return [...new Set(refs)];
+}
+
+export function routeRefs(config: RouteConfiguration): string[] {
+  const refs = new Set<string>();
+  for (const host of config.virtualHosts) {
+    for (const route of host.routes) {
+      if (route.action?.$case !== "route") continue;
+      const action = route.action.route;
+      const spec = action.clusterSpecifier;
+      if (spec?.$case === "cluster") refs.add(spec.cluster);
+      if (spec?.$case === "weightedClusters")
+        for (const c of spec.weightedClusters.clusters) refs.add(c.name);
+      for (const mirror of action.requestMirrorPolicies) refs.add(mirror.cluster);
+    }
+  }
+  return [...refs];
+}
+
+export function clusterRefs(cluster: Cluster): string[] {
+  const eds =
+    cluster.clusterDiscoveryType?.$case === "type" &&
+    cluster.clusterDiscoveryType.type === Cluster_DiscoveryType.EDS;
+  return eds ? [cluster.edsClusterConfig?.serviceName || cluster.name] : [];
+}
+
+export function snapshotFromResources(set: ResourceSet): Snapshot {
+  const encode = <T>(
+    items: { name: string; resource: T }[],
+    codec: { encode(m: T): { finish(): Uint8Array } },
+    refs: (r: T) => string[],
+  ): EncodedResource[] =>
+    items.map(({ name, resource }) => ({
+      name,
+      bytes: codec.encode(resource).finish(),
+      refs: refs(resource),
+    }));
+  return makeSnapshot({
+    cluster: encode(set.clusters, Cluster, clusterRefs),
+    endpoint: encode(set.endpoints, ClusterLoadAssignment, () => []),
+    listener: encode(set.listeners, Listener, listenerRefs),
+    route: encode(set.routes, RouteConfiguration, routeRefs),
+  });
+}

@@ -1,0 +1,29 @@
+/** Small message builders used by more than one resource kind. */
+import { Address } from "../../../gen/envoy/envoy/config/core/v3/address.js";
+import { ApiVersion, ConfigSource } from "../../../gen/envoy/envoy/config/core/v3/config_source.js";
+
+/**
+ * "Fetch it over the ADS stream this client already has": what every RDS and EDS reference uses,
+ * so one stream carries all four kinds in order.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-docs/xds_protocol#aggregated-discovery-service
+ */
+export function adsConfigSource(): ConfigSource {
+  return ConfigSource.fromPartial({
+    configSourceSpecifier: { $case: "ads", ads: {} },
+    resourceApiVersion: ApiVersion.V3,
+  });
+}
+
+export function socketAddress(host: string, port: number): Address {
+  return Address.fromPartial({
+    address: {
+      $case: "socketAddress",
+      socketAddress: { address: host, portSpecifier: { $case: "portValue", portValue: port } },
+    },
+  });
+}
+
+/** Code-unit order: the same on every machine, whatever its locale. */
+export function byName<T extends { name: string }>(a: T, b: T): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}

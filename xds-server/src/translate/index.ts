@@ -1,0 +1,21 @@
+export { translate } from "./translate.js";
+export type { TranslateResult } from "./translate.js";
+export { checkResourceSet } from "./check.js";
+export type { ResourceProblem } from "./check.js";
+export { resourceKinds } from "./types.js";
+export type { ClientGroup, Named, ResourceKind, ResourceSet } from "./types.js";
+export {
+  ingressListenerName,
+  ingressRouteConfigName,
+  modelHeader,
+  proxylessListenerName,
+  proxylessRouteConfigName,
+  versionHeader,
+} from "./names.js";
+export { buildHttpFilters, httpFilterChain } from "./filters/index.js";
+export type { HttpFilterSpec } from "./filters/index.js";
+export { translateClusters } from "./clusters.js";
+export { translateEndpoints } from "./endpoints.js";
+export { envoyListeners, proxylessListeners } from "./listeners.js";
+export { envoyRoutes, proxylessRoutes } from "./routes.js";
+export { duration } from "./durations.js";

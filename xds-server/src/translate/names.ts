@@ -1,0 +1,25 @@
+/**
+ * Names of the resources the translator creates (cluster names come from the IR, ir/names.ts).
+ * Listener and route names are what clients subscribe to: Envoy asks for `ingress_routes` because
+ * the `ingress` listener names it; a grpc-js client with target `xds:///scale` asks for the
+ * listener `scale`, then for the route configuration that listener names.
+ */
+
+/** Envoy's data listener. */
+export const ingressListenerName = "ingress";
+
+/** The one route configuration of the `ingress` listener. */
+export const ingressRouteConfigName = "ingress_routes";
+
+/** The listener a proxyless client resolves for `xds:///<model>`: exactly the model name. */
+export const proxylessListenerName = (model: string): string => model;
+
+/**
+ * One route configuration per model, so a change to one model is pushed only to the clients of
+ * that model (grpc-js subscribes to the routes its listeners name).
+ */
+export const proxylessRouteConfigName = (model: string): string => `proxyless_${model}`;
+
+/** Request headers clients set to pick a model and, optionally, pin its version (DESIGN.md). */
+export const modelHeader = "inferencehub-model";
+export const versionHeader = "inferencehub-model-version";

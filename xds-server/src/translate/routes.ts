@@ -1,0 +1,210 @@
+/**
+ * Route configurations. Envoy: one, `ingress_routes`, matching on the model headers. Proxyless:
+ * one per model, whose virtual host matches the target name (`xds:///<model>`).
+ */
+import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
+import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
+import {
+  HeaderMatcher,
+  RetryPolicy,
+  Route,
+  RouteAction,
+  RouteAction_RequestMirrorPolicy,
+  WeightedCluster,
+  WeightedCluster_ClusterWeight,
+} from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
+import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
+import type { GatewayIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
+import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
+import { duration } from "./durations.js";
+import { ingressRouteConfigName, modelHeader, proxylessRouteConfigName, versionHeader } from "./names.js";
+import type { ClientGroup, Named } from "./types.js";
+
+/** gRPC status codes the gateway answers itself. https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
+const grpcStatus = { invalidArgument: 3, notFound: 5 } as const;
+
+export function envoyRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
+  const routes = [...ir.models.flatMap(envoyModelRoutes), unknownModelRoute(), noModelHeaderRoute()];
+  const config = RouteConfiguration.fromPartial({
+    name: ingressRouteConfigName,
+    virtualHosts: [{ name: "inference", domains: ["*"], routes }],
+  });
+  return [{ name: ingressRouteConfigName, resource: config }];
+}
+
+export function proxylessRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
+  return ir.models.map((model) => {
+    const name = proxylessRouteConfigName(model.name);
+    const routes = [
+      ...model.versions.map((v) => pinnedRoute(model, v, "proxyless")),
+      weightedRoute(model, "proxyless"),
+    ];
+    const config = RouteConfiguration.fromPartial({
+      name,
+      // grpc-js matches the target's host name against the domains.
+      virtualHosts: [{ name: model.name, domains: [model.name], routes }],
+    });
+    return { name, resource: config };
+  });
+}
+
+/**
+ * In order: one route per pinned version, a NOT_FOUND for any other pinned version (rather than
+ * serving a version the client did not ask for), then the weighted route for everything else.
+ */
+function envoyModelRoutes(model: ModelIR): Route[] {
+  return [
+    ...model.versions.map((v) => pinnedRoute(model, v, "envoy")),
+    unknownVersionRoute(model),
+    weightedRoute(model, "envoy"),
+  ];
+}
+
+/** Envoy routes select the model by header; a proxyless route config belongs to one model already. */
+function headersFor(model: ModelIR, group: ClientGroup, version?: string): HeaderMatcher[] {
+  const headers = group === "envoy" ? [exactHeader(modelHeader, model.name)] : [];
+  return version === undefined ? headers : [...headers, exactHeader(versionHeader, version)];
+}
+
+function pinnedRoute(model: ModelIR, version: VersionRouteIR, group: ClientGroup): Route {
+  return Route.fromPartial({
+    name: version.cluster,
+    match: {
+      pathSpecifier: { $case: "prefix", prefix: "/" },
+      headers: headersFor(model, group, version.version),
+    },
+    action: {
+      $case: "route",
+      route: routeAction(model, { $case: "cluster", cluster: version.cluster }, false),
+    },
+  });
+}
+
+/**
+ * Versions with weight 0 are left out: they serve pinned calls and shadow copies only. The
+ * weights of the rest sum to 100, which is what grpc-js assumes when total_weight is unset.
+ */
+function weightedRoute(model: ModelIR, group: ClientGroup): Route {
+  const clusters = model.versions
+    .filter((v) => v.weight > 0)
+    .map((v) => WeightedCluster_ClusterWeight.fromPartial({ name: v.cluster, weight: v.weight }));
+  return Route.fromPartial({
+    name: model.name,
+    match: { pathSpecifier: { $case: "prefix", prefix: "/" }, headers: headersFor(model, group) },
+    action: {
+      $case: "route",
+      // grpc-js does not mirror; leaving the policy out says so instead of implying copies.
+      route: routeAction(
+        model,
+        { $case: "weightedClusters", weightedClusters: WeightedCluster.fromPartial({ clusters }) },
+        group === "envoy",
+      ),
+    },
+  });
+}
+
+function routeAction(model: ModelIR, target: RouteAction["clusterSpecifier"], mirror: boolean): RouteAction {
+  const timeout = duration(model.timeoutMs);
+  return RouteAction.fromPartial({
+    clusterSpecifier: target,
+    timeout,
+    // Honour a client's grpc-timeout, capped at the model's timeout; grpc-js reads only this field.
+    // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-maxstreamduration-grpc-timeout-header-max
+    maxStreamDuration: { grpcTimeoutHeaderMax: timeout },
+    ...(model.retry ? { retryPolicy: retryPolicy(model.retry) } : {}),
+    requestMirrorPolicies:
+      mirror && model.shadow ? [mirrorPolicy(model.shadow.cluster, model.shadow.percent)] : [],
+  });
+}
+
+/**
+ * previous_hosts makes a retry prefer a node the call has not failed on yet.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/retry/host/previous_hosts/v3/previous_hosts.proto
+ */
+function retryPolicy(retry: RetryIR): RetryPolicy {
+  return RetryPolicy.fromPartial({
+    retryOn: retry.retryOn.join(","),
+    numRetries: retry.numRetries,
+    perTryTimeout: duration(retry.perTryTimeoutMs),
+    retryHostPredicate: [
+      {
+        name: "envoy.retry_host_predicates.previous_hosts",
+        configType: { $case: "typedConfig", typedConfig: packAny(previousHostsPredicateTypeUrl, {}) },
+      },
+    ],
+    hostSelectionRetryMaxAttempts: retry.hostSelectionRetryMaxAttempts,
+  });
+}
+
+function mirrorPolicy(cluster: string, percent: number): RouteAction_RequestMirrorPolicy {
+  return RouteAction_RequestMirrorPolicy.fromPartial({
+    cluster,
+    runtimeFraction: {
+      defaultValue: { numerator: percent, denominator: FractionalPercent_DenominatorType.HUNDRED },
+    },
+    // Send the copy with the client's :authority unchanged (Envoy appends "-shadow" by default).
+    disableShadowHostSuffixAppend: true,
+  });
+}
+
+function unknownVersionRoute(model: ModelIR): Route {
+  return grpcErrorRoute(
+    `${model.name}:unknown-version`,
+    [exactHeader(modelHeader, model.name), presentHeader(versionHeader)],
+    grpcStatus.notFound,
+    `version '%REQ(${versionHeader})%' of model '${model.name}' is not served by this gateway`,
+  );
+}
+
+function unknownModelRoute(): Route {
+  return grpcErrorRoute(
+    "unknown-model",
+    [presentHeader(modelHeader)],
+    grpcStatus.notFound,
+    `model '%REQ(${modelHeader})%' is not served by this gateway`,
+  );
+}
+
+function noModelHeaderRoute(): Route {
+  return grpcErrorRoute("no-model-header", [], grpcStatus.invalidArgument, `set the ${modelHeader} header`);
+}
+
+/**
+ * A trailers-only gRPC error answered by Envoy itself: HTTP 200 with grpc-status in the headers
+ * and no body. Envoy substitutes %REQ(...)% in headers added to a direct response
+ * (envoy-direct-response.test.ts checks that against a real Envoy and grpc-js).
+ * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#responses
+ */
+function grpcErrorRoute(name: string, headers: HeaderMatcher[], status: number, message: string): Route {
+  const header = (key: string, value: string) => ({
+    header: { key, value },
+    appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+  });
+  return Route.fromPartial({
+    name,
+    match: { pathSpecifier: { $case: "prefix", prefix: "/" }, headers },
+    action: { $case: "directResponse", directResponse: { status: 200 } },
+    responseHeadersToAdd: [
+      header("content-type", "application/grpc"),
+      header("grpc-status", String(status)),
+      header("grpc-message", message),
+    ],
+  });
+}
+
+function exactHeader(name: string, value: string): HeaderMatcher {
+  return HeaderMatcher.fromPartial({
+    name,
+    headerMatchSpecifier: {
+      $case: "stringMatch",
+      stringMatch: { matchPattern: { $case: "exact", exact: value } },
+    },
+  });
+}
+
+function presentHeader(name: string): HeaderMatcher {
+  return HeaderMatcher.fromPartial({
+    name,
+    headerMatchSpecifier: { $case: "presentMatch", presentMatch: true },
+  });
+}
