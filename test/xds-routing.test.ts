@@ -142,18 +142,52 @@ for (const transport of ["sotw", "delta"] as const) {
       const load = startLoad(client, { concurrency: 8, ...scaleCall });
       await load.more(200);
       await apply([0, 100]);
-      const switchedAt = Date.now();
+      const switched = Date.now();
       await load.more(300);
       await apply([100, 0]);
+      const switchedBack = Date.now();
       await load.more(200);
       const stats = await load.stop();
       assert.deepEqual(stats.failures, [], "no call failed during the edits");
-      const afterSwitch = stats.calls.filter((c) => c.at > switchedAt + 1);
+      const sentBetween = (from: number, to: number) =>
+        stats.calls.filter((c) => c.startedAt > from && c.at < to);
+      const onV2 = sentBetween(switched, switchedBack);
+      assert.ok(onV2.length > 100, `${onV2.length} calls were sent and answered between the two edits`);
+      const stray = onV2.filter((c) => c.version !== "2");
+      assert.deepEqual(stray, [], "once Envoy ACKed 0/100, every call went to version 2");
+      const back = sentBetween(switchedBack, Infinity).filter((c) => c.version !== "1");
+      assert.deepEqual(back, [], "once Envoy ACKed 100/0, every call went to version 1");
+    });
+
+    test("replacing a version by a new one (a cluster added, the old one removed) under load fails no call", async () => {
+      const entries = () => gw.nodeEntries();
+      const only = (version: string) => ({
+        listener: { address: "127.0.0.1", port: listenPort },
+        nodes: entries(),
+        models: [{ name: "scale", versions: [{ version, nodes: entries().map((n) => n.name) }] }],
+      });
+      const write = async (config: object) => {
+        const before = (await gw.xds.status()).snapshots.envoy;
+        await gw.writeConfig(config);
+        await gw.xds.waitFor((s) => s.snapshots.envoy !== before, "the edit to be published");
+        await gw.xds.waitForSync("envoy-1");
+      };
+      await write(only("1"));
+      const load = startLoad(gw.client(), { concurrency: 8, ...scaleCall });
+      await load.more(100);
+      await write(only("2"));
+      const moved = Date.now();
+      await load.more(200);
+      await write(only("3"));
+      await load.more(200);
+      const stats = await load.stop();
+      assert.deepEqual(stats.failures, [], "make before break: no call saw a missing cluster");
       assert.ok(
-        afterSwitch.some((c) => c.version === "2"),
-        "traffic reached version 2",
+        stats.calls.filter((c) => c.startedAt > moved).some((c) => c.version === "2"),
+        `versions seen: ${JSON.stringify([...stats.byVersion()])}`,
       );
-      assert.ok(stats.byVersion().get("1")! > 0 && stats.byVersion().get("2")! > 0);
+      assert.deepEqual([...stats.byVersion().keys()].sort(), ["1", "2", "3"]);
+      await apply([90, 10]);
     });
   });
 }

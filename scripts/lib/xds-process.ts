@@ -52,7 +52,7 @@ export async function startXdsServer(opts: {
       "--admin-port",
       "0",
     ],
-    ...(opts.env ? { env: opts.env } : {}),
+    env: { LOG_LEVEL: process.env.XDS_LOG_LEVEL ?? "info", ...opts.env },
   });
   const { adsPort, adminPort } = p.ready;
   const status = async () =>

@@ -12,6 +12,8 @@ export interface CallRecord {
   ok: boolean;
   code?: number;
   details?: string;
+  /** When the call was sent and when it ended (Date.now()). */
+  startedAt: number;
   at: number;
 }
 
@@ -38,17 +40,19 @@ async function one(
   request: ModelInferRequest,
   metadata: Record<string, string>,
 ): Promise<CallRecord> {
+  const startedAt = Date.now();
   try {
     const { response, headers } = await client.infer(request, { metadata, deadlineMs: 10_000 });
     return {
       version: response.modelVersion,
       node: headers["x-inferencehub-node"] ?? "",
       ok: true,
+      startedAt,
       at: Date.now(),
     };
   } catch (err) {
     const e = err as ServiceError;
-    return { version: "", node: "", ok: false, code: e.code, details: e.details, at: Date.now() };
+    return { version: "", node: "", ok: false, code: e.code, details: e.details, startedAt, at: Date.now() };
   }
 }
 

@@ -2,6 +2,7 @@ export {
   clusterLoadAssignmentTypeUrl,
   clusterTypeUrl,
   extAuthzTypeUrl,
+  headerMutationTypeUrl,
   httpConnectionManagerTypeUrl,
   listenerTypeUrl,
   previousHostsPredicateTypeUrl,
@@ -9,12 +10,14 @@ export {
   routeConfigurationTypeUrl,
   routerTypeUrl,
   stdoutAccessLogTypeUrl,
+  upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";
 export type {
   ClusterLoadAssignmentTypeUrl,
   ClusterTypeUrl,
   ExtAuthzTypeUrl,
+  HeaderMutationTypeUrl,
   HttpConnectionManagerTypeUrl,
   ListenerTypeUrl,
   PreviousHostsPredicateTypeUrl,
@@ -22,6 +25,7 @@ export type {
   RouteConfigurationTypeUrl,
   RouterTypeUrl,
   StdoutAccessLogTypeUrl,
+  UpstreamCodecTypeUrl,
   UpstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";
 export { codecFor, encodeMessage, isKnownTypeUrl, messageCodecs, packAny, unpackAny } from "./registry.js";

@@ -9,6 +9,8 @@ import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/rou
 import { StdoutAccessLog } from "../../../gen/envoy/envoy/extensions/access_loggers/stream/v3/stream.js";
 import { ExtAuthz } from "../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
 import { Router } from "../../../gen/envoy/envoy/extensions/filters/http/router/v3/router.js";
+import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
+import { UpstreamCodec } from "../../../gen/envoy/envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.js";
 import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { PreviousHostsPredicate } from "../../../gen/envoy/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.js";
 import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
@@ -17,12 +19,14 @@ import {
   clusterLoadAssignmentTypeUrl,
   clusterTypeUrl,
   extAuthzTypeUrl,
+  headerMutationTypeUrl,
   httpConnectionManagerTypeUrl,
   listenerTypeUrl,
   previousHostsPredicateTypeUrl,
   routeConfigurationTypeUrl,
   routerTypeUrl,
   stdoutAccessLogTypeUrl,
+  upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";
 
@@ -35,6 +39,8 @@ export interface MessageTypes {
   [httpConnectionManagerTypeUrl]: HttpConnectionManager;
   [routerTypeUrl]: Router;
   [extAuthzTypeUrl]: ExtAuthz;
+  [headerMutationTypeUrl]: HeaderMutation;
+  [upstreamCodecTypeUrl]: UpstreamCodec;
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate;
   [stdoutAccessLogTypeUrl]: StdoutAccessLog;
@@ -57,6 +63,8 @@ export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<Message
   [httpConnectionManagerTypeUrl]: HttpConnectionManager,
   [routerTypeUrl]: Router,
   [extAuthzTypeUrl]: ExtAuthz,
+  [headerMutationTypeUrl]: HeaderMutation,
+  [upstreamCodecTypeUrl]: UpstreamCodec,
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate,
   [stdoutAccessLogTypeUrl]: StdoutAccessLog,

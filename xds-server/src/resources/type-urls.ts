@@ -27,6 +27,14 @@ export type RouterTypeUrl = typeof routerTypeUrl;
 export const extAuthzTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz";
 export type ExtAuthzTypeUrl = typeof extAuthzTypeUrl;
 
+export const headerMutationTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation";
+export type HeaderMutationTypeUrl = typeof headerMutationTypeUrl;
+
+export const upstreamCodecTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";
+export type UpstreamCodecTypeUrl = typeof upstreamCodecTypeUrl;
+
 export const upstreamHttpProtocolOptionsTypeUrl =
   "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 export type UpstreamHttpProtocolOptionsTypeUrl = typeof upstreamHttpProtocolOptionsTypeUrl;

@@ -157,8 +157,8 @@ describe("State-of-the-World ADS", () => {
       const c2 = await s.inbox.next();
       assert.equal(c2.typeUrl, CDS);
       assert.deepEqual(names(c2).sort(), ["new", "old"], "the old cluster stays while routes use it");
-      ack(c2);
-      // Envoy now asks for the new cluster's endpoints; routes must not move before they are ACKed.
+      // As Envoy does: it asks for the new cluster's endpoints and ACKs CDS only once the cluster
+      // has warmed on them, so endpoints must flow while CDS awaits its ACK.
       s.send({
         typeUrl: EDS,
         resourceNames: ["new", "old"],
@@ -168,8 +168,10 @@ describe("State-of-the-World ADS", () => {
       const e2 = await s.inbox.next();
       assert.equal(e2.typeUrl, EDS);
       assert.ok(names(e2).includes("new"));
-      assert.equal(s.inbox.buffered, 0, "nothing else before the endpoints are ACKed");
       ack(e2, ["new", "old"]);
+      assert.equal(s.inbox.buffered, 0, "routes wait for the CDS ACK");
+      ack(c2);
+      // Routes move only once clusters and endpoints are both ACKed.
       const rt2 = await s.inbox.next();
       assert.equal(rt2.typeUrl, RDS);
       assert.match(rt2.resources[0]!.value.toString(), /to-new/);

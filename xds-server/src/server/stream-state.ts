@@ -5,8 +5,10 @@
  *
  * Rules, from Envoy's xDS protocol document and XDS-CHECKLIST.md:
  * - one response per kind in flight; the next waits for its ACK or NACK;
- * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, routes), a
- *   kind waits while an earlier kind has a response in flight, and for clients that take every
+ * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, routes);
+ *   listeners and routes wait while clusters or endpoints have a response in flight (endpoints
+ *   do not wait for clusters: Envoy ACKs CDS only once new clusters warm on their endpoints,
+ *   https://github.com/envoyproxy/envoy/issues/13009); and for clients that take every
  *   cluster (Envoy), a route that points at a cluster whose cluster and endpoints the client has
  *   not ACKed is held back; clusters the client's current routes still use are removed only once
  *   new routes are ACKed;
@@ -143,7 +145,13 @@ export class StreamState {
     if (!snapshot) return out;
     for (const kind of XDS_KINDS) {
       const state = this.kinds[kind];
-      if (state.pending) break;
+      // Endpoints flow while clusters await their ACK: Envoy ACKs CDS only once the new clusters
+      // have warmed, and they warm on their endpoints. Listeners and routes wait for both.
+      if (kind === "listener" && (this.kinds.cluster.pending || this.kinds.endpoint.pending)) break;
+      if (state.pending) {
+        if (kind === "cluster") continue;
+        break;
+      }
       if (!state.requested) continue;
       const desired = this.desired(kind, snapshot);
       if (kind === "route" && !this.#routesReady(desired)) break;

@@ -4,12 +4,22 @@ import {
   Cluster_DiscoveryType,
   Cluster_LbPolicy,
 } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
-import { RoutingPriority } from "../../../gen/envoy/envoy/config/core/v3/base.js";
+import {
+  HeaderValueOption_HeaderAppendAction,
+  RoutingPriority,
+} from "../../../gen/envoy/envoy/config/core/v3/base.js";
+import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { ClusterIR, GatewayIR } from "../ir/index.js";
-import { packAny, upstreamHttpProtocolOptionsTypeUrl } from "../resources/index.js";
+import {
+  headerMutationTypeUrl,
+  packAny,
+  upstreamCodecTypeUrl,
+  upstreamHttpProtocolOptionsTypeUrl,
+} from "../resources/index.js";
 import { adsConfigSource } from "./common.js";
 import { duration } from "./durations.js";
+import { routedVersionHeader } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
 /**
@@ -36,7 +46,9 @@ function translateCluster(c: ClusterIR, group: ClientGroup): Cluster {
     edsClusterConfig: { edsConfig: adsConfigSource() },
     connectTimeout: duration(c.connectTimeoutMs),
     lbPolicy: lbPolicy[group],
-    typedExtensionProtocolOptions: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": http2Only() },
+    typedExtensionProtocolOptions: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamProtocolOptions(c, group),
+    },
     circuitBreakers: {
       thresholds: [{ priority: RoutingPriority.DEFAULT, ...c.circuitBreaker }],
     },
@@ -52,6 +64,12 @@ function translateCluster(c: ClusterIR, group: ClientGroup): Cluster {
       interval: duration(od.intervalMs),
       baseEjectionTime: duration(od.baseEjectionTimeMs),
       maxEjectionPercent: od.maxEjectionPercent,
+      // Envoy's own defaults, written out: grpc-js copies absent fields over its defaults as
+      // undefined, and its success-rate check then reduces an empty list and throws (1.14.x).
+      enforcingSuccessRate: 100,
+      successRateMinimumHosts: 5,
+      successRateRequestVolume: 100,
+      successRateStdevFactor: 1900,
     },
     commonLbConfig: { healthyPanicThreshold: { value: c.panicThreshold } },
   });
@@ -59,9 +77,12 @@ function translateCluster(c: ClusterIR, group: ClientGroup): Cluster {
 
 /**
  * gRPC needs HTTP/2 to the node; `explicit_http_config` says so without ALPN (nodes are cleartext).
+ * Envoy's clusters also name their version to the node in an upstream filter, which every call
+ * through the cluster passes: weighted, pinned and shadow copies alike. grpc-js has no upstream
+ * filters and ignores them; there a version is told apart by the nodes that serve it.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/upstreams/http/v3/http_protocol_options.proto
  */
-function http2Only() {
+function upstreamProtocolOptions(c: ClusterIR, group: ClientGroup) {
   return packAny(
     upstreamHttpProtocolOptionsTypeUrl,
     HttpProtocolOptions.fromPartial({
@@ -69,6 +90,36 @@ function http2Only() {
         $case: "explicitHttpConfig",
         explicitHttpConfig: { protocolConfig: { $case: "http2ProtocolOptions", http2ProtocolOptions: {} } },
       },
+      httpFilters: group === "envoy" ? versionHeaderFilters(c.version) : [],
     }),
   );
+}
+
+function versionHeaderFilters(version: string) {
+  const mutation = HeaderMutation.fromPartial({
+    mutations: {
+      requestMutations: [
+        {
+          action: {
+            $case: "append",
+            append: {
+              header: { key: routedVersionHeader, value: version },
+              appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+            },
+          },
+        },
+      ],
+    },
+  });
+  return [
+    {
+      name: "envoy.filters.http.header_mutation",
+      configType: { $case: "typedConfig" as const, typedConfig: packAny(headerMutationTypeUrl, mutation) },
+    },
+    // An upstream filter chain must end with the codec filter.
+    {
+      name: "envoy.filters.http.upstream_codec",
+      configType: { $case: "typedConfig" as const, typedConfig: packAny(upstreamCodecTypeUrl, {}) },
+    },
+  ];
 }

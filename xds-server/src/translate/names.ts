@@ -23,3 +23,8 @@ export const proxylessRouteConfigName = (model: string): string => `proxyless_${
 /** Request headers clients set to pick a model and, optionally, pin its version (DESIGN.md). */
 export const modelHeader = "inferencehub-model";
 export const versionHeader = "inferencehub-model-version";
+/**
+ * Set by each version's cluster on the way to the node: the version the gateway routed the call
+ * to, so a node serving several versions runs the right one (the body's version is not routed on).
+ */
+export const routedVersionHeader = "x-inferencehub-model-version";
