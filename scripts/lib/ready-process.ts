@@ -13,6 +13,8 @@ export interface ReadyProcess<Ready> {
   /** Sends a signal and waits for the exit; SIGKILL after 10 s. Idempotent. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   exited: Promise<number | null>;
+  /** Resolves with the first output line (seen or to come) that matches. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 const running = new Set<ChildProcess>();
@@ -36,9 +38,11 @@ export async function startReadyProcess<Ready>(opts: {
   running.add(child);
   const logs: string[] = [];
   const keep = opts.keepLines ?? 2000;
+  const lineWatchers = new Set<(line: string) => void>();
   const record = (line: string) => {
     logs.push(line);
     if (logs.length > keep) logs.splice(0, logs.length - keep);
+    for (const w of lineWatchers) w(line);
   };
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {
@@ -72,6 +76,23 @@ export async function startReadyProcess<Ready>(opts: {
     process: child,
     logs,
     exited,
+    waitForLine: (pattern, timeoutMs = 10_000) => {
+      const seen = logs.find((l) => pattern.test(l));
+      if (seen) return Promise.resolve(seen);
+      return new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          lineWatchers.delete(watcher);
+          reject(new Error(`${opts.label}: no output line matched ${pattern} in ${timeoutMs} ms`));
+        }, timeoutMs);
+        const watcher = (line: string) => {
+          if (!pattern.test(line)) return;
+          clearTimeout(timer);
+          lineWatchers.delete(watcher);
+          resolve(line);
+        };
+        lineWatchers.add(watcher);
+      });
+    },
     stop: async (signal: NodeJS.Signals = "SIGTERM") => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -16,7 +16,7 @@ export interface XdsClientStatus {
 export interface XdsStatus {
   configVersion: string;
   snapshots: Record<string, string>;
-  refusedEdit: { path: string; message: string }[];
+  refusedEdit: { path: string; message: string; line?: number }[];
   clients: XdsClientStatus[];
 }
 
@@ -32,6 +32,7 @@ export interface XdsProcess {
   /** Waits until the named client holds the group's current snapshot in full (every kind ACKed). */
   waitForSync(nodeId: string, timeoutMs?: number): Promise<XdsStatus>;
   stop(signal?: NodeJS.Signals): Promise<void>;
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 export async function startXdsServer(opts: {
@@ -86,5 +87,6 @@ export async function startXdsServer(opts: {
         timeoutMs,
       ),
     stop: p.stop,
+    waitForLine: p.waitForLine,
   };
 }

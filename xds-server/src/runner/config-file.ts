@@ -74,7 +74,11 @@ export class ConfigFile {
       return { status: "unreadable", error };
     }
     const hash = contentHash(text);
-    if (hash === this.#hash) return { status: "unchanged" };
+    if (hash === this.#hash) {
+      // The file is back to what serves (an edit undone): nothing is refused any more.
+      this.#lastErrors = [];
+      return { status: "unchanged" };
+    }
     const parsed = parseConfig(text, this.path);
     if (!parsed.ok) {
       this.#lastErrors = parsed.errors;
