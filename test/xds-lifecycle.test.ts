@@ -116,11 +116,17 @@ describe("control plane lifecycle", () => {
   test("the control plane killed under load costs no call; restarted, it takes Envoy back", async () => {
     const load = startLoad(gw.client(), { concurrency: 8, ...scaleCall });
     await load.more(100);
+    const versionBefore = (await xds.status()).snapshots.envoy;
     await xds.stop("SIGKILL");
     await load.more(300);
     const replacement = await startXdsServer({ configPath: gw.configPath, adsPort: xds.adsPort });
     restarted.push(replacement);
     await replacement.waitForSync("envoy-1");
+    assert.equal(
+      (await replacement.status()).snapshots.envoy,
+      versionBefore,
+      "a new process computes the same versions",
+    );
     await load.more(100);
     // The new process serves edits: traffic follows one.
     const before = (await replacement.status()).snapshots.envoy;

@@ -310,3 +310,27 @@ async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((r) => setImmediate(r));
   }
 }
+
+describe("delta ADS, stale nonces", () => {
+  let ads: TestAds;
+  before(async () => (ads = await startTestAds()));
+  after(() => ads.close());
+
+  test("subscription changes apply even with a stale nonce", async () => {
+    ads.cache.set("envoy", snap({ endpoint: { a: "1", b: "1" } }));
+    const s = openDelta(ads.address);
+    try {
+      s.send({ typeUrl: EDS, resourceNamesSubscribe: ["a"] });
+      const r1 = await s.inbox.next();
+      s.send({ typeUrl: EDS, responseNonce: r1.nonce });
+      s.send({ typeUrl: EDS, responseNonce: "stale", resourceNamesSubscribe: ["b"] });
+      const r2 = await s.inbox.next();
+      assert.deepEqual(
+        r2.resources.map((r) => r.name),
+        ["b"],
+      );
+    } finally {
+      s.close();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+/** StreamState without a network: subscription rules and push decisions, one rule per test. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { makeSnapshot } from "../snapshot/index.js";
+import { snap } from "./test-harness.js";
+import { StreamState } from "./stream-state.js";
+
+const names = (out: { resources: { name: string }[] }) => out.resources.map((r) => r.name);
+
+test("SotW: empty names on the first request mean wildcard until the client names something; '*' mixes with names", () => {
+  const s = new StreamState("sotw");
+  s.setNames("cluster", []);
+  assert.equal(s.kinds.cluster.wildcard, true);
+  s.setNames("cluster", ["a"]);
+  assert.equal(s.kinds.cluster.wildcard, false, "naming something ends the legacy wildcard");
+  s.setNames("cluster", ["*", "a"]);
+  assert.equal(s.kinds.cluster.wildcard, true);
+  assert.deepEqual([...s.kinds.cluster.names], ["a"]);
+  s.setNames("endpoint", []);
+  assert.equal(s.kinds.endpoint.wildcard, false, "endpoints and routes are never wildcard");
+});
+
+test("after a changed cluster is ACKed, its endpoints are sent again even if unchanged (or it stays warming)", () => {
+  const s = new StreamState("sotw");
+  const v1 = snap({ cluster: { a: "1" }, endpoint: { a: "1" } });
+  s.setNames("cluster", []);
+  s.setNames("endpoint", ["a"]);
+  const [c1, e1] = s.plan(v1);
+  s.sent(c1!, { nonce: "1", version: "c1", snapshotVersion: v1.version });
+  s.sent(e1!, { nonce: "2", version: "e1", snapshotVersion: v1.version });
+  s.ack("cluster");
+  s.ack("endpoint");
+  assert.deepEqual(s.plan(v1), [], "nothing to send when up to date");
+
+  const v2 = snap({ cluster: { a: "2" }, endpoint: { a: "1" } });
+  const [c2] = s.plan(v2);
+  assert.equal(c2?.kind, "cluster");
+  s.sent(c2!, { nonce: "3", version: "c2", snapshotVersion: v2.version });
+  s.ack("cluster");
+  const [e2] = s.plan(v2);
+  assert.equal(e2?.kind, "endpoint", "the unchanged endpoints go out again");
+  assert.deepEqual(names(e2!), ["a"]);
+});
+
+test("delta: a stream that names nothing for endpoints gets nothing; unsubscribing forgets what was held", () => {
+  const s = new StreamState("delta");
+  const v = snap({ endpoint: { a: "1", b: "1" } });
+  s.subscribe("endpoint", ["a", "b"], []);
+  const [out] = s.plan(v);
+  s.sent(out!, { nonce: "1", version: v.version, snapshotVersion: v.version });
+  s.ack("endpoint");
+  s.subscribe("endpoint", [], ["a"]);
+  assert.deepEqual([...s.kinds.endpoint.acked.keys()], ["b"]);
+  assert.deepEqual(s.plan(v), [], "an unsubscribe is not answered with a removal");
+});
+
+test("a snapshot never holds one name twice", () => {
+  assert.throws(
+    () =>
+      makeSnapshot({
+        cluster: [
+          { name: "a", bytes: Buffer.from("1") },
+          { name: "a", bytes: Buffer.from("2") },
+        ],
+        endpoint: [],
+        listener: [],
+        route: [],
+      }),
+    /duplicate cluster 'a'/,
+  );
+});
+
+test("versions are content hashes: the same content gives the same versions, other content others", () => {
+  const a = snap({ cluster: { x: "1", y: "1" } });
+  const b = snap({ cluster: { y: "1", x: "1" } });
+  const c = snap({ cluster: { x: "1", y: "2" } });
+  assert.equal(a.version, b.version);
+  assert.equal(a.resources.cluster.get("x")!.version, c.resources.cluster.get("x")!.version);
+  assert.notEqual(a.resources.cluster.get("y")!.version, c.resources.cluster.get("y")!.version);
+  assert.notEqual(a.version, c.version);
+});
