@@ -1,67 +1,77 @@
 /**
- * The README's main command: runs InferenceHub locally as processes, in the foreground, until
- * Ctrl-C. Today: a real Envoy (data 8080, admin 9901) in front of two reference nodes (9001,
- * 9002) serving every test model. Ports can be moved with the environment variables below.
+ * The README's main command: InferenceHub on one machine, as processes, in the foreground until
+ * Ctrl-C. It reads inferencehub.yaml (or $INFERENCEHUB_CONFIG), starts a reference node for each
+ * node there with a loopback address, the control plane (ADS 18000, admin 18080) and an Envoy
+ * steered by it (admin 127.0.0.1:9901; data port from the file, 8080 by default).
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseConfig, formatErrors } from "../xds-server/src/config/index.js";
 import { renderBootstrap, startEnvoy, type EnvoyProcess } from "./lib/envoy-process.js";
 import { startNode, type NodeProcess } from "./lib/node-process.js";
+import { repoRoot } from "./lib/paths.js";
+import { startXdsServer, type XdsProcess } from "./lib/xds-process.js";
 
-const envPort = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0 || n > 65535) {
-    console.error(`${name} must be a port number, got '${raw}'`);
-    process.exit(2);
-  }
-  return n;
-};
-
-const ports = {
-  envoy: envPort("ENVOY_PORT", 8080),
-  admin: envPort("ENVOY_ADMIN_PORT", 9901),
-  node1: envPort("NODE1_PORT", 9001),
-  node2: envPort("NODE2_PORT", 9002),
-};
+const configPath = resolve(process.env.INFERENCEHUB_CONFIG ?? `${repoRoot}/inferencehub.yaml`);
+const adsPort = Number(process.env.ADS_PORT ?? 18000);
+const envoyAdminPort = Number(process.env.ENVOY_ADMIN_PORT ?? 9901);
 
 const step = (msg: string) => console.log(`\x1b[1m[inferencehub]\x1b[0m ${msg}`);
 const nodes: NodeProcess[] = [];
+let xds: XdsProcess | undefined;
 let envoy: EnvoyProcess | undefined;
 
 async function stopAll(): Promise<void> {
   await envoy?.stop();
+  await xds?.stop();
   await Promise.all(nodes.map((n) => n.stop()));
 }
 
 async function main(): Promise<void> {
-  step(`starting inference nodes on ${ports.node1} and ${ports.node2}`);
-  nodes.push(
-    ...(await Promise.all([
-      startNode({ name: "node-1", port: ports.node1 }),
-      startNode({ name: "node-2", port: ports.node2 }),
-    ])),
+  const parsed = parseConfig(readFileSync(configPath, "utf8"), configPath);
+  if (!parsed.ok) throw new Error(`${configPath} is not valid:\n${formatErrors(parsed.errors)}`);
+  const config = parsed.value;
+  const local = config.nodes.filter((n) => n.host === "127.0.0.1" || n.host === "::1");
+  step(
+    `starting ${local.length} reference node(s): ${local.map((n) => `${n.name} on :${n.port}`).join(", ")}`,
   );
-  step(`starting Envoy on ${ports.envoy} (admin 127.0.0.1:${ports.admin})`);
+  nodes.push(...(await Promise.all(local.map((n) => startNode({ name: n.name, port: n.port })))));
+
+  step(`starting the control plane (ADS :${adsPort}, admin 127.0.0.1:18080) on ${configPath}`);
+  xds = await startXdsServer({ configPath, adsPort, adminPort: Number(process.env.XDS_ADMIN_PORT ?? 18080) });
+
+  step(`starting Envoy (data :${config.listener.port}, admin 127.0.0.1:${envoyAdminPort})`);
   envoy = await startEnvoy({
     name: "gateway",
-    adminPort: ports.admin,
-    bootstrap: renderBootstrap("static-two-nodes.template.yaml", {
-      ADMIN_PORT: ports.admin,
-      LISTEN_PORT: ports.envoy,
-      NODE1_PORT: ports.node1,
-      NODE2_PORT: ports.node2,
+    adminPort: envoyAdminPort,
+    bootstrap: renderBootstrap("bootstrap-ads.template.yaml", {
+      NODE_ID: "local-gateway",
+      NODE_CLUSTER: "inferencehub",
+      ADMIN_PORT: envoyAdminPort,
+      XDS_HOST: "127.0.0.1",
+      XDS_PORT: adsPort,
+      ADS_API_TYPE: "GRPC",
     }),
   });
-  const target = `127.0.0.1:${ports.envoy}`;
+  await xds.waitForSync("local-gateway");
+
+  const target = `127.0.0.1:${config.listener.port}`;
+  const models = config.models.map(
+    (m) => `${m.name} (${m.versions.map((v) => `v${v.version} ${v.weight}%`).join(", ")})`,
+  );
   console.log(`
-  InferenceHub is up: Envoy on ${target} in front of node-1 (:${ports.node1}) and node-2 (:${ports.node2}).
-  Models: mlp (v1), scale (v1, v2, v3), mixed (v1).
+  InferenceHub is up. Envoy on ${target}, steered by the control plane from ${configPath}.
+  Models: ${models.join("; ")}
 
   Call a model:
     npx tsx scripts/infer.ts --target ${target} --model mlp --input '[[1,2,3,4]]'
-    grpcurl -plaintext -import-path proto -proto inference/grpc_service.proto \\
-      -d '{"model_name":"scale","model_version":"2","inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"contents":{"fp32_contents":[1,2,3,4]}}]}' \\
+    grpcurl -plaintext -import-path proto -proto inference/grpc_service.proto -H 'inferencehub-model: scale' \\
+      -d '{"model_name":"scale","inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"contents":{"fp32_contents":[1,2,3,4]}}]}' \\
       ${target} inference.GRPCInferenceService/ModelInfer
-  Envoy admin: http://127.0.0.1:${ports.admin}/stats   Ctrl-C stops everything.
+
+  Edit ${configPath} and save: Envoy follows at once.
+  Control plane status: curl http://127.0.0.1:${xds.adminPort}/status   Envoy admin: http://127.0.0.1:${envoyAdminPort}/
+  Ctrl-C stops everything.
 `);
 }
 
@@ -81,7 +91,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 main().catch(async (err: unknown) => {
   console.error(`[inferencehub] failed to start: ${err instanceof Error ? err.message : String(err)}`);
   console.error(
-    "  Is something else using the ports? Set ENVOY_PORT, ENVOY_ADMIN_PORT, NODE1_PORT or NODE2_PORT.",
+    "  Is another copy running, or something else on its ports? Ports: see inferencehub.yaml, ADS_PORT, XDS_ADMIN_PORT, ENVOY_ADMIN_PORT.",
   );
   await stopAll();
   process.exit(1);

@@ -38,6 +38,7 @@ export interface XdsProcess {
 export async function startXdsServer(opts: {
   configPath: string;
   adsPort?: number;
+  adminPort?: number;
   env?: Record<string, string>;
 }): Promise<XdsProcess> {
   const p = await startReadyProcess<{ adsPort: number; adminPort: number }>({
@@ -51,7 +52,7 @@ export async function startXdsServer(opts: {
       "--ads-port",
       String(opts.adsPort ?? 0),
       "--admin-port",
-      "0",
+      String(opts.adminPort ?? 0),
     ],
     env: { LOG_LEVEL: process.env.XDS_LOG_LEVEL ?? "info", ...opts.env },
   });
