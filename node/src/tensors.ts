@@ -5,6 +5,7 @@
 import { Tensor } from "onnxruntime-node";
 import type { InferTensorContents } from "../../gen/inference/inference/grpc_service.js";
 import { elementSize, ortTypeOf, type KservDatatype } from "./datatypes.js";
+import { emptyContents } from "./contents.js";
 import { invalidArgument } from "./errors.js";
 
 type TypedField = keyof InferTensorContents;
@@ -30,18 +31,7 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 
-export function emptyContents(): InferTensorContents {
-  return {
-    boolContents: [],
-    intContents: [],
-    int64Contents: [],
-    uintContents: [],
-    uint64Contents: [],
-    fp32Contents: [],
-    fp64Contents: [],
-    bytesContents: [],
-  };
-}
+export { emptyContents };
 
 export function canBeTyped(datatype: KservDatatype): boolean {
   return typedField[datatype] !== undefined;

@@ -1,18 +1,8 @@
 /** Builds Open Inference Protocol requests for the test models and reads their outputs, in both tensor forms. */
 import type { ModelInferRequest, ModelInferResponse } from "../../gen/inference/inference/grpc_service.js";
 import { flatten, toFloat16Array, fromFloat16Array, unflatten, type MixedInputs } from "./test-models.js";
+import { emptyContents } from "../../node/src/contents.js";
 import { fullRequest } from "./infer-client.js";
-
-const emptyContents = () => ({
-  boolContents: [],
-  intContents: [],
-  int64Contents: [],
-  uintContents: [],
-  uint64Contents: [],
-  fp32Contents: [],
-  fp64Contents: [],
-  bytesContents: [],
-});
 
 /** A request with one FP32 input named `input` (the mlp and scale models). */
 export function fp32Request(

@@ -210,64 +210,65 @@ function attach<Req, Res>(
   call.on("close", close);
 }
 
+function sotwResponse(out: Outgoing, nonce: string, version: string): DiscoveryResponse {
+  return {
+    versionInfo: version,
+    resources: out.resources.map((r) => r.any),
+    canary: false,
+    typeUrl: TYPE_URLS[out.kind],
+    nonce,
+  };
+}
+
+function deltaResponse(out: Outgoing, nonce: string, version: string): DeltaDiscoveryResponse {
+  return {
+    systemVersionInfo: version,
+    resources: out.resources.map((r) => ({ name: r.name, version: r.version, resource: r.any, aliases: [] })),
+    typeUrl: TYPE_URLS[out.kind],
+    removedResources: out.removed,
+    removedResourceNames: [],
+    nonce,
+  };
+}
+
+/** One ADS stream: a session writing responses of the transport's shape. */
+function serve<Req, Res>(
+  call: ServerDuplexStream<Req, Res>,
+  transport: Transport,
+  opts: AdsServiceOptions,
+  toResponse: (out: Outgoing, nonce: string, version: string) => Res,
+  onRequest: (session: AdsSession, req: Req) => void,
+): void {
+  const session = new AdsSession(
+    transport,
+    opts,
+    (out, nonce, version) => {
+      call.write(toResponse(out, nonce, version));
+      return out.resources.reduce((n, r) => n + r.any.value.length, 0);
+    },
+    (code, message) => endWithStatus(call, code, message),
+  );
+  attach(call, session, (req) => onRequest(session, req));
+}
+
 export function createAdsService(opts: AdsServiceOptions) {
   return {
     streamAggregatedResources(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
-      const session = new AdsSession(
-        "sotw",
-        opts,
-        (out, nonce, version) => {
-          const response: DiscoveryResponse = {
-            versionInfo: version,
-            resources: out.resources.map((r) => r.any),
-            canary: false,
-            typeUrl: TYPE_URLS[out.kind],
-            nonce,
-          };
-          call.write(response);
-          return out.resources.reduce((n, r) => n + r.any.value.length, 0);
-        },
-        (code, message) => endWithStatus(call, code, message),
-      );
-      attach(call, session, (req) => {
+      serve(call, "sotw", opts, sotwResponse, (session, req) => {
         const kind = session.begin(req);
         if (!kind) return;
-        const fresh = session.settle(kind, req);
         // A stale request (a nonce other than the last sent) is ignored in SotW.
-        if (!fresh) return;
+        if (!session.settle(kind, req)) return;
         session.state.setNames(kind, req.resourceNames);
         session.reconcile();
       });
     },
 
     deltaAggregatedResources(call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
-      const session = new AdsSession(
-        "delta",
-        opts,
-        (out, nonce, version) => {
-          const response: DeltaDiscoveryResponse = {
-            systemVersionInfo: version,
-            resources: out.resources.map((r) => ({
-              name: r.name,
-              version: r.version,
-              resource: r.any,
-              aliases: [],
-            })),
-            typeUrl: TYPE_URLS[out.kind],
-            removedResources: out.removed,
-            removedResourceNames: [],
-            nonce,
-          };
-          call.write(response);
-          return out.resources.reduce((n, r) => n + r.any.value.length, 0);
-        },
-        (code, message) => endWithStatus(call, code, message),
-      );
-      attach(call, session, (req) => {
+      serve(call, "delta", opts, deltaResponse, (session, req) => {
         const kind = session.begin(req);
         if (!kind) return;
-        const state = session.state.kinds[kind];
-        if (!state.requested && Object.keys(req.initialResourceVersions).length > 0) {
+        if (!session.state.kinds[kind].requested && Object.keys(req.initialResourceVersions).length > 0) {
           session.state.setInitialVersions(kind, req.initialResourceVersions, session.snapshot());
         }
         session.settle(kind, req);

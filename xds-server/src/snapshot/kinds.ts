@@ -1,3 +1,10 @@
+import {
+  clusterLoadAssignmentTypeUrl,
+  clusterTypeUrl,
+  listenerTypeUrl,
+  routeConfigurationTypeUrl,
+} from "../resources/type-urls.js";
+
 /**
  * The four xDS kinds the control plane serves, in make-before-break order: a client gets new
  * clusters and their endpoints before the listeners and routes that point at them.
@@ -7,10 +14,10 @@ export const XDS_KINDS = ["cluster", "endpoint", "listener", "route"] as const;
 export type XdsKind = (typeof XDS_KINDS)[number];
 
 export const TYPE_URLS = {
-  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
-  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
-  route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+  cluster: clusterTypeUrl,
+  endpoint: clusterLoadAssignmentTypeUrl,
+  listener: listenerTypeUrl,
+  route: routeConfigurationTypeUrl,
 } as const satisfies Record<XdsKind, string>;
 
 const byUrl = new Map<string, XdsKind>(Object.entries(TYPE_URLS).map(([k, v]) => [v, k as XdsKind]));
