@@ -107,9 +107,10 @@ function main(): void {
   writePatchedValidateProto();
 
   const protoRoot = join(repoRoot, "proto");
+  // The project's own protos (inference protocol, health, admin API); the admin API imports PGV's validate.proto.
   protoc(
     join(genDir, "inference"),
-    [protoRoot],
+    [protoRoot, patchedInclude],
     listProtos(protoRoot).map((f) => relative(protoRoot, f)),
   );
   protoc(

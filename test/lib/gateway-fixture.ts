@@ -46,6 +46,10 @@ export async function startGateway(opts: {
   config: (nodes: NodeEntry[], listenPort: number) => object;
   transport?: AdsTransport;
   envoy?: boolean;
+  /** Environment of the control plane process (e.g. INFERENCEHUB_ADMIN_TOKEN). */
+  xdsEnv?: Record<string, string>;
+  /** Writes the first config file from this text instead of serializing config() (to keep comments). */
+  configText?: (nodes: NodeEntry[], listenPort: number) => string;
 }): Promise<GatewayFixture> {
   const dir = await mkdtemp(join(tmpdir(), "inferencehub-"));
   const configPath = join(dir, "inferencehub.yaml");
@@ -72,8 +76,13 @@ export async function startGateway(opts: {
         pool: pools[n.name] ?? "default",
       }));
     const serialize = (config: object) => stringify(config);
-    await writeFile(configPath, serialize(opts.config(nodeEntries(), listenPort)));
-    xds = await startXdsServer({ configPath });
+    await writeFile(
+      configPath,
+      opts.configText
+        ? opts.configText(nodeEntries(), listenPort)
+        : serialize(opts.config(nodeEntries(), listenPort)),
+    );
+    xds = await startXdsServer({ configPath, ...(opts.xdsEnv ? { env: opts.xdsEnv } : {}) });
     const xdsRef = xds;
 
     const fixture: GatewayFixture = {

@@ -13,6 +13,7 @@ const { values } = parseArgs({
     "ads-port": { type: "string", default: process.env.ADS_PORT ?? "18000" },
     "admin-host": { type: "string", default: process.env.ADMIN_HOST ?? "127.0.0.1" },
     "admin-port": { type: "string", default: process.env.ADMIN_PORT ?? "18080" },
+    "admin-tokens-file": { type: "string", default: process.env.INFERENCEHUB_ADMIN_TOKENS_FILE },
   },
 });
 
@@ -33,6 +34,8 @@ try {
     adsPort: port("ads-port"),
     adminHost: values["admin-host"] ?? "127.0.0.1",
     adminPort: port("admin-port"),
+    ...(values["admin-tokens-file"] ? { adminTokensFile: values["admin-tokens-file"] } : {}),
+    ...(process.env.INFERENCEHUB_ADMIN_TOKEN ? { adminToken: process.env.INFERENCEHUB_ADMIN_TOKEN } : {}),
     log,
   });
   // Tests and the local stack read this line to learn the ports chosen.

@@ -9,6 +9,13 @@ import type { Registry } from "prom-client";
 
 export type JsonHandler = (req: IncomingMessage) => unknown | Promise<unknown>;
 
+export interface ApiRequest {
+  method: string;
+  url: URL;
+  authorization: string[];
+  body: string;
+}
+
 export interface AdminServerOptions {
   host: string;
   port: number;
@@ -16,6 +23,26 @@ export interface AdminServerOptions {
   log: Logger;
   /** GET routes answered with JSON, by path. */
   routes: Record<string, JsonHandler>;
+  /** Everything under /v1/: the admin API's HTTP/JSON front. */
+  api?: (req: ApiRequest) => Promise<{ status: number; body: unknown }>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error("body too large"));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
 }
 
 export interface AdminServer {
@@ -29,7 +56,29 @@ function send(res: ServerResponse, status: number, body: string, type = "applica
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://admin").pathname;
+    const url = new URL(req.url ?? "/", "http://admin");
+    const path = url.pathname;
+    if (path.startsWith("/v1/") && options.api) {
+      const api = options.api;
+      const auth = req.headers.authorization;
+      readBody(req)
+        .then((body) =>
+          api({
+            method: req.method ?? "GET",
+            url,
+            authorization: auth === undefined ? [] : [auth].flat(),
+            body,
+          }),
+        )
+        .then(
+          (r) => send(res, r.status, JSON.stringify(r.body, null, 2)),
+          (err: unknown) => {
+            options.log.error({ err, path }, "admin API call failed");
+            send(res, 500, JSON.stringify({ error: "internal error; see the control plane's log" }));
+          },
+        );
+      return;
+    }
     if (req.method !== "GET") return send(res, 405, JSON.stringify({ error: "only GET is served here" }));
     if (path === "/metrics") {
       options.metrics.metrics().then(

@@ -28,6 +28,7 @@ export interface ConfigFileOptions {
 export class ConfigFile {
   readonly path: string;
   #hash = "";
+  #config: Config | undefined;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastErrors: ConfigError[] = [];
@@ -41,6 +42,11 @@ export class ConfigFile {
   /** The hash of the file content now serving. */
   get hash(): string {
     return this.#hash;
+  }
+
+  /** The config now serving (undefined before the first valid load). */
+  get current(): Config | undefined {
+    return this.#config;
   }
 
   /** Errors of the last refused edit; empty once a valid file is loaded. */
@@ -95,6 +101,7 @@ export class ConfigFile {
       return { status: "invalid", errors: parsed.errors };
     }
     this.#hash = hash;
+    this.#config = parsed.value;
     this.#lastErrors = [];
     this.options.onConfig(parsed.value, hash);
     return { status: "applied", config: parsed.value, hash };

@@ -6,6 +6,11 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
+import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
+import { AdminCore } from "../admin/admin-core.js";
+import { createAdminGrpcService } from "../admin/admin-grpc.js";
+import { handleAdminHttp } from "../admin/admin-http.js";
+import { AdminAuth } from "../admin/auth.js";
 import { SnapshotCache } from "../cache/index.js";
 import type { Config } from "../config/index.js";
 import { buildIR, unknownHealth, type HealthView } from "../ir/index.js";
@@ -26,6 +31,9 @@ export interface ControlPlaneOptions {
   adminPort: number;
   /** Follow edits of the config file (default true). */
   watch?: boolean;
+  /** Admin API tokens: a YAML list of { name, sha256 }, and/or one token (named "admin"). */
+  adminTokensFile?: string;
+  adminToken?: string;
 }
 
 export interface ControlPlane {
@@ -47,6 +55,8 @@ export interface ControlPlaneStatus {
   refusedEdit: { path: string; message: string; line?: number | undefined }[];
   snapshots: Partial<Record<ClientGroup, string>>;
   clients: ReturnType<ClientRegistry["list"]>;
+  /** node → "model/version" → HEALTHY, UNHEALTHY, DRAINING or UNKNOWN, when probing. */
+  health?: Record<string, Record<string, string>>;
 }
 
 /** Builds every group's snapshot from a config: pure stages, timed as one. */
@@ -116,6 +126,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     AggregatedDiscoveryServiceService,
     createAdsService({ cache, registry: clients, metrics, log: log.child({ component: "ads" }), groupOf }),
   );
+  const auth = AdminAuth.fromSources({ tokensFile: options.adminTokensFile, envToken: options.adminToken });
+  if (!auth.configured)
+    log.warn(
+      "no admin token configured: the admin API refuses every call (set INFERENCEHUB_ADMIN_TOKEN or --admin-tokens-file)",
+    );
+  // status is defined below; the core only calls it on a request.
+  const adminCore = new AdminCore({ config, log: log.child({ component: "admin" }), status: () => status() });
+  server.addService(
+    AdminServiceService,
+    createAdminGrpcService(adminCore, auth, log.child({ component: "admin" })),
+  );
   const adsPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
       `${options.adsHost ?? "0.0.0.0"}:${options.adsPort}`,
@@ -140,6 +161,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       metrics: registry,
       log: log.child({ component: "admin" }),
       routes: { "/status": () => status() },
+      api: (req) => handleAdminHttp(adminCore, auth, req),
     });
   } catch (err) {
     server.forceShutdown();

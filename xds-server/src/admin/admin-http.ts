@@ -1,0 +1,101 @@
+/**
+ * The admin API as HTTP/JSON on the control plane's admin port: the same operations, requests
+ * and rules as the gRPC service, with REST-style paths. JSON field names are the proto's
+ * (snake_case or lowerCamel accepted; answers use lowerCamel, as proto3 JSON does).
+ *   GET    /v1/models                         ListModels
+ *   GET    /v1/models/{model}                 GetModel
+ *   POST   /v1/models/{model}/versions        AddVersion      {base_version, version, nodes, weight}
+ *   DELETE /v1/models/{model}/versions/{v}    RemoveVersion   ?base_version=
+ *   PUT    /v1/models/{model}/weights         SetWeights      {base_version, weights: {"1": 90}}
+ *   PUT    /v1/models/{model}/pin             PinVersion      {base_version, version}
+ *   DELETE /v1/models/{model}/pin             UnpinVersion    ?base_version=
+ *   PUT    /v1/models/{model}/shadow          SetShadow       {base_version, version, percent}
+ *   POST   /v1/nodes/{node}/drain             DrainNode       {base_version}
+ *   POST   /v1/nodes/{node}/undrain           UndrainNode     {base_version}
+ *   GET    /v1/status                         GetStatus
+ */
+import { status } from "@grpc/grpc-js";
+import type { AdminCore } from "./admin-core.js";
+import type { AdminAuth } from "./auth.js";
+import { AdminError, httpStatusOf } from "./errors.js";
+import { dispatch, operations } from "./operations.js";
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  operation: keyof typeof operations;
+  /** Path parameters, in the order of the pattern's groups. */
+  params: string[];
+}
+
+const routes: Route[] = [
+  { method: "GET", pattern: /^\/v1\/models$/, operation: "listModels", params: [] },
+  { method: "GET", pattern: /^\/v1\/models\/([^/]+)$/, operation: "getModel", params: ["model"] },
+  {
+    method: "POST",
+    pattern: /^\/v1\/models\/([^/]+)\/versions$/,
+    operation: "addVersion",
+    params: ["model"],
+  },
+  {
+    method: "DELETE",
+    pattern: /^\/v1\/models\/([^/]+)\/versions\/([^/]+)$/,
+    operation: "removeVersion",
+    params: ["model", "version"],
+  },
+  { method: "PUT", pattern: /^\/v1\/models\/([^/]+)\/weights$/, operation: "setWeights", params: ["model"] },
+  { method: "PUT", pattern: /^\/v1\/models\/([^/]+)\/pin$/, operation: "pinVersion", params: ["model"] },
+  { method: "DELETE", pattern: /^\/v1\/models\/([^/]+)\/pin$/, operation: "unpinVersion", params: ["model"] },
+  { method: "PUT", pattern: /^\/v1\/models\/([^/]+)\/shadow$/, operation: "setShadow", params: ["model"] },
+  { method: "POST", pattern: /^\/v1\/nodes\/([^/]+)\/drain$/, operation: "drainNode", params: ["node"] },
+  { method: "POST", pattern: /^\/v1\/nodes\/([^/]+)\/undrain$/, operation: "undrainNode", params: ["node"] },
+  { method: "GET", pattern: /^\/v1\/status$/, operation: "getStatus", params: [] },
+];
+
+export interface HttpResult {
+  status: number;
+  body: unknown;
+}
+
+export async function handleAdminHttp(
+  core: AdminCore,
+  auth: AdminAuth,
+  req: { method: string; url: URL; authorization: string[]; body: string },
+): Promise<HttpResult> {
+  try {
+    const path = req.url.pathname;
+    const candidates = routes.filter((r) => r.pattern.test(path));
+    const route = candidates.find((r) => r.method === req.method);
+    if (!route) {
+      if (candidates.length > 0)
+        return {
+          status: 405,
+          body: { error: `use ${candidates.map((r) => r.method).join(" or ")} on ${path}` },
+        };
+      return { status: 404, body: { error: `no admin route ${path}; see xds-server/README.md for the API` } };
+    }
+    const who = auth.check(req.authorization);
+    let json: Record<string, unknown> = {};
+    if (req.body.trim() !== "") {
+      try {
+        json = JSON.parse(req.body) as Record<string, unknown>;
+      } catch {
+        throw new AdminError(status.INVALID_ARGUMENT, "the body is not JSON");
+      }
+    }
+    for (const [k, v] of req.url.searchParams) json[k] ??= v;
+    const match = route.pattern.exec(path) ?? [];
+    route.params.forEach((p, i) => (json[p] = decodeURIComponent(match[i + 1] ?? "")));
+    const operation = operations[route.operation]!;
+    const result = await dispatch(operation, core, operation.request.fromJSON(json), who);
+    return { status: 200, body: operation.response.toJSON(result) };
+  } catch (err) {
+    if (err instanceof AdminError) {
+      return {
+        status: httpStatusOf(err.code),
+        body: { error: err.message, code: status[err.code], violations: err.violations },
+      };
+    }
+    throw err;
+  }
+}
