@@ -4,6 +4,7 @@
  * node there with a loopback address, the control plane (ADS 18000, admin 18080) and an Envoy
  * steered by it (admin 127.0.0.1:9901; data port from the file, 8080 by default).
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseConfig, formatErrors } from "../xds-server/src/config/index.js";
@@ -15,6 +16,8 @@ import { startXdsServer, type XdsProcess } from "./lib/xds-process.js";
 const configPath = resolve(process.env.INFERENCEHUB_CONFIG ?? `${repoRoot}/inferencehub.yaml`);
 const adsPort = Number(process.env.ADS_PORT ?? 18000);
 const envoyAdminPort = Number(process.env.ENVOY_ADMIN_PORT ?? 9901);
+// The admin API fails closed without a token: the local stack makes one per run unless given one.
+const adminToken = process.env.INFERENCEHUB_ADMIN_TOKEN ?? randomBytes(18).toString("base64url");
 
 const step = (msg: string) => console.log(`\x1b[1m[inferencehub]\x1b[0m ${msg}`);
 const nodes: NodeProcess[] = [];
@@ -38,7 +41,12 @@ async function main(): Promise<void> {
   nodes.push(...(await Promise.all(local.map((n) => startNode({ name: n.name, port: n.port })))));
 
   step(`starting the control plane (ADS :${adsPort}, admin 127.0.0.1:18080) on ${configPath}`);
-  xds = await startXdsServer({ configPath, adsPort, adminPort: Number(process.env.XDS_ADMIN_PORT ?? 18080) });
+  xds = await startXdsServer({
+    configPath,
+    adsPort,
+    adminPort: Number(process.env.XDS_ADMIN_PORT ?? 18080),
+    env: { INFERENCEHUB_ADMIN_TOKEN: adminToken },
+  });
 
   step(`starting Envoy (data :${config.listener.port}, admin 127.0.0.1:${envoyAdminPort})`);
   envoy = await startEnvoy({
@@ -68,6 +76,11 @@ async function main(): Promise<void> {
     grpcurl -plaintext -import-path proto -proto inference/grpc_service.proto -H 'inferencehub-model: scale' \\
       -d '{"model_name":"scale","inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"contents":{"fp32_contents":[1,2,3,4]}}]}' \\
       ${target} inference.GRPCInferenceService/ModelInfer
+
+  Operate it (the admin token is made for this run):
+    export INFERENCEHUB_ADMIN_TOKEN=${adminToken} INFERENCEHUB_SERVER=http://127.0.0.1:${xds.adminPort}
+    hubctl/bin/hubctl status
+    hubctl/bin/hubctl weights scale 1=50 2=50 3=0
 
   Edit ${configPath} and save: Envoy follows at once.
   Control plane status: curl http://127.0.0.1:${xds.adminPort}/status   Envoy admin: http://127.0.0.1:${envoyAdminPort}/

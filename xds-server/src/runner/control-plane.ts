@@ -17,6 +17,7 @@ import { buildIR, unknownHealth, type HealthView } from "../ir/index.js";
 import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
 import { checkSnapshot, snapshotFromResources, type Snapshot } from "../snapshot/index.js";
 import { translate, type ClientGroup } from "../translate/index.js";
+import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { ConfigFile } from "./config-file.js";
 import { groupOf } from "./groups.js";
@@ -31,6 +32,8 @@ export interface ControlPlaneOptions {
   adminPort: number;
   /** Follow edits of the config file (default true). */
   watch?: boolean;
+  /** Probe nodes and feed endpoint health (default true). */
+  probe?: boolean;
   /** Admin API tokens: a YAML list of { name, sha256 }, and/or one token (named "admin"). */
   adminTokensFile?: string;
   adminToken?: string;
@@ -57,6 +60,17 @@ export interface ControlPlaneStatus {
   clients: ReturnType<ClientRegistry["list"]>;
   /** node → "model/version" → HEALTHY, UNHEALTHY, DRAINING or UNKNOWN, when probing. */
   health?: Record<string, Record<string, string>>;
+  /** The prober's detail per node: reachability, last error, counters. */
+  probes?: HealthSnapshot;
+}
+
+function healthByNode(snapshot: HealthSnapshot): Record<string, Record<string, string>> {
+  return Object.fromEntries(
+    Object.entries(snapshot).map(([node, n]) => [
+      node,
+      Object.fromEntries(Object.entries(n.models).map(([k, m]) => [k, m.status])),
+    ]),
+  );
 }
 
 /** Builds every group's snapshot from a config: pure stages, timed as one. */
@@ -77,13 +91,20 @@ export function buildSnapshots(
   return snapshots;
 }
 
-function publish(cache: SnapshotCache, metrics: XdsMetrics, log: Logger, config: Config, hash: string): void {
+function publish(
+  cache: SnapshotCache,
+  metrics: XdsMetrics,
+  log: Logger,
+  config: Config,
+  health: HealthView,
+  why: string,
+): void {
   const end = metrics.snapshotBuild.startTimer();
-  const snapshots = buildSnapshots(config);
+  const snapshots = buildSnapshots(config, health);
   end();
   for (const [group, snapshot] of Object.entries(snapshots)) {
     const { changed } = cache.set(group, snapshot);
-    if (changed) log.info({ group, version: snapshot.version, configVersion: hash }, "snapshot published");
+    if (changed) log.info({ group, version: snapshot.version, why }, "snapshot published");
   }
 }
 
@@ -95,12 +116,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const cache = new SnapshotCache();
   const clients = new ClientRegistry();
 
+  const snapshotLog = log.child({ component: "snapshot" });
+  // Created on the first valid config; until then nothing is probed and health is UNKNOWN.
+  let prober: HealthProber | undefined;
   const config = new ConfigFile({
     path: options.configPath,
     log: log.child({ component: "config" }),
     onConfig: (cfg, hash) => {
       metrics.configReloads.inc({ result: "applied" });
-      publish(cache, metrics, log.child({ component: "snapshot" }), cfg, hash);
+      prober?.update(cfg);
+      publish(cache, metrics, snapshotLog, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
     },
   });
   const first = await config.load();
@@ -114,6 +139,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     throw new Error(`cannot start: ${config.path} is not a valid config (${why})`);
   }
   if (options.watch ?? true) config.watch();
+
+  if (options.probe ?? true) {
+    prober = createHealthProber({ config: first.config, log: log.child({ component: "health" }), registry });
+    // Health changes move endpoints only; the prober coalesces flapping into bounded pushes.
+    prober.subscribe(({ view, changes }) => {
+      const current = config.current;
+      if (!current) return;
+      snapshotLog.info(
+        { changes: changes.map((c) => `${c.node} ${c.model}/${c.version}: ${c.from} → ${c.to}`) },
+        "health changed",
+      );
+      publish(cache, metrics, snapshotLog, current, view, "health");
+    });
+    prober.start();
+  }
 
   const server = new Server({
     // Envoy and grpc-js keep one ADS stream open for hours: keepalives find dead peers.
@@ -151,6 +191,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     refusedEdit: config.lastErrors.map((e) => ({ path: e.path, message: e.message, line: e.line })),
     snapshots: Object.fromEntries(cache.groups().map((g) => [g, cache.get(g)?.version ?? ""])),
     clients: clients.list(),
+    ...(prober ? { health: healthByNode(prober.snapshot()), probes: prober.snapshot() } : {}),
   });
 
   let admin: AdminServer;
@@ -181,6 +222,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     status,
     stop: async () => {
       config.close();
+      await prober?.stop();
       await admin.close();
       // Open ADS streams never end by themselves; clients reconnect to another replica.
       server.forceShutdown();

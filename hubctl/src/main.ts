@@ -1,0 +1,257 @@
+/**
+ * hubctl: operate InferenceHub's routing from a terminal, through the control plane's admin API.
+ *   hubctl status | models | model <m> | weights <m> 1=90 2=10 | add-version | remove-version
+ *   hubctl pin | unpin | shadow | drain | undrain | rollout <m> --to <v> --steps 5,25,50,100 --interval 30s
+ * Every command takes --json; the server and token come from --server/--token or
+ * INFERENCEHUB_SERVER/INFERENCEHUB_ADMIN_TOKEN.
+ */
+import { Command, Option } from "commander";
+import { parseDuration } from "../../xds-server/src/config/index.js";
+import { ApiError, createAdminApi, type AdminApi, type ApiModel, type ApiStatus } from "./api.js";
+import { sampleCluster } from "./envoy-stats.js";
+import { parseSteps, rollout } from "./rollout.js";
+import { table } from "./table.js";
+
+const program = new Command("hubctl")
+  .description("Operate InferenceHub: models, versions, weights, nodes and rollouts")
+  .addOption(
+    new Option("--server <url>", "control plane admin URL")
+      .env("INFERENCEHUB_SERVER")
+      .default("http://127.0.0.1:18080"),
+  )
+  .addOption(new Option("--token <token>", "admin API token").env("INFERENCEHUB_ADMIN_TOKEN"))
+  .option("--json", "print JSON instead of tables", false)
+  .showHelpAfterError();
+
+const api = (): AdminApi => {
+  const o = program.opts<{ server: string; token?: string }>();
+  return createAdminApi(o.server, o.token);
+};
+const json = () => program.opts<{ json: boolean }>().json;
+const print = (value: unknown, text: () => string) =>
+  console.log(json() ? JSON.stringify(value, null, 2) : text());
+
+const modelRows = (models: ApiModel[]) =>
+  models.flatMap((m) =>
+    m.versions.map((v) => [
+      m.name,
+      v.version,
+      `${v.weight ?? 0}%`,
+      m.pinned === v.version
+        ? "pinned"
+        : m.shadow?.version === v.version
+          ? `shadow ${m.shadow.percent}%`
+          : "",
+      v.nodes.join(","),
+    ]),
+  );
+
+async function edit(
+  model: string | undefined,
+  method: "POST" | "PUT" | "DELETE",
+  path: string,
+  body: Record<string, unknown> = {},
+) {
+  const base = model
+    ? (await api().get<{ configVersion: string }>(`/v1/models/${model}`)).configVersion
+    : (await api().get<{ configVersion: string }>("/v1/models")).configVersion;
+  const sep = path.includes("?") ? "&" : "?";
+  const res = await api().send<{ configVersion: string; model?: ApiModel }>(
+    method,
+    method === "DELETE" ? `${path}${sep}base_version=${base}` : path,
+    method === "DELETE" ? undefined : { base_version: base, ...body },
+  );
+  print(
+    res,
+    () =>
+      `ok: config version ${res.configVersion}${res.model ? `\n${table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows([res.model]))}` : ""}`,
+  );
+}
+
+program
+  .command("status")
+  .description("whether every Envoy is in sync and every node healthy")
+  .action(async () => {
+    const s = await api().get<ApiStatus>("/v1/status");
+    const clients = s.clients ?? [];
+    const unhealthy = (s.nodes ?? []).flatMap((n) =>
+      Object.entries(n.models ?? {})
+        .filter(([, st]) => st === "UNHEALTHY")
+        .map(([m]) => `${n.node}:${m}`),
+    );
+    const outOfSync = clients.filter((c) => !c.inSync);
+    print(s, () =>
+      [
+        `config ${s.configVersion}${(s.refusedEdit ?? []).length > 0 ? `  (the file holds a refused edit: ${s.refusedEdit!.join("; ")})` : ""}`,
+        "",
+        table(
+          ["CLIENT", "GROUP", "XDS", "IN SYNC", "LAST NACK"],
+          clients.map((c) => [
+            c.nodeId,
+            c.group,
+            c.transport,
+            c.inSync ? "yes" : "NO",
+            c.nacks?.[0]?.message.slice(0, 60) ?? "",
+          ]),
+        ),
+        "",
+        table(
+          ["NODE", "ADDRESS", "DRAINING", "MODELS"],
+          (s.nodes ?? []).map((n) => [
+            n.node,
+            n.address,
+            n.draining ? "yes" : "",
+            Object.entries(n.models ?? {})
+              .map(([m, st]) => `${m}=${st}`)
+              .join(" "),
+          ]),
+        ),
+        "",
+        outOfSync.length === 0 && unhealthy.length === 0
+          ? `OK: ${clients.length} client(s) in sync, no unhealthy node`
+          : `ATTENTION: ${outOfSync.length} client(s) out of sync${unhealthy.length ? `, unhealthy: ${unhealthy.join(", ")}` : ""}`,
+      ].join("\n"),
+    );
+    if (outOfSync.length > 0 || unhealthy.length > 0) process.exitCode = 3;
+  });
+
+program
+  .command("models")
+  .description("list models, versions and weights")
+  .action(async () => {
+    const r = await api().get<{ configVersion: string; models: ApiModel[] }>("/v1/models");
+    print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows(r.models ?? [])));
+  });
+
+program
+  .command("model <model>")
+  .description("one model")
+  .action(async (model: string) => {
+    const r = await api().get<{ configVersion: string; model: ApiModel }>(`/v1/models/${model}`);
+    print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows([r.model])));
+  });
+
+program
+  .command("weights <model> <weights...>")
+  .description("set every version's weight, e.g. `hubctl weights scale 1=90 2=10`")
+  .action(async (model: string, pairs: string[]) => {
+    const weights = Object.fromEntries(
+      pairs.map((p) => {
+        const [v, w] = p.split("=");
+        if (!v || w === undefined || !/^\d+$/.test(w)) throw new Error(`'${p}' is not version=weight`);
+        return [v, Number(w)];
+      }),
+    );
+    await edit(model, "PUT", `/v1/models/${model}/weights`, { weights });
+  });
+
+program
+  .command("add-version <model> <version>")
+  .requiredOption("--nodes <nodes>", "comma-separated node names")
+  .option("--weight <percent>", "traffic share to start with (taken from the others)", "0")
+  .action(async (model: string, version: string, o: { nodes: string; weight: string }) =>
+    edit(model, "POST", `/v1/models/${model}/versions`, {
+      version,
+      nodes: o.nodes.split(",").filter(Boolean),
+      weight: Number(o.weight),
+    }),
+  );
+
+program
+  .command("remove-version <model> <version>")
+  .action(async (model: string, version: string) =>
+    edit(model, "DELETE", `/v1/models/${model}/versions/${version}`),
+  );
+program
+  .command("pin <model> <version>")
+  .action(async (model: string, version: string) =>
+    edit(model, "PUT", `/v1/models/${model}/pin`, { version }),
+  );
+program
+  .command("unpin <model>")
+  .action(async (model: string) => edit(model, "DELETE", `/v1/models/${model}/pin`));
+program
+  .command("shadow <model> <version> <percent>")
+  .description("copy <percent> of the model's calls to <version> (0 removes the shadow)")
+  .action(async (model: string, version: string, percent: string) =>
+    edit(model, "PUT", `/v1/models/${model}/shadow`, { version, percent: Number(percent) }),
+  );
+program
+  .command("drain <node>")
+  .action(async (node: string) => edit(undefined, "POST", `/v1/nodes/${node}/drain`));
+program
+  .command("undrain <node>")
+  .action(async (node: string) => edit(undefined, "POST", `/v1/nodes/${node}/undrain`));
+
+program
+  .command("rollout <model>")
+  .description("shift traffic to a version step by step, rolling back by itself on errors or latency")
+  .requiredOption("--to <version>", "the version to roll out")
+  .option("--steps <percents>", "traffic on the new version at each step", "5,25,50,100")
+  .option("--interval <duration>", "how long each step runs before it is judged", "30s")
+  .option("--max-error-rate <fraction>", "roll back above this share of failed calls", "0.05")
+  .option("--max-p99-ms <ms>", "roll back above this p99 latency")
+  .option("--min-calls <n>", "calls a step needs before it can be judged", "20")
+  .option(
+    "--envoy-admin <urls>",
+    "Envoy admin URLs to read statistics from, comma-separated",
+    "http://127.0.0.1:9901",
+  )
+  .action(
+    async (
+      model: string,
+      o: {
+        to: string;
+        steps: string;
+        interval: string;
+        maxErrorRate: string;
+        maxP99Ms?: string;
+        minCalls: string;
+        envoyAdmin: string;
+      },
+    ) => {
+      const intervalMs = parseDuration(o.interval);
+      if (intervalMs === undefined)
+        throw new Error(`--interval: '${o.interval}' is not a duration (e.g. 30s, 2m)`);
+      let interrupted = false;
+      process.once("SIGINT", () => (interrupted = true));
+      const admins = o.envoyAdmin.split(",").filter(Boolean);
+      const client = api();
+      const result = await rollout(
+        {
+          model,
+          to: o.to,
+          steps: parseSteps(o.steps),
+          intervalMs,
+          maxErrorRate: Number(o.maxErrorRate),
+          maxP99Ms: o.maxP99Ms === undefined ? undefined : Number(o.maxP99Ms),
+          minCalls: Number(o.minCalls),
+        },
+        {
+          api: client,
+          sample: (cluster) => sampleCluster(admins, cluster),
+          waitForSync: async () => {
+            for (let i = 0; i < 200; i++) {
+              const s = await client.get<ApiStatus>("/v1/status");
+              if ((s.clients ?? []).every((c) => c.inSync)) return;
+              await new Promise((r) => setTimeout(r, 50));
+            }
+            throw new Error("Envoys did not ACK the new weights within 10 s; see `hubctl status`");
+          },
+          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+          log: (line) => (json() ? undefined : console.log(line)),
+          interrupted: () => interrupted,
+        },
+      );
+      if (json()) console.log(JSON.stringify(result));
+      if (result.outcome !== "completed") process.exitCode = result.outcome === "rolled-back" ? 2 : 130;
+    },
+  );
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof ApiError) {
+    console.error(`hubctl: ${err.message}`);
+    for (const v of err.violations) console.error(`  ${v.field}: ${v.message}`);
+  } else console.error(`hubctl: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

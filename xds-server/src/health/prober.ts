@@ -1,0 +1,282 @@
+/**
+ * The health prober: every interval (plus jitter) each node gets one round of probes over its
+ * own long-lived connection: grpc.health.v1 Health/Check (service ""), ServerReady, and
+ * ModelReady for each model version the config places on it, in parallel, each with a deadline.
+ * Verdicts go to the health table, which applies the thresholds and emits coalesced changes.
+ *
+ * Why periodic unary probes and not grpc.health.v1 Watch streams: a Watch only says something
+ * when the status changes, so a hung node (SIGSTOP, a wedged event loop, a dead link without a
+ * reset) looks exactly like a healthy one that has nothing to say. A unary probe with a deadline
+ * turns a hang into a timeout. Watch covers neither ServerReady nor ModelReady either, so a round
+ * would need the unary calls anyway; one mechanism is simpler to reason about and to test.
+ */
+import { status as grpcStatus } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Config } from "../config/index.js";
+import { systemClock, type Clock } from "./clock.js";
+import { createGrpcProbeTransport } from "./grpc-transport.js";
+import { createHealthTable } from "./health-table.js";
+import { createHealthMetrics, type HealthMetrics } from "./metrics.js";
+import { interpretRound, statusName } from "./round.js";
+import { modelKey, probeTargets, type NodeTarget } from "./targets.js";
+import type {
+  HealthSnapshot,
+  HealthTable,
+  NodeConnection,
+  ProbeKind,
+  ProbeResult,
+  ProbeTransport,
+} from "./types.js";
+
+/** At most one change emission (hence one push) per 200 ms: invisible next to a 2 s interval. */
+export const defaultCoalesceWindowMs = 200;
+
+export interface HealthProberOptions {
+  config: Config;
+  log: Logger;
+  /** The prober's metrics are registered here (once per registry). */
+  registry: Registry;
+  /** Default: gRPC (createGrpcProbeTransport()). */
+  transport?: ProbeTransport;
+  /** Default: systemClock. */
+  clock?: Clock;
+  /** Uniform in [0, 1), for jitter. Default: Math.random. */
+  random?: () => number;
+  /** Default: defaultCoalesceWindowMs. */
+  coalesceWindowMs?: number;
+}
+
+export interface HealthProber extends HealthTable {
+  /** Starts probing: every node's first round runs at once. */
+  start(): void;
+  /**
+   * Follows a new config: probes added nodes and model versions (UNKNOWN until probed), forgets
+   * removed ones, and keeps the state of the rest. A node whose address changed starts over.
+   */
+  update(config: Config): void;
+  /** Per-node state for the admin /status; JSON-serialisable. */
+  snapshot(): HealthSnapshot;
+  /** Stops every timer, closes every connection and waits for rounds in flight. Final. */
+  stop(): Promise<void>;
+}
+
+interface NodeRuntime {
+  target: NodeTarget;
+  connection: NodeConnection;
+  /** The interval the connection was opened for (its reconnect backoff depends on it). */
+  connectedForIntervalMs: number;
+  cancelTimer: (() => void) | undefined;
+  inFlight: Promise<void> | undefined;
+  lastStartAt: number | undefined;
+  closed: boolean;
+  reachable: boolean | null;
+  serving: boolean | null;
+  lastProbeAt: number | null;
+  lastError: string | null;
+  condition: "ok" | "draining" | "down" | undefined;
+}
+
+export function createHealthProber(options: HealthProberOptions): HealthProber {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const transport = options.transport ?? createGrpcProbeTransport();
+  const log = options.log;
+  const metrics = createHealthMetrics(options.registry);
+  const table = createHealthTable({
+    clock,
+    coalesceWindowMs: options.coalesceWindowMs ?? defaultCoalesceWindowMs,
+    log,
+    metrics,
+  });
+  const runtimes = new Map<string, NodeRuntime>();
+  let started = false;
+  let stopped = false;
+
+  const connect = (t: NodeTarget) =>
+    transport.connect({ node: t.node, address: t.address, intervalMs: t.intervalMs });
+
+  const nextDelay = (t: NodeTarget) => t.intervalMs * (1 + t.jitter * random());
+
+  const schedule = (rt: NodeRuntime, delayMs: number) => {
+    rt.cancelTimer?.();
+    rt.cancelTimer = clock.setTimer(delayMs, () => {
+      rt.cancelTimer = undefined;
+      rt.inFlight = runRound(rt)
+        .catch((err: unknown) => {
+          // A bug in a round must not stop the node from being probed for good.
+          log.error({ err, node: rt.target.node }, "probe round failed");
+          if (!rt.closed) schedule(rt, rt.target.intervalMs);
+        })
+        .finally(() => (rt.inFlight = undefined));
+    });
+  };
+
+  const runRound = async (rt: NodeRuntime): Promise<void> => {
+    if (rt.connectedForIntervalMs !== rt.target.intervalMs) {
+      rt.connection.close();
+      rt.connection = connect(rt.target);
+      rt.connectedForIntervalMs = rt.target.intervalMs;
+    }
+    const t = rt.target;
+    const conn = rt.connection;
+    const startedAt = clock.now();
+    rt.lastStartAt = startedAt;
+    const [healthCheck, serverReady, modelResults] = await Promise.all([
+      timed("health_check", () => conn.healthCheck(t.timeoutMs)),
+      timed("server_ready", () => conn.serverReady(t.timeoutMs)),
+      Promise.all(
+        t.models.map((m) => timed("model_ready", () => conn.modelReady(m.model, m.version, m.timeoutMs))),
+      ),
+    ]);
+    if (rt.closed) return;
+
+    const models = new Map<string, ProbeResult<boolean>>();
+    t.models.forEach((m, i) => {
+      const r = modelResults[i];
+      if (r) models.set(modelKey(m.model, m.version), r);
+    });
+    countFailures(metrics, t.node, healthCheck, serverReady, models.values());
+    const verdict = interpretRound({ healthCheck, serverReady, models });
+    rt.reachable = verdict.reachable;
+    rt.serving = verdict.serving;
+    rt.lastError = verdict.nodeError;
+    rt.lastProbeAt = clock.now();
+    const condition = verdict.nodeError === null ? "ok" : verdict.serving === false ? "draining" : "down";
+    if (condition !== rt.condition) {
+      const level = condition === "ok" ? "info" : "warn";
+      log[level](
+        { node: t.node, condition, error: verdict.nodeError ?? undefined },
+        "node probe condition changed",
+      );
+      rt.condition = condition;
+    }
+    table.record(t.node, verdict);
+    // Rounds start at a fixed rate (interval + jitter from the last start), never overlapping:
+    // a round that ran into its timeout delays the next one by at most the timeout.
+    schedule(rt, Math.max(0, startedAt + nextDelay(rt.target) - clock.now()));
+  };
+
+  const timed = async <T>(probe: ProbeKind, call: () => Promise<ProbeResult<T>>): Promise<ProbeResult<T>> => {
+    const start = clock.now();
+    const result = await call().catch((err: unknown): ProbeResult<T> => ({
+      ok: false,
+      code: grpcStatus.UNKNOWN,
+      message: `probe transport threw: ${err instanceof Error ? err.message : String(err)}`,
+    }));
+    metrics.probeDuration.observe({ probe }, (clock.now() - start) / 1000);
+    return result;
+  };
+
+  const addRuntime = (t: NodeTarget) => {
+    const rt: NodeRuntime = {
+      target: t,
+      connection: connect(t),
+      connectedForIntervalMs: t.intervalMs,
+      cancelTimer: undefined,
+      inFlight: undefined,
+      lastStartAt: undefined,
+      closed: false,
+      reachable: null,
+      serving: null,
+      lastProbeAt: null,
+      lastError: null,
+      condition: undefined,
+    };
+    runtimes.set(t.node, rt);
+    table.setNodeModels(t.node, t.models);
+    if (started) schedule(rt, 0);
+  };
+
+  const closeRuntime = (rt: NodeRuntime) => {
+    rt.closed = true;
+    rt.cancelTimer?.();
+    rt.cancelTimer = undefined;
+    rt.connection.close();
+  };
+
+  const update = (config: Config) => {
+    if (stopped) return;
+    const targets = probeTargets(config);
+    const names = new Set(targets.map((t) => t.node));
+    for (const [name, rt] of runtimes) {
+      if (names.has(name)) continue;
+      closeRuntime(rt);
+      runtimes.delete(name);
+      table.removeNode(name);
+    }
+    for (const t of targets) {
+      const rt = runtimes.get(t.node);
+      if (!rt || rt.target.address !== t.address) {
+        // Another address is another server: nothing known about the old one carries over.
+        if (rt) {
+          closeRuntime(rt);
+          table.removeNode(t.node);
+        }
+        addRuntime(t);
+        continue;
+      }
+      const intervalChanged = rt.target.intervalMs !== t.intervalMs || rt.target.jitter !== t.jitter;
+      rt.target = t;
+      table.setNodeModels(t.node, t.models);
+      // A waiting timer follows a new interval at once (a 60 s interval cut to 1 s must not
+      // wait out the 60 s); a round in flight picks it up when it reschedules.
+      if (intervalChanged && rt.cancelTimer && rt.lastStartAt !== undefined) {
+        schedule(rt, Math.max(0, rt.lastStartAt + nextDelay(t) - clock.now()));
+      }
+    }
+  };
+
+  update(options.config);
+
+  return {
+    view: table.view,
+    subscribe: table.subscribe,
+    update,
+    start() {
+      if (started || stopped) return;
+      started = true;
+      for (const rt of runtimes.values()) schedule(rt, 0);
+    },
+    snapshot() {
+      const out: HealthSnapshot = {};
+      for (const [name, rt] of runtimes) {
+        out[name] = {
+          address: rt.target.address,
+          reachable: rt.reachable,
+          serving: rt.serving,
+          lastProbeAt: rt.lastProbeAt === null ? null : new Date(rt.lastProbeAt).toISOString(),
+          lastError: rt.lastError,
+          models: table.nodeSnapshot(name),
+        };
+      }
+      return out;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      table.close();
+      const inFlight = [...runtimes.values()].map((rt) => rt.inFlight);
+      for (const rt of runtimes.values()) closeRuntime(rt);
+      await Promise.all(inFlight);
+    },
+  };
+}
+
+function countFailures(
+  metrics: HealthMetrics,
+  node: string,
+  healthCheck: ProbeResult<string>,
+  serverReady: ProbeResult<boolean>,
+  models: Iterable<ProbeResult<boolean>>,
+): void {
+  const count = (probe: ProbeKind, reason: string) => metrics.probeFailures.inc({ node, probe, reason });
+  if (!healthCheck.ok) count("health_check", statusName(healthCheck.code));
+  else if (healthCheck.value !== "SERVING") count("health_check", healthCheck.value);
+  if (!serverReady.ok) count("server_ready", statusName(serverReady.code));
+  else if (!serverReady.value) count("server_ready", "NOT_READY");
+  for (const r of models) {
+    if (!r.ok) count("model_ready", statusName(r.code));
+    else if (!r.value) count("model_ready", "NOT_READY");
+  }
+}

@@ -1,0 +1,66 @@
+/** What to probe, derived from the config: pure, so config changes diff cleanly. */
+import type { Config, HealthSettings } from "../config/index.js";
+
+export interface ModelVersionTarget {
+  model: string;
+  version: string;
+  /** ModelReady deadline: this model's own `health.timeout`. */
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+}
+
+export interface NodeTarget {
+  node: string;
+  address: string;
+  /**
+   * Interval, timeout (of the node-level probes) and jitter: the smallest among the models the
+   * node serves, so no model is probed less often or more leniently than it asked for. A node
+   * serving no model is probed with `defaults.health`, for /status only.
+   */
+  intervalMs: number;
+  timeoutMs: number;
+  jitter: number;
+  /** Every (model, version) the config places on this node, sorted. */
+  models: ModelVersionTarget[];
+}
+
+/** One target per node, in config order. */
+export function probeTargets(config: Config): NodeTarget[] {
+  return config.nodes.map((node) => {
+    const models: ModelVersionTarget[] = [];
+    const settings: HealthSettings[] = [];
+    for (const model of config.models) {
+      for (const v of model.versions) {
+        if (!v.nodes.includes(node.name)) continue;
+        settings.push(model.health);
+        models.push({
+          model: model.name,
+          version: v.version,
+          timeoutMs: model.health.timeoutMs,
+          healthyThreshold: model.health.healthyThreshold,
+          unhealthyThreshold: model.health.unhealthyThreshold,
+        });
+      }
+    }
+    if (settings.length === 0) settings.push(config.defaults.health);
+    models.sort((a, b) => compare(a.model, b.model) || compare(a.version, b.version));
+    return {
+      node: node.name,
+      address: node.address,
+      intervalMs: Math.min(...settings.map((s) => s.intervalMs)),
+      timeoutMs: Math.min(...settings.map((s) => s.timeoutMs)),
+      jitter: Math.min(...settings.map((s) => s.jitter)),
+      models,
+    };
+  });
+}
+
+/** `<model>/<version>`: neither part can hold a `/` (DNS label; letters, digits and `-`). */
+export function modelKey(model: string, version: string): string {
+  return `${model}/${version}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,7 @@
+/** Helpers for the prober's unit tests; nothing here runs in the control plane. */
+export { createFakeClock } from "./fake-clock.js";
+export type { FakeClock } from "./fake-clock.js";
+export { createFakeTransport } from "./fake-transport.js";
+export type { FakeNode, FakeTransport, ProbeCall } from "./fake-transport.js";
+export { testConfig } from "./config.js";
+export type { RawHealth, TestConfigSpec } from "./config.js";
