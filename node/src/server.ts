@@ -98,6 +98,8 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
   const metrics = createNodeMetrics(options.name);
   const healthWatchers = new Set<ServerWritableStream<HealthCheckRequest, HealthCheckResponse>>();
   let draining = false;
+  /** Models reporting not ready while their unload waits out the drain delay. */
+  const unloading = new Set<string>();
 
   const servingStatus = (service: string): ServingStatus => {
     if (service !== "" && service !== INFERENCE_SERVICE) return ServingStatus.SERVICE_UNKNOWN;
@@ -186,6 +188,8 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
         const headers = new Metadata();
         headers.set(SERVED_BY_HEADER, options.name);
         headers.set(SERVED_VERSION_HEADER, loaded.version);
+        // Echoes the x-inferencehub-tenant values that reached the node, for the gateway's tests.
+        headers.set("x-inferencehub-seen-tenant", call.metadata.get("x-inferencehub-tenant").join(","));
         call.sendMetadata(headers);
         return buildResponse(loaded, request, names, results);
       } finally {
@@ -212,7 +216,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     serverReady: unary("ServerReady", async () => ({ ready: !draining })),
     modelReady: unary("ModelReady", async (call) => {
       const { name, version } = call.request as { name: string; version: string };
-      return { ready: !draining && repository.isReady(name, version) };
+      return { ready: !draining && !unloading.has(name) && repository.isReady(name, version) };
     }),
     serverMetadata: unary("ServerMetadata", async () => ({
       name: "inferencehub-node",
@@ -239,7 +243,17 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       return {};
     }),
     repositoryModelUnload: unary("RepositoryModelUnload", async (call) => {
-      await repository.unload((call.request as { modelName: string }).modelName);
+      const model = (call.request as { modelName: string }).modelName;
+      repository.get(model);
+      // Like a shutdown, for one model: report it not ready first, so load balancers move its
+      // calls away, and keep serving it until they have; then free it.
+      unloading.add(model);
+      try {
+        if (options.drainDelayMs) await new Promise((r) => setTimeout(r, options.drainDelayMs));
+        await repository.unload(model);
+      } finally {
+        unloading.delete(model);
+      }
       return {};
     }),
   });

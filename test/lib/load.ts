@@ -113,8 +113,10 @@ export function startLoad(
   return {
     calls,
     more: (n) => new Promise<void>((resolve) => waiters.push({ target: calls.length + n, resolve })),
+    // Idempotent, so a test can also register it for cleanup when an assertion fails first.
     stop: async () => {
       running = false;
+      for (const w of waiters.splice(0)) w.resolve();
       await Promise.all(workers);
       return stats(calls);
     },
