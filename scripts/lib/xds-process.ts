@@ -18,6 +18,8 @@ export interface XdsStatus {
   snapshots: Record<string, string>;
   refusedEdit: { path: string; message: string; line?: number }[];
   clients: XdsClientStatus[];
+  /** node → "model/version" → HEALTHY, UNHEALTHY, DRAINING or UNKNOWN (when the prober runs). */
+  health?: Record<string, Record<string, string>>;
 }
 
 export interface XdsProcess {
