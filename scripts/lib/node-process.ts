@@ -24,13 +24,17 @@ export interface StartNodeOptions {
   models?: string[];
   modelsDir?: string;
   args?: string[];
+  /** Runs the node inside this network namespace, listening on `host`. */
+  netns?: { name: string; host: string };
 }
 
 export async function startNode(options: StartNodeOptions): Promise<NodeProcess> {
   const p = await startReadyProcess<{ port: number; metricsPort: number }>({
     label: `node ${options.name}`,
     script: join(repoRoot, "node/src/main.ts"),
+    ...(options.netns ? { wrap: ["ip", "netns", "exec", options.netns.name] } : {}),
     args: [
+      ...(options.netns ? ["--host", options.netns.host] : []),
       "--name",
       options.name,
       "--port",
@@ -48,11 +52,12 @@ export async function startNode(options: StartNodeOptions): Promise<NodeProcess>
     name: options.name,
     port,
     metricsPort,
-    address: `127.0.0.1:${port}`,
+    address: `${options.netns?.host ?? "127.0.0.1"}:${port}`,
     process: p.process,
     logs: p.logs,
     stop: p.stop,
-    metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
+    metrics: async () =>
+      (await fetch(`http://${options.netns?.host ?? "127.0.0.1"}:${metricsPort}/metrics`)).text(),
   };
 }
 

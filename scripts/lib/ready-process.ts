@@ -30,8 +30,11 @@ export async function startReadyProcess<Ready>(opts: {
   readyTimeoutMs?: number;
   /** Lines to keep in `logs` (default 2,000, the newest). */
   keepLines?: number;
+  /** A command the service runs under, e.g. ["ip", "netns", "exec", "ns1"] (it must exec, keeping the pid). */
+  wrap?: string[];
 }): Promise<ReadyProcess<Ready>> {
-  const child = spawn(process.execPath, ["--import", "tsx", opts.script, ...opts.args], {
+  const command = [...(opts.wrap ?? []), process.execPath, "--import", "tsx", opts.script, ...opts.args];
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...opts.env },
   });
