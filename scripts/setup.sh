@@ -36,3 +36,5 @@ step "generating test models"
 npx tsx scripts/gen-models.ts
 step "locating Envoy"
 npx tsx scripts/lib/envoy.ts
+step "fetching deploy schemas and tools (for the deploy checks)"
+bash scripts/fetch-deploy-schemas.sh

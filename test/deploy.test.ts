@@ -1,0 +1,1113 @@
+/**
+ * deploy/ checked as far as a machine without a container engine or a cluster allows (what stays
+ * unchecked is listed in deploy/README.md):
+ * - the compose file against the Compose specification's JSON schema, before and after variable
+ *   interpolation; its images, ports, addresses, mounts and Prometheus targets against the other files;
+ * - every Kubernetes object (the files kustomization.yaml lists, its generated ConfigMaps, and the
+ *   output of `kubectl kustomize` where kubectl is installed) against the strict Kubernetes JSON
+ *   schemas of two releases, plus probes, security context, selectors and ports;
+ * - the Dockerfile with hadolint (parse and lint), its stages, base images, users and COPY sources;
+ * - both inferencehub.yaml files with the control plane's own parser, both Envoy bootstraps with
+ *   `envoy --mode validate`, and the stats listener and metric names on a real Envoy;
+ * - the Grafana dashboard's PromQL with Prometheus' own grammar, and its metric names against what
+ *   Envoy, the nodes and the control plane export;
+ * - deploy/docker/healthcheck.mjs against a real gRPC health service and an HTTP server.
+ * test/compose.test.ts runs things: each image's file set started as the image would start it, and
+ * the compose stack itself where a Docker engine is present.
+ * Each validator is shown rejecting a broken input. The schemas and tools come from package
+ * registries through scripts/fetch-deploy-schemas.sh (run by setup) into .tools/deploy-check/.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, relative } from "node:path";
+import { before, describe, it, type TestContext } from "node:test";
+import { promisify } from "node:util";
+import { Server, ServerCredentials, status as grpcStatus } from "@grpc/grpc-js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
+import {
+  HealthCheckResponse_ServingStatus,
+  HealthService,
+  type HealthCheckRequest,
+} from "../gen/inference/grpc/health/v1/health.js";
+import { formatErrors, parseConfig } from "../xds-server/src/config/index.js";
+import { ENVOY_VERSION } from "../scripts/lib/envoy.js";
+import { startEnvoy, validateBootstrap } from "../scripts/lib/envoy-process.js";
+import { repoRoot } from "../scripts/lib/paths.js";
+import { freePorts } from "../scripts/lib/ports.js";
+
+const run = promisify(execFile);
+const deployDir = join(repoRoot, "deploy");
+const k8sDir = join(deployDir, "k8s");
+const checkDir = join(repoRoot, ".tools/deploy-check");
+const kubernetesVersions = ["1.33.0", "1.37.0"];
+const packageVersion = (
+  JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string }
+).version;
+
+/** DESIGN.md, "default ports". The test also checks that DESIGN.md (shared/, beside the repo) still says so. */
+const designPorts = {
+  envoyData: 8080,
+  envoyAdmin: 9901,
+  xdsAds: 18000,
+  xdsAdmin: 18080,
+  extAuthzGrpc: 19000,
+  extAuthzMetrics: 19090,
+  firstNode: 9001,
+};
+/** Not in DESIGN.md: the deploy bootstrap's stats listener and the nodes' metrics port. */
+const envoyStatsPort = 9902;
+const nodeMetricsPort = 9101;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers for untyped YAML
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+function obj(v: unknown, what: string): Obj {
+  assert.ok(isObj(v), `${what}: expected a mapping, got ${JSON.stringify(v)}`);
+  return v;
+}
+function arr(v: unknown, what: string): unknown[] {
+  assert.ok(Array.isArray(v), `${what}: expected a list, got ${JSON.stringify(v)}`);
+  return v;
+}
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const text = (path: string): string => readFileSync(path, "utf8");
+const rel = (path: string): string => relative(repoRoot, path);
+
+function schemaErrors(validate: ValidateFunction, value: unknown): string[] {
+  if (validate(value)) return [];
+  return (validate.errors ?? []).map((e: ErrorObject) => {
+    const unknownField = (e.params as { additionalProperty?: string; unevaluatedProperty?: string }) ?? {};
+    const name = unknownField.additionalProperty ?? unknownField.unevaluatedProperty;
+    const extra = name !== undefined ? ` '${name}'` : "";
+    return `${e.instancePath || "/"} ${e.message ?? e.keyword}${extra}`;
+  });
+}
+
+function requireCheckTools(): void {
+  assert.ok(
+    existsSync(join(checkDir, "VERSIONS")),
+    `${rel(checkDir)} is missing: run bash scripts/fetch-deploy-schemas.sh (setup does) to fetch the schemas and tools`,
+  );
+}
+
+/** An image is ours (built from a Dockerfile stage) or an upstream image pinned to a full version or digest. */
+function imageProblem(image: string, ourTargets: ReadonlySet<string>): string | undefined {
+  const ours = /^inferencehub\/([a-z0-9-]+):(.+)$/.exec(image);
+  if (ours) {
+    if (!ourTargets.has(ours[1] ?? "")) return `${image}: no stage '${ours[1]}' in deploy/docker/Dockerfile`;
+    if (ours[2] !== packageVersion) return `${image}: tag should be the package version ${packageVersion}`;
+    return undefined;
+  }
+  if (/@sha256:[0-9a-f]{64}$/.test(image)) return undefined;
+  const tag = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*:(v?\d+\.\d+\.\d+(?:-[\w.-]+)?)$/.exec(image);
+  if (!tag) return `${image}: upstream images must be pinned to a full version tag (x.y.z) or a digest`;
+  return undefined;
+}
+
+/** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, $$ for a literal $. */
+function interpolate(value: unknown, env: Record<string, string | undefined>): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (m, name, op, dflt) => {
+      if (m === "$$") return "$";
+      const v = env[name as string];
+      if (op === ":-") return v ? v : (dflt as string);
+      if (op === "-") return v ?? (dflt as string);
+      return v ?? "";
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, env));
+  if (isObj(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env)]));
+  return value;
+}
+
+/** The value after a flag in an argument list. */
+function flag(args: readonly unknown[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? String(args[i + 1]) : undefined;
+}
+
+function ipv4ToInt(ip: string): number {
+  const parts = ip.split(".").map(Number);
+  assert.equal(parts.length, 4, `${ip} is not an IPv4 address`);
+  return parts.reduce((acc, p) => acc * 256 + p, 0);
+}
+function inCidr(ip: string, cidr: string): boolean {
+  const [base = "", bits = "32"] = cidr.split("/");
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(ipv4ToInt(base) / size) * size;
+  const n = ipv4ToInt(ip);
+  return n >= start && n < start + size;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Dockerfile
+
+const dockerfilePath = join(deployDir, "docker/Dockerfile");
+
+interface Stage {
+  name: string;
+  from: string;
+  instructions: { op: string; args: string }[];
+}
+
+/** Stages of a Dockerfile, with line continuations joined (hadolint checks the syntax itself). */
+function dockerStages(source: string): { args: Record<string, string>; stages: Stage[] } {
+  const lines = source.replace(/\\\n/g, " ").split("\n");
+  const args: Record<string, string> = {};
+  const stages: Stage[] = [];
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const [op = "", ...rest] = line.split(/\s+/);
+    const argText = rest.join(" ");
+    const upper = op.toUpperCase();
+    if (upper === "FROM") {
+      const m = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(argText);
+      assert.ok(m, `FROM ${argText}: unreadable`);
+      const from = (m[1] ?? "").replace(/\$\{(\w+)\}/g, (_, n: string) => args[n] ?? `\${${n}}`);
+      stages.push({ name: (m[2] ?? String(stages.length)).toLowerCase(), from, instructions: [] });
+    } else if (upper === "ARG" && stages.length === 0) {
+      const [name = "", value = ""] = argText.split("=");
+      args[name] = value;
+    } else {
+      stages.at(-1)?.instructions.push({ op: upper, args: argText });
+    }
+  }
+  return { args, stages };
+}
+
+/** The chain of stages a target is built from, the target last. */
+function stageChain(stages: Stage[], target: string): Stage[] {
+  const stage = stages.find((s) => s.name === target);
+  assert.ok(stage, `no stage ${target}`);
+  const parent = stages.find((s) => s.name === stage.from);
+  return parent ? [...stageChain(stages, parent.name), stage] : [stage];
+}
+
+const dockerfile = dockerStages(text(dockerfilePath));
+/** The final stages: not used as the base of another and not only a COPY --from source. */
+const imageTargets = new Set(
+  dockerfile.stages
+    .filter((s) => !dockerfile.stages.some((o) => o.from === s.name))
+    .filter((s) => s.instructions.some((i) => i.op === "ENTRYPOINT"))
+    .map((s) => s.name),
+);
+
+async function hadolint(source: string): Promise<{ ok: boolean; output: string }> {
+  const bin = join(checkDir, "bin/hadolint");
+  return new Promise((resolve) => {
+    const child = execFile(bin, ["--no-color", "-"], { timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ ok: !err, output: `${stdout}${stderr}`.trim() }),
+    );
+    child.stdin?.end(source);
+  });
+}
+
+describe("Dockerfile (deploy/docker/Dockerfile)", () => {
+  before(requireCheckTools);
+
+  it("parses and passes hadolint with no finding", async () => {
+    const result = await hadolint(text(dockerfilePath));
+    assert.ok(result.ok, `hadolint:\n${result.output}`);
+  });
+
+  it("hadolint rejects a Dockerfile that does not parse, and one that breaks a rule", async () => {
+    const broken = await hadolint("FROM node:20.20.2-bookworm-slim\nCOPY\n");
+    assert.ok(!broken.ok && /missing|unexpected/i.test(broken.output), broken.output);
+    const latest = await hadolint("FROM node:latest\nUSER root\nCMD node\n");
+    assert.ok(!latest.ok && /DL3007|DL3002/.test(latest.output), latest.output);
+  });
+
+  it("has the three service images, each non-root with a HEALTHCHECK, on pinned base images", () => {
+    assert.deepEqual([...imageTargets].sort(), ["ext-authz", "node", "xds-server"]);
+    for (const stage of dockerfile.stages) {
+      if (dockerfile.stages.some((s) => s.name === stage.from)) continue;
+      assert.equal(imageProblem(stage.from, imageTargets), undefined, `stage ${stage.name}`);
+    }
+    for (const target of imageTargets) {
+      const chain = stageChain(dockerfile.stages, target).flatMap((s) => s.instructions);
+      const user = chain.filter((i) => i.op === "USER").at(-1)?.args;
+      assert.ok(
+        user && /^[1-9]\d*(:\d+)?$/.test(user),
+        `${target}: USER must be a numeric non-root uid, got ${user}`,
+      );
+      assert.ok(
+        chain.some((i) => i.op === "HEALTHCHECK"),
+        `${target}: no HEALTHCHECK`,
+      );
+      assert.ok(
+        !chain.some((i) => i.op === "RUN" && /apt-get|npm (ci|install)/.test(i.args)),
+        `${target}: builds at run stage`,
+      );
+    }
+  });
+
+  it("copies only paths that exist and that .dockerignore lets through", () => {
+    const ignore = text(join(repoRoot, ".dockerignore"))
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"));
+    for (const needed of ["node_modules", "gen", "models", ".tools", ".cache", ".git"]) {
+      assert.ok(ignore.includes(needed), `.dockerignore should exclude ${needed}`);
+    }
+    const excluded = (path: string): boolean => {
+      let out = false;
+      for (const pattern of ignore) {
+        const negate = pattern.startsWith("!");
+        const p = negate ? pattern.slice(1) : pattern;
+        if (!p.includes("*") && (path === p || path.startsWith(`${p}/`))) out = !negate;
+      }
+      return out;
+    };
+    for (const stage of dockerfile.stages) {
+      for (const ins of stage.instructions) {
+        if (ins.op !== "COPY" || /--from=/.test(ins.args)) continue;
+        const parts = ins.args.split(/\s+/).filter((p) => !p.startsWith("--"));
+        for (const src of parts.slice(0, -1)) {
+          assert.ok(existsSync(join(repoRoot, src)), `${stage.name}: COPY ${src}: no such path`);
+          assert.ok(!excluded(src), `${stage.name}: COPY ${src}: excluded by .dockerignore`);
+        }
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The compose file
+
+const composePath = join(deployDir, "docker-compose.yml");
+const composeRaw = parseYaml(text(composePath), { merge: true }) as unknown;
+const compose = obj(interpolate(composeRaw, {}), "compose");
+const services = obj(compose.services, "services");
+const service = (name: string): Obj => obj(services[name], `services.${name}`);
+const composeConfig = parseYaml(text(join(deployDir, "compose/inferencehub.yaml"))) as {
+  listener: { address: string; port: number };
+  nodes: { name: string; address: string }[];
+};
+
+let composeValidator: ValidateFunction | undefined;
+function composeSchema(): ValidateFunction {
+  requireCheckTools();
+  if (!composeValidator) {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    composeValidator = ajv.compile(JSON.parse(text(join(checkDir, "compose-spec.json"))) as object);
+  }
+  return composeValidator;
+}
+
+describe("docker-compose.yml", () => {
+  it("is valid against the Compose specification schema, as written and after interpolation", () => {
+    assert.deepEqual(schemaErrors(composeSchema(), composeRaw), []);
+    assert.deepEqual(schemaErrors(composeSchema(), compose), []);
+  });
+
+  it("the schema rejects a broken compose file", () => {
+    const broken = structuredClone(compose) as { services: Record<string, Obj> };
+    (broken.services.envoy as Obj).ports = "8080:8080";
+    (broken.services.envoy as Obj).imagee = "envoyproxy/envoy:v1.40.0";
+    const errors = schemaErrors(composeSchema(), broken);
+    assert.ok(
+      errors.some((e) => e.startsWith("/services/envoy/ports")),
+      errors.join("\n"),
+    );
+    assert.ok(
+      errors.some((e) => e.includes("'imagee'")),
+      errors.join("\n"),
+    );
+  });
+
+  it("uses only images built from the Dockerfile or pinned upstream, Envoy at the tested version", () => {
+    const problems: string[] = [];
+    for (const [name, raw] of Object.entries(services)) {
+      const svc = obj(raw, name);
+      const image = String(svc.image);
+      const problem = imageProblem(image, imageTargets);
+      if (problem) problems.push(`${name}: ${problem}`);
+      if (svc.build !== undefined) {
+        const build = obj(svc.build, `${name}.build`);
+        const context = join(deployDir, String(build.context));
+        assert.equal(context, repoRoot, `${name}: build context should be the repository root`);
+        assert.equal(join(context, String(build.dockerfile)), dockerfilePath);
+        assert.equal(
+          image,
+          `inferencehub/${String(build.target)}:${packageVersion}`,
+          `${name}: image vs build target`,
+        );
+      } else {
+        assert.ok(!image.startsWith("inferencehub/"), `${name}: our image without a build section`);
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.equal(service("envoy").image, `envoyproxy/envoy:v${ENVOY_VERSION}`);
+    assert.equal(imageProblem("prom/prometheus:latest", imageTargets)?.includes("pinned"), true);
+    assert.equal(imageProblem("grafana/grafana", imageTargets)?.includes("pinned"), true);
+    assert.match(imageProblem("inferencehub/gateway:0.1.0", imageTargets) ?? "", /no stage/);
+  });
+
+  it("mounts only files that exist and runs our services hardened", () => {
+    for (const [name, raw] of Object.entries(services)) {
+      const svc = obj(raw, name);
+      for (const volume of list(svc.volumes)) {
+        const source = String(volume).split(":")[0] ?? "";
+        if (source.startsWith("."))
+          assert.ok(existsSync(join(deployDir, source)), `${name}: ${source} missing`);
+      }
+      assert.equal(svc.container_name, undefined, `${name}: container_name would stop scaling`);
+      if (String(svc.image).startsWith("inferencehub/") || name === "envoy") {
+        assert.equal(svc.read_only, true, `${name}: read_only`);
+        assert.deepEqual(svc.cap_drop, ["ALL"], `${name}: cap_drop`);
+      }
+    }
+  });
+
+  it("publishes the ports of DESIGN.md: Envoy data on every interface, the rest on 127.0.0.1, no admin", () => {
+    const published = (name: string): { host: string; container: number }[] =>
+      list(service(name).ports).map((p) => {
+        const parts = String(p).split(":");
+        return { host: parts.slice(0, -1).join(":"), container: Number(parts.at(-1)) };
+      });
+    const envoyPorts = published("envoy");
+    assert.deepEqual(
+      envoyPorts.map((p) => p.container),
+      [designPorts.envoyData],
+    );
+    assert.match(envoyPorts[0]?.host ?? "", /^8080(-\d+)?$/, "Envoy's host port (range) starts at 8080");
+    for (const [name] of Object.entries(services)) {
+      for (const p of published(name)) {
+        assert.notEqual(p.container, designPorts.envoyAdmin, `${name} publishes Envoy's admin`);
+        if (name !== "envoy")
+          assert.match(p.host, /^127\.0\.0\.1:/, `${name}: ${p.container} must bind 127.0.0.1`);
+      }
+    }
+    const xds = list(service("xds-server").command);
+    assert.equal(Number(flag(xds, "--ads-port")), designPorts.xdsAds);
+    assert.equal(Number(flag(xds, "--admin-port")), designPorts.xdsAdmin);
+    assert.deepEqual(
+      published("xds-server").map((p) => p.container),
+      [designPorts.xdsAdmin],
+    );
+    const authz = list(service("ext-authz").command);
+    assert.equal(Number(flag(authz, "--port")), designPorts.extAuthzGrpc);
+    assert.equal(Number(flag(authz, "--metrics-port")), designPorts.extAuthzMetrics);
+    assert.equal(composeConfig.listener.port, designPorts.envoyData);
+    assert.equal(composeConfig.listener.address, "0.0.0.0");
+  });
+
+  it("gives every node of compose/inferencehub.yaml its fixed IP and port, outside the dynamic range", () => {
+    const network = obj(obj(compose.networks, "networks").inferencehub, "networks.inferencehub");
+    const ipam = obj(arr(obj(network.ipam, "ipam").config, "ipam.config")[0], "ipam.config[0]");
+    const subnet = String(ipam.subnet);
+    const ipRange = String(ipam.ip_range);
+    assert.equal(composeConfig.nodes.length >= 2, true, "two or more nodes");
+    for (const node of composeConfig.nodes) {
+      const svc = service(node.name);
+      const [ip = "", port = ""] = node.address.split(":");
+      const networks = obj(svc.networks, `${node.name}.networks`);
+      assert.equal(obj(networks.inferencehub, "net").ipv4_address, ip, `${node.name}: ipv4_address`);
+      assert.ok(
+        inCidr(ip, subnet) && !inCidr(ip, ipRange),
+        `${node.name}: ${ip} in ${subnet}, not in ${ipRange}`,
+      );
+      const args = list(svc.command);
+      assert.equal(flag(args, "--port"), port, `${node.name}: --port`);
+      assert.equal(Number(port) >= designPorts.firstNode, true);
+      assert.equal(flag(args, "--name"), node.name);
+      assert.equal(flag(args, "--host"), "0.0.0.0");
+      assert.equal(Number(flag(args, "--metrics-port")), nodeMetricsPort);
+    }
+  });
+
+  it("DESIGN.md still lists these default ports", (t: TestContext) => {
+    const design = join(repoRoot, "../shared/DESIGN.md");
+    if (!existsSync(design)) return t.skip(`no ${design} beside the repository`);
+    const line = text(design)
+      .split("\n")
+      .find((l) => l.includes("default ports"));
+    assert.ok(line, "DESIGN.md: no 'default ports' row");
+    for (const port of Object.values(designPorts))
+      assert.ok(line.includes(String(port)), `DESIGN.md lacks ${port}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// inferencehub.yaml for compose and Kubernetes, with the control plane's own parser
+
+describe("inferencehub.yaml of the deployments", () => {
+  for (const file of ["compose/inferencehub.yaml", "k8s/config/inferencehub.yaml"]) {
+    it(`${file} passes parseConfig`, () => {
+      const path = join(deployDir, file);
+      const parsed = parseConfig(text(path), path);
+      assert.ok(parsed.ok, parsed.ok ? "" : formatErrors(parsed.errors));
+    });
+  }
+
+  it("parseConfig rejects a node given by host name", () => {
+    const source = text(join(deployDir, "compose/inferencehub.yaml")).replace(
+      "10.213.7.11:9001",
+      "node-1:9001",
+    );
+    const parsed = parseConfig(source, "inferencehub.yaml");
+    assert.ok(!parsed.ok);
+    assert.match(formatErrors(parsed.errors), /nodes\[0\]\.address/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Envoy: the deploy bootstrap, validated and run
+
+const bootstrapPath = join(deployDir, "envoy/envoy.yaml");
+
+describe("Envoy bootstrap (deploy/envoy/envoy.yaml = deploy/k8s/config/envoy.yaml)", () => {
+  it("passes envoy --mode validate, for compose and for Kubernetes", async () => {
+    await validateBootstrap({ bootstrap: text(bootstrapPath) });
+    await validateBootstrap({ bootstrap: text(join(k8sDir, "config/envoy.yaml")) });
+  });
+
+  it("envoy --mode validate rejects a broken bootstrap", async () => {
+    const broken = text(bootstrapPath).replace("port_value: 9902", "port_value: 99020");
+    await assert.rejects(validateBootstrap({ bootstrap: broken }), /validate rejected/);
+  });
+
+  it("is the same file for compose and Kubernetes", () => {
+    assert.equal(text(join(k8sDir, "config/envoy.yaml")), text(bootstrapPath));
+  });
+
+  it("is envoy/bootstrap.yaml plus only the stats listener and its admin cluster", () => {
+    const deployed = parseYaml(text(bootstrapPath)) as { static_resources: Obj; admin: unknown };
+    const base = parseYaml(text(join(repoRoot, "envoy/bootstrap.yaml"))) as Obj;
+    const listeners = arr(deployed.static_resources.listeners, "listeners");
+    assert.deepEqual(
+      listeners.map((l) => obj(l, "listener").name),
+      ["stats"],
+    );
+    const stripped = structuredClone(deployed);
+    delete stripped.static_resources.listeners;
+    stripped.static_resources.clusters = arr(stripped.static_resources.clusters, "clusters").filter(
+      (c) => obj(c, "cluster").name !== "envoy_admin",
+    );
+    assert.deepEqual(stripped, base);
+    const xds = JSON.stringify(deployed.static_resources.clusters);
+    assert.ok(xds.includes('"address":"xds-server","port_value":18000'), "xds_cluster is xds-server:18000");
+    assert.deepEqual(deployed.admin, {
+      address: { socket_address: { address: "127.0.0.1", port_value: 9901 } },
+    });
+  });
+});
+
+/** Prometheus metric names in Envoy's /stats/prometheus, read off a real Envoy in the test below. */
+const envoyMetricNames = new Set<string>();
+
+describe("Envoy's stats listener, on a real Envoy", () => {
+  it("serves GET /ready and /stats/prometheus and nothing else of the admin; cluster names keep their '~'", async () => {
+    const [adminPort, statsPort] = await freePorts(2);
+    const bootstrap = parseYaml(text(bootstrapPath)) as {
+      static_resources: { listeners: Obj[]; clusters: Obj[] };
+    } & Obj;
+    // No control plane here: the ADS config and its cluster go, a model-version cluster comes in.
+    delete bootstrap.dynamic_resources;
+    const json = JSON.stringify(bootstrap)
+      .replace('"port_value":9902', `"port_value":${statsPort}`)
+      .replace(
+        /"address":"127\.0\.0\.1","port_value":9901/g,
+        `"address":"127.0.0.1","port_value":${adminPort}`,
+      );
+    const patched = JSON.parse(json) as typeof bootstrap;
+    patched.static_resources.clusters = patched.static_resources.clusters.filter(
+      (c) => c.name !== "xds_cluster",
+    );
+    patched.static_resources.clusters.push({
+      name: "scale~1",
+      type: "STATIC",
+      connect_timeout: "1s",
+      outlier_detection: {},
+      load_assignment: {
+        cluster_name: "scale~1",
+        endpoints: [
+          {
+            lb_endpoints: [
+              { endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: 1 } } } },
+            ],
+          },
+        ],
+      },
+    });
+    const envoy = await startEnvoy({ bootstrap: patched, name: "deploy-stats", adminPort });
+    try {
+      const base = `http://127.0.0.1:${statsPort}`;
+      const ready = await fetch(`${base}/ready`);
+      assert.equal(ready.status, 200);
+      assert.equal((await ready.text()).trim(), "LIVE");
+      for (const path of ["/config_dump", "/clusters", "/stats", "/ready/x"]) {
+        assert.equal((await fetch(`${base}${path}`)).status, 404, path);
+      }
+      assert.equal((await fetch(`${base}/ready`, { method: "POST" })).status, 404, "POST /ready");
+      assert.equal((await fetch(`${base}/quitquitquit`, { method: "POST" })).status, 404);
+      const prom = await fetch(`${base}/stats/prometheus`);
+      assert.equal(prom.status, 200);
+      const body = await prom.text();
+      for (const m of body.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/gm)) envoyMetricNames.add(m[1] ?? "");
+      assert.match(body, /^envoy_cluster_upstream_rq_total\{envoy_cluster_name="scale~1"\} 0$/m);
+      assert.match(
+        body,
+        /^envoy_cluster_outlier_detection_ejections_active\{envoy_cluster_name="scale~1"\} 0$/m,
+      );
+      // The /ready calls above went through the envoy_admin cluster: per-code and timing stats exist.
+      assert.match(
+        body,
+        /^envoy_cluster_upstream_rq_xx\{envoy_response_code_class="2",envoy_cluster_name="envoy_admin"\}/m,
+      );
+      assert.match(body, /^envoy_cluster_upstream_rq_time_bucket\{envoy_cluster_name="envoy_admin",le="/m);
+    } finally {
+      await envoy.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus and Grafana
+
+const grafanaDir = join(deployDir, "grafana");
+const dashboard = JSON.parse(text(join(grafanaDir, "dashboards/inferencehub.json"))) as Obj;
+const dashboardPanels = arr(dashboard.panels, "panels").map((p) => obj(p, "panel"));
+const dashboardExprs = dashboardPanels.flatMap((p) =>
+  list(p.targets).map((t) => String(obj(t, `panel ${String(p.title)} target`).expr)),
+);
+/** The dashboard's authorization metric: ext-authz/src/metrics.ts defines it (result, tenant). */
+const authzMetric = "inferencehub_authz_decisions_total";
+
+/** Metric names the project's own code registers (prom-client `name: "..."`). */
+function projectMetricNames(dirs: string[]): Set<string> {
+  const names = new Set<string>();
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")) {
+        for (const m of text(path).matchAll(/name:\s*"(inferencehub_[a-z0-9_]+)"/g)) names.add(m[1] ?? "");
+      }
+    }
+  };
+  dirs.forEach(walk);
+  return names;
+}
+
+interface PromqlParser {
+  parse(input: string): {
+    iterate(spec: {
+      enter(node: { type: { isError: boolean; name: string }; from: number; to: number }): void;
+    }): void;
+  };
+}
+async function promqlParser(): Promise<PromqlParser> {
+  requireCheckTools();
+  const path = join(checkDir, "npm/node_modules/@prometheus-io/lezer-promql/dist/index.es.js");
+  const mod = (await import(path)) as { parser: PromqlParser };
+  return mod.parser;
+}
+/**
+ * Grafana's variables replaced by values Prometheus would see, then Prometheus' own grammar: the
+ * syntax errors, and the metric names the expression reads.
+ */
+async function promql(expr: string): Promise<{ errors: string[]; metrics: string[] }> {
+  const parser = await promqlParser();
+  const concrete = expr.replaceAll("$__rate_interval", "1m").replaceAll("$cluster", ".+~.+");
+  const errors: string[] = [];
+  const metrics: string[] = [];
+  // A metric name is the Identifier a VectorSelector starts with.
+  let selectorFrom = -1;
+  parser.parse(concrete).iterate({
+    enter(node) {
+      if (node.type.isError)
+        errors.push(`error at ${node.from}: ...${concrete.slice(node.from, node.from + 30)}`);
+      if (node.type.name === "VectorSelector") selectorFrom = node.from;
+      if (node.type.name === "Identifier" && node.from === selectorFrom)
+        metrics.push(concrete.slice(node.from, node.to));
+    },
+  });
+  return { errors, metrics };
+}
+
+describe("Grafana and Prometheus", () => {
+  it("every panel uses the provisioned datasource", () => {
+    const ds = parseYaml(text(join(grafanaDir, "provisioning/datasources/prometheus.yaml"))) as {
+      datasources: { uid: string; url: string }[];
+    };
+    const uid = ds.datasources[0]?.uid;
+    assert.equal(ds.datasources[0]?.url, "http://prometheus:9090");
+    for (const p of dashboardPanels.filter((p) => p.type !== "row")) {
+      assert.equal(obj(p.datasource, `${String(p.title)}.datasource`).uid, uid, String(p.title));
+    }
+    const provider = parseYaml(text(join(grafanaDir, "provisioning/dashboards/inferencehub.yaml"))) as {
+      providers: { options: { path: string } }[];
+    };
+    const mounts = list(service("grafana").volumes).map(String);
+    assert.ok(
+      mounts.includes(`./grafana/dashboards:${provider.providers[0]?.options.path}:ro`),
+      mounts.join(", "),
+    );
+  });
+
+  it("every query parses with Prometheus' PromQL grammar; a broken one does not", async () => {
+    assert.ok(dashboardExprs.length >= 10);
+    for (const expr of dashboardExprs) assert.deepEqual((await promql(expr)).errors, [], expr);
+    assert.notDeepEqual(
+      (await promql("sum by (model (rate(envoy_cluster_upstream_rq_total[1m]))")).errors,
+      [],
+    );
+    assert.notDeepEqual(
+      (await promql('rate(envoy_cluster_upstream_rq_total{envoy_cluster_name=~"x}[1m])')).errors,
+      [],
+    );
+  });
+
+  it("covers requests, errors and latency per model version, ejections, pushes and authz decisions", () => {
+    const all = dashboardExprs.join("\n");
+    for (const name of [
+      "envoy_cluster_upstream_rq_total",
+      "envoy_cluster_upstream_rq_xx",
+      "envoy_cluster_upstream_rq_time_bucket",
+      "envoy_cluster_outlier_detection_ejections_active",
+      "inferencehub_xds_pushes_total",
+      "inferencehub_node_requests_total",
+      authzMetric,
+    ]) {
+      assert.ok(all.includes(name), `the dashboard does not read ${name}`);
+    }
+    assert.ok(all.includes('"model", "$1", "envoy_cluster_name"'), "model split from the cluster name");
+  });
+
+  it("reads only metrics that exist: Envoy's (seen above) and the project's own", async (t) => {
+    if (envoyMetricNames.size === 0) return t.skip("the real-Envoy test above did not run");
+    const ours = projectMetricNames(
+      ["xds-server/src", "node/src", "ext-authz/src"].map((d) => join(repoRoot, d)),
+    );
+    const known = (name: string): boolean =>
+      envoyMetricNames.has(name) || ours.has(name) || ours.has(name.replace(/_(bucket|sum|count)$/, ""));
+    const used = new Set<string>();
+    for (const expr of dashboardExprs) for (const name of (await promql(expr)).metrics) used.add(name);
+    assert.ok(
+      used.has("envoy_cluster_upstream_rq_total") && used.has("inferencehub_node_inflight"),
+      [...used].join(),
+    );
+    assert.deepEqual(
+      [...used].filter((n) => !known(n)),
+      [],
+    );
+    const typo = (await promql("sum by (model) (rate(envoy_cluster_upstream_rq_totl[1m]))")).metrics;
+    assert.deepEqual(
+      typo.filter((n) => !known(n)),
+      ["envoy_cluster_upstream_rq_totl"],
+    );
+  });
+
+  it("prometheus.yml scrapes every service on the port it serves metrics on", () => {
+    const prom = parseYaml(text(join(deployDir, "prometheus/prometheus.yml"))) as {
+      scrape_configs: {
+        job_name: string;
+        metrics_path?: string;
+        static_configs?: { targets: string[] }[];
+        dns_sd_configs?: { names: string[]; port: number }[];
+      }[];
+    };
+    const targets = new Map<string, string>();
+    for (const job of prom.scrape_configs) {
+      for (const s of job.static_configs ?? [])
+        for (const target of s.targets) targets.set(target, job.metrics_path ?? "/metrics");
+      for (const d of job.dns_sd_configs ?? []) {
+        for (const name of d.names) targets.set(`${name}:${d.port}`, job.metrics_path ?? "/metrics");
+      }
+    }
+    const expected = new Map<string, string>([
+      [`envoy:${envoyStatsPort}`, "/stats/prometheus"],
+      [`xds-server:${flag(list(service("xds-server").command), "--admin-port")}`, "/metrics"],
+      [`ext-authz:${flag(list(service("ext-authz").command), "--metrics-port")}`, "/metrics"],
+      ...composeConfig.nodes.map(
+        (n) =>
+          [`${n.name}:${flag(list(service(n.name).command), "--metrics-port")}`, "/metrics"] as [
+            string,
+            string,
+          ],
+      ),
+    ]);
+    assert.deepEqual(new Map([...targets].sort()), new Map([...expected].sort()));
+    for (const host of targets.keys())
+      assert.ok(services[host.split(":")[0] ?? ""], `${host}: no such service`);
+  });
+
+  it("promtool accepts prometheus.yml", async (t) => {
+    const found = await run("promtool", ["--version"]).then(
+      () => true,
+      () => false,
+    );
+    if (!found) return t.skip("promtool is not installed here: prometheus.yml was checked structurally only");
+    await run("promtool", ["check", "config", "--syntax-only", join(deployDir, "prometheus/prometheus.yml")]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes
+
+interface K8sObject extends Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: Obj;
+  data?: Record<string, string>;
+}
+const kustomization = parseYaml(text(join(k8sDir, "kustomization.yaml"))) as {
+  namespace: string;
+  resources: string[];
+  configMapGenerator: { name: string; files: string[] }[];
+};
+/** Opt-in parts (kustomize Components), each a folder under deploy/k8s/components. */
+const componentDirs = readdirSync(join(k8sDir, "components")).map((d) => join(k8sDir, "components", d));
+const componentResources = componentDirs.flatMap((dir) => {
+  const component = parseYaml(text(join(dir, "kustomization.yaml"))) as { kind: string; resources: string[] };
+  assert.equal(component.kind, "Component", dir);
+  return component.resources.map((f) => join(dir, f));
+});
+
+/**
+ * The objects of the base's files, of every component's files, and the generated ConfigMaps (names
+ * without kustomize's hash suffix).
+ */
+function k8sObjects(): K8sObject[] {
+  const objects: K8sObject[] = [];
+  for (const file of [...kustomization.resources.map((f) => join(k8sDir, f)), ...componentResources]) {
+    for (const doc of parseAllDocuments(text(file))) {
+      assert.equal(doc.errors.length, 0, `${rel(file)}: ${doc.errors.join("; ")}`);
+      const value = doc.toJS() as K8sObject | null;
+      if (value) objects.push(value);
+    }
+  }
+  for (const gen of kustomization.configMapGenerator) {
+    const data = Object.fromEntries(gen.files.map((f) => [f.split("/").at(-1) ?? f, text(join(k8sDir, f))]));
+    objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: gen.name }, data });
+  }
+  return objects;
+}
+
+const k8sValidators = new Map<string, Ajv2020>();
+function k8sErrors(object: unknown, version: string): string[] {
+  requireCheckTools();
+  const dir = join(checkDir, "kubernetes", `v${version}`);
+  let ajv = k8sValidators.get(version);
+  if (!ajv) {
+    ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+    ajv.addSchema(JSON.parse(text(join(dir, "_definitions.json"))) as object);
+    k8sValidators.set(version, ajv);
+  }
+  const o = obj(object, "object");
+  const [group, apiVersion] = String(o.apiVersion).includes("/")
+    ? String(o.apiVersion).split("/")
+    : ["", String(o.apiVersion)];
+  const file = [String(o.kind).toLowerCase(), (group ?? "").split(".")[0], apiVersion]
+    .filter(Boolean)
+    .join("-");
+  const path = join(dir, `${file}.json`);
+  if (!existsSync(path))
+    return [`no schema for ${String(o.apiVersion)} ${String(o.kind)} in Kubernetes ${version}`];
+  const schema = JSON.parse(text(path)) as { $id: string };
+  const validate = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+  return schemaErrors(validate, object);
+}
+
+const objects = k8sObjects();
+const componentObjectCount = (): number =>
+  componentResources.reduce(
+    (n, f) => n + parseAllDocuments(text(f)).filter((d) => d.toJS() !== null).length,
+    0,
+  );
+const find = (kind: string, name: string): K8sObject => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(found, `no ${kind} ${name}`);
+  return found;
+};
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  ports?: { name: string; containerPort: number }[];
+  readinessProbe?: Obj;
+  livenessProbe?: Obj;
+  resources?: { requests?: Obj; limits?: Obj };
+  securityContext?: Obj;
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface PodTemplate {
+  metadata: { labels: Record<string, string> };
+  spec: { securityContext?: Obj; containers: Container[]; volumes?: Obj[] };
+}
+const workloads = objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind));
+const podTemplate = (o: K8sObject): PodTemplate => obj(o.spec, o.metadata.name).template as PodTemplate;
+/** Whether a selector picks a pod template; the StatefulSet controller adds the pod-name label to each pod. */
+const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v || k === "statefulset.kubernetes.io/pod-name");
+
+describe("Kubernetes manifests (deploy/k8s)", () => {
+  it("the kustomizations list every manifest file, and every file they list exists", () => {
+    const manifests = (dir: string): string[] =>
+      readdirSync(dir)
+        .filter((f) => /\.ya?ml$/.test(f) && f !== "kustomization.yaml")
+        .map((f) => join(dir, f))
+        .sort();
+    assert.deepEqual(kustomization.resources.map((f) => join(k8sDir, f)).sort(), manifests(k8sDir));
+    assert.deepEqual([...componentResources].sort(), componentDirs.flatMap(manifests).sort());
+    for (const gen of kustomization.configMapGenerator) {
+      for (const f of gen.files) assert.ok(existsSync(join(k8sDir, f)), f);
+    }
+  });
+
+  for (const version of kubernetesVersions) {
+    it(`every object is valid against the strict Kubernetes ${version} schemas`, () => {
+      const problems = objects.flatMap((o) =>
+        k8sErrors(o, version).map((e) => `${o.kind}/${o.metadata.name}${e}`),
+      );
+      assert.deepEqual(problems, []);
+    });
+  }
+
+  it("the schema rejects a broken Deployment", () => {
+    const broken = structuredClone(find("Deployment", "xds-server")) as K8sObject;
+    const spec = broken.spec as { replicas: unknown; template: PodTemplate };
+    spec.replicas = "two";
+    (spec.template.spec.containers[0] as unknown as Obj).imagePullPolice = "Always";
+    const errors = k8sErrors(broken, kubernetesVersions.at(-1) ?? "");
+    assert.ok(
+      errors.some((e) => e.startsWith("/spec/replicas")),
+      errors.join("\n"),
+    );
+    assert.ok(
+      errors.some((e) => e.includes("'imagePullPolice'")),
+      errors.join("\n"),
+    );
+    assert.match(k8sErrors({ apiVersion: "apps/v1", kind: "Deploymentt" }, "1.37.0")[0] ?? "", /no schema/);
+  });
+
+  it("kubectl kustomize renders it, and the rendered objects are valid and reference what exists", async (t) => {
+    const kubectl = await run("kubectl", ["version", "--client"]).then(
+      () => true,
+      () => false,
+    );
+    if (!kubectl)
+      return t.skip("kubectl is not installed here: the files were validated without kustomize's rendering");
+    // The base as shipped, and the base with every component, through an overlay in a temp folder
+    // (kustomize takes bases by relative path only).
+    const overlay = await mkdtemp(join(tmpdir(), "inferencehub-kustomize-"));
+    let stdout = "";
+    try {
+      const base = relative(overlay, k8sDir);
+      await writeFile(
+        join(overlay, "kustomization.yaml"),
+        `namespace: ${kustomization.namespace}\nresources: [${base}]\n` +
+          `components: [${componentDirs.map((d) => relative(overlay, d)).join(", ")}]\n`,
+      );
+      const plain = await run("kubectl", ["kustomize", k8sDir], { maxBuffer: 16 << 20 });
+      assert.equal(parseAllDocuments(plain.stdout).length, objects.length - componentObjectCount());
+      stdout = (await run("kubectl", ["kustomize", overlay], { maxBuffer: 16 << 20 })).stdout;
+    } finally {
+      await rm(overlay, { recursive: true, force: true });
+    }
+    const rendered = parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
+    assert.equal(rendered.length, objects.length);
+    const version = kubernetesVersions.at(-1) ?? "";
+    assert.deepEqual(
+      rendered.flatMap((o) => k8sErrors(o, version).map((e) => `${o.kind}/${o.metadata.name}${e}`)),
+      [],
+    );
+    const configMaps = new Set(rendered.filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name));
+    for (const o of rendered) {
+      if (o.metadata.name !== "inferencehub") {
+        assert.equal((o.metadata as Obj).namespace, kustomization.namespace, `${o.kind}/${o.metadata.name}`);
+      }
+      if (!["Deployment", "StatefulSet"].includes(o.kind)) continue;
+      for (const v of podTemplate(o).spec.volumes ?? []) {
+        const cm = (v.configMap as { name?: string } | undefined)?.name;
+        if (cm) assert.ok(configMaps.has(cm), `${o.metadata.name}: ConfigMap ${cm} not rendered`);
+      }
+    }
+  });
+
+  it("every container runs non-root, read-only, without privileges, with probes and resources", () => {
+    for (const w of workloads) {
+      const pod = podTemplate(w);
+      assert.equal(pod.spec.securityContext?.runAsNonRoot, true, `${w.metadata.name}: runAsNonRoot`);
+      assert.equal(typeof pod.spec.securityContext?.runAsUser, "number", `${w.metadata.name}: runAsUser`);
+      for (const c of pod.spec.containers) {
+        const where = `${w.metadata.name}/${c.name}`;
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+        assert.equal(
+          c.securityContext?.allowPrivilegeEscalation,
+          false,
+          `${where}: allowPrivilegeEscalation`,
+        );
+        assert.deepEqual(
+          (c.securityContext?.capabilities as Obj | undefined)?.drop,
+          ["ALL"],
+          `${where}: drop ALL`,
+        );
+        assert.ok(c.readinessProbe && c.livenessProbe, `${where}: probes`);
+        assert.ok(c.resources?.requests && c.resources.limits, `${where}: resources`);
+        assert.equal(imageProblem(c.image, imageTargets), undefined, where);
+        for (const probe of [c.readinessProbe, c.livenessProbe]) {
+          const port = (Object.values(probe ?? {}).find((v) => isObj(v) && "port" in v) as Obj | undefined)
+            ?.port;
+          const known = (c.ports ?? []).some((p) => p.name === port || p.containerPort === port);
+          assert.ok(known, `${where}: probe port ${String(port)} is not a container port`);
+        }
+      }
+    }
+  });
+
+  it("the control plane runs 2+ replicas; Envoy and the control plane have PodDisruptionBudgets", () => {
+    assert.ok(Number(find("Deployment", "xds-server").spec?.replicas) >= 2);
+    for (const name of ["envoy", "xds-server"]) {
+      const pdb = find("PodDisruptionBudget", name);
+      const selector = obj(obj(pdb.spec, "pdb.spec").selector, "selector").matchLabels as Record<
+        string,
+        string
+      >;
+      assert.ok(
+        matches(selector, podTemplate(find("Deployment", name)).metadata.labels),
+        `${name}: PDB selects nothing`,
+      );
+    }
+    const hpa = find("HorizontalPodAutoscaler", "envoy");
+    assert.equal(obj(obj(hpa.spec, "hpa").scaleTargetRef, "ref").name, "envoy");
+  });
+
+  it("Services select pods and target ports that exist, on the ports of DESIGN.md", () => {
+    for (const svc of objects.filter((o) => o.kind === "Service")) {
+      const spec = obj(svc.spec, svc.metadata.name) as { selector: Record<string, string>; ports: Obj[] };
+      const pods = workloads.filter((w) => matches(spec.selector, podTemplate(w).metadata.labels));
+      assert.equal(pods.length, 1, `Service ${svc.metadata.name}: selects ${pods.length} workloads`);
+      const containerPorts = podTemplate(pods[0] as K8sObject).spec.containers.flatMap((c) => c.ports ?? []);
+      for (const p of spec.ports) {
+        assert.ok(
+          containerPorts.some((c) => c.name === p.targetPort || c.containerPort === p.targetPort),
+          `Service ${svc.metadata.name}: targetPort ${String(p.targetPort)}`,
+        );
+      }
+    }
+    const ports = (name: string): number[] =>
+      list(obj(find("Service", name).spec, name).ports).map((p) => Number(obj(p, "port").port));
+    assert.deepEqual(ports("envoy"), [designPorts.envoyData]);
+    assert.deepEqual(ports("xds-server"), [designPorts.xdsAds, designPorts.xdsAdmin]);
+    assert.deepEqual(ports("ext-authz"), [designPorts.extAuthzGrpc, designPorts.extAuthzMetrics]);
+    const xdsArgs = podTemplate(find("Deployment", "xds-server")).spec.containers[0]?.args ?? [];
+    assert.equal(Number(flag(xdsArgs, "--ads-port")), designPorts.xdsAds);
+    assert.equal(Number(flag(xdsArgs, "--admin-port")), designPorts.xdsAdmin);
+    const envoyPorts = podTemplate(find("Deployment", "envoy")).spec.containers[0]?.ports ?? [];
+    assert.ok(
+      !envoyPorts.some((p) => p.containerPort === designPorts.envoyAdmin),
+      "Envoy's admin is not a pod port",
+    );
+  });
+
+  it("the config's node addresses are the fixed clusterIPs of per-node Services selecting one pod each", () => {
+    const config = parseYaml(text(join(k8sDir, "config/inferencehub.yaml"))) as {
+      nodes: { name: string; address: string }[];
+    };
+    const sts = find("StatefulSet", "node");
+    const replicas = Number(sts.spec?.replicas);
+    assert.equal(config.nodes.length, replicas, "one config node per StatefulSet replica");
+    for (const node of config.nodes) {
+      const svc = find("Service", node.name);
+      const spec = obj(svc.spec, node.name) as {
+        clusterIP: string;
+        selector: Record<string, string>;
+        ports: Obj[];
+      };
+      const [ip = "", port = ""] = node.address.split(":");
+      assert.equal(spec.clusterIP, ip, `${node.name}: clusterIP`);
+      assert.ok(inCidr(ip, "10.96.0.0/12"), `${node.name}: ${ip} outside kubeadm's default service CIDR`);
+      assert.equal(spec.selector["statefulset.kubernetes.io/pod-name"], node.name);
+      assert.equal(Number(spec.ports[0]?.port), Number(port));
+    }
+    const args = podTemplate(sts).spec.containers[0]?.args ?? [];
+    assert.equal(flag(args, "--name"), "$(POD_NAME)", "the node is named after its pod");
+    const mounts = workloads.flatMap((w) => podTemplate(w).spec.volumes ?? []).map((v) => obj(v, "volume"));
+    for (const gen of kustomization.configMapGenerator) {
+      assert.ok(
+        mounts.some((v) => (v.configMap as { name?: string } | undefined)?.name === gen.name),
+        `ConfigMap ${gen.name} is mounted nowhere`,
+      );
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The images' health check script
+
+describe("deploy/docker/healthcheck.mjs", () => {
+  const script = join(deployDir, "docker/healthcheck.mjs");
+  const probe = (url: string) =>
+    run(process.execPath, [script, url], { timeout: 10_000 }).then(
+      () => ({ code: 0, stderr: "" }),
+      (err: { code?: number; stderr?: string }) => ({ code: err.code ?? -1, stderr: err.stderr ?? "" }),
+    );
+
+  it("passes on SERVING and 2xx, fails on NOT_SERVING, unknown services, errors and closed ports", async () => {
+    const server = new Server();
+    server.addService(HealthService, {
+      check: (
+        call: { request: HealthCheckRequest },
+        callback: (err: { code: number; details: string } | null, res?: { status: number }) => void,
+      ) => {
+        const service = call.request.service;
+        if (service === "" || service === "up")
+          callback(null, { status: HealthCheckResponse_ServingStatus.SERVING });
+        else if (service === "down")
+          callback(null, { status: HealthCheckResponse_ServingStatus.NOT_SERVING });
+        else callback({ code: grpcStatus.NOT_FOUND, details: "unknown service" });
+      },
+      watch: () => undefined,
+    });
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
+    );
+    const http = createServer((req, res) => res.writeHead(req.url === "/healthz" ? 200 : 503).end());
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const httpPort = (http.address() as AddressInfo).port;
+    const [closed] = await freePorts(1);
+    try {
+      // Independent probes, run side by side: each is a Node process.
+      const [serving, up, down, unknown, refused, ok, failing, httpRefused] = await Promise.all([
+        probe(`grpc://127.0.0.1:${grpcPort}`),
+        probe(`grpc://127.0.0.1:${grpcPort}/up`),
+        probe(`grpc://127.0.0.1:${grpcPort}/down`),
+        probe(`grpc://127.0.0.1:${grpcPort}/nope`),
+        probe(`grpc://127.0.0.1:${closed}`),
+        probe(`http://127.0.0.1:${httpPort}/healthz`),
+        probe(`http://127.0.0.1:${httpPort}/other`),
+        probe(`http://127.0.0.1:${closed}/healthz`),
+      ]);
+      assert.equal(serving.code, 0, serving.stderr);
+      assert.equal(up.code, 0, up.stderr);
+      assert.equal(down.code, 1);
+      assert.match(down.stderr, /health status 2/);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /gRPC status 5 unknown service/);
+      assert.equal(refused.code, 1);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(failing.code, 1);
+      assert.match(failing.stderr, /HTTP 503/);
+      assert.equal(httpRefused.code, 1);
+    } finally {
+      server.forceShutdown();
+      http.close();
+    }
+  });
+});
