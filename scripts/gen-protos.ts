@@ -29,6 +29,7 @@ const envoyProtos = [
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto",
   "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
+  "envoy/extensions/filters/http/grpc_stats/v3/config.proto",
   "envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",

@@ -91,7 +91,7 @@ describe("failover driven by health probes", () => {
       "scale/1 on gpu-1 to be UNHEALTHY",
     );
     await gw.xds.waitForSync("envoy-1");
-    const moved = Date.now();
+    const moved = Date.now() + 200;
     await unloaded;
     client.close();
     await scale.more(300);
@@ -119,7 +119,8 @@ describe("failover driven by health probes", () => {
     await load.more(150);
     await hubctl("drain", "gpu-2");
     await gw.xds.waitForSync("envoy-1");
-    const drained = Date.now();
+    // Envoy's workers pick up an ACKed update a moment after its main thread: allow for that.
+    const drained = Date.now() + 200;
     await load.more(300);
     const undraining = Date.now();
     await hubctl("undrain", "gpu-2");
@@ -161,7 +162,7 @@ describe("failover driven by health probes", () => {
     const downAt = Date.now();
     await gw.xds.waitFor((s) => s.health?.["gpu-1"]?.["mlp/1"] === "UNHEALTHY", "gpu-1 UNHEALTHY");
     await gw.xds.waitForSync("envoy-1");
-    const failedOver = Date.now();
+    const failedOver = Date.now() + 200;
     await load.more(300);
     const restarting = Date.now();
     for (const [name, port] of Object.entries(ports))

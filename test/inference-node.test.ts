@@ -95,6 +95,13 @@ describe("reference inference node, called directly", () => {
     assertClose(fp32Output(response), scaleReference("2", SCALE_SAMPLE_INPUT));
   });
 
+  test("a body naming another model than the gateway routed for is refused", async () => {
+    await assert.rejects(
+      client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT), { metadata: { "x-inferencehub-model": "mlp" } }),
+      isStatus(status.INVALID_ARGUMENT, /routed for model 'mlp' but its body names 'scale'/),
+    );
+  });
+
   test("mixed: FP32, INT64, INT32, BOOL, FP16 and BYTES in one call", async () => {
     const { response } = await client.infer(mixedRequest(MIXED_SAMPLE_INPUTS));
     const got = mixedOutputs(response);

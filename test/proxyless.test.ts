@@ -85,10 +85,7 @@ describe("proxyless grpc-js-xds client", () => {
   });
 
   test("sees an edit to 0/100", async () => {
-    const before = (await gw.xds.status()).snapshots.proxyless;
-    await gw.writeConfig(config(gw.nodeEntries(), listenPort, [0, 100]));
-    await gw.xds.waitFor((s) => s.snapshots.proxyless !== before, "the edit to be published");
-    await gw.xds.waitForSync("proxyless-1");
+    await gw.applyConfig(config(gw.nodeEntries(), listenPort, [0, 100]), { clients: ["proxyless-1"] });
     const byNode = await nodesSeen(200);
     assert.deepEqual([...byNode], [["node-v2", 200]]);
   });

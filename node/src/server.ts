@@ -26,7 +26,7 @@ import {
   type HealthCheckRequest,
   type HealthCheckResponse,
 } from "../../gen/inference/grpc/health/v1/health.js";
-import { NodeError } from "./errors.js";
+import { invalidArgument, NodeError } from "./errors.js";
 import { buildFeeds, buildResponse, outputNames } from "./infer.js";
 import { Limiter } from "./limiter.js";
 import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
@@ -37,6 +37,8 @@ export const SERVED_BY_HEADER = "x-inferencehub-node";
 export const SERVED_VERSION_HEADER = "x-inferencehub-model-version";
 /** Request header the gateway's version cluster sets: the version it routed the call to. */
 export const ROUTED_VERSION_HEADER = "x-inferencehub-model-version";
+/** Request header the gateway's version cluster sets: the model the call was routed and authorized for. */
+export const ROUTED_MODEL_HEADER = "x-inferencehub-model";
 
 const INFERENCE_SERVICE = "inference.GRPCInferenceService";
 const CLOCK_SLACK_MS = 20;
@@ -172,6 +174,13 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     const routedVersion = call.metadata.get(ROUTED_VERSION_HEADER)[0];
     const version =
       typeof routedVersion === "string" && routedVersion !== "" ? routedVersion : request.modelVersion;
+    // The gateway routes and authorizes on headers; a body naming another model must not run here.
+    const routedModel = call.metadata.get(ROUTED_MODEL_HEADER)[0];
+    if (typeof routedModel === "string" && routedModel !== "" && request.modelName !== routedModel) {
+      throw invalidArgument(
+        `the call was routed for model '${routedModel}' but its body names '${request.modelName}'; set inferencehub-model to the model in the body`,
+      );
+    }
     const { loaded, done } = repository.checkout(request.modelName, version);
     const labels = { model: loaded.model, version: loaded.version };
     const end = metrics.latency.startTimer(labels);

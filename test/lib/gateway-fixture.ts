@@ -12,6 +12,7 @@ import { createInferClient, type InferClient } from "../../scripts/lib/infer-cli
 import { startNode, type NodeProcess, type StartNodeOptions } from "../../scripts/lib/node-process.js";
 import { freePort } from "../../scripts/lib/ports.js";
 import { startXdsServer, type XdsProcess } from "../../scripts/lib/xds-process.js";
+import { contentHash } from "../../xds-server/src/snapshot/index.js";
 
 export type AdsTransport = "sotw" | "delta";
 
@@ -34,6 +35,11 @@ export interface GatewayFixture {
   writeConfig(config: object): Promise<void>;
   /** Writes the config in place (truncate and write), as some editors and `>` do. */
   writeConfigInPlace(config: object): Promise<void>;
+  /**
+   * Writes the config and waits until the control plane serves exactly it (its content hash is
+   * the config version) and the given clients (default: every Envoy started here) have ACKed it.
+   */
+  applyConfig(config: object, opts?: { inPlace?: boolean; clients?: string[] }): Promise<void>;
   /** Starts an Envoy on the shared data port... only one may hold it; see envoyListenPort. */
   startEnvoy(opts?: { id?: string; transport?: AdsTransport }): Promise<EnvoyProcess>;
   client(): InferClient;
@@ -99,6 +105,14 @@ export async function startGateway(opts: {
         await rename(tmp, configPath);
       },
       writeConfigInPlace: async (config) => writeFile(configPath, serialize(config)),
+      applyConfig: async (config, { inPlace = false, clients } = {}) => {
+        const text = serialize(config);
+        if (inPlace) await writeFile(configPath, text);
+        else await fixture.writeConfig(config);
+        const version = contentHash(text);
+        await xdsRef.waitFor((s) => s.configVersion === version, `config ${version} to serve`);
+        for (const id of clients ?? envoys.map((e) => e.name)) await xdsRef.waitForSync(id);
+      },
       startEnvoy: async ({
         id = `envoy-${envoys.length + 1}`,
         transport = opts.transport ?? "sotw",

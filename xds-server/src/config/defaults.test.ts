@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { defaultPool } from "./defaults.js";
+import { defaultExtAuthz, defaultJwt, defaultPool } from "./defaults.js";
+import { formatDuration } from "./duration.js";
 import { formatConfig } from "./format.js";
 import { parseConfig } from "./parse.js";
 import { configSchema } from "./schema.js";
@@ -37,4 +38,16 @@ test("the schema documents the same defaults the code applies", () => {
   const node = resolve({ $ref: "#/definitions/node" }).properties ?? {};
   assert.equal(schemaDefaults(node.pool ?? {}), defaultPool);
   assert.equal(schemaDefaults(node.drain ?? {}), false);
+});
+
+test("the schema documents the same auth defaults the code applies", () => {
+  const defs = configSchema.definitions as Record<string, SchemaNode>;
+  const service = defs.extAuthzService?.properties ?? {};
+  assert.equal(schemaDefaults(service.timeout ?? {}), formatDuration(defaultExtAuthz.timeoutMs));
+  assert.equal(schemaDefaults(service.failOpen ?? {}), defaultExtAuthz.failOpen);
+  const jwt = defs.jwt?.properties ?? {};
+  assert.equal(schemaDefaults(jwt.tenantClaim ?? {}), defaultJwt.tenantClaim);
+  assert.equal(schemaDefaults(jwt.clockSkew ?? {}), formatDuration(defaultJwt.clockSkewMs));
+  assert.equal(schemaDefaults(jwt.jwksCacheTtl ?? {}), formatDuration(defaultJwt.jwksCacheMs));
+  assert.equal(schemaDefaults(defs.tenant?.properties?.repository ?? {}), false);
 });

@@ -3,7 +3,7 @@
  * `default` annotations for editors; defaults.test.ts keeps the two in step.
  * Why each value: xds-server/README.md, "Defaults and why".
  */
-import type { ListenerConfig, ModelSettings } from "./types.js";
+import type { ExtAuthzServiceConfig, JwtConfig, ListenerConfig, ModelSettings } from "./types.js";
 
 /** Pool of a node that names none. */
 export const defaultPool = "default";
@@ -49,4 +49,20 @@ export const defaultSettings: Readonly<ModelSettings> = {
   // https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/upstream/load_balancing/panic_threshold
   panicThreshold: 0,
   health: { intervalMs: 2_000, timeoutMs: 1_000, healthyThreshold: 1, unhealthyThreshold: 2, jitter: 0.1 },
+};
+
+/**
+ * ext-authz sits on every call's path: a decision takes well under a millisecond, so a quarter of a
+ * second means it is down or overloaded, and the call fails closed (UNAVAILABLE) rather than hang.
+ */
+export const defaultExtAuthz: Readonly<Pick<ExtAuthzServiceConfig, "timeoutMs" | "failOpen">> = {
+  timeoutMs: 250,
+  failOpen: false,
+};
+
+/** Optional JWT settings; a JWKS fetched from a URL is reused for 10 minutes (and on unknown `kid`s refetched). */
+export const defaultJwt: Readonly<Pick<JwtConfig, "tenantClaim" | "clockSkewMs" | "jwksCacheMs">> = {
+  tenantClaim: "tenant",
+  clockSkewMs: 5_000,
+  jwksCacheMs: 600_000,
 };

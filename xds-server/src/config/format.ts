@@ -5,8 +5,8 @@
  */
 import { stringify } from "yaml";
 import { formatDuration } from "./duration.js";
-import type { RawConfig, RawModel, RawSettings } from "./raw.js";
-import type { Config, ListenerConfig, ModelConfig, ModelSettings } from "./types.js";
+import type { RawAuth, RawConfig, RawModel, RawSettings } from "./raw.js";
+import type { AuthConfig, Config, ListenerConfig, ModelConfig, ModelSettings } from "./types.js";
 
 export function formatConfig(config: Config): string {
   const raw: RawConfig = {
@@ -20,6 +20,7 @@ export function formatConfig(config: Config): string {
       ...(node.drain ? { drain: true } : {}),
     })),
     models: config.models.map((model) => rawModel(model, config.defaults)),
+    ...(config.auth ? { auth: rawAuth(config.auth) } : {}),
   };
   return stringify(raw, { lineWidth: 0 });
 }
@@ -31,6 +32,39 @@ function rawListener(listener: ListenerConfig): RawConfig["listener"] {
     idleTimeout: formatDuration(idleTimeoutMs),
     streamIdleTimeout: formatDuration(streamIdleTimeoutMs),
     requestHeadersTimeout: formatDuration(requestHeadersTimeoutMs),
+  };
+}
+
+function rawAuth(auth: AuthConfig): RawAuth {
+  const { extAuthz, jwt } = auth;
+  return {
+    extAuthz: {
+      address: extAuthz.address,
+      timeout: formatDuration(extAuthz.timeoutMs),
+      failOpen: extAuthz.failOpen,
+    },
+    ...(auth.keysFile === undefined ? {} : { keysFile: auth.keysFile }),
+    ...(jwt
+      ? {
+          jwt: {
+            ...(jwt.jwksFile === undefined ? {} : { jwksFile: jwt.jwksFile }),
+            ...(jwt.jwksUrl === undefined ? {} : { jwksUrl: jwt.jwksUrl }),
+            issuer: jwt.issuer,
+            audience: jwt.audience,
+            tenantClaim: jwt.tenantClaim,
+            clockSkew: formatDuration(jwt.clockSkewMs),
+            jwksCacheTtl: formatDuration(jwt.jwksCacheMs),
+          },
+        }
+      : {}),
+    tenants: auth.tenants.map((tenant) => ({
+      name: tenant.name,
+      models: tenant.models.map((grant) =>
+        grant.versions ? { name: grant.model, versions: grant.versions } : grant.model,
+      ),
+      ...(tenant.rateLimit ? { rateLimit: { ...tenant.rateLimit } } : {}),
+      repository: tenant.repository,
+    })),
   };
 }
 

@@ -5,11 +5,17 @@ export type { ConfigError, PathSegments } from "./errors.js";
 export { ok, fail } from "./result.js";
 export type { Result } from "./result.js";
 export { parseDuration, formatDuration } from "./duration.js";
-export { defaultListener, defaultPool, defaultSettings } from "./defaults.js";
+export { defaultExtAuthz, defaultJwt, defaultListener, defaultPool, defaultSettings } from "./defaults.js";
 export { configSchema } from "./schema.js";
 export { retryOnValues } from "./types.js";
 export type {
+  AuthConfig,
   CircuitBreakerSettings,
+  ExtAuthzServiceConfig,
+  JwtConfig,
+  ModelGrant,
+  RateLimitConfig,
+  TenantConfig,
   Config,
   HealthSettings,
   ListenerConfig,

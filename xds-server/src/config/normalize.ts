@@ -2,11 +2,20 @@
  * Raw (schema- and semantically valid) file → normalized Config: defaults applied, per-model
  * overrides merged field by field over `defaults` (lists replace), durations in milliseconds.
  */
-import { defaultListener, defaultPool, defaultSettings } from "./defaults.js";
+import { defaultExtAuthz, defaultJwt, defaultListener, defaultPool, defaultSettings } from "./defaults.js";
 import { parseDuration } from "./duration.js";
-import type { RawConfig, RawListener, RawModel, RawNode, RawSettings } from "./raw.js";
+import type { RawAuth, RawConfig, RawListener, RawModel, RawNode, RawSettings, RawTenant } from "./raw.js";
 import { splitAddress } from "./semantic.js";
-import type { Config, ListenerConfig, ModelConfig, ModelSettings, NodeConfig } from "./types.js";
+import type {
+  AuthConfig,
+  Config,
+  JwtConfig,
+  ListenerConfig,
+  ModelConfig,
+  ModelSettings,
+  NodeConfig,
+  TenantConfig,
+} from "./types.js";
 
 export function normalize(raw: RawConfig): Config {
   const defaults = resolveSettings(defaultSettings, raw.defaults);
@@ -17,6 +26,7 @@ export function normalize(raw: RawConfig): Config {
     defaults,
     nodes,
     models: (raw.models ?? []).map((model) => normalizeModel(model, defaults)),
+    ...(raw.auth ? { auth: normalizeAuth(raw.auth) } : {}),
   };
 }
 
@@ -106,5 +116,55 @@ function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelConfig {
     })),
     ...(raw.shadow ? { shadow: { version: String(raw.shadow.version), percent: raw.shadow.percent } } : {}),
     ...resolveSettings(defaults, raw),
+  };
+}
+
+function normalizeAuth(raw: RawAuth): AuthConfig {
+  const parts = splitAddress(raw.extAuthz.address);
+  if (!parts)
+    throw new Error(`normalize: address ${raw.extAuthz.address} passed validation but does not parse`);
+  return {
+    extAuthz: {
+      address: raw.extAuthz.address,
+      host: parts.host,
+      port: parts.port,
+      timeoutMs: ms(raw.extAuthz.timeout, defaultExtAuthz.timeoutMs),
+      failOpen: raw.extAuthz.failOpen ?? defaultExtAuthz.failOpen,
+    },
+    ...(raw.keysFile === undefined ? {} : { keysFile: raw.keysFile }),
+    ...(raw.jwt ? { jwt: normalizeJwt(raw.jwt) } : {}),
+    tenants: raw.tenants.map(normalizeTenant),
+  };
+}
+
+function normalizeJwt(raw: NonNullable<RawAuth["jwt"]>): JwtConfig {
+  return {
+    ...(raw.jwksFile === undefined ? {} : { jwksFile: raw.jwksFile }),
+    ...(raw.jwksUrl === undefined ? {} : { jwksUrl: raw.jwksUrl }),
+    issuer: raw.issuer,
+    audience: raw.audience,
+    tenantClaim: raw.tenantClaim ?? defaultJwt.tenantClaim,
+    clockSkewMs: ms(raw.clockSkew, defaultJwt.clockSkewMs),
+    jwksCacheMs: ms(raw.jwksCacheTtl, defaultJwt.jwksCacheMs),
+  };
+}
+
+function normalizeTenant(raw: RawTenant): TenantConfig {
+  return {
+    name: raw.name,
+    models: raw.models.map((grant) =>
+      typeof grant === "string"
+        ? { model: grant }
+        : { model: grant.name, versions: grant.versions.map((v) => String(v)) },
+    ),
+    ...(raw.rateLimit
+      ? {
+          rateLimit: {
+            callsPerSecond: raw.rateLimit.callsPerSecond,
+            burst: raw.rateLimit.burst ?? Math.ceil(raw.rateLimit.callsPerSecond),
+          },
+        }
+      : {}),
+    repository: raw.repository ?? false,
   };
 }

@@ -128,6 +128,77 @@ listener: { port: 9000, address: "127.0.0.1", idleTimeout: 1h, streamIdleTimeout
     },
   },
   {
+    name: "auth: defaults, grants with and without versions, rate limits",
+    yaml: `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models:
+  - { name: scale, versions: [{ version: 1, weight: 50, nodes: [n1] }, { version: 2, weight: 50, nodes: [n1] }] }
+  - { name: mlp, versions: [{ version: v1, nodes: [n1] }] }
+auth:
+  extAuthz: { address: "ext-authz:19000" }
+  keysFile: keys.yaml
+  jwt: { jwksUrl: "https://idp.example/jwks.json", issuer: "https://idp.example", audience: inferencehub }
+  tenants:
+    - { name: acme, models: [scale, { name: mlp, versions: [v1] }], rateLimit: { callsPerSecond: 2.5 } }
+    - { name: ops, models: ["*"], rateLimit: { callsPerSecond: 100, burst: 500 }, repository: true }
+`,
+    check: (c) => {
+      assert.deepEqual(c.auth?.extAuthz, {
+        address: "ext-authz:19000",
+        host: "ext-authz",
+        port: 19000,
+        timeoutMs: 250,
+        failOpen: false,
+      });
+      assert.equal(c.auth?.keysFile, "keys.yaml");
+      assert.deepEqual(c.auth?.jwt, {
+        jwksUrl: "https://idp.example/jwks.json",
+        issuer: "https://idp.example",
+        audience: "inferencehub",
+        tenantClaim: "tenant",
+        clockSkewMs: 5_000,
+        jwksCacheMs: 600_000,
+      });
+      assert.deepEqual(c.auth?.tenants, [
+        {
+          name: "acme",
+          models: [{ model: "scale" }, { model: "mlp", versions: ["v1"] }],
+          rateLimit: { callsPerSecond: 2.5, burst: 3 },
+          repository: false,
+        },
+        {
+          name: "ops",
+          models: [{ model: "*" }],
+          rateLimit: { callsPerSecond: 100, burst: 500 },
+          repository: true,
+        },
+      ]);
+    },
+  },
+  {
+    name: "auth: an IPv6 ext-authz address, JWT only, fail-open and integer versions",
+    yaml: `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models: [{ name: m, versions: [{ version: 7, nodes: [n1] }] }]
+auth:
+  extAuthz: { address: "[::1]:19000", timeout: 1s, failOpen: true }
+  jwt: { jwksFile: jwks.json, issuer: i, audience: a, tenantClaim: org, clockSkew: 1m, jwksCacheTtl: 1h }
+  tenants: [{ name: t, models: [{ name: m, versions: [7] }] }]
+`,
+    check: (c) => {
+      assert.deepEqual(c.auth?.extAuthz, {
+        address: "[::1]:19000",
+        host: "::1",
+        port: 19000,
+        timeoutMs: 1_000,
+        failOpen: true,
+      });
+      assert.equal(c.auth?.keysFile, undefined);
+      assert.equal(c.auth?.jwt?.tenantClaim, "org");
+      assert.deepEqual(c.auth?.tenants[0]?.models, [{ model: "m", versions: ["7"] }]);
+    },
+  },
+  {
     name: "a file with no nodes and no models is a gateway that serves nothing",
     yaml: "listener: { port: 8080 }\n",
     check: (c) => assert.deepEqual([c.nodes, c.models, c.pools], [[], [], []]),
@@ -276,12 +347,68 @@ models:
     retry: { attempts: 0, on: [unavailable, unavailable, sometimes] }
 `,
     errors: [
-      "listner: unknown field (expected one of: listener, pools, defaults, nodes, models)",
+      "listner: unknown field (expected one of: listener, pools, defaults, nodes, models, auth)",
       "nodes[0].address: is required",
       "models[0].versions: must be a list",
       "models[0].retry.attempts: must be an integer from 1 to 10",
       "models[0].retry.on: lists 'unavailable' twice",
       "models[0].retry.on[2]: 'sometimes' is not one of: connect-failure, refused-stream, reset-before-request, reset, 5xx, gateway-error, retriable-4xx, envoy-ratelimited, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable",
+    ],
+  },
+  {
+    name: "auth: references, duplicates, identity sources and addresses",
+    yaml: `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models: [{ name: scale, versions: [{ version: "1", nodes: [n1] }] }]
+auth:
+  extAuthz: { address: "300.1.1.1:19000" }
+  jwt: { jwksFile: a.json, jwksUrl: "https://x", issuer: i, audience: a }
+  tenants:
+    - { name: acme, models: [scale, resnet, { name: scale, versions: ["1", "9", "1"] }] }
+    - { name: acme, models: ["*"] }
+`,
+    errors: [
+      "auth.extAuthz.address: '300.1.1.1' is not an IP address (IPv6 goes in brackets)",
+      "auth.jwt: sets both jwksFile and jwksUrl: keep one",
+      "auth.tenants[0].models[1]: unknown model 'resnet' (models: scale)",
+      "auth.tenants[0].models[2]: duplicate model 'scale' (also auth.tenants[0].models[0])",
+      "auth.tenants[0].models[2].versions[1]: unknown version '9' of model 'scale' (versions: 1)",
+      "auth.tenants[0].models[2].versions[2]: duplicate version '1' (also auth.tenants[0].models[2].versions[0])",
+      "auth.tenants[1].name: duplicate tenant 'acme' (also auth.tenants[0])",
+    ],
+  },
+  {
+    name: "auth: structure",
+    yaml: `
+auth:
+  extAuthz: { address: "ext authz", timeout: 0ms }
+  jwt: { issuer: i, audience: a }
+  tenants:
+    - { name: Acme, models: [], rateLimit: { callsPerSecond: 0, burst: 0 } }
+    - { name: b, models: ["m*", 3, { name: "*", versions: [] }] }
+`,
+    errors: [
+      "auth.extAuthz.address: 'ext authz' is not a host:port address (e.g. 127.0.0.1:19000, [::1]:19000 or ext-authz:19000)",
+      "auth.extAuthz.timeout: '0ms' must be greater than 0",
+      "auth.jwt: needs jwksFile or jwksUrl to verify tokens with",
+      "auth.tenants[0].name: 'Acme' is not a valid name: use lowercase letters, digits and '-', starting and ending with a letter or digit (at most 63)",
+      "auth.tenants[0].models: must not be empty",
+      "auth.tenants[0].rateLimit.callsPerSecond: must be a number from 0.001 to 1000000",
+      "auth.tenants[0].rateLimit.burst: must be an integer from 1 to 1000000",
+      "auth.tenants[1].models[0]: 'm*' is not a model name or '*'",
+      "auth.tenants[1].models[1]: 3 must be a model name, '*', or { name, versions }",
+      "auth.tenants[1].models[2].name: '*' is not a valid name: use lowercase letters, digits and '-', starting and ending with a letter or digit (at most 63)",
+      "auth.tenants[1].models[2].versions: must not be empty",
+    ],
+  },
+  {
+    name: "auth: no identity source, a bad port and an empty tenant list",
+    yaml: `
+auth: { extAuthz: { address: "127.0.0.1:70000" }, tenants: [] }
+`,
+    errors: [
+      "auth: names no identity source: set keysFile, jwt or both (without one, every call is UNAUTHENTICATED)",
+      "auth.extAuthz.address: port 70000 is not from 1 to 65535",
     ],
   },
   {

@@ -10,6 +10,7 @@ export interface RawConfig {
   defaults?: RawSettings;
   nodes?: RawNode[];
   models?: RawModel[];
+  auth?: RawAuth;
 }
 
 export interface RawListener {
@@ -70,4 +71,29 @@ export interface RawModel extends RawSettings {
   name: string;
   versions: RawVersion[];
   shadow?: { version: string | number; percent: number };
+}
+
+export interface RawAuth {
+  extAuthz: { address: string; timeout?: string; failOpen?: boolean };
+  keysFile?: string;
+  jwt?: {
+    jwksFile?: string;
+    jwksUrl?: string;
+    issuer: string;
+    audience: string;
+    tenantClaim?: string;
+    clockSkew?: string;
+    jwksCacheTtl?: string;
+  };
+  tenants: RawTenant[];
+}
+
+/** A model name (or "*"), or a model with the versions allowed. */
+export type RawModelGrant = string | { name: string; versions: (string | number)[] };
+
+export interface RawTenant {
+  name: string;
+  models: RawModelGrant[];
+  rateLimit?: { callsPerSecond: number; burst?: number };
+  repository?: boolean;
 }

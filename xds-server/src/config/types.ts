@@ -36,6 +36,8 @@ export interface Config {
   nodes: NodeConfig[];
   /** Sorted as written in the file; each carries its own resolved settings. */
   models: ModelConfig[];
+  /** Who may call which model (ext-authz); absent = no authorization at the gateway. */
+  auth?: AuthConfig;
 }
 
 /** The Envoy data listener and its edge limits. */
@@ -137,4 +139,72 @@ export interface ModelConfig extends ModelSettings {
   name: string;
   versions: VersionConfig[];
   shadow?: ShadowConfig;
+}
+
+/**
+ * Authorization: read by the control plane (the ext_authz filter and the ext-authz cluster) and by
+ * ext-authz itself (identities, tenants, rate limits), so one edit of the file changes both.
+ */
+export interface AuthConfig {
+  extAuthz: ExtAuthzServiceConfig;
+  /** The API keys file (hashes only), as written; relative paths are relative to this file. */
+  keysFile?: string;
+  /** JWT bearer tokens; absent = only API keys are accepted. */
+  jwt?: JwtConfig;
+  /** Sorted as written in the file. */
+  tenants: TenantConfig[];
+}
+
+/** Where Envoy reaches ext-authz, and what it does when it cannot. */
+export interface ExtAuthzServiceConfig {
+  /** As written: "<ip>:<port>", "[<ipv6>]:<port>" or "<dns name>:<port>". */
+  address: string;
+  /** The host part of address, without brackets. */
+  host: string;
+  port: number;
+  /** Longest Envoy waits for a decision. */
+  timeoutMs: number;
+  /** Let calls through when ext-authz cannot be reached or is too slow (false: UNAVAILABLE). */
+  failOpen: boolean;
+}
+
+export interface JwtConfig {
+  /** A JWKS document on disk (relative to this file); exactly one of jwksFile and jwksUrl is set. */
+  jwksFile?: string;
+  /** A JWKS document served over HTTP(S), fetched and cached by ext-authz. */
+  jwksUrl?: string;
+  /** Required `iss` claim. */
+  issuer: string;
+  /** Required `aud` claim (one of the token's audiences). */
+  audience: string;
+  /** The claim that names the caller's tenant. */
+  tenantClaim: string;
+  /** Tolerance for `exp` and `nbf` against ext-authz's clock. */
+  clockSkewMs: number;
+  /** How long a fetched JWKS is used before it is fetched again (jwksUrl only). */
+  jwksCacheMs: number;
+}
+
+export interface TenantConfig {
+  name: string;
+  /** What the tenant may call; a model not listed is PERMISSION_DENIED. */
+  models: ModelGrant[];
+  /** Calls per second with a burst, per ext-authz replica; absent = unlimited. */
+  rateLimit?: RateLimitConfig;
+  /** May call the model repository methods (load, unload, index): an operator's power. */
+  repository: boolean;
+}
+
+export interface ModelGrant {
+  /** A model name, or "*" for every model the gateway serves. */
+  model: string;
+  /** The versions the tenant may call; absent = every version. */
+  versions?: string[];
+}
+
+export interface RateLimitConfig {
+  /** Tokens added per second. */
+  callsPerSecond: number;
+  /** Bucket size: calls allowed at once after a quiet period. */
+  burst: number;
 }

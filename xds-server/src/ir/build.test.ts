@@ -93,7 +93,13 @@ test("shadow and retry: one try means no retry policy", () => {
 
 test("the IR is plain data: JSON round-trips it, and building twice gives equal IRs", () => {
   const ir = buildIR(pools, unknownHealth, {
-    extAuthz: { cluster: "ext_authz", timeoutMs: 250, failOpen: false },
+    extAuthz: {
+      cluster: "ext_authz",
+      service: { host: "127.0.0.1", port: 19000, dns: false },
+      timeoutMs: 250,
+      failOpen: false,
+      bodyBytes: 256,
+    },
   });
   assert.deepEqual(JSON.parse(JSON.stringify(ir)), ir);
   assert.deepEqual(buildIR(pools, unknownHealth, { extAuthz: ir.extAuthz }), ir);
@@ -108,4 +114,35 @@ test("weights of every model sum to exactly 100", () => {
       model.name,
     );
   }
+});
+
+test("the config's auth section turns ext_authz on; the IR keeps only what Envoy needs", () => {
+  const base = `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models: [{ name: m, versions: [{ version: "1", nodes: [n1] }] }]
+`;
+  assert.equal(buildIR(config(base), unknownHealth).extAuthz, undefined);
+  const withAuth = (address: string) =>
+    buildIR(
+      config(`${base}
+auth:
+  extAuthz: { address: "${address}", timeout: 100ms, failOpen: true }
+  keysFile: keys.yaml
+  tenants: [{ name: t, models: [m], rateLimit: { callsPerSecond: 1 } }]
+`),
+      unknownHealth,
+    ).extAuthz;
+  assert.deepEqual(withAuth("10.0.0.9:19000"), {
+    cluster: "ext_authz",
+    service: { host: "10.0.0.9", port: 19000, dns: false },
+    timeoutMs: 100,
+    failOpen: true,
+    bodyBytes: 256,
+  });
+  assert.deepEqual(withAuth("[::1]:19000")?.service, { host: "::1", port: 19000, dns: false });
+  assert.deepEqual(withAuth("ext-authz.infra:19000")?.service, {
+    host: "ext-authz.infra",
+    port: 19000,
+    dns: true,
+  });
 });

@@ -1,7 +1,17 @@
 /** Config + health → IR. Pure: no I/O, no clock; the same arguments give an equal IR. */
-import type { Config, ModelConfig, NodeConfig, VersionConfig } from "../config/index.js";
-import { clusterName } from "./names.js";
-import type { ClusterIR, EndpointIR, GatewayIR, HealthView, ListenerIR, ModelIR, RetryIR } from "./types.js";
+import { isIP } from "node:net";
+import type { AuthConfig, Config, ModelConfig, NodeConfig, VersionConfig } from "../config/index.js";
+import { clusterName, extAuthzClusterName } from "./names.js";
+import type {
+  ClusterIR,
+  EndpointIR,
+  ExtAuthzIR,
+  GatewayIR,
+  HealthView,
+  ListenerIR,
+  ModelIR,
+  RetryIR,
+} from "./types.js";
 
 /**
  * Host picks per retry that try to avoid the nodes a call already failed on, as in Envoy's
@@ -12,17 +22,24 @@ const hostSelectionRetryMaxAttempts = 3;
 /** Without probes every node is UNKNOWN, which Envoy and grpc-js both route to. */
 export const unknownHealth: HealthView = () => "UNKNOWN";
 
+/**
+ * Body bytes ext-authz gets to find the model name: the 5-byte gRPC prefix, then model_name and
+ * model_version (fields 1 and 2, each a 1-byte tag, a 1-byte length and at most 63 bytes) is 135.
+ */
+const extAuthzBodyBytes = 256;
+
 export interface BuildIROptions {
-  /** Turn on the ext_authz filter (off by default: no ext-authz service is configured yet). */
+  /** Sets the ext_authz slot directly, whatever the config's `auth` says (tests). */
   extAuthz?: GatewayIR["extAuthz"];
 }
 
 export function buildIR(config: Config, health: HealthView, options: BuildIROptions = {}): GatewayIR {
   const nodes = new Map(config.nodes.map((node) => [node.name, node]));
   const models = sortBy(config.models, (m) => m.name);
+  const extAuthz = options.extAuthz ?? (config.auth ? buildExtAuthz(config.auth) : undefined);
   return {
     listener: buildListener(config),
-    ...(options.extAuthz ? { extAuthz: { ...options.extAuthz } } : {}),
+    ...(extAuthz ? { extAuthz: { ...extAuthz, service: { ...extAuthz.service } } } : {}),
     models: models.map(buildModel),
     clusters: sortBy(
       models.flatMap((model) =>
@@ -48,6 +65,17 @@ function buildListener(config: Config): ListenerIR {
     requestHeadersTimeoutMs: l.requestHeadersTimeoutMs,
     maxRequestHeadersKb: l.maxRequestHeadersKb,
     accessLog: l.accessLog,
+  };
+}
+
+function buildExtAuthz(auth: AuthConfig): ExtAuthzIR {
+  const { host, port, timeoutMs, failOpen } = auth.extAuthz;
+  return {
+    cluster: extAuthzClusterName,
+    service: { host, port, dns: isIP(host) === 0 },
+    timeoutMs,
+    failOpen,
+    bodyBytes: extAuthzBodyBytes,
   };
 }
 

@@ -1,10 +1,11 @@
 export { buildIR, unknownHealth } from "./build.js";
 export type { BuildIROptions } from "./build.js";
-export { clusterName, clusterSeparator } from "./names.js";
+export { clusterName, clusterSeparator, extAuthzClusterName } from "./names.js";
 export type {
   ClusterIR,
   EndpointIR,
   ExtAuthzIR,
+  ExtAuthzServiceIR,
   GatewayIR,
   HealthStatus,
   HealthView,

@@ -9,3 +9,9 @@ export const clusterSeparator = "~";
 export function clusterName(model: string, version: string): string {
   return `${model}${clusterSeparator}${version}`;
 }
+
+/**
+ * The cluster that reaches ext-authz. `_` occurs in no model name, and the name has no `~`, so it
+ * can never collide with a model version's cluster.
+ */
+export const extAuthzClusterName = "ext_authz";

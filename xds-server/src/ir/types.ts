@@ -54,12 +54,28 @@ export interface ListenerIR {
 }
 
 export interface ExtAuthzIR {
-  /** Name of the cluster that reaches the ext-authz gRPC service; it is defined outside this IR (bootstrap). */
+  /** Name of the cluster that reaches the ext-authz gRPC service (Envoy group only). */
   cluster: string;
+  /** Where ext-authz listens. */
+  service: ExtAuthzServiceIR;
   /** Longest Envoy waits for a decision. */
   timeoutMs: number;
-  /** Let calls through when ext-authz cannot be reached (false: they fail). */
+  /** Let calls through when ext-authz cannot be reached (false: they fail with UNAVAILABLE). */
   failOpen: boolean;
+  /**
+   * Bytes of the request body ext-authz gets when a unary call that names a model in its body
+   * (ModelInfer, ModelMetadata, ModelReady) sets no `inferencehub-model` header: enough for the
+   * gRPC frame prefix, model name and version, never the tensors. Other calls send no body.
+   */
+  bodyBytes: number;
+}
+
+export interface ExtAuthzServiceIR {
+  /** IP address (without brackets) or DNS name. */
+  host: string;
+  port: number;
+  /** host is a DNS name for Envoy to resolve (STRICT_DNS) rather than an IP address (STATIC). */
+  dns: boolean;
 }
 
 export interface ModelIR {

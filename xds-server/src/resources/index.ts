@@ -1,7 +1,9 @@
 export {
   clusterLoadAssignmentTypeUrl,
   clusterTypeUrl,
+  extAuthzPerRouteTypeUrl,
   extAuthzTypeUrl,
+  grpcStatsTypeUrl,
   headerMutationTypeUrl,
   httpConnectionManagerTypeUrl,
   listenerTypeUrl,
@@ -16,7 +18,9 @@ export {
 export type {
   ClusterLoadAssignmentTypeUrl,
   ClusterTypeUrl,
+  ExtAuthzPerRouteTypeUrl,
   ExtAuthzTypeUrl,
+  GrpcStatsTypeUrl,
   HeaderMutationTypeUrl,
   HttpConnectionManagerTypeUrl,
   ListenerTypeUrl,

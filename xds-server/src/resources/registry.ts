@@ -7,8 +7,12 @@ import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
 import { StdoutAccessLog } from "../../../gen/envoy/envoy/extensions/access_loggers/stream/v3/stream.js";
-import { ExtAuthz } from "../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
+import {
+  ExtAuthz,
+  ExtAuthzPerRoute,
+} from "../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
 import { Router } from "../../../gen/envoy/envoy/extensions/filters/http/router/v3/router.js";
+import { FilterConfig as GrpcStatsConfig } from "../../../gen/envoy/envoy/extensions/filters/http/grpc_stats/v3/config.js";
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { UpstreamCodec } from "../../../gen/envoy/envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.js";
 import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
@@ -18,7 +22,9 @@ import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import {
   clusterLoadAssignmentTypeUrl,
   clusterTypeUrl,
+  extAuthzPerRouteTypeUrl,
   extAuthzTypeUrl,
+  grpcStatsTypeUrl,
   headerMutationTypeUrl,
   httpConnectionManagerTypeUrl,
   listenerTypeUrl,
@@ -39,6 +45,8 @@ export interface MessageTypes {
   [httpConnectionManagerTypeUrl]: HttpConnectionManager;
   [routerTypeUrl]: Router;
   [extAuthzTypeUrl]: ExtAuthz;
+  [extAuthzPerRouteTypeUrl]: ExtAuthzPerRoute;
+  [grpcStatsTypeUrl]: GrpcStatsConfig;
   [headerMutationTypeUrl]: HeaderMutation;
   [upstreamCodecTypeUrl]: UpstreamCodec;
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
@@ -63,6 +71,8 @@ export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<Message
   [httpConnectionManagerTypeUrl]: HttpConnectionManager,
   [routerTypeUrl]: Router,
   [extAuthzTypeUrl]: ExtAuthz,
+  [extAuthzPerRouteTypeUrl]: ExtAuthzPerRoute,
+  [grpcStatsTypeUrl]: GrpcStatsConfig,
   [headerMutationTypeUrl]: HeaderMutation,
   [upstreamCodecTypeUrl]: UpstreamCodec,
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,

@@ -27,9 +27,17 @@ export type RouterTypeUrl = typeof routerTypeUrl;
 export const extAuthzTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz";
 export type ExtAuthzTypeUrl = typeof extAuthzTypeUrl;
 
+export const extAuthzPerRouteTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute";
+export type ExtAuthzPerRouteTypeUrl = typeof extAuthzPerRouteTypeUrl;
+
 export const headerMutationTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation";
 export type HeaderMutationTypeUrl = typeof headerMutationTypeUrl;
+
+export const grpcStatsTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig";
+export type GrpcStatsTypeUrl = typeof grpcStatsTypeUrl;
 
 export const upstreamCodecTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";

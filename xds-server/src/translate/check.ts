@@ -11,7 +11,7 @@ import type { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v
 import type { RouteAction } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import type { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
-import { httpConnectionManagerTypeUrl, unpackAny } from "../resources/index.js";
+import { extAuthzTypeUrl, httpConnectionManagerTypeUrl, unpackAny } from "../resources/index.js";
 import type { Named, ResourceKind, ResourceSet } from "./types.js";
 import { resourceKinds } from "./types.js";
 
@@ -28,6 +28,7 @@ export function checkResourceSet(set: ResourceSet): ResourceProblem[] {
     ...checkRouteReferences(set),
     ...checkEndpointReferences(set),
     ...checkClusterReferences(set),
+    ...checkExtAuthzReferences(set),
   ];
 }
 
@@ -131,6 +132,35 @@ function checkClusterReferences(set: ResourceSet): ResourceProblem[] {
         kind: "routes" as const,
         name,
         message: `routes to cluster ${cluster}, which does not exist`,
+      })),
+  );
+}
+
+/**
+ * Envoy resolves the ext_authz filter's gRPC cluster only when a call arrives: a missing one is
+ * accepted, then fails every call with UNAVAILABLE.
+ */
+function checkExtAuthzReferences(set: ResourceSet): ResourceProblem[] {
+  const clusters = new Set(set.clusters.map((c) => c.name));
+  return set.listeners.flatMap(({ name, resource }) =>
+    connectionManagers(resource)
+      .flatMap((hcm) => hcm.httpFilters)
+      .flatMap((filter) =>
+        filter.configType?.$case === "typedConfig" &&
+        filter.configType.typedConfig.typeUrl === extAuthzTypeUrl
+          ? [unpackAny(filter.configType.typedConfig, extAuthzTypeUrl)]
+          : [],
+      )
+      .flatMap((config) => {
+        const target =
+          config.services?.$case === "grpcService" ? config.services.grpcService.targetSpecifier : undefined;
+        return target?.$case === "envoyGrpc" ? [target.envoyGrpc.clusterName] : [];
+      })
+      .filter((cluster) => !clusters.has(cluster))
+      .map((cluster) => ({
+        kind: "listeners" as const,
+        name,
+        message: `sends ext_authz checks to cluster ${cluster}, which does not exist`,
       })),
   );
 }

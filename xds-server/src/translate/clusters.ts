@@ -2,6 +2,7 @@
 import {
   Cluster,
   Cluster_DiscoveryType,
+  Cluster_DnsLookupFamily,
   Cluster_LbPolicy,
 } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import {
@@ -10,16 +11,16 @@ import {
 } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
-import type { ClusterIR, GatewayIR } from "../ir/index.js";
+import type { ClusterIR, ExtAuthzIR, GatewayIR } from "../ir/index.js";
 import {
   headerMutationTypeUrl,
   packAny,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "../resources/index.js";
-import { adsConfigSource } from "./common.js";
+import { adsConfigSource, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
-import { routedVersionHeader } from "./names.js";
+import { routedModelHeader, routedVersionHeader } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
 /**
@@ -35,7 +36,56 @@ const lbPolicy: Record<ClientGroup, Cluster_LbPolicy> = {
 };
 
 export function translateClusters(ir: GatewayIR, group: ClientGroup): Named<Cluster>[] {
-  return ir.clusters.map((cluster) => ({ name: cluster.name, resource: translateCluster(cluster, group) }));
+  const models = ir.clusters.map((cluster) => ({
+    name: cluster.name,
+    resource: translateCluster(cluster, group),
+  }));
+  if (group !== "envoy" || !ir.extAuthz) return models;
+  return [...models, { name: ir.extAuthz.cluster, resource: extAuthzCluster(ir.extAuthz) }];
+}
+
+/**
+ * ext-authz, for the ext_authz filter's gRPC calls: its address inline (STATIC for an IP,
+ * STRICT_DNS for a name, as Compose and Kubernetes services have), HTTP/2, and no longer to
+ * connect than a decision may take. It needs no EDS: the snapshot's dependency checks only follow
+ * EDS clusters, and this one names no endpoints resource.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/upstream/service_discovery
+ */
+function extAuthzCluster(authz: ExtAuthzIR): Cluster {
+  const { host, port, dns } = authz.service;
+  return Cluster.fromPartial({
+    name: authz.cluster,
+    clusterDiscoveryType: {
+      $case: "type",
+      type: dns ? Cluster_DiscoveryType.STRICT_DNS : Cluster_DiscoveryType.STATIC,
+    },
+    // Compose and most Kubernetes networks are IPv4; AUTO would try an AAAA answer first.
+    ...(dns ? { dnsLookupFamily: Cluster_DnsLookupFamily.V4_PREFERRED } : {}),
+    connectTimeout: duration(authz.timeoutMs),
+    loadAssignment: {
+      clusterName: authz.cluster,
+      endpoints: [
+        {
+          lbEndpoints: [
+            { hostIdentifier: { $case: "endpoint", endpoint: { address: socketAddress(host, port) } } },
+          ],
+        },
+      ],
+    },
+    typedExtensionProtocolOptions: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": packAny(
+        upstreamHttpProtocolOptionsTypeUrl,
+        HttpProtocolOptions.fromPartial({
+          upstreamProtocolOptions: {
+            $case: "explicitHttpConfig",
+            explicitHttpConfig: {
+              protocolConfig: { $case: "http2ProtocolOptions", http2ProtocolOptions: {} },
+            },
+          },
+        }),
+      ),
+    },
+  });
 }
 
 function translateCluster(c: ClusterIR, group: ClientGroup): Cluster {
@@ -90,26 +140,28 @@ function upstreamProtocolOptions(c: ClusterIR, group: ClientGroup) {
         $case: "explicitHttpConfig",
         explicitHttpConfig: { protocolConfig: { $case: "http2ProtocolOptions", http2ProtocolOptions: {} } },
       },
-      httpFilters: group === "envoy" ? versionHeaderFilters(c.version) : [],
+      httpFilters: group === "envoy" ? routedHeaderFilters(c.model, c.version) : [],
     }),
   );
 }
 
-function versionHeaderFilters(version: string) {
-  const mutation = HeaderMutation.fromPartial({
-    mutations: {
-      requestMutations: [
-        {
-          action: {
-            $case: "append",
-            append: {
-              header: { key: routedVersionHeader, value: version },
-              appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
-            },
-          },
-        },
-      ],
+/**
+ * The model and version the call was routed (and authorized) for. The node checks the body's
+ * model name against it: routing reads headers only, so a body naming another model must not
+ * run on a node that happens to serve both.
+ */
+function routedHeaderFilters(model: string, version: string) {
+  const set = (key: string, value: string) => ({
+    action: {
+      $case: "append" as const,
+      append: {
+        header: { key, value },
+        appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+      },
     },
+  });
+  const mutation = HeaderMutation.fromPartial({
+    mutations: { requestMutations: [set(routedModelHeader, model), set(routedVersionHeader, version)] },
   });
   return [
     {

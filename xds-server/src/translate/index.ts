@@ -5,11 +5,16 @@ export type { ResourceProblem } from "./check.js";
 export { resourceKinds } from "./types.js";
 export type { ClientGroup, Named, ResourceKind, ResourceSet } from "./types.js";
 export {
+  gatewayHeaderPrefix,
   ingressListenerName,
   ingressRouteConfigName,
   modelHeader,
+  principalHeader,
   proxylessListenerName,
   proxylessRouteConfigName,
+  routedVersionHeader,
+  strippedRequestHeaders,
+  tenantHeader,
   versionHeader,
 } from "./names.js";
 export { buildHttpFilters, httpFilterChain } from "./filters/index.js";

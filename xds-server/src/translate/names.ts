@@ -28,3 +28,18 @@ export const versionHeader = "inferencehub-model-version";
  * to, so a node serving several versions runs the right one (the body's version is not routed on).
  */
 export const routedVersionHeader = "x-inferencehub-model-version";
+/** Set beside routedVersionHeader: the model the call was routed and authorized for. */
+export const routedModelHeader = "x-inferencehub-model";
+
+/** Every header a client must not set: the gateway's own, stripped from client requests (DESIGN.md). */
+export const gatewayHeaderPrefix = "x-inferencehub-";
+/** Set by ext-authz on an allowed call: the caller's tenant, for the node. */
+export const tenantHeader = "x-inferencehub-tenant";
+/** Set by ext-authz on an allowed call: which key or token subject made it (`key:<id>`, `jwt:<sub>`). */
+export const principalHeader = "x-inferencehub-principal";
+/**
+ * The gateway headers nodes read, removed from every client request by the first filter, whether
+ * or not ext_authz runs (fail-open, routes where it is off, no auth configured). ext-authz removes
+ * any other `x-inferencehub-*` header a client sends.
+ */
+export const strippedRequestHeaders: readonly string[] = [principalHeader, tenantHeader, routedVersionHeader];

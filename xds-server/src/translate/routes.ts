@@ -10,24 +10,56 @@ import {
   Route,
   RouteAction,
   RouteAction_RequestMirrorPolicy,
+  RouteMatch,
   WeightedCluster,
   WeightedCluster_ClusterWeight,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
-import type { GatewayIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
+import type { ExtAuthzIR, GatewayIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
 import { duration } from "./durations.js";
+import { extAuthzPerRoute } from "./filters/index.js";
 import { ingressRouteConfigName, modelHeader, proxylessRouteConfigName, versionHeader } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
 /** gRPC status codes the gateway answers itself. https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
-const grpcStatus = { invalidArgument: 3, notFound: 5 } as const;
+const grpcStatus = { invalidArgument: 3, notFound: 5, unimplemented: 12 } as const;
 
+/** Paths checked without credentials: load balancers' health checks, and reflection. */
+const healthPathPrefix = "/grpc.health.v1.Health/";
+const reflectionPathPrefix = "/grpc.reflection.";
+
+/** Unary calls whose request has the model name and version as fields 1 and 2. */
+const modelInBodyPaths = "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$";
+
+/**
+ * With ext_authz on, the routes also say where it reads the body and where it does not run:
+ * reflection first, then per model its health route and the model routes, then the NOT_FOUND for
+ * unknown models, the health route without a model, the route where ext-authz reads the model
+ * name from the body, and the INVALID_ARGUMENT catch-all. The catch-all matters twice: Envoy
+ * skips ext_authz for a call that matches no route.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
+ */
 export function envoyRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
-  const routes = [...ir.models.flatMap(envoyModelRoutes), unknownModelRoute(), noModelHeaderRoute()];
+  const authz = ir.extAuthz;
+  const routes = [
+    ...(authz ? [reflectionRoute()] : []),
+    ...ir.models.flatMap((model) => envoyModelRoutes(model, authz)),
+    unknownModelRoute(),
+    ...(authz ? [healthWithoutModelRoute(), modelInBodyRoute(authz)] : []),
+    noModelHeaderRoute(),
+  ];
   const config = RouteConfiguration.fromPartial({
     name: ingressRouteConfigName,
-    virtualHosts: [{ name: "inference", domains: ["*"], routes }],
+    virtualHosts: [
+      {
+        name: "inference",
+        domains: ["*"],
+        routes,
+        // Checks wait for no body unless a route says otherwise: streams never stall on it.
+        typedPerFilterConfig: authz ? extAuthzPerRoute.noBody() : {},
+      },
+    ],
   });
   return [{ name: ingressRouteConfigName, resource: config }];
 }
@@ -52,8 +84,9 @@ export function proxylessRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
  * In order: one route per pinned version, a NOT_FOUND for any other pinned version (rather than
  * serving a version the client did not ask for), then the weighted route for everything else.
  */
-function envoyModelRoutes(model: ModelIR): Route[] {
+function envoyModelRoutes(model: ModelIR, authz: ExtAuthzIR | undefined): Route[] {
   return [
+    ...(authz ? [healthRoute(model)] : []),
     ...model.versions.map((v) => pinnedRoute(model, v, "envoy")),
     unknownVersionRoute(model),
     weightedRoute(model, "envoy"),
@@ -85,21 +118,34 @@ function pinnedRoute(model: ModelIR, version: VersionRouteIR, group: ClientGroup
  * weights of the rest sum to 100, which is what grpc-js assumes when total_weight is unset.
  */
 function weightedRoute(model: ModelIR, group: ClientGroup): Route {
-  const clusters = model.versions
-    .filter((v) => v.weight > 0)
-    .map((v) => WeightedCluster_ClusterWeight.fromPartial({ name: v.cluster, weight: v.weight }));
   return Route.fromPartial({
     name: model.name,
     match: { pathSpecifier: { $case: "prefix", prefix: "/" }, headers: headersFor(model, group) },
     action: {
       $case: "route",
       // grpc-js does not mirror; leaving the policy out says so instead of implying copies.
-      route: routeAction(
-        model,
-        { $case: "weightedClusters", weightedClusters: WeightedCluster.fromPartial({ clusters }) },
-        group === "envoy",
-      ),
+      route: routeAction(model, weightedClusters(model), group === "envoy"),
     },
+  });
+}
+
+function weightedClusters(model: ModelIR): RouteAction["clusterSpecifier"] {
+  const clusters = model.versions
+    .filter((v) => v.weight > 0)
+    .map((v) => WeightedCluster_ClusterWeight.fromPartial({ name: v.cluster, weight: v.weight }));
+  return { $case: "weightedClusters", weightedClusters: WeightedCluster.fromPartial({ clusters }) };
+}
+
+/** grpc.health.v1 for a model's nodes, without credentials (a load balancer has none), unmirrored. */
+function healthRoute(model: ModelIR): Route {
+  return Route.fromPartial({
+    name: `${model.name}:health`,
+    match: {
+      pathSpecifier: { $case: "prefix", prefix: healthPathPrefix },
+      headers: [exactHeader(modelHeader, model.name)],
+    },
+    action: { $case: "route", route: routeAction(model, weightedClusters(model), false) },
+    typedPerFilterConfig: extAuthzPerRoute.disabled(),
   });
 }
 
@@ -165,6 +211,54 @@ function unknownModelRoute(): Route {
   );
 }
 
+/** Nodes do not serve reflection: answered here, without a check, instead of after one. */
+function reflectionRoute(): Route {
+  return {
+    ...grpcErrorRoute(
+      "grpc-reflection",
+      [],
+      grpcStatus.unimplemented,
+      "server reflection is not served through the gateway",
+      reflectionPathPrefix,
+    ),
+    typedPerFilterConfig: extAuthzPerRoute.disabled(),
+  };
+}
+
+function healthWithoutModelRoute(): Route {
+  return {
+    ...grpcErrorRoute(
+      "grpc-health:no-model",
+      [],
+      grpcStatus.invalidArgument,
+      `set the ${modelHeader} header to check the health of that model's nodes`,
+      healthPathPrefix,
+    ),
+    typedPerFilterConfig: extAuthzPerRoute.disabled(),
+  };
+}
+
+/**
+ * A unary call that names its model only in the body (stock Open Inference Protocol clients):
+ * ext-authz gets the first bytes, sets the model headers, and Envoy chooses the route again. The
+ * answer below is for a body where it found no model name.
+ */
+function modelInBodyRoute(authz: ExtAuthzIR): Route {
+  const route = grpcErrorRoute(
+    "no-model-header:read-body",
+    [],
+    grpcStatus.invalidArgument,
+    `set the ${modelHeader} header, or model_name in an uncompressed request`,
+  );
+  return {
+    ...route,
+    match: RouteMatch.fromPartial({
+      pathSpecifier: { $case: "safeRegex", safeRegex: { regex: modelInBodyPaths } },
+    }),
+    typedPerFilterConfig: extAuthzPerRoute.readBody(authz),
+  };
+}
+
 function noModelHeaderRoute(): Route {
   return grpcErrorRoute("no-model-header", [], grpcStatus.invalidArgument, `set the ${modelHeader} header`);
 }
@@ -175,14 +269,20 @@ function noModelHeaderRoute(): Route {
  * (envoy-direct-response.test.ts checks that against a real Envoy and grpc-js).
  * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#responses
  */
-function grpcErrorRoute(name: string, headers: HeaderMatcher[], status: number, message: string): Route {
+function grpcErrorRoute(
+  name: string,
+  headers: HeaderMatcher[],
+  status: number,
+  message: string,
+  pathPrefix = "/",
+): Route {
   const header = (key: string, value: string) => ({
     header: { key, value },
     appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
   });
   return Route.fromPartial({
     name,
-    match: { pathSpecifier: { $case: "prefix", prefix: "/" }, headers },
+    match: { pathSpecifier: { $case: "prefix", prefix: pathPrefix }, headers },
     action: { $case: "directResponse", directResponse: { status: 200 } },
     responseHeadersToAdd: [
       header("content-type", "application/grpc"),

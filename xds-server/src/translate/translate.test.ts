@@ -71,10 +71,17 @@ test("weighted clusters sum to exactly 100 and leave out weight-0 versions", () 
 
 test("the router is the last filter; ext_authz is off unless the IR sets it, and never proxyless", () => {
   const minimal = byName("minimal");
-  assert.deepEqual(filterNames(minimal.resources.envoy), [["envoy.filters.http.router"]]);
+  assert.deepEqual(filterNames(minimal.resources.envoy), [
+    ["envoy.filters.http.header_mutation", "envoy.filters.http.grpc_stats", "envoy.filters.http.router"],
+  ]);
   const edge = byName("edge");
   assert.deepEqual(filterNames(edge.resources.envoy), [
-    ["envoy.filters.http.ext_authz", "envoy.filters.http.router"],
+    [
+      "envoy.filters.http.header_mutation",
+      "envoy.filters.http.ext_authz",
+      "envoy.filters.http.grpc_stats",
+      "envoy.filters.http.router",
+    ],
   ]);
   assert.deepEqual(filterNames(edge.resources.proxyless), [["envoy.filters.http.router"]]);
 });

@@ -5,15 +5,26 @@
 import type { HttpFilter } from "../../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import type { GatewayIR } from "../../ir/index.js";
 import type { ClientGroup } from "../types.js";
-import { extAuthzFilter } from "./ext-authz.js";
+import { extAuthzFilter, extAuthzPerRoute } from "./ext-authz.js";
+import { grpcStatsFilter } from "./grpc-stats.js";
 import type { HttpFilterSpec } from "./http-filter.js";
 import { routerFilter } from "./router.js";
+import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
 
-export const httpFilterChain: readonly HttpFilterSpec[] = [extAuthzFilter, routerFilter];
+/**
+ * Headers are stripped before ext_authz reads them, and ext_authz decides before the router
+ * routes. grpc_stats comes after ext_authz, so it counts the calls that reached a version.
+ */
+export const httpFilterChain: readonly HttpFilterSpec[] = [
+  stripGatewayHeadersFilter,
+  extAuthzFilter,
+  grpcStatsFilter,
+  routerFilter,
+];
 
 export function buildHttpFilters(ir: GatewayIR, group: ClientGroup): HttpFilter[] {
   return httpFilterChain.filter((filter) => filter.enabled(ir, group)).map((filter) => filter.build(ir));
 }
 
-export { extAuthzFilter, routerFilter };
+export { extAuthzFilter, extAuthzPerRoute, grpcStatsFilter, routerFilter, stripGatewayHeadersFilter };
 export type { HttpFilterSpec };

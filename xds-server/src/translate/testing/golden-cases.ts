@@ -2,7 +2,7 @@
  * Test helper: the golden cases under xds-server/testdata. A case is `in/<case>.yaml` (a config
  * file) plus, optionally, `in/<case>.test.yaml` with inputs a config file cannot hold:
  *   health:   { <node>: STATUS, <node>/<model>/<version>: STATUS }   the prober's view
- *   extAuthz: { cluster, timeoutMs, failOpen }                        the IR's ext_authz slot
+ *   extAuthz: an ExtAuthzIR, overriding what the config's auth section sets
  */
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";

@@ -1,0 +1,322 @@
+/**
+ * Synthetic ADS clients that subscribe as Envoy does (CDS and LDS wildcard, EDS and RDS by the
+ * names those return) and ACK every response at once, over a raw stream from
+ * xds-server/src/server/test-harness.ts (openSotw/openDelta) or from openSotwAs/openDeltaAs below,
+ * the same streams with a node identity of one's own (the harness names every client test-node),
+ * so that a hundred of them show as a hundred clients in /status. Each response is counted, by
+ * kind, at its size on the wire (the encoded DiscoveryResponse) unless told not to.
+ */
+import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import { Cluster } from "../../gen/envoy/envoy/config/cluster/v3/cluster.js";
+import { Listener } from "../../gen/envoy/envoy/config/listener/v3/listener.js";
+import { AggregatedDiscoveryServiceClient } from "../../gen/envoy/envoy/service/discovery/v3/ads.js";
+import {
+  DeltaDiscoveryResponse,
+  DiscoveryResponse,
+  type DeltaDiscoveryRequest,
+  type DiscoveryRequest,
+} from "../../gen/envoy/envoy/service/discovery/v3/discovery.js";
+import { Inbox, type AdsStream } from "../../xds-server/src/server/test-harness.js";
+import {
+  TYPE_URLS,
+  XDS_KINDS,
+  kindOf,
+  listenerRefs,
+  type XdsKind,
+} from "../../xds-server/src/snapshot/index.js";
+
+export type Transport = "sotw" | "delta";
+
+export interface KindCounters {
+  responses: number;
+  /** Encoded DiscoveryResponse / DeltaDiscoveryResponse bytes. */
+  wireBytes: number;
+  /** Bytes of the resources' Any values alone (what inferencehub_xds_push_bytes_total counts). */
+  resourceBytes: number;
+  resources: number;
+  /** performance.now() of the last response of this kind (its ACK is sent at once). */
+  lastAt: number;
+}
+
+export interface EnvoyLikeClient {
+  transport: Transport;
+  counters: Record<XdsKind, KindCounters>;
+  /** performance.now() of the last response received. */
+  lastResponseAt: number;
+  /** Resolves when every response received so far has been ACKed and none came for quietMs. */
+  quiet(quietMs: number, timeoutMs?: number): Promise<void>;
+  /** Zeroes the counters. */
+  reset(): void;
+  /** The first stream error other than the cancellation close() causes. */
+  error: Error | undefined;
+  close(): void;
+}
+
+const emptyCounters = (): Record<XdsKind, KindCounters> =>
+  Object.fromEntries(
+    XDS_KINDS.map((k) => [k, { responses: 0, wireBytes: 0, resourceBytes: 0, resources: 0, lastAt: 0 }]),
+  ) as Record<XdsKind, KindCounters>;
+
+const sameNames = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Reads an inbox until the stream ends; close() ends it with a CANCELLED error, which is expected. */
+function pump<T>(inbox: Inbox<T>, onMessage: (m: T) => void, onError: (e: Error) => void): void {
+  void (async () => {
+    for (;;) {
+      let m: T;
+      try {
+        m = await inbox.next(3_600_000);
+      } catch (err) {
+        onError(err as Error);
+        return;
+      }
+      onMessage(m);
+    }
+  })();
+}
+
+function base(transport: Transport, stream: { close(): void }) {
+  let closed = false;
+  const client: EnvoyLikeClient = {
+    transport,
+    counters: emptyCounters(),
+    lastResponseAt: 0,
+    error: undefined,
+    reset: () => {
+      client.counters = emptyCounters();
+    },
+    quiet: async (quietMs, timeoutMs = 30_000) => {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const idle = performance.now() - client.lastResponseAt;
+        if (idle >= quietMs) return;
+        if (client.error) throw client.error;
+        if (performance.now() > deadline) throw new Error(`ADS stream not quiet within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, quietMs - idle + 1));
+      }
+    },
+    close: () => {
+      closed = true;
+      stream.close();
+    },
+  };
+  const onError = (e: Error) => {
+    if (!closed) client.error ??= e;
+  };
+  return { client, onError };
+}
+
+export interface EnvoyLikeOptions {
+  /** Re-encode every response to count its wire size (default true); off, wireBytes stays 0. */
+  countBytes?: boolean;
+}
+
+/** State of the World, as Envoy: CDS and LDS wildcard, EDS and RDS by name, every response ACKed. */
+export function envoyLikeSotw(
+  stream: AdsStream<DiscoveryRequest, DiscoveryResponse>,
+  opts: EnvoyLikeOptions = {},
+): EnvoyLikeClient {
+  const { client, onError } = base("sotw", stream);
+  const names: Record<"endpoint" | "route", string[]> = { endpoint: [], route: [] };
+  const last: Record<XdsKind, { version: string; nonce: string }> = Object.fromEntries(
+    XDS_KINDS.map((k) => [k, { version: "", nonce: "" }]),
+  ) as Record<XdsKind, { version: string; nonce: string }>;
+  const request = (kind: XdsKind) =>
+    stream.send({
+      typeUrl: TYPE_URLS[kind],
+      versionInfo: last[kind].version,
+      responseNonce: last[kind].nonce,
+      resourceNames: kind === "endpoint" || kind === "route" ? names[kind] : [],
+    });
+  const follow = (kind: "endpoint" | "route", wanted: string[]) => {
+    wanted.sort();
+    if (sameNames(wanted, names[kind])) return;
+    names[kind] = wanted;
+    request(kind);
+  };
+
+  pump(
+    stream.inbox,
+    (r) => {
+      client.lastResponseAt = performance.now();
+      const kind = kindOf(r.typeUrl);
+      if (!kind) return;
+      const c = client.counters[kind];
+      c.lastAt = client.lastResponseAt;
+      c.responses++;
+      c.resources += r.resources.length;
+      if (opts.countBytes ?? true) c.wireBytes += DiscoveryResponse.encode(r).finish().length;
+      c.resourceBytes += r.resources.reduce((n, a) => n + a.value.length, 0);
+      last[kind] = { version: r.versionInfo, nonce: r.nonce };
+      if (kind === "cluster")
+        follow(
+          "endpoint",
+          r.resources.map((a) => Cluster.decode(a.value).name),
+        );
+      if (kind === "listener")
+        follow("route", [...new Set(r.resources.flatMap((a) => listenerRefs(Listener.decode(a.value))))]);
+      request(kind); // the ACK
+    },
+    onError,
+  );
+  stream.send({ typeUrl: TYPE_URLS.cluster, resourceNames: [] });
+  stream.send({ typeUrl: TYPE_URLS.listener, resourceNames: [] });
+  return client;
+}
+
+/** Delta (incremental), as Envoy: CDS and LDS wildcard, EDS and RDS subscribed by name, every response ACKed. */
+export function envoyLikeDelta(
+  stream: AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+  opts: EnvoyLikeOptions = {},
+): EnvoyLikeClient {
+  const { client, onError } = base("delta", stream);
+  /** What the client holds of the wildcard kinds: name → the names it refers to. */
+  const held: Record<"cluster" | "listener", Map<string, string[]>> = {
+    cluster: new Map(),
+    listener: new Map(),
+  };
+  const subscribed: Record<"endpoint" | "route", Set<string>> = { endpoint: new Set(), route: new Set() };
+  const follow = (kind: "cluster" | "listener") => {
+    const target = kind === "cluster" ? "endpoint" : "route";
+    const wanted = new Set([...held[kind].values()].flat());
+    const add = [...wanted].filter((n) => !subscribed[target].has(n));
+    const drop = [...subscribed[target]].filter((n) => !wanted.has(n));
+    if (add.length + drop.length === 0) return;
+    subscribed[target] = wanted;
+    stream.send({ typeUrl: TYPE_URLS[target], resourceNamesSubscribe: add, resourceNamesUnsubscribe: drop });
+  };
+
+  pump(
+    stream.inbox,
+    (r) => {
+      client.lastResponseAt = performance.now();
+      const kind = kindOf(r.typeUrl);
+      if (!kind) return;
+      const c = client.counters[kind];
+      c.lastAt = client.lastResponseAt;
+      c.responses++;
+      c.resources += r.resources.length;
+      if (opts.countBytes ?? true) c.wireBytes += DeltaDiscoveryResponse.encode(r).finish().length;
+      c.resourceBytes += r.resources.reduce((n, res) => n + (res.resource?.value.length ?? 0), 0);
+      if (kind === "cluster" || kind === "listener") {
+        for (const name of r.removedResources) held[kind].delete(name);
+        for (const res of r.resources) {
+          const value = res.resource?.value ?? new Uint8Array();
+          // A cluster's endpoints are named after it (EDS service_name unset).
+          held[kind].set(res.name, kind === "cluster" ? [res.name] : listenerRefs(Listener.decode(value)));
+        }
+        follow(kind);
+      }
+      stream.send({ typeUrl: r.typeUrl, responseNonce: r.nonce }); // the ACK
+    },
+    onError,
+  );
+  stream.send({ typeUrl: TYPE_URLS.cluster });
+  stream.send({ typeUrl: TYPE_URLS.listener });
+  return client;
+}
+
+export interface AdsNode {
+  id: string;
+  cluster: string;
+  userAgentName?: string;
+}
+
+const clientNode = (node: AdsNode) => ({
+  id: node.id,
+  cluster: node.cluster,
+  userAgentName: node.userAgentName ?? "envoy",
+  clientFeatures: [],
+  extensions: [],
+  listeningAddresses: [],
+  dynamicParameters: {},
+});
+
+// One channel per client, as separate Envoys would have (grpc-js would otherwise share one).
+const adsClient = (address: string) =>
+  new AggregatedDiscoveryServiceClient(address, credentials.createInsecure(), {
+    "grpc.max_receive_message_length": -1,
+    "grpc.use_local_subchannel_pool": 1,
+  });
+
+/**
+ * A raw State-of-the-World ADS stream, as openSotw in xds-server/src/server/test-harness.ts, with
+ * the node identity given (sent on the first request only, as Envoy's set_node_on_first_message_only).
+ */
+export function openSotwAs(address: string, node: AdsNode): AdsStream<DiscoveryRequest, DiscoveryResponse> {
+  const client = adsClient(address);
+  const call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.streamAggregatedResources();
+  const inbox = new Inbox<DiscoveryResponse>();
+  call.on("data", (r: DiscoveryResponse) => inbox.push(r));
+  call.on("error", (e: Error) => inbox.fail(e));
+  let first = true;
+  return {
+    client,
+    inbox,
+    send: (req) => {
+      call.write({
+        versionInfo: "",
+        resourceNames: [],
+        resourceLocators: [],
+        typeUrl: "",
+        responseNonce: "",
+        ...(first ? { node: clientNode(node) } : {}),
+        ...req,
+      });
+      first = false;
+    },
+    close: () => {
+      call.cancel();
+      client.close();
+    },
+  };
+}
+
+/** A raw delta ADS stream, as openDelta in the test harness, with the node identity given. */
+export function openDeltaAs(
+  address: string,
+  node: AdsNode,
+): AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  const client = adsClient(address);
+  const call: ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> =
+    client.deltaAggregatedResources();
+  const inbox = new Inbox<DeltaDiscoveryResponse>();
+  call.on("data", (r: DeltaDiscoveryResponse) => inbox.push(r));
+  call.on("error", (e: Error) => inbox.fail(e));
+  let first = true;
+  return {
+    client,
+    inbox,
+    send: (req) => {
+      call.write({
+        typeUrl: "",
+        resourceNamesSubscribe: [],
+        resourceNamesUnsubscribe: [],
+        resourceLocatorsSubscribe: [],
+        resourceLocatorsUnsubscribe: [],
+        initialResourceVersions: {},
+        responseNonce: "",
+        ...(first ? { node: clientNode(node) } : {}),
+        ...req,
+      });
+      first = false;
+    },
+    close: () => {
+      call.cancel();
+      client.close();
+    },
+  };
+}
+
+/** An Envoy-like synthetic client on a stream of its own. */
+export function envoyLike(
+  address: string,
+  transport: Transport,
+  node: AdsNode,
+  opts: EnvoyLikeOptions = {},
+): EnvoyLikeClient {
+  return transport === "sotw"
+    ? envoyLikeSotw(openSotwAs(address, node), opts)
+    : envoyLikeDelta(openDeltaAs(address, node), opts);
+}

@@ -1,0 +1,391 @@
+/**
+ * The control plane's memory and CPU with 1,000 models of 3 versions and 100 connected clients:
+ * real Envoys as far as a 2-core machine allows (4 by default, --concurrency 1) and synthetic
+ * Envoy-like ADS clients (bench/lib/ads-client.ts) for the rest, half State of the World and half
+ * delta. The control plane is its own process (startXdsServer), so /proc/<pid> gives its RSS and
+ * CPU time alone; the synthetic clients live in this process.
+ *
+ * Measured: RSS at rest with no client and with all clients synced (every one ACKed the current
+ * snapshot, from /status); the CPU time and wall time to bring them all up to date; then, for a
+ * few weight changes (scale 100/0 ↔ 0/100, saved by rename): the control plane's CPU time from
+ * the write until every client has the new routes (+300 ms for the last ACKs to be processed),
+ * and the time until the last client ACKed: synthetic clients ACK on receipt (their clock),
+ * Envoys from their config_reload_time_ms gauge; the control plane's push-latency histogram
+ * confirms the count. Baseline in the same run: the same changes with no client connected
+ * (parse, build, publish: what every change costs before any push).
+ *
+ *   npx tsx bench/xds-scale.ts
+ *   BENCH_CLIENTS=50 BENCH_ENVOYS=2 BENCH_FLIPS=5 npx tsx bench/xds-scale.ts
+ */
+import { renderBootstrap, startEnvoy, type EnvoyProcess } from "../scripts/lib/envoy-process.js";
+import { metricValue } from "../scripts/lib/node-process.js";
+import { startXdsServer, type XdsProcess, type XdsStatus } from "../scripts/lib/xds-process.js";
+import { envoyLike, type EnvoyLikeClient, type Transport } from "./lib/ads-client.js";
+import {
+  bytes,
+  fakeNodes,
+  histogramDelta,
+  machineLine,
+  median,
+  modelsYaml,
+  ms,
+  now,
+  printTable,
+  processCpuMs,
+  processMemory,
+  progress,
+  ratio,
+  readHistogram,
+  tempConfig,
+  type TempConfig,
+} from "./lib/xds-bench.js";
+
+const MODELS = Number(process.env.BENCH_MODELS ?? 1000);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
+const ENVOYS = Math.min(Number(process.env.BENCH_ENVOYS ?? 4), CLIENTS);
+const FLIPS = Number(process.env.BENCH_FLIPS ?? 3);
+const BATCH = 10;
+/** After the last client has the change: time for the control plane to process the last ACKs. */
+const TAIL_MS = 300;
+
+const transportOf = (i: number): Transport => (i % 2 === 0 ? "sotw" : "delta");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface FlipResult {
+  cpuMs: number;
+  /** CPU time of this process (the synthetic clients receiving and ACKing) over the same window. */
+  clientsCpuMs: number;
+  /** From the write until the last client had the new routes. */
+  allAckedMs: number;
+  /** From the control plane's "snapshot published" log line until then. */
+  publishedToAllMs: number;
+  byTransport: Record<Transport, number[]>;
+  /** From the control plane's records. */
+  routeAcks: number;
+  pushedBytes: number;
+  maxLatencyBound: number;
+  buildMs: number;
+  peakRss: number;
+}
+
+/** Polls /status (megabytes at this size: not often) until `n` clients hold the current snapshot. */
+async function waitAllSynced(xds: XdsProcess, n: number, timeoutMs = 180_000): Promise<XdsStatus> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const s = await xds.status();
+    const synced = s.clients.filter(
+      (c) => c.syncedVersion !== "" && c.syncedVersion === s.snapshots[c.group],
+    );
+    if (synced.length >= n) return s;
+    if (now() > deadline) throw new Error(`only ${synced.length} of ${n} clients synced in ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+function publishedSince(xds: XdsProcess, sinceEpochMs: number): number | undefined {
+  for (const line of xds.logs) {
+    if (!line.includes('"snapshot published"')) continue;
+    const entry = JSON.parse(line) as { time: number; group: string };
+    if (entry.group === "envoy" && entry.time >= sinceEpochMs) return entry.time;
+  }
+  return undefined;
+}
+
+async function envoyReloadTime(envoy: EnvoyProcess): Promise<number> {
+  const stats = await envoy.stats("rds\\.ingress_routes\\.config_reload_time_ms");
+  return Object.entries(stats).find(([name]) => name.endsWith("config_reload_time_ms"))?.[1] ?? NaN;
+}
+
+/** CPU ms the process uses per second of wall time over `windowMs`. */
+async function cpuRate(pid: number, windowMs: number): Promise<number> {
+  const c0 = processCpuMs(pid);
+  const t0 = now();
+  await sleep(windowMs);
+  return ((processCpuMs(pid) - c0) / (now() - t0)) * 1000;
+}
+
+async function flip(
+  xds: XdsProcess,
+  file: TempConfig,
+  text: string,
+  clients: { synthetic: EnvoyLikeClient[]; envoys: { envoy: EnvoyProcess; transport: Transport }[] },
+): Promise<FlipResult> {
+  const pid = xds.process.pid!;
+  const commit = await file.stage(text);
+  const before = await xds.metrics();
+  const reloadsBefore = await Promise.all(clients.envoys.map((e) => envoyReloadTime(e.envoy)));
+  const cpu0 = processCpuMs(pid);
+  // Envoy's gauge and pino's times are wall-clock epoch ms: keep Date.now() at the write too.
+  const wall0 = Date.now();
+  const here0 = process.cpuUsage();
+  const t0 = now();
+  await commit();
+
+  // Synthetic clients: the route response's arrival (the ACK goes out at once). Envoys: their
+  // reload gauge (epoch ms; the ACK follows on the same thread).
+  const byTransport: Record<Transport, number[]> = { sotw: [], delta: [] };
+  const deadline = t0 + 120_000;
+  const pending = new Set(clients.synthetic);
+  let envoyTimes: number[] = [];
+  for (;;) {
+    for (const c of pending) if (c.counters.route.lastAt > t0) pending.delete(c);
+    if (pending.size === 0) {
+      const reloads = await Promise.all(clients.envoys.map((e) => envoyReloadTime(e.envoy)));
+      if (reloads.every((r, i) => r !== reloadsBefore[i])) {
+        envoyTimes = reloads.map((r) => t0 + (r - wall0));
+        break;
+      }
+    }
+    if (now() > deadline) throw new Error(`${pending.size} synthetic clients never got the change`);
+    await sleep(pending.size === 0 ? 10 : 5);
+  }
+  for (const c of clients.synthetic) byTransport[c.transport].push(c.counters.route.lastAt - t0);
+  clients.envoys.forEach((e, i) => byTransport[e.transport].push(envoyTimes[i]! - t0));
+  const lastAt = Math.max(...clients.synthetic.map((c) => c.counters.route.lastAt), ...envoyTimes);
+  await sleep(Math.max(0, lastAt + TAIL_MS - now()));
+  const cpuMs = processCpuMs(pid) - cpu0;
+  const here = process.cpuUsage(here0);
+  const peakRss = processMemory(pid).peakRss;
+
+  const after = await xds.metrics();
+  const latency = histogramDelta(
+    readHistogram(before, "inferencehub_xds_push_latency_seconds", { kind: "route" }),
+    readHistogram(after, "inferencehub_xds_push_latency_seconds", { kind: "route" }),
+  );
+  const build = histogramDelta(
+    readHistogram(before, "inferencehub_xds_snapshot_build_seconds"),
+    readHistogram(after, "inferencehub_xds_snapshot_build_seconds"),
+  );
+  const published = publishedSince(xds, wall0);
+  return {
+    cpuMs,
+    clientsCpuMs: (here.user + here.system) / 1000,
+    allAckedMs: lastAt - t0,
+    publishedToAllMs: published === undefined ? NaN : lastAt - t0 - (published - wall0),
+    byTransport,
+    routeAcks: latency.count,
+    pushedBytes:
+      metricValue(after, "inferencehub_xds_push_bytes_total") -
+      metricValue(before, "inferencehub_xds_push_bytes_total"),
+    maxLatencyBound: latency.maxBound,
+    buildMs: build.sum * 1000,
+    peakRss,
+  };
+}
+
+/** The same change with nobody connected: parse, build, publish. */
+async function bareFlip(
+  xds: XdsProcess,
+  file: TempConfig,
+  text: string,
+): Promise<{ cpuMs: number; wallMs: number }> {
+  const pid = xds.process.pid!;
+  const commit = await file.stage(text);
+  const cpu0 = processCpuMs(pid);
+  const wall0 = Date.now();
+  const t0 = now();
+  await commit();
+  let published: number | undefined;
+  while ((published = publishedSince(xds, wall0)) === undefined) {
+    if (now() - t0 > 60_000) throw new Error("no snapshot published within 60 s");
+    await sleep(5);
+  }
+  const wallMs = published - wall0;
+  await sleep(TAIL_MS);
+  return { cpuMs: processCpuMs(pid) - cpu0, wallMs };
+}
+
+async function main(): Promise<void> {
+  const text = (scaleWeights: [number, number]) =>
+    modelsYaml({ models: MODELS, nodes: fakeNodes(2), scaleWeights, probeInterval: "1h" });
+  const texts: [string, string] = [text([100, 0]), text([0, 100])];
+  let next = 0;
+  /** The other weights than those on disk. */
+  const nextText = () => texts[(next = (next + 1) % 2) as 0 | 1];
+  const file = await tempConfig(texts[0]);
+  const xds = await startXdsServer({ configPath: file.path });
+  const pid = xds.process.pid!;
+  const envoys: { envoy: EnvoyProcess; transport: Transport }[] = [];
+  const synthetic: EnvoyLikeClient[] = [];
+  try {
+    await sleep(2000);
+    const rest0 = { ...processMemory(pid), cpuRate: await cpuRate(pid, 3000) };
+    const heap0 = metricValue(await xds.metrics(), "nodejs_heap_size_used_bytes");
+
+    progress(`no client: ${FLIPS} weight changes (baseline)`);
+    const bare: { cpuMs: number; wallMs: number }[] = [];
+    for (let i = 0; i < FLIPS; i++) {
+      bare.push(await bareFlip(xds, file, nextText()));
+      await sleep(200);
+    }
+
+    progress(`connecting ${ENVOYS} Envoys and ${CLIENTS - ENVOYS} synthetic clients`);
+    const connectCpu0 = processCpuMs(pid);
+    const connectT0 = now();
+    for (let i = 0; i < ENVOYS; i++) {
+      const transport = transportOf(i);
+      const envoy = await startEnvoy({
+        name: `scale-${i}`,
+        readyTimeoutMs: 120_000,
+        bootstrap: renderBootstrap("bootstrap-ads.template.yaml", {
+          NODE_ID: `envoy-${i}`,
+          NODE_CLUSTER: "bench",
+          ADMIN_PORT: 0,
+          XDS_HOST: "127.0.0.1",
+          XDS_PORT: xds.adsPort,
+          ADS_API_TYPE: transport === "delta" ? "DELTA_GRPC" : "GRPC",
+        }),
+      });
+      envoys.push({ envoy, transport });
+      await xds.waitForSync(`envoy-${i}`, 120_000);
+    }
+    for (let i = ENVOYS; i < CLIENTS; i += BATCH) {
+      for (let j = i; j < Math.min(i + BATCH, CLIENTS); j++) {
+        synthetic.push(
+          envoyLike(
+            `127.0.0.1:${xds.adsPort}`,
+            transportOf(j),
+            { id: `synthetic-${j}`, cluster: "bench" },
+            { countBytes: false },
+          ),
+        );
+      }
+      await waitAllSynced(xds, ENVOYS + synthetic.length);
+      progress(`${ENVOYS + synthetic.length} clients synced`);
+    }
+    const connectMs = now() - connectT0;
+    const connectCpu = processCpuMs(pid) - connectCpu0;
+    const status = await waitAllSynced(xds, CLIENTS);
+    const connected = status.clients.length;
+
+    await sleep(3000);
+    const rest1 = { ...processMemory(pid), cpuRate: await cpuRate(pid, 5000) };
+    const heap1 = metricValue(await xds.metrics(), "nodejs_heap_size_used_bytes");
+
+    progress(`${CLIENTS} clients: ${FLIPS} weight changes`);
+    const flips: FlipResult[] = [];
+    for (let i = 0; i < FLIPS; i++) {
+      flips.push(await flip(xds, file, nextText(), { synthetic, envoys }));
+      if (process.env.BENCH_VERBOSE) progress(JSON.stringify({ ...flips.at(-1), byTransport: undefined }));
+      await sleep(500);
+    }
+    const final = await waitAllSynced(xds, CLIENTS, 30_000);
+    const nacks = final.clients.reduce((n, c) => n + c.nacks.length, 0);
+    const envoyRss = envoys.map((e) => processMemory(e.envoy.pid).rss);
+    const errors = synthetic.filter((c) => c.error).length;
+
+    console.log(`\nControl plane at ${MODELS} models × 3 versions; ${machineLine()}`);
+    console.log(
+      `${connected} ADS clients connected: ${ENVOYS} real Envoys (--concurrency 1) and ${CLIENTS - ENVOYS} synthetic, ` +
+        `alternating SotW and delta; ${nacks} NACKs, ${errors} synthetic stream errors. Prober interval 1 h (idle).`,
+    );
+    printTable(
+      "Memory and CPU at rest (control plane process)",
+      ["state", "RSS", "JS heap used", "CPU at rest (ms per s)", "peak RSS so far"],
+      [
+        [
+          "config loaded, no client",
+          bytes(rest0.rss),
+          bytes(heap0),
+          ms(rest0.cpuRate, 2),
+          bytes(rest0.peakRss),
+        ],
+        [
+          `${CLIENTS} clients synced`,
+          bytes(rest1.rss),
+          bytes(heap1),
+          ms(rest1.cpuRate, 2),
+          bytes(rest1.peakRss),
+        ],
+        [
+          "per client (difference / clients)",
+          bytes((rest1.rss - rest0.rss) / CLIENTS),
+          bytes((heap1 - heap0) / CLIENTS),
+          "",
+          "",
+        ],
+      ],
+    );
+    console.log(
+      `\nBringing ${CLIENTS} clients up to date from nothing (Envoys one by one, synthetic in batches of ${BATCH}): ` +
+        `${ms(connectMs / 1000, 1)} s wall, ${ms(connectCpu / 1000, 1)} s control plane CPU.`,
+    );
+    const m = (xs: number[]) => ms(median(xs));
+    const bareCpu = median(bare.map((b) => b.cpuMs));
+    const loadedCpu = median(flips.map((f) => f.cpuMs));
+    printTable(
+      `One weight change, median of ${FLIPS} (ms; CPU = control plane user + system, /proc, 10 ms ticks)`,
+      [
+        "clients",
+        "CPU for the change",
+        "build (its histogram)",
+        "write → last client has it",
+        "snapshot published → last client",
+        "bytes pushed (its metric)",
+        "route ACKs recorded",
+        "slowest ACK (histogram bucket)",
+        "peak RSS",
+      ],
+      [
+        [
+          "0 (baseline)",
+          ms(bareCpu, 0),
+          "",
+          `${m(bare.map((b) => b.wallMs))} (to published)`,
+          "",
+          "",
+          "",
+          "",
+          "",
+        ],
+        [
+          CLIENTS,
+          ms(loadedCpu, 0),
+          m(flips.map((f) => f.buildMs)),
+          m(flips.map((f) => f.allAckedMs)),
+          m(flips.map((f) => f.publishedToAllMs)),
+          bytes(median(flips.map((f) => f.pushedBytes))),
+          flips.map((f) => f.routeAcks).join(", "),
+          `≤ ${Math.max(...flips.map((f) => f.maxLatencyBound))} s`,
+          bytes(Math.max(...flips.map((f) => f.peakRss))),
+        ],
+        [`ratio ${CLIENTS} / 0 clients`, ratio(loadedCpu, bareCpu), "", "", "", "", "", "", ""],
+        [
+          "push CPU per client",
+          ms((loadedCpu - bareCpu) / CLIENTS, 2),
+          "",
+          "",
+          "",
+          bytes(median(flips.map((f) => f.pushedBytes)) / CLIENTS),
+          "",
+          "",
+          "",
+        ],
+      ],
+    );
+    printTable(
+      "When each client had the change, ms after the write (median of the flips' p50 / max)",
+      ["transport", "clients", "p50", "max"],
+      (["sotw", "delta"] as const).map((t) => [
+        t,
+        flips[0]!.byTransport[t].length,
+        m(flips.map((f) => median(f.byTransport[t]))),
+        m(flips.map((f) => Math.max(...f.byTransport[t]))),
+      ]),
+    );
+    console.log(
+      `\nEach real Envoy's RSS: ${envoyRss.map(bytes).join(", ")}. This process (the ${CLIENTS - ENVOYS} synthetic ` +
+        `clients) used ${ms(median(flips.map((f) => f.clientsCpuMs)), 0)} ms CPU per change (median), on the same 2 cores.`,
+    );
+  } finally {
+    for (const c of synthetic) c.close();
+    await Promise.all(envoys.map((e) => e.envoy.stop()));
+    await xds.stop();
+    await file.remove();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

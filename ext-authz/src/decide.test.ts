@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { status } from "@grpc/grpc-js";
+import { ModelInferRequest } from "../../gen/inference/inference/grpc_service.js";
+import { formatErrors, parseConfig, type Config } from "../../xds-server/src/config/index.js";
+import { fp32Request } from "../../scripts/lib/requests.js";
+import { createKeyStore, hashApiKey } from "./api-keys.js";
+import type { CallAttributes } from "./check-request.js";
+import { deniedResponse, okResponse } from "./check-response.js";
+import { decide, type DecideContext, type Decision } from "./decide.js";
+import { AuthzError } from "./errors.js";
+import { createIdentities } from "./identities.js";
+import { compilePolicy } from "./policy.js";
+import { createRateLimiter } from "./token-bucket.js";
+
+function config(): Config {
+  const result = parseConfig(`
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models:
+  - { name: scale, versions: [{ version: "1", weight: 50, nodes: [n1] }, { version: "2", weight: 50, nodes: [n1] }] }
+  - { name: mlp, versions: [{ version: "1", nodes: [n1] }] }
+auth:
+  extAuthz: { address: "127.0.0.1:19000" }
+  keysFile: keys.yaml
+  tenants:
+    - { name: acme, models: [scale], rateLimit: { callsPerSecond: 1, burst: 2 } }
+    - { name: other, models: ["*"] }
+`);
+  if (!result.ok) assert.fail(formatErrors(result.errors));
+  return result.value;
+}
+
+const keys = {
+  acme: "ihk_acme",
+  other: "ihk_other",
+  ghost: "ihk_ghost",
+};
+
+function context(now = () => 0): DecideContext {
+  const cfg = config();
+  const limiter = createRateLimiter(now);
+  limiter.update(cfg.auth?.tenants ?? []);
+  return {
+    identities: createIdentities({
+      keys: createKeyStore([
+        { id: "acme-1", tenant: "acme", sha256: hashApiKey(keys.acme) },
+        { id: "other-1", tenant: "other", sha256: hashApiKey(keys.other) },
+        { id: "ghost-1", tenant: "ghost", sha256: hashApiKey(keys.ghost) },
+      ]),
+    }),
+    policy: compilePolicy(cfg),
+    limiter,
+  };
+}
+
+const infer = "/inference.GRPCInferenceService/ModelInfer";
+
+function call(
+  headers: Record<string, string | string[]>,
+  body: Uint8Array = new Uint8Array(),
+): CallAttributes {
+  return {
+    path: infer,
+    headers: new Map(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])),
+    body,
+  };
+}
+
+function frame(model: string, version = ""): Uint8Array {
+  const message = ModelInferRequest.encode(fp32Request(model, [[1, 2, 3, 4]], { version })).finish();
+  const out = new Uint8Array(5 + message.length);
+  new DataView(out.buffer).setUint32(1, message.length);
+  out.set(message, 5);
+  return out.subarray(0, 64);
+}
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+function code(d: Decision): string {
+  return d.allowed ? "OK" : (status[d.error.code] ?? String(d.error.code));
+}
+
+const cases: {
+  name: string;
+  call: CallAttributes;
+  want: string;
+  message?: RegExp;
+  check?: (d: Decision) => void;
+}[] = [
+  {
+    name: "allowed by header: tenant and principal set, spoofed gateway headers removed",
+    call: call({
+      ...bearer(keys.acme),
+      "inferencehub-model": "scale",
+      "x-inferencehub-tenant": "other",
+      "x-inferencehub-anything": "x",
+    }),
+    want: "OK",
+    check: (d) => {
+      assert.ok(d.allowed);
+      assert.deepEqual(d.set, [
+        ["x-inferencehub-tenant", "acme"],
+        ["x-inferencehub-principal", "key:acme-1"],
+      ]);
+      assert.deepEqual(d.remove, ["x-inferencehub-anything"], "never remove a header being set");
+      assert.equal(d.modelSource, "header");
+    },
+  },
+  {
+    name: "no model header: the body's model and version become the routing headers",
+    call: call(bearer(keys.acme), frame("scale", "2")),
+    want: "OK",
+    check: (d) => {
+      assert.ok(d.allowed);
+      assert.equal(d.modelSource, "body");
+      assert.deepEqual(d.set.slice(2), [
+        ["inferencehub-model", "scale"],
+        ["inferencehub-model-version", "2"],
+      ]);
+    },
+  },
+  {
+    name: "the policy applies to the body's model",
+    call: call(bearer(keys.acme), frame("mlp")),
+    want: "PERMISSION_DENIED",
+    message: /^tenant 'acme' may not call model 'mlp'$/,
+  },
+  {
+    name: "a body naming no model is let through without routing headers (Envoy answers INVALID_ARGUMENT)",
+    call: call(bearer(keys.acme), Uint8Array.from([1, 0, 0, 0, 0])),
+    want: "OK",
+    check: (d) => {
+      assert.ok(d.allowed);
+      assert.equal(d.modelSource, "compressed");
+      assert.equal(d.set.length, 2);
+    },
+  },
+  {
+    name: "a body model that is not a model name",
+    call: call(bearer(keys.other), frame("Scale\r\nx-evil: 1")),
+    want: "INVALID_ARGUMENT",
+    message: /^model_name 'Scale\\r\\nx-evil: 1' in the request is not a model name$/,
+  },
+  { name: "no credentials", call: call({ "inferencehub-model": "scale" }), want: "UNAUTHENTICATED" },
+  {
+    name: "an unknown key",
+    call: call({ ...bearer("ihk_nope"), "inferencehub-model": "scale" }),
+    want: "UNAUTHENTICATED",
+    message: /^the API key is not valid/,
+  },
+  {
+    name: "two authorization values, one of them valid",
+    call: call({ authorization: ["Bearer ihk_nope", `Bearer ${keys.acme}`], "inferencehub-model": "scale" }),
+    want: "UNAUTHENTICATED",
+  },
+  {
+    name: "a JWT when only keys are configured",
+    call: call(bearer("a.b.c")),
+    want: "UNAUTHENTICATED",
+    message: /^JWTs are not accepted/,
+  },
+  {
+    name: "a key whose tenant the config no longer has",
+    call: call({ ...bearer(keys.ghost), "inferencehub-model": "scale" }),
+    want: "PERMISSION_DENIED",
+    message: /^tenant 'ghost' is not configured/,
+  },
+  {
+    name: "two model headers",
+    call: call({ ...bearer(keys.acme), "inferencehub-model": ["scale", "mlp"] }),
+    want: "INVALID_ARGUMENT",
+    message: /^send one inferencehub-model header, not 2$/,
+  },
+  {
+    name: "an authenticated call naming no model at all",
+    call: call(bearer(keys.acme)),
+    want: "OK",
+    check: (d) => assert.ok(d.allowed && d.modelSource === "none"),
+  },
+];
+
+for (const c of cases) {
+  test(`decide: ${c.name} → ${c.want}`, async () => {
+    const d = await decide(c.call, context());
+    assert.equal(code(d), c.want, d.allowed ? "" : d.error.message);
+    if (c.message && !d.allowed) assert.match(d.error.message, c.message);
+    c.check?.(d);
+  });
+}
+
+test("decide: the rate limit counts allowed calls only, per tenant, and names the wait", async () => {
+  let now = 0;
+  const ctx = context(() => now);
+  const acme = call({ ...bearer(keys.acme), "inferencehub-model": "scale" });
+  const denied = call({ ...bearer(keys.acme), "inferencehub-model": "mlp" });
+  assert.equal(code(await decide(denied, ctx)), "PERMISSION_DENIED");
+  assert.equal(code(await decide(acme, ctx)), "OK");
+  assert.equal(code(await decide(acme, ctx)), "OK");
+  const over = await decide(acme, ctx);
+  assert.ok(!over.allowed);
+  assert.equal(over.error.code, status.RESOURCE_EXHAUSTED);
+  assert.equal(over.error.retryAfterMs, 1000);
+  assert.match(over.error.message, /^tenant 'acme' is over its rate limit; retry in 1000 ms$/);
+  assert.equal(code(await decide(call({ ...bearer(keys.other), "inferencehub-model": "scale" }), ctx)), "OK");
+  now = 1000;
+  assert.equal(code(await decide(acme, ctx)), "OK");
+});
+
+test("responses: OK sets and removes headers; denials carry grpc-status, the HTTP status and hints", () => {
+  const ok = okResponse([["x-inferencehub-tenant", "acme"]], ["x-inferencehub-foo"]);
+  assert.equal(ok.status?.code, 0);
+  assert.ok(ok.httpResponse?.$case === "okResponse");
+  assert.deepEqual(ok.httpResponse.okResponse.headersToRemove, ["x-inferencehub-foo"]);
+  assert.equal(ok.httpResponse.okResponse.headers[0]?.header?.value, "acme");
+
+  const headersOf = (err: AuthzError) => {
+    const r = deniedResponse(err);
+    assert.ok(r.httpResponse?.$case === "deniedResponse");
+    assert.equal(r.status?.code, err.code);
+    assert.equal(r.httpResponse.deniedResponse.body, err.message);
+    return [
+      r.httpResponse.deniedResponse.status?.code,
+      Object.fromEntries(r.httpResponse.deniedResponse.headers.map((h) => [h.header?.key, h.header?.value])),
+    ];
+  };
+  assert.deepEqual(headersOf(new AuthzError(status.UNAUTHENTICATED, "m")), [
+    401,
+    { "grpc-status": "16", "www-authenticate": "Bearer" },
+  ]);
+  assert.deepEqual(headersOf(new AuthzError(status.PERMISSION_DENIED, "m")), [403, { "grpc-status": "7" }]);
+  assert.deepEqual(headersOf(new AuthzError(status.INVALID_ARGUMENT, "m")), [400, { "grpc-status": "3" }]);
+  assert.deepEqual(headersOf(new AuthzError(status.UNAVAILABLE, "m")), [503, { "grpc-status": "14" }]);
+  assert.deepEqual(headersOf(new AuthzError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 })), [
+    429,
+    { "grpc-status": "8", "retry-after": "2", "grpc-retry-pushback-ms": "1500" },
+  ]);
+});

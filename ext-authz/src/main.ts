@@ -1,0 +1,49 @@
+/**
+ * ext-authz: who may call which model, for Envoy's ext_authz filter.
+ *   tsx ext-authz/src/main.ts --config inferencehub.yaml [--port 19000] [--metrics-port 19090]
+ */
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { startExtAuthz } from "./server.js";
+
+const { values } = parseArgs({
+  options: {
+    config: { type: "string", default: process.env.INFERENCEHUB_CONFIG ?? "inferencehub.yaml" },
+    host: { type: "string", default: process.env.EXT_AUTHZ_HOST ?? "0.0.0.0" },
+    port: { type: "string", default: process.env.EXT_AUTHZ_PORT ?? "19000" },
+    "metrics-host": { type: "string", default: process.env.METRICS_HOST ?? "0.0.0.0" },
+    "metrics-port": { type: "string", default: process.env.METRICS_PORT ?? "19090" },
+  },
+});
+
+const log = pino({ name: "ext-authz", level: process.env.LOG_LEVEL ?? "info" });
+const port = (flag: "port" | "metrics-port"): number => {
+  const n = Number(values[flag]);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    log.fatal(`--${flag} must be a port number, got '${values[flag]}'`);
+    process.exit(2);
+  }
+  return n;
+};
+
+try {
+  const server = await startExtAuthz({
+    configPath: values.config ?? "inferencehub.yaml",
+    host: values.host ?? "0.0.0.0",
+    port: port("port"),
+    metricsHost: values["metrics-host"] ?? "0.0.0.0",
+    metricsPort: port("metrics-port"),
+    log,
+  });
+  // Tests and the local stack read this line to learn the ports chosen.
+  console.log(JSON.stringify({ event: "ready", port: server.port, metricsPort: server.metricsPort }));
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, "stopping");
+      void server.stop().then(() => process.exit(0));
+    });
+  }
+} catch (err) {
+  log.fatal({ err }, err instanceof Error ? err.message : String(err));
+  process.exit(1);
+}

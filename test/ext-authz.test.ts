@@ -1,0 +1,395 @@
+/**
+ * Authorization end to end: a real Envoy steered by the control plane, the real ext-authz process
+ * and real nodes, all configured by one inferencehub.yaml. Loopback clients count as external
+ * here, as a remote client would (the listener leaves internal_address_config unset), and one
+ * test proves it.
+ */
+import assert from "node:assert/strict";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { connect } from "node:http2";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
+import { stringify } from "yaml";
+import { HealthCheckResponse_ServingStatus, HealthClient } from "../gen/inference/grpc/health/v1/health.js";
+import { ModelInferRequest } from "../gen/inference/inference/grpc_service.js";
+import { contentVersion, hashApiKey } from "../ext-authz/src/index.js";
+import { startExtAuthzProcess, type ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
+import { toMetadata } from "../scripts/lib/infer-client.js";
+import { metricValue } from "../scripts/lib/node-process.js";
+import { freePort } from "../scripts/lib/ports.js";
+import { fp32Request } from "../scripts/lib/requests.js";
+import { MLP_SAMPLE_INPUT, SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
+import { grpcCall } from "./lib/assertions.js";
+import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
+import { callMany } from "./lib/load.js";
+
+const issuer = "https://idp.test";
+const audience = "inferencehub";
+const keys = {
+  acme: "ihk_acme-current",
+  acmeOld: "ihk_acme-old",
+  ops: "ihk_ops",
+  limited: "ihk_limited",
+};
+
+function keysFile(entries: Partial<Record<keyof typeof keys, string>>): string {
+  const list = Object.entries(entries).map(([name, tenant]) => ({
+    id: name,
+    tenant,
+    sha256: hashApiKey(keys[name as keyof typeof keys]),
+  }));
+  return stringify({ keys: list });
+}
+
+const allKeys = keysFile({ acme: "acme", acmeOld: "acme", ops: "ops", limited: "limited" });
+
+function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
+  return {
+    listener: { address: "127.0.0.1", port: listenPort },
+    nodes,
+    models: [
+      {
+        name: "scale",
+        versions: [
+          { version: "1", weight: 50, nodes: ["node-a", "node-b"] },
+          { version: "2", weight: 50, nodes: ["node-a", "node-b"] },
+        ],
+      },
+      { name: "mlp", versions: [{ version: "1", nodes: ["node-slow"] }] },
+    ],
+    auth: {
+      extAuthz: { address: `127.0.0.1:${extAuthzPort}`, timeout: "1s" },
+      keysFile: "keys.yaml",
+      jwt: { jwksFile: "jwks.json", issuer, audience },
+      tenants: [
+        { name: "acme", models: ["scale"] },
+        { name: "ops", models: ["*"] },
+        { name: "limited", models: ["scale"], rateLimit: { callsPerSecond: 1, burst: 3 } },
+      ],
+    },
+  };
+}
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const scale = fp32Request("scale", SCALE_SAMPLE_INPUT);
+const scaleHeader = { "inferencehub-model": "scale" };
+
+/** A request as one gRPC Length-Prefixed-Message, for raw HTTP clients. */
+function grpcFrame(request: ModelInferRequest): Buffer {
+  const message = ModelInferRequest.encode(request).finish();
+  const body = Buffer.alloc(5 + message.length);
+  body.writeUInt32BE(message.length, 1);
+  Buffer.from(message).copy(body, 5);
+  return body;
+}
+
+/** The gRPC status of a failed call, with its message and metadata. */
+async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  assert.fail("the call succeeded");
+}
+
+describe("ext-authz in front of real nodes, through a real Envoy", () => {
+  let gw: GatewayFixture;
+  let authz: ExtAuthzProcess;
+  let extAuthzPort = 0;
+  let signingKey: CryptoKey;
+
+  const requestsOnNodes = async () => {
+    let total = 0;
+    for (const node of gw.nodes.values())
+      total += metricValue(await node.metrics(), "inferencehub_node_requests_total");
+    return total;
+  };
+
+  const jwt = (claims: { tenant: string; exp: number }) =>
+    new SignJWT({ tenant: claims.tenant })
+      .setProtectedHeader({ alg: "ES256", kid: "test" })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject("robot@example.test")
+      .setExpirationTime(claims.exp)
+      .sign(signingKey);
+
+  before(async () => {
+    extAuthzPort = await freePort();
+    gw = await startGateway({
+      nodes: [
+        { name: "node-a", models: ["scale"] },
+        { name: "node-b", models: ["scale"] },
+        // Every mlp call waits 300 ms here: long enough to see a timeout a client tries to impose.
+        { name: "node-slow", models: ["mlp"], args: ["--infer-delay-ms", "300"] },
+      ],
+      config: (nodes, port) => config(nodes, port, extAuthzPort),
+    });
+    const pair = await generateKeyPair("ES256");
+    signingKey = pair.privateKey;
+    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "test", alg: "ES256" };
+    await writeFile(join(gw.dir, "keys.yaml"), allKeys);
+    await writeFile(join(gw.dir, "jwks.json"), JSON.stringify({ keys: [publicJwk] }));
+    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+  });
+
+  after(async () => {
+    await authz?.stop();
+    await gw?.stop();
+  });
+
+  test("allowed: the node serves the call and sees the gateway's tenant, never one the client sent", async () => {
+    const client = gw.client();
+    const bodyBytes = async () => metricValue(await authz.metrics(), "inferencehub_authz_body_bytes_total");
+    const bytesBefore = await bodyBytes();
+    const { response, headers } = await client.infer(scale, {
+      metadata: { ...bearer(keys.acme), ...scaleHeader, "x-inferencehub-tenant": "ops" },
+    });
+    assert.equal(response.modelName, "scale");
+    assert.equal(headers["x-inferencehub-seen-tenant"], "acme");
+    // A JWT names its tenant the same way.
+    const token = await jwt({ tenant: "acme", exp: Math.floor(Date.now() / 1000) + 300 });
+    const viaJwt = await client.infer(scale, {
+      metadata: { ...bearer(token), ...scaleHeader, "x-inferencehub-tenant": "ops" },
+    });
+    assert.equal(viaJwt.headers["x-inferencehub-seen-tenant"], "acme");
+    assert.equal(await bodyBytes(), bytesBefore, "a call with the model header sends ext-authz no body");
+  });
+
+  test("denied: PERMISSION_DENIED names the model, and no node sees the call", async () => {
+    const before = await requestsOnNodes();
+    const err = await failure(
+      gw.client().infer(fp32Request("mlp", MLP_SAMPLE_INPUT), {
+        metadata: { ...bearer(keys.acme), "inferencehub-model": "mlp" },
+      }),
+    );
+    assert.equal(err.code, status.PERMISSION_DENIED, err.details);
+    assert.equal(err.details, "tenant 'acme' may not call model 'mlp'");
+    assert.equal(await requestsOnNodes(), before);
+    const stats = await gw.envoys[0]!.stats("ext_authz");
+    assert.ok((stats["http.ingress.ext_authz.denied"] ?? 0) >= 1, JSON.stringify(stats));
+  });
+
+  test("unauthenticated: no credentials, an unknown key, an expired JWT", async () => {
+    const client = gw.client();
+    const none = await failure(client.infer(scale, { metadata: scaleHeader }));
+    assert.equal(none.code, status.UNAUTHENTICATED);
+    assert.match(none.details, /send one header 'authorization: Bearer <API key or JWT>'/);
+    const unknown = await failure(
+      client.infer(scale, { metadata: { ...bearer("ihk_nope"), ...scaleHeader } }),
+    );
+    assert.equal(unknown.code, status.UNAUTHENTICATED);
+    assert.match(unknown.details, /API key is not valid/);
+    const expired = await jwt({ tenant: "acme", exp: Math.floor(Date.now() / 1000) - 120 });
+    const err = await failure(client.infer(scale, { metadata: { ...bearer(expired), ...scaleHeader } }));
+    assert.equal(err.code, status.UNAUTHENTICATED);
+    assert.match(err.details, /the JWT has expired/);
+  });
+
+  test("several authorization values never pass, whichever of them is valid", async () => {
+    // grpc-js and Node's HTTP/2 client refuse to send two; Node's HTTP/1.1 client sends an array
+    // as two header lines, and Envoy's codec (AUTO) takes a gRPC call over HTTP/1.1 too.
+    const body = grpcFrame(scale);
+    for (const values of [
+      [`Bearer ${keys.acme}`, "Bearer ihk_nope"],
+      ["Bearer ihk_nope", `Bearer ${keys.acme}`],
+      [`Bearer ${keys.acme}`, `Bearer ${keys.ops}`],
+    ]) {
+      const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: "127.0.0.1",
+            port: gw.listenPort,
+            method: "POST",
+            path: "/inference.GRPCInferenceService/ModelInfer",
+            // Raw name/value pairs: the only form whose type allows a repeated header.
+            headers: [
+              "host",
+              `127.0.0.1:${gw.listenPort}`,
+              "content-type",
+              "application/grpc",
+              "inferencehub-model",
+              "scale",
+              "content-length",
+              String(body.length),
+              ...values.flatMap((v) => ["authorization", v]),
+            ],
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.headers));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+      assert.equal(headers["grpc-status"], String(status.UNAUTHENTICATED), JSON.stringify(values));
+      // Envoy keeps `authorization` as one inline header and joins repeated values with a comma,
+      // which is no bearer token; ext-authz also refuses repeated values should they come apart.
+      assert.match(
+        decodeURIComponent(String(headers["grpc-message"])),
+        /^(the authorization header is not a bearer token|2 authorization headers)/,
+      );
+    }
+    // Two values joined into one are not a bearer token either.
+    const joined = await failure(
+      gw
+        .client()
+        .infer(scale, { metadata: { authorization: `Bearer ihk_nope,Bearer ${keys.acme}`, ...scaleHeader } }),
+    );
+    assert.equal(joined.code, status.UNAUTHENTICATED);
+    assert.match(joined.details, /not a bearer token/);
+  });
+
+  test("a revoked key stops working without a restart", async () => {
+    const client = gw.client();
+    const call = () => client.infer(scale, { metadata: { ...bearer(keys.acmeOld), ...scaleHeader } });
+    await call();
+    const revoked = keysFile({ acme: "acme", ops: "ops", limited: "limited" });
+    await writeFile(join(gw.dir, "keys.yaml"), revoked);
+    await authz.waitFor((s) => s.keys?.version === contentVersion(revoked), "the keys file without acmeOld");
+    const err = await failure(call());
+    assert.equal(err.code, status.UNAUTHENTICATED);
+    assert.match(err.details, /API key is not valid/);
+    // The other keys of the tenant keep working.
+    await client.infer(scale, { metadata: { ...bearer(keys.acme), ...scaleHeader } });
+  });
+
+  test("no model header: the call is routed by the model name in its body, across the weighted split", async () => {
+    const stats = await callMany(gw.client(), {
+      total: 400,
+      concurrency: 8,
+      request: scale,
+      metadata: bearer(keys.acme),
+    });
+    assert.deepEqual(stats.failures, []);
+    // 50/50 over 400 calls: 4.5 standard deviations either side of 200.
+    const v2 = stats.byVersion().get("2") ?? 0;
+    assert.ok(v2 >= 155 && v2 <= 245, `version 2 got ${v2} of 400 calls`);
+    // A version in the body pins it, as the header would.
+    const pinned = await gw.client().infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "2" }), {
+      metadata: bearer(keys.acme),
+    });
+    assert.equal(pinned.response.modelVersion, "2");
+    // The policy applies to the model in the body too.
+    const err = await failure(
+      gw.client().infer(fp32Request("mlp", MLP_SAMPLE_INPUT), { metadata: bearer(keys.acme) }),
+    );
+    assert.equal(err.code, status.PERMISSION_DENIED);
+    const metrics = await authz.metrics();
+    assert.ok(metricValue(metrics, "inferencehub_authz_model_source_total", { source: "body" }) >= 400);
+  });
+
+  test("health checks reach the model's nodes without credentials, and only health checks do", async () => {
+    const health = new HealthClient(`127.0.0.1:${gw.listenPort}`, credentials.createInsecure());
+    try {
+      const res = await grpcCall(health, "check", { service: "" }, toMetadata(scaleHeader));
+      assert.equal(res.status, HealthCheckResponse_ServingStatus.SERVING);
+    } finally {
+      health.close();
+    }
+    // The unchecked route matches a path prefix: a path that climbs out of it must still be checked.
+    // Envoy normalizes the path (normalize_path, merge_slashes) before it picks the route.
+    const before = await requestsOnNodes();
+    const session = connect(`http://127.0.0.1:${gw.listenPort}`);
+    try {
+      for (const path of [
+        "/grpc.health.v1.Health/../inference.GRPCInferenceService/ModelInfer",
+        "/grpc.health.v1.Health/%2e%2e/inference.GRPCInferenceService/ModelInfer",
+        "/grpc.health.v1.Health/..%2finference.GRPCInferenceService/ModelInfer",
+      ]) {
+        const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+          const req = session.request({
+            ":method": "POST",
+            ":path": path,
+            "content-type": "application/grpc",
+            te: "trailers",
+            ...scaleHeader,
+          });
+          let seen: IncomingHttpHeaders = {};
+          req.on("response", (h) => (seen = h));
+          req.on("trailers", (t) => (seen = { ...seen, ...t }));
+          req.on("data", () => undefined);
+          req.on("end", () => resolve(seen));
+          req.on("error", reject);
+          req.end(grpcFrame(scale));
+        });
+        // Dot segments are resolved and then checked (UNAUTHENTICATED); an escaped slash is
+        // refused outright (path_with_escaped_slashes_action: a 400, which gRPC reads as INTERNAL).
+        const expected = path.includes("%2f") ? status.INTERNAL : status.UNAUTHENTICATED;
+        assert.equal(headers["grpc-status"], String(expected), `${path}: ${JSON.stringify(headers)}`);
+      }
+    } finally {
+      session.close();
+    }
+    assert.equal(await requestsOnNodes(), before);
+  });
+
+  test("loopback clients count as external: Envoy ignores the timeout header a client sets", async () => {
+    // From an internal address, Envoy would honour x-envoy-upstream-rq-timeout-ms and cut the
+    // 300 ms call at 20 ms (504, UNAVAILABLE). https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_conn_man/headers#x-envoy-internal
+    const { response } = await gw.client().infer(fp32Request("mlp", MLP_SAMPLE_INPUT), {
+      metadata: { ...bearer(keys.ops), "inferencehub-model": "mlp", "x-envoy-upstream-rq-timeout-ms": "20" },
+    });
+    assert.equal(response.modelName, "mlp");
+  });
+
+  test("rate limit: a tenant over its limit gets RESOURCE_EXHAUSTED with a retry hint; another is unaffected", async () => {
+    const client = gw.client();
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const [limited, acme] = await Promise.allSettled([
+          client.infer(scale, { metadata: { ...bearer(keys.limited), ...scaleHeader } }),
+          client.infer(scale, { metadata: { ...bearer(keys.acme), ...scaleHeader } }),
+        ]);
+        return { limited, acme };
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(
+      results.every((r) => r.acme.status === "fulfilled"),
+      "acme is never limited",
+    );
+    const ok = results.filter((r) => r.limited.status === "fulfilled").length;
+    assert.ok(
+      ok >= 3 && ok <= 3 + Math.ceil(seconds),
+      `${ok} of 10 let through in ${seconds} s (burst 3, 1/s)`,
+    );
+    const over = results.flatMap((r) =>
+      r.limited.status === "rejected" ? [r.limited.reason as ServiceError] : [],
+    );
+    assert.ok(over.length > 0);
+    for (const err of over) {
+      assert.equal(err.code, status.RESOURCE_EXHAUSTED, err.details);
+      assert.match(err.details, /^tenant 'limited' is over its rate limit; retry in \d+ ms$/);
+      assert.match(String(err.metadata.get("grpc-retry-pushback-ms")[0]), /^\d+$/);
+      assert.match(String(err.metadata.get("retry-after")[0]), /^\d+$/);
+    }
+  });
+
+  test("ext-authz too slow or down: calls fail closed with UNAVAILABLE; restarted: they succeed again", async () => {
+    const client = gw.client();
+    const call = () => client.infer(scale, { metadata: { ...bearer(keys.acme), ...scaleHeader } });
+    // Too slow (stopped, its socket open): Envoy waits out the 1 s timeout, then UNAVAILABLE.
+    authz.process.kill("SIGSTOP");
+    try {
+      const slow = await failure(call());
+      assert.equal(slow.code, status.UNAVAILABLE, slow.details);
+    } finally {
+      authz.process.kill("SIGCONT");
+    }
+    await authz.stop("SIGKILL");
+    const before = await requestsOnNodes();
+    const err = await failure(call());
+    assert.equal(err.code, status.UNAVAILABLE, err.details);
+    assert.equal(await requestsOnNodes(), before, "no call slipped through unchecked");
+    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+    const { response } = await call();
+    assert.equal(response.modelName, "scale");
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * What the translator does for authorization: the ext_authz filter and where it reads bodies, the
+ * routes it skips, the ext-authz cluster, the stripped headers, and the listener's view of
+ * loopback clients. Envoy's own verdict on these resources is envoy-validate.test.ts; its run-time
+ * behaviour is test/ext-authz.test.ts.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Cluster_DiscoveryType } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
+import type { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
+import type { Route, VirtualHost } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
+import type { ExtAuthzPerRoute } from "../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
+import type { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
+import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
+import {
+  extAuthzPerRouteTypeUrl,
+  extAuthzTypeUrl,
+  headerMutationTypeUrl,
+  httpConnectionManagerTypeUrl,
+  unpackAny,
+} from "../resources/index.js";
+import { checkResourceSet } from "./check.js";
+import { loadGoldenCases } from "./testing/index.js";
+import type { ResourceSet } from "./types.js";
+
+const cases = loadGoldenCases();
+const byName = (name: string) => {
+  const found = cases.find((c) => c.name === name);
+  assert.ok(found, name);
+  return found;
+};
+
+function hcm(listener: Listener): HttpConnectionManager {
+  const config = listener.filterChains[0]?.filters[0]?.configType;
+  assert.ok(config?.$case === "typedConfig");
+  return unpackAny(config.typedConfig, httpConnectionManagerTypeUrl);
+}
+
+function virtualHost(set: ResourceSet): VirtualHost {
+  const vh = set.routes[0]?.resource.virtualHosts[0];
+  assert.ok(vh);
+  return vh;
+}
+
+/** A route's (or virtual host's) ext_authz setting, as a short word. */
+function authzSetting(config: { [key: string]: Any }): string {
+  const any = config["envoy.filters.http.ext_authz"];
+  if (!any) return "-";
+  const perRoute: ExtAuthzPerRoute = unpackAny(any, extAuthzPerRouteTypeUrl);
+  const override = perRoute.override;
+  if (override?.$case === "disabled") return "disabled";
+  if (override?.checkSettings.disableRequestBodyBuffering) return "no-body";
+  if (override?.checkSettings.withRequestBody)
+    return `body ${override.checkSettings.withRequestBody.maxRequestBytes}`;
+  return "?";
+}
+
+test("the filter: gRPC to the ext_authz cluster, fails closed with 503, clears the route cache, raw headers", () => {
+  for (const [name, failOpen, timeout] of [
+    ["edge", false, 0.25],
+    ["tenants", true, 0.1],
+  ] as const) {
+    const filter = hcm(byName(name).resources.envoy.listeners[0]!.resource).httpFilters.find(
+      (f) => f.name === "envoy.filters.http.ext_authz",
+    );
+    assert.ok(filter?.configType?.$case === "typedConfig");
+    const config = unpackAny(filter.configType.typedConfig, extAuthzTypeUrl);
+    assert.ok(config.services?.$case === "grpcService");
+    const grpc = config.services.grpcService;
+    assert.ok(grpc.targetSpecifier?.$case === "envoyGrpc");
+    assert.equal(grpc.targetSpecifier.envoyGrpc.clusterName, "ext_authz");
+    assert.equal((grpc.timeout?.seconds ?? 0) + (grpc.timeout?.nanos ?? 0) / 1e9, timeout);
+    assert.equal(config.failureModeAllow, failOpen);
+    assert.equal(config.statusOnError?.code, 503);
+    assert.equal(config.clearRouteCache, true);
+    assert.equal(config.encodeRawHeaders, true);
+    assert.deepEqual(config.withRequestBody, {
+      maxRequestBytes: 256,
+      allowPartialMessage: true,
+      packAsBytes: true,
+    });
+  }
+});
+
+test("routes: reflection and health unchecked, bodies read only for unary calls without a model header", () => {
+  const vh = virtualHost(byName("tenants").resources.envoy);
+  // The virtual host's default: check without waiting for the body (streams must not stall).
+  assert.equal(authzSetting(vh.typedPerFilterConfig), "no-body");
+  const routes = vh.routes.map((r: Route) => [r.name, r.action?.$case, authzSetting(r.typedPerFilterConfig)]);
+  assert.deepEqual(routes, [
+    ["grpc-reflection", "directResponse", "disabled"],
+    ["mlp:health", "route", "disabled"],
+    ["mlp~1", "route", "-"],
+    ["mlp:unknown-version", "directResponse", "-"],
+    ["mlp", "route", "-"],
+    ["scale:health", "route", "disabled"],
+    ["scale~1", "route", "-"],
+    ["scale~2", "route", "-"],
+    ["scale:unknown-version", "directResponse", "-"],
+    ["scale", "route", "-"],
+    ["unknown-model", "directResponse", "-"],
+    ["grpc-health:no-model", "directResponse", "disabled"],
+    ["no-model-header:read-body", "directResponse", "body 256"],
+    ["no-model-header", "directResponse", "-"],
+  ]);
+  const readBody = vh.routes.find((r) => r.name === "no-model-header:read-body");
+  assert.deepEqual(readBody?.match?.pathSpecifier, {
+    $case: "safeRegex",
+    safeRegex: {
+      engineType: undefined,
+      regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$",
+    },
+  });
+  const regex = new RegExp(
+    readBody?.match?.pathSpecifier?.$case === "safeRegex" ? readBody.match.pathSpecifier.safeRegex.regex : "",
+  );
+  assert.ok(regex.test("/inference.GRPCInferenceService/ModelInfer"));
+  assert.ok(!regex.test("/inference.GRPCInferenceService/ModelStreamInfer"), "streams never wait for a body");
+  assert.ok(!regex.test("/inference.GRPCInferenceService/ModelInferX"));
+});
+
+test("without auth: no per-route settings and no extra routes", () => {
+  const vh = virtualHost(byName("pinned-shadow").resources.envoy);
+  assert.deepEqual(vh.typedPerFilterConfig, {});
+  assert.ok(vh.routes.every((r) => Object.keys(r.typedPerFilterConfig).length === 0));
+  assert.ok(!vh.routes.some((r) => r.name.includes("health") || r.name.includes("reflection")));
+});
+
+test("the ext-authz cluster: STATIC for an IP, STRICT_DNS for a name, HTTP/2, Envoy group only", () => {
+  const kinds = (name: string) => {
+    const c = byName(name).resources;
+    assert.ok(!c.proxyless.clusters.some((cl) => cl.name === "ext_authz"), "grpc-js has no ext_authz");
+    const cluster = c.envoy.clusters.find((cl) => cl.name === "ext_authz")?.resource;
+    assert.ok(cluster?.clusterDiscoveryType?.$case === "type");
+    const endpoint = cluster.loadAssignment?.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+    assert.ok(endpoint?.$case === "endpoint");
+    const socket = endpoint.endpoint.address?.address;
+    assert.ok(socket?.$case === "socketAddress");
+    assert.ok(
+      cluster.typedExtensionProtocolOptions["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"],
+    );
+    return [cluster.clusterDiscoveryType.type, socket.socketAddress.address];
+  };
+  assert.deepEqual(kinds("edge"), [Cluster_DiscoveryType.STATIC, "127.0.0.1"]);
+  assert.deepEqual(kinds("tenants"), [Cluster_DiscoveryType.STRICT_DNS, "ext-authz.infra"]);
+  assert.ok(!byName("minimal").resources.envoy.clusters.some((cl) => cl.name === "ext_authz"));
+});
+
+test("client-sent gateway headers are removed first; loopback and private clients count as external", () => {
+  for (const c of cases) {
+    const manager = hcm(c.resources.envoy.listeners[0]!.resource);
+    const [first] = manager.httpFilters;
+    assert.ok(first?.configType?.$case === "typedConfig");
+    const mutation = unpackAny(first.configType.typedConfig, headerMutationTypeUrl);
+    assert.deepEqual(
+      mutation.mutations?.requestMutations.map((m) => (m.action?.$case === "remove" ? m.action.remove : "")),
+      ["x-inferencehub-principal", "x-inferencehub-tenant", "x-inferencehub-model-version"],
+    );
+    // Unset on purpose: since Envoy 1.36 no address is internal then. `internal_address_config: {}`
+    // (no CIDRs) would make RFC 1918 and loopback internal again, trusting their x-envoy-* headers.
+    assert.equal(manager.internalAddressConfig, undefined, c.name);
+    assert.equal(manager.useRemoteAddress, true);
+  }
+});
+
+test("checkResourceSet finds an ext_authz filter whose cluster is missing", () => {
+  const { envoy } = byName("edge").resources;
+  const broken: ResourceSet = { ...envoy, clusters: envoy.clusters.filter((c) => c.name !== "ext_authz") };
+  assert.deepEqual(checkResourceSet(broken), [
+    {
+      kind: "listeners",
+      name: "ingress",
+      message: "sends ext_authz checks to cluster ext_authz, which does not exist",
+    },
+  ]);
+});
