@@ -19,4 +19,5 @@ if [ "${#files[@]}" -eq 0 ]; then
 fi
 # Integration tests start several processes each: run files one at a time on a 2-core machine.
 concurrency=$([ "$suite" = integration ] && echo 1 || echo 2)
-exec node --import tsx --test --test-concurrency="$concurrency" --test-reporter=spec "${files[@]}"
+# A test that hangs fails after 5 minutes instead of holding CI to its limit.
+exec node --import tsx --test --test-concurrency="$concurrency" --test-timeout=300000 --test-reporter=spec "${files[@]}"

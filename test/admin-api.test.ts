@@ -194,4 +194,21 @@ describe("admin API", () => {
       ["1", "2"],
     );
   });
+
+  test("pin sends every call to one version; unpin restores the weights", async () => {
+    let res = await http("PUT", "/v1/models/scale/weights", {
+      base_version: await configVersion(),
+      weights: { "1": 100, "2": 0 },
+    });
+    assert.equal(res.status, 200);
+    res = await http("PUT", "/v1/models/scale/pin", { base_version: res.body.configVersion, version: "2" });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal((res.body.model as { pinned: string }).pinned, "2");
+    await gw.xds.waitForSync("envoy-1");
+    assert.deepEqual(await versions(), ["2"]);
+    res = await http("DELETE", `/v1/models/scale/pin?base_version=${res.body.configVersion as string}`);
+    assert.equal(res.status, 200);
+    await gw.xds.waitForSync("envoy-1");
+    assert.deepEqual(await versions(), ["1"]);
+  });
 });

@@ -115,6 +115,7 @@ function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelConfig {
       nodes: [...v.nodes],
     })),
     ...(raw.shadow ? { shadow: { version: String(raw.shadow.version), percent: raw.shadow.percent } } : {}),
+    ...(raw.pin !== undefined ? { pin: String(raw.pin) } : {}),
     ...resolveSettings(defaults, raw),
   };
 }

@@ -71,6 +71,7 @@ export interface RawModel extends RawSettings {
   name: string;
   versions: RawVersion[];
   shadow?: { version: string | number; percent: number };
+  pin?: string | number;
 }
 
 export interface RawAuth {

@@ -171,6 +171,14 @@ function checkModel(model: Raw, at: PathSegments, nodeNames: ReadonlySet<string>
   issues.push(...checkWeights(versions, at));
   for (const version of versions) issues.push(...checkVersionNodes(version.raw, version.at, nodeNames));
   if (isRecord(model.shadow)) issues.push(...checkShadow(model, versions, at));
+  const pin = versionOf(model.pin);
+  if (pin !== undefined && !versions.some((v) => versionOf(v.raw.version) === pin)) {
+    const known = versions.map((v) => versionOf(v.raw.version)).filter((v) => v !== undefined);
+    issues.push({
+      segments: [...at, "pin"],
+      message: `pins unknown version ${quote(pin)} (versions: ${known.join(", ")})`,
+    });
+  }
   return issues;
 }
 

@@ -139,6 +139,8 @@ export interface ModelConfig extends ModelSettings {
   name: string;
   versions: VersionConfig[];
   shadow?: ShadowConfig;
+  /** When set, every call goes to this version whatever the weights (kept, so unpinning restores them). */
+  pin?: string;
 }
 
 /**

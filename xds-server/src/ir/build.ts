@@ -83,9 +83,10 @@ function buildModel(model: ModelConfig): ModelIR {
   const retry = buildRetry(model);
   return {
     name: model.name,
+    // A pin overrides the weights: the pinned version takes every call.
     versions: sortBy(model.versions, (v) => v.version).map((v) => ({
       version: v.version,
-      weight: v.weight,
+      weight: model.pin === undefined ? v.weight : v.version === model.pin ? 100 : 0,
       cluster: clusterName(model.name, v.version),
     })),
     ...(model.shadow
