@@ -1,6 +1,7 @@
 /**
  * Calls ModelInfer on a gateway or node with one FP32 input and prints the outputs.
- *   tsx scripts/infer.ts --target 127.0.0.1:8080 --model mlp --input '[[1,2,3,4]]' [--version 1] [--raw]
+ *   tsx scripts/infer.ts --target 127.0.0.1:8080 --model mlp --input '[[1,2,3,4]]' [--version 1] [--raw] [--token KEY]
+ * The API key also comes from INFERENCEHUB_API_KEY.
  */
 import { parseArgs } from "node:util";
 import { type ServiceError, status } from "@grpc/grpc-js";
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     version: { type: "string", default: "" },
     input: { type: "string", default: "[[1,2,3,4]]" },
     raw: { type: "boolean", default: false },
+    token: { type: "string", default: process.env.INFERENCEHUB_API_KEY },
   },
 });
 
@@ -27,6 +29,7 @@ try {
       metadata: {
         "inferencehub-model": model,
         ...(values.version ? { "inferencehub-model-version": values.version } : {}),
+        ...(values.token ? { authorization: `Bearer ${values.token}` } : {}),
       },
       deadlineMs: 10_000,
     },
