@@ -124,6 +124,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     log: log.child({ component: "config" }),
     onConfig: (cfg, hash) => {
       metrics.configReloads.inc({ result: "applied" });
+      if (cfg.auth?.extAuthz.failOpen) {
+        log.warn(
+          "auth.extAuthz.failOpen is true: when ext-authz is down or slow, Envoy lets calls through unchecked",
+        );
+      }
       prober?.update(cfg);
       publish(cache, metrics, snapshotLog, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
     },
