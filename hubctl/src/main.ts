@@ -251,7 +251,9 @@ program
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof ApiError) {
     console.error(`hubctl: ${err.message}`);
-    for (const v of err.violations) console.error(`  ${v.field}: ${v.message}`);
+    // The server's message may already list them; print only what it does not say.
+    for (const v of err.violations.filter((x) => !err.message.includes(x.message)))
+      console.error(`  ${v.field}: ${v.message}`);
   } else console.error(`hubctl: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
 });
