@@ -126,13 +126,13 @@ async function runImageFileSet(target: string, overrides: typeof buildOutputs = 
   try {
     mkdirSync(app, { recursive: true });
     mkdirSync(dirname(config), { recursive: true });
-    // Loopback nodes only: the prober must not reach out from a test. ext-authz needs an auth
-    // section (xds-server/README.md), with a keys file that may be empty.
+    // Loopback nodes only: the prober must not reach out from a test. ext-authz needs the auth
+    // section (the root file has one), here with a keys file of its own that may be empty.
     writeFileSync(
       config,
-      text(join(repoRoot, "inferencehub.yaml")) +
-        `auth:\n  extAuthz: { address: "127.0.0.1:${ports.get("19000")}" }\n  keysFile: keys.yaml\n` +
-        `  tenants:\n    - { name: demo, models: ["*"] }\n`,
+      text(join(repoRoot, "inferencehub.yaml"))
+        .replace("127.0.0.1:19000", `127.0.0.1:${ports.get("19000")}`)
+        .replace(".cache/local-keys.yaml", "keys.yaml"),
     );
     writeFileSync(join(dirname(config), "keys.yaml"), "keys: []\n");
     const env: Record<string, string> = {};
