@@ -79,3 +79,17 @@ test("versions are content hashes: the same content gives the same versions, oth
   assert.notEqual(a.resources.cluster.get("y")!.version, c.resources.cluster.get("y")!.version);
   assert.notEqual(a.version, c.version);
 });
+
+test("SotW: one changed endpoint assignment is sent alone, not every subscribed one", () => {
+  const s = new StreamState("sotw");
+  const v1 = snap({ endpoint: { a: "1", b: "1", c: "1" } });
+  s.setNames("endpoint", ["a", "b", "c"]);
+  const [first] = s.plan(v1);
+  assert.deepEqual(names(first!), ["a", "b", "c"], "the first response carries everything asked for");
+  s.sent(first!, { nonce: "1", version: "x", snapshotVersion: v1.version });
+  s.ack("endpoint");
+  const v2 = snap({ endpoint: { a: "1", b: "2", c: "1" } });
+  const [second] = s.plan(v2);
+  assert.deepEqual(names(second!), ["b"]);
+  assert.deepEqual([...second!.next.keys()], ["a", "b", "c"], "the client still holds all three");
+});

@@ -167,10 +167,16 @@ export class StreamState {
     const same = key === versionKey(state.acked) && state.force.size === 0;
     if (state.answered && same) return undefined;
     if (state.answered && state.nacked.get("") === key && state.force.size === 0) return undefined;
-    // Every subscribed endpoint assignment and route configuration goes out, changed or not: Envoy
-    // 1.40 did not apply an EDS change sent alone in SotW (test/failover-health.test.ts drain case
-    // failed when only the changed assignments were sent). Delta sends only what changed.
-    return { kind: state.kind, resources: [...desired.values()], removed: [], next: desired };
+    const all = [...desired.values()];
+    if (!state.answered || isFullState(state.kind))
+      return { kind: state.kind, resources: all, removed: [], next: desired };
+    // Endpoints and routes are named and need not all be sent: resources left out of a response
+    // keep what the client has (Envoy's SotW mux calls only the watches whose resources are in the
+    // response). Send what changed or was asked for anew, not every assignment.
+    const changed = all.filter(
+      (r) => state.acked.get(r.name)?.version !== r.version || state.force.has(r.name),
+    );
+    return { kind: state.kind, resources: changed.length > 0 ? changed : all, removed: [], next: desired };
   }
 
   #planDelta(state: KindState, desired: Map<string, SnapshotResource>): Outgoing | undefined {
