@@ -131,7 +131,8 @@ class AdsSession {
   reconcile(): void {
     const snapshot = this.snapshot();
     if (!snapshot) return;
-    for (const out of this.state.plan(snapshot)) {
+    const planned = this.state.plan(snapshot);
+    for (const out of planned) {
       const nonce = String(++this.#nonce);
       const version = this.transport === "sotw" ? setVersion(out.next.values()) : snapshot.version;
       const bytes = this.write(out, nonce, version, snapshot);
@@ -144,10 +145,12 @@ class AdsSession {
         "pushed",
       );
     }
-    this.#updateStatus(snapshot);
+    // Nothing planned and nothing in flight: the client holds this snapshot. (Planning again to
+    // find that out would double the per-ACK cost, which grows with the number of resources.)
+    this.#updateStatus(snapshot, planned.length === 0);
   }
 
-  #updateStatus(snapshot: Snapshot): void {
+  #updateStatus(snapshot: Snapshot, upToDate: boolean): void {
     const status = this.#status;
     if (!status) return;
     let synced = true;
@@ -163,7 +166,7 @@ class AdsSession {
       };
       if (s.pending) synced = false;
     }
-    if (synced && this.state.plan(snapshot).length === 0) status.syncedVersion = snapshot.version;
+    if (synced && upToDate) status.syncedVersion = snapshot.version;
   }
 
   close(): void {
