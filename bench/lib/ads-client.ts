@@ -1,22 +1,25 @@
 /**
  * Synthetic ADS clients that subscribe as Envoy does (CDS and LDS wildcard, EDS and RDS by the
  * names those return) and ACK every response at once, over a raw stream from
- * xds-server/src/server/test-harness.ts (openSotw/openDelta) or from openSotwAs/openDeltaAs below,
- * the same streams with a node identity of one's own (the harness names every client test-node),
+ * xds-server/src/server/test-harness.ts (openSotw/openDelta), each with a node identity of its own
  * so that a hundred of them show as a hundred clients in /status. Each response is counted, by
  * kind, at its size on the wire (the encoded DiscoveryResponse) unless told not to.
  */
-import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { Cluster } from "../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import { Listener } from "../../gen/envoy/envoy/config/listener/v3/listener.js";
-import { AggregatedDiscoveryServiceClient } from "../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import {
   DeltaDiscoveryResponse,
   DiscoveryResponse,
   type DeltaDiscoveryRequest,
   type DiscoveryRequest,
 } from "../../gen/envoy/envoy/service/discovery/v3/discovery.js";
-import { Inbox, type AdsStream } from "../../xds-server/src/server/test-harness.js";
+import {
+  type Inbox,
+  openDelta,
+  openSotw,
+  type AdsNode,
+  type AdsStream,
+} from "../../xds-server/src/server/test-harness.js";
 import {
   TYPE_URLS,
   XDS_KINDS,
@@ -217,97 +220,8 @@ export function envoyLikeDelta(
   return client;
 }
 
-export interface AdsNode {
-  id: string;
-  cluster: string;
-  userAgentName?: string;
-}
-
-const clientNode = (node: AdsNode) => ({
-  id: node.id,
-  cluster: node.cluster,
-  userAgentName: node.userAgentName ?? "envoy",
-  clientFeatures: [],
-  extensions: [],
-  listeningAddresses: [],
-  dynamicParameters: {},
-});
-
 // One channel per client, as separate Envoys would have (grpc-js would otherwise share one).
-const adsClient = (address: string) =>
-  new AggregatedDiscoveryServiceClient(address, credentials.createInsecure(), {
-    "grpc.max_receive_message_length": -1,
-    "grpc.use_local_subchannel_pool": 1,
-  });
-
-/**
- * A raw State-of-the-World ADS stream, as openSotw in xds-server/src/server/test-harness.ts, with
- * the node identity given (sent on the first request only, as Envoy's set_node_on_first_message_only).
- */
-export function openSotwAs(address: string, node: AdsNode): AdsStream<DiscoveryRequest, DiscoveryResponse> {
-  const client = adsClient(address);
-  const call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.streamAggregatedResources();
-  const inbox = new Inbox<DiscoveryResponse>();
-  call.on("data", (r: DiscoveryResponse) => inbox.push(r));
-  call.on("error", (e: Error) => inbox.fail(e));
-  let first = true;
-  return {
-    client,
-    inbox,
-    send: (req) => {
-      call.write({
-        versionInfo: "",
-        resourceNames: [],
-        resourceLocators: [],
-        typeUrl: "",
-        responseNonce: "",
-        ...(first ? { node: clientNode(node) } : {}),
-        ...req,
-      });
-      first = false;
-    },
-    close: () => {
-      call.cancel();
-      client.close();
-    },
-  };
-}
-
-/** A raw delta ADS stream, as openDelta in the test harness, with the node identity given. */
-export function openDeltaAs(
-  address: string,
-  node: AdsNode,
-): AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
-  const client = adsClient(address);
-  const call: ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> =
-    client.deltaAggregatedResources();
-  const inbox = new Inbox<DeltaDiscoveryResponse>();
-  call.on("data", (r: DeltaDiscoveryResponse) => inbox.push(r));
-  call.on("error", (e: Error) => inbox.fail(e));
-  let first = true;
-  return {
-    client,
-    inbox,
-    send: (req) => {
-      call.write({
-        typeUrl: "",
-        resourceNamesSubscribe: [],
-        resourceNamesUnsubscribe: [],
-        resourceLocatorsSubscribe: [],
-        resourceLocatorsUnsubscribe: [],
-        initialResourceVersions: {},
-        responseNonce: "",
-        ...(first ? { node: clientNode(node) } : {}),
-        ...req,
-      });
-      first = false;
-    },
-    close: () => {
-      call.cancel();
-      client.close();
-    },
-  };
-}
+const channelOptions = { "grpc.max_receive_message_length": -1, "grpc.use_local_subchannel_pool": 1 };
 
 /** An Envoy-like synthetic client on a stream of its own. */
 export function envoyLike(
@@ -317,6 +231,6 @@ export function envoyLike(
   opts: EnvoyLikeOptions = {},
 ): EnvoyLikeClient {
   return transport === "sotw"
-    ? envoyLikeSotw(openSotwAs(address, node), opts)
-    : envoyLikeDelta(openDeltaAs(address, node), opts);
+    ? envoyLikeSotw(openSotw(address, { node, channelOptions }), opts)
+    : envoyLikeDelta(openDelta(address, { node, channelOptions }), opts);
 }

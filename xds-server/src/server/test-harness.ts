@@ -2,7 +2,13 @@
  * A real ADS server on a free port and a raw ADS client that reads responses one at a time:
  * protocol tests speak xDS over real gRPC with the exact messages Envoy and grpc-js send.
  */
-import { credentials, Server, ServerCredentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import {
+  credentials,
+  Server,
+  ServerCredentials,
+  type ChannelOptions,
+  type ClientDuplexStream,
+} from "@grpc/grpc-js";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import {
@@ -127,36 +133,53 @@ export interface AdsStream<Req, Res> {
   client: AggregatedDiscoveryServiceClient;
 }
 
-const node = {
-  id: "test-node",
-  cluster: "test",
-  userAgentName: "envoy",
-  clientFeatures: [],
-  extensions: [],
-  listeningAddresses: [],
-  dynamicParameters: {},
-};
+/** Who a raw stream says it is; sent on the first request only, as Envoy's set_node_on_first_message_only. */
+export interface AdsNode {
+  id: string;
+  cluster: string;
+  userAgentName?: string;
+}
 
-export function openSotw(address: string): AdsStream<DiscoveryRequest, DiscoveryResponse> {
-  const client = new AggregatedDiscoveryServiceClient(address, credentials.createInsecure());
-  const call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.streamAggregatedResources();
-  const inbox = new Inbox<DiscoveryResponse>();
-  call.on("data", (r: DiscoveryResponse) => inbox.push(r));
+export interface OpenStreamOptions {
+  node?: AdsNode;
+  /** e.g. a local subchannel pool, so that several streams are several connections, as several Envoys. */
+  channelOptions?: ChannelOptions;
+}
+
+function wireNode(node: AdsNode = { id: "test-node", cluster: "test" }) {
+  return {
+    id: node.id,
+    cluster: node.cluster,
+    userAgentName: node.userAgentName ?? "envoy",
+    clientFeatures: [],
+    extensions: [],
+    listeningAddresses: [],
+    dynamicParameters: {},
+  };
+}
+
+/** One raw ADS stream; `defaults` fills the request fields a test leaves out. */
+function openStream<Req, Res>(
+  address: string,
+  opts: OpenStreamOptions,
+  open: (client: AggregatedDiscoveryServiceClient) => ClientDuplexStream<Req, Res>,
+  defaults: Partial<Req>,
+): AdsStream<Req, Res> {
+  const client = new AggregatedDiscoveryServiceClient(
+    address,
+    credentials.createInsecure(),
+    opts.channelOptions ?? {},
+  );
+  const call = open(client);
+  const inbox = new Inbox<Res>();
+  call.on("data", (r: Res) => inbox.push(r));
   call.on("error", (e: Error) => inbox.fail(e));
   let first = true;
   return {
     client,
     inbox,
     send: (req) => {
-      call.write({
-        versionInfo: "",
-        resourceNames: [],
-        resourceLocators: [],
-        typeUrl: "",
-        responseNonce: "",
-        ...(first ? { node } : {}),
-        ...req,
-      });
+      call.write({ ...defaults, ...(first ? { node: wireNode(opts.node) } : {}), ...req } as Req);
       first = false;
     },
     close: () => {
@@ -166,34 +189,40 @@ export function openSotw(address: string): AdsStream<DiscoveryRequest, Discovery
   };
 }
 
-export function openDelta(address: string): AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
-  const client = new AggregatedDiscoveryServiceClient(address, credentials.createInsecure());
-  const call: ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> =
-    client.deltaAggregatedResources();
-  const inbox = new Inbox<DeltaDiscoveryResponse>();
-  call.on("data", (r: DeltaDiscoveryResponse) => inbox.push(r));
-  call.on("error", (e: Error) => inbox.fail(e));
-  let first = true;
-  return {
-    client,
-    inbox,
-    send: (req) => {
-      call.write({
-        typeUrl: "",
-        resourceNamesSubscribe: [],
-        resourceNamesUnsubscribe: [],
-        resourceLocatorsSubscribe: [],
-        resourceLocatorsUnsubscribe: [],
-        initialResourceVersions: {},
-        responseNonce: "",
-        ...(first ? { node } : {}),
-        ...req,
-      });
-      first = false;
+export function openSotw(
+  address: string,
+  opts: OpenStreamOptions = {},
+): AdsStream<DiscoveryRequest, DiscoveryResponse> {
+  return openStream<DiscoveryRequest, DiscoveryResponse>(
+    address,
+    opts,
+    (c) => c.streamAggregatedResources(),
+    {
+      versionInfo: "",
+      resourceNames: [],
+      resourceLocators: [],
+      typeUrl: "",
+      responseNonce: "",
     },
-    close: () => {
-      call.cancel();
-      client.close();
+  );
+}
+
+export function openDelta(
+  address: string,
+  opts: OpenStreamOptions = {},
+): AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  return openStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(
+    address,
+    opts,
+    (c) => c.deltaAggregatedResources(),
+    {
+      typeUrl: "",
+      resourceNamesSubscribe: [],
+      resourceNamesUnsubscribe: [],
+      resourceLocatorsSubscribe: [],
+      resourceLocatorsUnsubscribe: [],
+      initialResourceVersions: {},
+      responseNonce: "",
     },
-  };
+  );
 }
