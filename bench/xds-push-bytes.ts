@@ -2,7 +2,7 @@
  * Bytes the control plane pushes for ONE weight change (scale 100/0 → 0/100), at 10 and 1,000
  * models of 3 versions, State of the World vs delta, and for contrast one endpoint change (scale
  * version 3 leaves one of its two nodes), counted on the wire side: a synthetic
- * client subscribes as Envoy does (CDS and LDS wildcard, EDS and RDS by name) over a real grpc-js
+ * client subscribes as Envoy does (CDS, LDS and SRDS wildcard, EDS and RDS by name) over a real grpc-js
  * ADS server in process (test-harness startTestAds, openSotw/openDelta), ACKs everything, and
  * sums the encoded size of every response from the new snapshot until the stream is quiet.
  *

@@ -8,7 +8,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { SCALE_SAMPLE_INPUT, scaleReference } from "../scripts/lib/test-models.js";
 import { metricValue } from "../scripts/lib/node-process.js";
 import { fp32Output, fp32Request } from "../scripts/lib/requests.js";
-import { assertClose } from "./lib/assertions.js";
+import { assertClose, eventually } from "./lib/assertions.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany, startLoad } from "./lib/load.js";
 
@@ -186,6 +186,31 @@ for (const transport of ["sotw", "delta"] as const) {
       );
       assert.deepEqual([...stats.byVersion().keys()].sort(), ["1", "2", "3"]);
       await apply([90, 10]);
+    });
+
+    test("a model removed by an edit is NOT_FOUND and its clusters leave Envoy; added back, it is served", async () => {
+      const [envoy] = gw.envoys;
+      assert.ok(envoy);
+      const activeClusters = async () =>
+        JSON.stringify(await envoy.configDump({ resource: "dynamic_active_clusters" }));
+      const mlpCall = () =>
+        gw.client().infer(fp32Request("mlp", [[1, 2, 3, 4]]), { metadata: { "inferencehub-model": "mlp" } });
+      const withoutMlp = config(gw.nodeEntries(), listenPort, { weights: [90, 10] });
+      withoutMlp.models = withoutMlp.models.filter((m) => m.name !== "mlp");
+      await gw.applyConfig(withoutMlp);
+      await assert.rejects(mlpCall(), (err: ServiceError) => {
+        assert.equal(err.code, status.NOT_FOUND);
+        assert.match(err.details, /model 'mlp' is not served/);
+        return true;
+      });
+      // Envoy drops the route configuration with its scope; only then are the clusters removed.
+      await eventually(async () => !(await activeClusters()).includes('"mlp~1"'), "mlp~1 leaves Envoy");
+      await gw.client().infer(scaleCall.request, { metadata: scaleCall.metadata });
+
+      await apply([90, 10]);
+      const answer = await mlpCall();
+      assert.equal(answer.response.modelName, "mlp");
+      assert.ok((await activeClusters()).includes('"mlp~1"'));
     });
   });
 }

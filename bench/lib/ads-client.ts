@@ -1,12 +1,13 @@
 /**
- * Synthetic ADS clients that subscribe as Envoy does (CDS and LDS wildcard, EDS and RDS by the
- * names those return) and ACK every response at once, over a raw stream from
+ * Synthetic ADS clients that subscribe as Envoy does (CDS, LDS and SRDS wildcard, EDS and RDS by
+ * the names those return) and ACK every response at once, over a raw stream from
  * xds-server/src/server/test-harness.ts (openSotw/openDelta), each with a node identity of its own
  * so that a hundred of them show as a hundred clients in /status. Each response is counted, by
  * kind, at its size on the wire (the encoded DiscoveryResponse) unless told not to.
  */
 import { Cluster } from "../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import { Listener } from "../../gen/envoy/envoy/config/listener/v3/listener.js";
+import { ScopedRouteConfiguration } from "../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import {
   DeltaDiscoveryResponse,
   DiscoveryResponse,
@@ -23,8 +24,10 @@ import {
 import {
   TYPE_URLS,
   XDS_KINDS,
+  clusterRefs,
   kindOf,
   listenerRefs,
+  scopeRefs,
   type XdsKind,
 } from "../../xds-server/src/snapshot/index.js";
 
@@ -62,6 +65,29 @@ const emptyCounters = (): Record<XdsKind, KindCounters> =>
 
 const sameNames = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The kinds a client takes whole; each names resources of another kind, which it then asks for. */
+type WildcardKind = "cluster" | "listener" | "scopedRoute";
+const isWildcard = (kind: XdsKind): kind is WildcardKind =>
+  kind === "cluster" || kind === "listener" || kind === "scopedRoute";
+const wildcardKinds: readonly WildcardKind[] = ["cluster", "listener", "scopedRoute"];
+
+/** The names a wildcard resource makes the client ask for. */
+function namedBy(kind: WildcardKind, value: Uint8Array): string[] {
+  if (kind === "cluster") return clusterRefs(Cluster.decode(value));
+  if (kind === "listener") return listenerRefs(Listener.decode(value));
+  return scopeRefs(ScopedRouteConfiguration.decode(value));
+}
+
+/** name → the names it refers to, for each wildcard kind. */
+type Held = Record<WildcardKind, Map<string, string[]>>;
+const emptyHeld = (): Held => ({ cluster: new Map(), listener: new Map(), scopedRoute: new Map() });
+
+/** What the client asks for by name: endpoints of its clusters; routes of its listeners and scopes. */
+function wanted(held: Held, kind: "endpoint" | "route"): string[] {
+  const from: WildcardKind[] = kind === "endpoint" ? ["cluster"] : ["listener", "scopedRoute"];
+  return [...new Set(from.flatMap((k) => [...held[k].values()].flat()))].sort();
+}
 
 /** Reads an inbox until the stream ends; close() ends it with a CANCELLED error, which is expected. */
 function pump<T>(inbox: Inbox<T>, onMessage: (m: T) => void, onError: (e: Error) => void): void {
@@ -115,12 +141,13 @@ export interface EnvoyLikeOptions {
   countBytes?: boolean;
 }
 
-/** State of the World, as Envoy: CDS and LDS wildcard, EDS and RDS by name, every response ACKed. */
+/** State of the World, as Envoy: CDS, LDS and SRDS wildcard, EDS and RDS by name, every response ACKed. */
 export function envoyLikeSotw(
   stream: AdsStream<DiscoveryRequest, DiscoveryResponse>,
   opts: EnvoyLikeOptions = {},
 ): EnvoyLikeClient {
   const { client, onError } = base("sotw", stream);
+  const held = emptyHeld();
   const names: Record<"endpoint" | "route", string[]> = { endpoint: [], route: [] };
   const last: Record<XdsKind, { version: string; nonce: string }> = Object.fromEntries(
     XDS_KINDS.map((k) => [k, { version: "", nonce: "" }]),
@@ -132,10 +159,10 @@ export function envoyLikeSotw(
       responseNonce: last[kind].nonce,
       resourceNames: kind === "endpoint" || kind === "route" ? names[kind] : [],
     });
-  const follow = (kind: "endpoint" | "route", wanted: string[]) => {
-    wanted.sort();
-    if (sameNames(wanted, names[kind])) return;
-    names[kind] = wanted;
+  const follow = (kind: "endpoint" | "route") => {
+    const now = wanted(held, kind);
+    if (sameNames(now, names[kind])) return;
+    names[kind] = now;
     request(kind);
   };
 
@@ -152,41 +179,33 @@ export function envoyLikeSotw(
       if (opts.countBytes ?? true) c.wireBytes += DiscoveryResponse.encode(r).finish().length;
       c.resourceBytes += r.resources.reduce((n, a) => n + a.value.length, 0);
       last[kind] = { version: r.versionInfo, nonce: r.nonce };
-      if (kind === "cluster")
-        follow(
-          "endpoint",
-          r.resources.map((a) => Cluster.decode(a.value).name),
-        );
-      if (kind === "listener")
-        follow("route", [...new Set(r.resources.flatMap((a) => listenerRefs(Listener.decode(a.value))))]);
+      if (isWildcard(kind)) {
+        // Full state: the response replaces everything held of this kind.
+        held[kind] = new Map(r.resources.map((a, i) => [String(i), namedBy(kind, a.value)]));
+        follow(kind === "cluster" ? "endpoint" : "route");
+      }
       request(kind); // the ACK
     },
     onError,
   );
-  stream.send({ typeUrl: TYPE_URLS.cluster, resourceNames: [] });
-  stream.send({ typeUrl: TYPE_URLS.listener, resourceNames: [] });
+  for (const kind of wildcardKinds) stream.send({ typeUrl: TYPE_URLS[kind], resourceNames: [] });
   return client;
 }
 
-/** Delta (incremental), as Envoy: CDS and LDS wildcard, EDS and RDS subscribed by name, every response ACKed. */
+/** Delta (incremental), as Envoy: CDS, LDS and SRDS wildcard, EDS and RDS subscribed by name, every response ACKed. */
 export function envoyLikeDelta(
   stream: AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
   opts: EnvoyLikeOptions = {},
 ): EnvoyLikeClient {
   const { client, onError } = base("delta", stream);
-  /** What the client holds of the wildcard kinds: name → the names it refers to. */
-  const held: Record<"cluster" | "listener", Map<string, string[]>> = {
-    cluster: new Map(),
-    listener: new Map(),
-  };
+  const held = emptyHeld();
   const subscribed: Record<"endpoint" | "route", Set<string>> = { endpoint: new Set(), route: new Set() };
-  const follow = (kind: "cluster" | "listener") => {
-    const target = kind === "cluster" ? "endpoint" : "route";
-    const wanted = new Set([...held[kind].values()].flat());
-    const add = [...wanted].filter((n) => !subscribed[target].has(n));
-    const drop = [...subscribed[target]].filter((n) => !wanted.has(n));
+  const follow = (target: "endpoint" | "route") => {
+    const now = new Set(wanted(held, target));
+    const add = [...now].filter((n) => !subscribed[target].has(n));
+    const drop = [...subscribed[target]].filter((n) => !now.has(n));
     if (add.length + drop.length === 0) return;
-    subscribed[target] = wanted;
+    subscribed[target] = now;
     stream.send({ typeUrl: TYPE_URLS[target], resourceNamesSubscribe: add, resourceNamesUnsubscribe: drop });
   };
 
@@ -202,21 +221,17 @@ export function envoyLikeDelta(
       c.resources += r.resources.length;
       if (opts.countBytes ?? true) c.wireBytes += DeltaDiscoveryResponse.encode(r).finish().length;
       c.resourceBytes += r.resources.reduce((n, res) => n + (res.resource?.value.length ?? 0), 0);
-      if (kind === "cluster" || kind === "listener") {
+      if (isWildcard(kind)) {
         for (const name of r.removedResources) held[kind].delete(name);
-        for (const res of r.resources) {
-          const value = res.resource?.value ?? new Uint8Array();
-          // A cluster's endpoints are named after it (EDS service_name unset).
-          held[kind].set(res.name, kind === "cluster" ? [res.name] : listenerRefs(Listener.decode(value)));
-        }
-        follow(kind);
+        for (const res of r.resources)
+          held[kind].set(res.name, namedBy(kind, res.resource?.value ?? new Uint8Array()));
+        follow(kind === "cluster" ? "endpoint" : "route");
       }
       stream.send({ typeUrl: r.typeUrl, responseNonce: r.nonce }); // the ACK
     },
     onError,
   );
-  stream.send({ typeUrl: TYPE_URLS.cluster });
-  stream.send({ typeUrl: TYPE_URLS.listener });
+  for (const kind of wildcardKinds) stream.send({ typeUrl: TYPE_URLS[kind] });
   return client;
 }
 

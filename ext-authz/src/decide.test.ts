@@ -120,6 +120,16 @@ const cases: {
     },
   },
   {
+    name: "the model header Envoy sets when the client sent none ('-') counts as no header",
+    call: call({ ...bearer(keys.acme), "inferencehub-model": "-" }, frame("scale")),
+    want: "OK",
+    check: (d) => {
+      assert.ok(d.allowed);
+      assert.equal(d.modelSource, "body");
+      assert.deepEqual(d.set.slice(2), [["inferencehub-model", "scale"]]);
+    },
+  },
+  {
     name: "the policy applies to the body's model",
     call: call(bearer(keys.acme), frame("mlp")),
     want: "PERMISSION_DENIED",

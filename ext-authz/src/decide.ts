@@ -7,6 +7,7 @@
 import {
   gatewayHeaderPrefix,
   modelHeader,
+  noModelHeaderValue,
   principalHeader,
   tenantHeader,
   versionHeader,
@@ -90,9 +91,13 @@ export async function decide(call: CallAttributes, ctx: DecideContext): Promise<
   }
 }
 
-/** The model and pinned version: from the headers when set, else from the body's first bytes. */
+/**
+ * The model and pinned version: from the headers when set, else from the body's first bytes.
+ * Envoy sets the model header to noModelHeaderValue when the client sent none (to choose a route
+ * scope), so that value means "no header".
+ */
 function modelOf(call: CallAttributes): { model?: string; version?: string; source: ModelSource } {
-  const models = call.headers.get(modelHeader) ?? [];
+  const models = (call.headers.get(modelHeader) ?? []).filter((m) => m !== noModelHeaderValue);
   const versions = call.headers.get(versionHeader) ?? [];
   if (models.length > 1) throw invalidArgument(`send one ${modelHeader} header, not ${models.length}`);
   if (versions.length > 1) throw invalidArgument(`send one ${versionHeader} header, not ${versions.length}`);

@@ -39,3 +39,19 @@ export function grpcCall<C extends Client, K extends keyof C>(
     );
   });
 }
+
+/**
+ * Polls check until it returns true, failing with what after timeoutMs: for a state that follows
+ * an event the test cannot observe directly (an Envoy applying an ACKed removal).
+ */
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,6 +1,7 @@
 export {
   clusterLoadAssignmentTypeUrl,
   clusterTypeUrl,
+  earlyHeaderMutationTypeUrl,
   extAuthzPerRouteTypeUrl,
   extAuthzTypeUrl,
   grpcStatsTypeUrl,
@@ -11,6 +12,7 @@ export {
   resourceTypeUrls,
   routeConfigurationTypeUrl,
   routerTypeUrl,
+  scopedRouteConfigurationTypeUrl,
   stdoutAccessLogTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
@@ -18,6 +20,7 @@ export {
 export type {
   ClusterLoadAssignmentTypeUrl,
   ClusterTypeUrl,
+  EarlyHeaderMutationTypeUrl,
   ExtAuthzPerRouteTypeUrl,
   ExtAuthzTypeUrl,
   GrpcStatsTypeUrl,
@@ -28,6 +31,7 @@ export type {
   ResourceTypeUrl,
   RouteConfigurationTypeUrl,
   RouterTypeUrl,
+  ScopedRouteConfigurationTypeUrl,
   StdoutAccessLogTypeUrl,
   UpstreamCodecTypeUrl,
   UpstreamHttpProtocolOptionsTypeUrl,

@@ -6,6 +6,7 @@ import { Cluster } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
+import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import { StdoutAccessLog } from "../../../gen/envoy/envoy/extensions/access_loggers/stream/v3/stream.js";
 import {
   ExtAuthz,
@@ -16,12 +17,14 @@ import { FilterConfig as GrpcStatsConfig } from "../../../gen/envoy/envoy/extens
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { UpstreamCodec } from "../../../gen/envoy/envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.js";
 import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
+import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
 import { PreviousHostsPredicate } from "../../../gen/envoy/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.js";
 import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import {
   clusterLoadAssignmentTypeUrl,
   clusterTypeUrl,
+  earlyHeaderMutationTypeUrl,
   extAuthzPerRouteTypeUrl,
   extAuthzTypeUrl,
   grpcStatsTypeUrl,
@@ -31,6 +34,7 @@ import {
   previousHostsPredicateTypeUrl,
   routeConfigurationTypeUrl,
   routerTypeUrl,
+  scopedRouteConfigurationTypeUrl,
   stdoutAccessLogTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
@@ -40,6 +44,7 @@ import {
 export interface MessageTypes {
   [listenerTypeUrl]: Listener;
   [routeConfigurationTypeUrl]: RouteConfiguration;
+  [scopedRouteConfigurationTypeUrl]: ScopedRouteConfiguration;
   [clusterTypeUrl]: Cluster;
   [clusterLoadAssignmentTypeUrl]: ClusterLoadAssignment;
   [httpConnectionManagerTypeUrl]: HttpConnectionManager;
@@ -48,6 +53,7 @@ export interface MessageTypes {
   [extAuthzPerRouteTypeUrl]: ExtAuthzPerRoute;
   [grpcStatsTypeUrl]: GrpcStatsConfig;
   [headerMutationTypeUrl]: HeaderMutation;
+  [earlyHeaderMutationTypeUrl]: EarlyHeaderMutation;
   [upstreamCodecTypeUrl]: UpstreamCodec;
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate;
@@ -66,6 +72,7 @@ export interface MessageCodec<T> {
 export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<MessageTypes[U]> } = {
   [listenerTypeUrl]: Listener,
   [routeConfigurationTypeUrl]: RouteConfiguration,
+  [scopedRouteConfigurationTypeUrl]: ScopedRouteConfiguration,
   [clusterTypeUrl]: Cluster,
   [clusterLoadAssignmentTypeUrl]: ClusterLoadAssignment,
   [httpConnectionManagerTypeUrl]: HttpConnectionManager,
@@ -74,6 +81,7 @@ export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<Message
   [extAuthzPerRouteTypeUrl]: ExtAuthzPerRoute,
   [grpcStatsTypeUrl]: GrpcStatsConfig,
   [headerMutationTypeUrl]: HeaderMutation,
+  [earlyHeaderMutationTypeUrl]: EarlyHeaderMutation,
   [upstreamCodecTypeUrl]: UpstreamCodec,
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate,

@@ -10,6 +10,10 @@ export type ListenerTypeUrl = typeof listenerTypeUrl;
 export const routeConfigurationTypeUrl = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 export type RouteConfigurationTypeUrl = typeof routeConfigurationTypeUrl;
 
+export const scopedRouteConfigurationTypeUrl =
+  "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration";
+export type ScopedRouteConfigurationTypeUrl = typeof scopedRouteConfigurationTypeUrl;
+
 export const clusterTypeUrl = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 export type ClusterTypeUrl = typeof clusterTypeUrl;
 
@@ -35,6 +39,10 @@ export const headerMutationTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation";
 export type HeaderMutationTypeUrl = typeof headerMutationTypeUrl;
 
+export const earlyHeaderMutationTypeUrl =
+  "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation";
+export type EarlyHeaderMutationTypeUrl = typeof earlyHeaderMutationTypeUrl;
+
 export const grpcStatsTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig";
 export type GrpcStatsTypeUrl = typeof grpcStatsTypeUrl;
@@ -55,11 +63,12 @@ export const stdoutAccessLogTypeUrl =
   "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
 export type StdoutAccessLogTypeUrl = typeof stdoutAccessLogTypeUrl;
 
-/** The four kinds served over ADS, in make-before-break push order (xds_protocol#eventual-consistency-considerations). */
+/** The five kinds served over ADS, in make-before-break push order (xds_protocol#eventual-consistency-considerations). */
 export const resourceTypeUrls = [
   clusterTypeUrl,
   clusterLoadAssignmentTypeUrl,
   listenerTypeUrl,
+  scopedRouteConfigurationTypeUrl,
   routeConfigurationTypeUrl,
 ] as const;
 export type ResourceTypeUrl = (typeof resourceTypeUrls)[number];

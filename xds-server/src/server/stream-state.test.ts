@@ -54,6 +54,18 @@ test("delta: a stream that names nothing for endpoints gets nothing; unsubscribi
   assert.deepEqual(s.plan(v), [], "an unsubscribe is not answered with a removal");
 });
 
+test("SotW: a route configuration no longer asked for is forgotten without a response", () => {
+  const s = new StreamState("sotw");
+  const v = snap({ route: { a: "1", b: "1" } });
+  s.setNames("route", ["a", "b"]);
+  const [out] = s.plan(v);
+  s.sent(out!, { nonce: "1", version: "r1", snapshotVersion: v.version });
+  s.ack("route");
+  s.setNames("route", ["b"]);
+  assert.deepEqual([...s.kinds.route.acked.keys()], ["b"]);
+  assert.deepEqual(s.plan(v), [], "nothing to send: the client dropped 'a' itself");
+});
+
 test("a snapshot never holds one name twice", () => {
   assert.throws(
     () =>
@@ -64,6 +76,7 @@ test("a snapshot never holds one name twice", () => {
         ],
         endpoint: [],
         listener: [],
+        scopedRoute: [],
         route: [],
       }),
     /duplicate cluster 'a'/,

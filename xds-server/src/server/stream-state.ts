@@ -5,8 +5,8 @@
  *
  * Rules, from Envoy's xDS protocol document and XDS-CHECKLIST.md:
  * - one response per kind in flight; the next waits for its ACK or NACK;
- * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, routes);
- *   listeners and routes wait while clusters or endpoints have a response in flight (endpoints
+ * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, scopes,
+ *   routes); listeners, scopes and routes wait while clusters or endpoints have a response in flight (endpoints
  *   do not wait for clusters: Envoy ACKs CDS only once new clusters warm on their endpoints,
  *   https://github.com/envoyproxy/envoy/issues/13009); and for clients that take every
  *   cluster (Envoy), a route that points at a cluster whose cluster and endpoints the client has
@@ -253,7 +253,16 @@ export class StreamState {
       else if (names.length > 0) state.wildcard = false;
     }
     const added = [...wanted].filter((n) => !state.names.has(n));
-    for (const n of state.names) if (!wanted.has(n)) state.reportedMissing.delete(n);
+    for (const n of state.names) {
+      if (wanted.has(n)) continue;
+      state.reportedMissing.delete(n);
+      // A route or endpoint assignment no longer asked for is dropped by the client: nothing to
+      // send, and what it used (a removed model's clusters) may go.
+      if (!isFullState(kind)) {
+        state.acked.delete(n);
+        state.pending?.next.delete(n);
+      }
+    }
     state.names = wanted;
     for (const n of added) state.force.add(n);
     return added;

@@ -1,12 +1,13 @@
 /**
  * A translated ResourceSet → a Snapshot: each resource encoded once, with the names it depends on
- * (listener → route configurations, route configuration → clusters, cluster → endpoints), which
- * the ADS streams use for make-before-break.
+ * (listener → route configurations, scope → route configuration, route configuration → clusters,
+ * cluster → endpoints), which the ADS streams use for make-before-break.
  */
 import { Cluster, Cluster_DiscoveryType } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
+import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import { httpConnectionManagerTypeUrl } from "../resources/index.js";
@@ -45,6 +46,10 @@ export function routeRefs(config: RouteConfiguration): string[] {
   return [...refs];
 }
 
+export function scopeRefs(scope: ScopedRouteConfiguration): string[] {
+  return scope.routeConfigurationName ? [scope.routeConfigurationName] : [];
+}
+
 export function clusterRefs(cluster: Cluster): string[] {
   const eds =
     cluster.clusterDiscoveryType?.$case === "type" &&
@@ -67,6 +72,7 @@ export function snapshotFromResources(set: ResourceSet): Snapshot {
     cluster: encode(set.clusters, Cluster, clusterRefs),
     endpoint: encode(set.endpoints, ClusterLoadAssignment, () => []),
     listener: encode(set.listeners, Listener, listenerRefs),
+    scopedRoute: encode(set.scopedRoutes, ScopedRouteConfiguration, scopeRefs),
     route: encode(set.routes, RouteConfiguration, routeRefs),
   });
 }

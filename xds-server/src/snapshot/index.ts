@@ -8,4 +8,4 @@ export {
   type Snapshot,
   type SnapshotResource,
 } from "./snapshot.js";
-export { clusterRefs, listenerRefs, routeRefs, snapshotFromResources } from "./from-resources.js";
+export { clusterRefs, listenerRefs, routeRefs, scopeRefs, snapshotFromResources } from "./from-resources.js";

@@ -14,8 +14,9 @@ export interface SnapshotResource {
   readonly version: string;
   readonly any: Any;
   /**
-   * Names of the next kind this resource depends on: a listener's route configurations, a route
-   * configuration's clusters, a cluster's endpoint assignment. Drives make-before-break.
+   * Names of the kind this resource depends on: a listener's route configurations, a scope's route
+   * configuration, a route configuration's clusters, a cluster's endpoint assignment. Drives
+   * make-before-break.
    */
   readonly refs: readonly string[];
 }
@@ -71,6 +72,7 @@ export function checkSnapshot(snapshot: Snapshot): string[] {
   const problems: string[] = [];
   const next: Partial<Record<XdsKind, XdsKind>> = {
     listener: "route",
+    scopedRoute: "route",
     route: "cluster",
     cluster: "endpoint",
   };

@@ -26,6 +26,7 @@ export function checkResourceSet(set: ResourceSet): ResourceProblem[] {
   return [
     ...resourceKinds.flatMap((kind) => checkNames(kind, set[kind] as Named<unknown>[])),
     ...checkRouteReferences(set),
+    ...checkScopeKeys(set),
     ...checkEndpointReferences(set),
     ...checkClusterReferences(set),
     ...checkExtAuthzReferences(set),
@@ -62,26 +63,41 @@ function connectionManagers(listener: Listener): HttpConnectionManager[] {
     .map((any) => unpackAny(any, httpConnectionManagerTypeUrl));
 }
 
+/** Route configurations are named by listeners (RDS) and by routing scopes (SRDS). */
 function checkRouteReferences(set: ResourceSet): ResourceProblem[] {
   const problems: ResourceProblem[] = [];
   const routeNames = new Set(set.routes.map((r) => r.name));
   const named = new Set<string>();
+  const refer = (kind: ResourceKind, name: string, wanted: string) => {
+    named.add(wanted);
+    if (!routeNames.has(wanted))
+      problems.push({ kind, name, message: `names route configuration ${wanted}, which does not exist` });
+  };
   for (const { name, resource } of set.listeners) {
     for (const hcm of connectionManagers(resource)) {
-      if (hcm.routeSpecifier?.$case !== "rds") continue;
-      const wanted = hcm.routeSpecifier.rds.routeConfigName;
-      named.add(wanted);
-      if (!routeNames.has(wanted)) {
-        problems.push({
-          kind: "listeners",
-          name,
-          message: `names route configuration ${wanted}, which does not exist`,
-        });
-      }
+      if (hcm.routeSpecifier?.$case === "rds")
+        refer("listeners", name, hcm.routeSpecifier.rds.routeConfigName);
     }
   }
+  for (const { name, resource } of set.scopedRoutes)
+    refer("scopedRoutes", name, resource.routeConfigurationName);
   for (const { name } of set.routes) {
-    if (!named.has(name)) problems.push({ kind: "routes", name, message: "is named by no listener" });
+    if (!named.has(name))
+      problems.push({ kind: "routes", name, message: "is named by no listener or scope" });
+  }
+  return problems;
+}
+
+/** Envoy rejects a scope update in which two scopes have the same key. */
+function checkScopeKeys(set: ResourceSet): ResourceProblem[] {
+  const owners = new Map<string, string>();
+  const problems: ResourceProblem[] = [];
+  for (const { name, resource } of set.scopedRoutes) {
+    const key = JSON.stringify(resource.key?.fragments ?? []);
+    const owner = owners.get(key);
+    if (owner !== undefined)
+      problems.push({ kind: "scopedRoutes", name, message: `has the key of scope ${owner}` });
+    else owners.set(key, name);
   }
   return problems;
 }

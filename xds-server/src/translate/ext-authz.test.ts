@@ -36,10 +36,15 @@ function hcm(listener: Listener): HttpConnectionManager {
   return unpackAny(config.typedConfig, httpConnectionManagerTypeUrl);
 }
 
-function virtualHost(set: ResourceSet): VirtualHost {
-  const vh = set.routes[0]?.resource.virtualHosts[0];
-  assert.ok(vh);
-  return vh;
+/** The one virtual host of each Envoy route configuration, by the configuration's name. */
+function virtualHosts(set: ResourceSet): Map<string, VirtualHost> {
+  return new Map(
+    set.routes.map(({ name, resource }) => {
+      const [vh, ...more] = resource.virtualHosts;
+      assert.ok(vh && more.length === 0, name);
+      return [name, vh];
+    }),
+  );
 }
 
 /** A route's (or virtual host's) ext_authz setting, as a short word. */
@@ -83,27 +88,29 @@ test("the filter: gRPC to the ext_authz cluster, fails closed with 503, clears t
 });
 
 test("routes: reflection and health unchecked, bodies read only for unary calls without a model header", () => {
-  const vh = virtualHost(byName("tenants").resources.envoy);
-  // The virtual host's default: check without waiting for the body (streams must not stall).
-  assert.equal(authzSetting(vh.typedPerFilterConfig), "no-body");
-  const routes = vh.routes.map((r: Route) => [r.name, r.action?.$case, authzSetting(r.typedPerFilterConfig)]);
-  assert.deepEqual(routes, [
+  const hosts = virtualHosts(byName("tenants").resources.envoy);
+  // Each virtual host's default: check without waiting for the body (streams must not stall).
+  for (const vh of hosts.values()) assert.equal(authzSetting(vh.typedPerFilterConfig), "no-body");
+  const routes = (config: string) =>
+    hosts
+      .get(config)
+      ?.routes.map((r: Route) => [r.name, r.action?.$case, authzSetting(r.typedPerFilterConfig)]);
+  assert.deepEqual([...hosts.keys()], ["ingress_mlp", "ingress_no_model", "ingress_scale"]);
+  assert.deepEqual(routes("ingress_scale"), [
     ["grpc-reflection", "directResponse", "disabled"],
-    ["mlp:health", "route", "disabled"],
-    ["mlp~1", "route", "-"],
-    ["mlp:unknown-version", "directResponse", "-"],
-    ["mlp", "route", "-"],
     ["scale:health", "route", "disabled"],
     ["scale~1", "route", "-"],
     ["scale~2", "route", "-"],
     ["scale:unknown-version", "directResponse", "-"],
     ["scale", "route", "-"],
-    ["unknown-model", "directResponse", "-"],
+  ]);
+  assert.deepEqual(routes("ingress_no_model"), [
+    ["grpc-reflection", "directResponse", "disabled"],
     ["grpc-health:no-model", "directResponse", "disabled"],
     ["no-model-header:read-body", "directResponse", "body 256"],
     ["no-model-header", "directResponse", "-"],
   ]);
-  const readBody = vh.routes.find((r) => r.name === "no-model-header:read-body");
+  const readBody = hosts.get("ingress_no_model")?.routes.find((r) => r.name === "no-model-header:read-body");
   assert.deepEqual(readBody?.match?.pathSpecifier, {
     $case: "safeRegex",
     safeRegex: {
@@ -120,10 +127,11 @@ test("routes: reflection and health unchecked, bodies read only for unary calls 
 });
 
 test("without auth: no per-route settings and no extra routes", () => {
-  const vh = virtualHost(byName("pinned-shadow").resources.envoy);
-  assert.deepEqual(vh.typedPerFilterConfig, {});
-  assert.ok(vh.routes.every((r) => Object.keys(r.typedPerFilterConfig).length === 0));
-  assert.ok(!vh.routes.some((r) => r.name.includes("health") || r.name.includes("reflection")));
+  for (const vh of virtualHosts(byName("pinned-shadow").resources.envoy).values()) {
+    assert.deepEqual(vh.typedPerFilterConfig, {});
+    assert.ok(vh.routes.every((r) => Object.keys(r.typedPerFilterConfig).length === 0));
+    assert.ok(!vh.routes.some((r) => r.name.includes("health") || r.name.includes("reflection")));
+  }
 });
 
 test("the ext-authz cluster: STATIC for an IP, STRICT_DNS for a name, HTTP/2, Envoy group only", () => {

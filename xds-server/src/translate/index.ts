@@ -8,7 +8,10 @@ export {
   gatewayHeaderPrefix,
   ingressListenerName,
   ingressRouteConfigName,
+  ingressScopedRoutesName,
   modelHeader,
+  noModelHeaderValue,
+  noModelRouteConfigName,
   principalHeader,
   proxylessListenerName,
   proxylessRouteConfigName,
@@ -22,5 +25,5 @@ export type { HttpFilterSpec } from "./filters/index.js";
 export { translateClusters } from "./clusters.js";
 export { translateEndpoints } from "./endpoints.js";
 export { envoyListeners, proxylessListeners } from "./listeners.js";
-export { envoyRoutes, proxylessRoutes } from "./routes.js";
+export { envoyRoutes, envoyScopes, proxylessRoutes } from "./routes.js";
 export { duration } from "./durations.js";

@@ -1,8 +1,10 @@
 /**
- * Listeners. Envoy gets one data listener, `ingress`; each proxyless client resolves
- * `xds:///<model>` to an API listener named after the model. Both use RDS over ADS.
+ * Listeners. Envoy gets one data listener, `ingress`, whose routes are scoped by model (SRDS, then
+ * RDS per model); each proxyless client resolves `xds:///<model>` to an API listener named after
+ * the model, with RDS. All over ADS.
  */
 import { AccessLog } from "../../../gen/envoy/envoy/config/accesslog/v3/accesslog.js";
+import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { HttpProtocolOptions_HeadersWithUnderscoresAction } from "../../../gen/envoy/envoy/config/core/v3/protocol.js";
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import { StdoutAccessLog } from "../../../gen/envoy/envoy/extensions/access_loggers/stream/v3/stream.js";
@@ -10,20 +12,31 @@ import {
   HttpConnectionManager,
   HttpConnectionManager_CodecType,
   HttpConnectionManager_PathWithEscapedSlashesAction,
+  LocalReplyConfig,
+  ScopedRoutes,
 } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import type { GatewayIR, ModelIR } from "../ir/index.js";
-import { httpConnectionManagerTypeUrl, packAny, stdoutAccessLogTypeUrl } from "../resources/index.js";
+import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
+import type { TypedExtensionConfig } from "../../../gen/envoy/envoy/config/core/v3/extension.js";
+import {
+  earlyHeaderMutationTypeUrl,
+  httpConnectionManagerTypeUrl,
+  packAny,
+  stdoutAccessLogTypeUrl,
+} from "../resources/index.js";
 import { adsConfigSource, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
 import { buildHttpFilters } from "./filters/index.js";
 import {
   ingressListenerName,
-  ingressRouteConfigName,
+  ingressScopedRoutesName,
   modelHeader,
+  noModelHeaderValue,
   proxylessListenerName,
   proxylessRouteConfigName,
   versionHeader,
 } from "./names.js";
+import { grpcStatus } from "./routes.js";
 import type { Named } from "./types.js";
 
 export function envoyListeners(ir: GatewayIR): Named<Listener>[] {
@@ -55,10 +68,9 @@ function ingressConnectionManager(ir: GatewayIR): HttpConnectionManager {
     statPrefix: ingressListenerName,
     // gRPC needs HTTP/2; AUTO also serves HTTP/1.1 clients (REST/JSON, health checks).
     codecType: HttpConnectionManager_CodecType.AUTO,
-    routeSpecifier: {
-      $case: "rds",
-      rds: { configSource: adsConfigSource(), routeConfigName: ingressRouteConfigName },
-    },
+    routeSpecifier: { $case: "scopedRoutes", scopedRoutes: modelScopes() },
+    earlyHeaderMutationExtensions: [noModelHeaderDefault()],
+    localReplyConfig: unknownModelReply(),
     httpFilters: buildHttpFilters(ir, "envoy"),
     http2ProtocolOptions: { ...l.http2 },
     commonHttpProtocolOptions: {
@@ -75,6 +87,91 @@ function ingressConnectionManager(ir: GatewayIR): HttpConnectionManager {
     // gRPC paths never hold escaped slashes, and gRPC clients do not follow redirects.
     pathWithEscapedSlashesAction: HttpConnectionManager_PathWithEscapedSlashesAction.REJECT_REQUEST,
     accessLog: l.accessLog ? [stdoutJsonAccessLog()] : [],
+  });
+}
+
+/**
+ * The scope is the model header's whole value; every scope and its routes come over ADS.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#extensions-filters-network-http-connection-manager-v3-scopedroutes
+ */
+function modelScopes(): ScopedRoutes {
+  return ScopedRoutes.fromPartial({
+    name: ingressScopedRoutesName,
+    scopeKeyBuilder: {
+      fragments: [
+        {
+          type: {
+            $case: "headerValueExtractor",
+            headerValueExtractor: {
+              name: modelHeader,
+              elementSeparator: "",
+              extractType: { $case: "index", index: 0 },
+            },
+          },
+        },
+      ],
+    },
+    rdsConfigSource: adsConfigSource(),
+    configSpecifier: { $case: "scopedRds", scopedRds: { scopedRdsConfigSource: adsConfigSource() } },
+  });
+}
+
+/**
+ * A call without a model header would have no scope key, so no route, and Envoy skips ext_authz
+ * on a call without a route: the header is set to a value that selects the no-model scope, before
+ * the scope is chosen. ext-authz reads that value as "no header".
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto
+ */
+function noModelHeaderDefault(): TypedExtensionConfig {
+  const config = EarlyHeaderMutation.fromPartial({
+    mutations: [
+      {
+        action: {
+          $case: "append",
+          append: {
+            header: { key: modelHeader, value: noModelHeaderValue },
+            appendAction: HeaderValueOption_HeaderAppendAction.ADD_IF_ABSENT,
+          },
+        },
+      },
+    ],
+  });
+  return {
+    name: "envoy.http.early_header_mutation.header_mutation",
+    typedConfig: packAny(earlyHeaderMutationTypeUrl, config),
+  };
+}
+
+/**
+ * A model header no scope has leaves the call without a route (response flag NR). Envoy answers it
+ * locally; for a gRPC call the body becomes grpc-message, and a grpc-status header set here is kept
+ * instead of the one mapped from the HTTP status (404 would read UNIMPLEMENTED).
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_conn_man/local_reply
+ */
+function unknownModelReply(): LocalReplyConfig {
+  return LocalReplyConfig.fromPartial({
+    mappers: [
+      {
+        filter: { filterSpecifier: { $case: "responseFlagFilter", responseFlagFilter: { flags: ["NR"] } } },
+        headersToAdd: [
+          {
+            header: { key: "grpc-status", value: String(grpcStatus.notFound) },
+            appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+          },
+        ],
+        bodyFormatOverride: {
+          format: {
+            $case: "textFormatSource",
+            textFormatSource: {
+              specifier: {
+                $case: "inlineString",
+                inlineString: `model '%REQ(${modelHeader})%' is not served by this gateway`,
+              },
+            },
+          },
+        },
+      },
+    ],
   });
 }
 

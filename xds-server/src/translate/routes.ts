@@ -1,6 +1,7 @@
 /**
- * Route configurations. Envoy: one, `ingress_routes`, matching on the model headers. Proxyless:
- * one per model, whose virtual host matches the target name (`xds:///<model>`).
+ * Route configurations. Envoy: one per model, chosen by the model header through a routing scope,
+ * and one for calls without that header. Proxyless: one per model, whose virtual host matches the
+ * target name (`xds:///<model>`).
  */
 import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
@@ -14,16 +15,24 @@ import {
   WeightedCluster,
   WeightedCluster_ClusterWeight,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
+import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
 import type { ExtAuthzIR, GatewayIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
 import { duration } from "./durations.js";
 import { extAuthzPerRoute } from "./filters/index.js";
-import { ingressRouteConfigName, modelHeader, proxylessRouteConfigName, versionHeader } from "./names.js";
+import {
+  ingressRouteConfigName,
+  modelHeader,
+  noModelHeaderValue,
+  noModelRouteConfigName,
+  proxylessRouteConfigName,
+  versionHeader,
+} from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
 /** gRPC status codes the gateway answers itself. https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
-const grpcStatus = { invalidArgument: 3, notFound: 5, unimplemented: 12 } as const;
+export const grpcStatus = { invalidArgument: 3, notFound: 5, unimplemented: 12 } as const;
 
 /** Paths checked without credentials: load balancers' health checks, and reflection. */
 const healthPathPrefix = "/grpc.health.v1.Health/";
@@ -33,24 +42,61 @@ const reflectionPathPrefix = "/grpc.reflection.";
 const modelInBodyPaths = "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$";
 
 /**
+ * Envoy's scopes: the model header's value → that model's route configuration. A value no scope
+ * has is answered NOT_FOUND by the listener (listeners.ts), since no route configuration is chosen.
+ */
+export function envoyScopes(ir: GatewayIR): Named<ScopedRouteConfiguration>[] {
+  const scope = (name: string, key: string): Named<ScopedRouteConfiguration> => ({
+    name,
+    resource: ScopedRouteConfiguration.fromPartial({
+      name,
+      routeConfigurationName: name,
+      key: { fragments: [{ type: { $case: "stringKey", stringKey: key } }] },
+    }),
+  });
+  return [
+    ...ir.models.map((model) => scope(ingressRouteConfigName(model.name), model.name)),
+    scope(noModelRouteConfigName, noModelHeaderValue),
+  ];
+}
+
+/**
  * With ext_authz on, the routes also say where it reads the body and where it does not run:
- * reflection first, then per model its health route and the model routes, then the NOT_FOUND for
- * unknown models, the health route without a model, the route where ext-authz reads the model
- * name from the body, and the INVALID_ARGUMENT catch-all. The catch-all matters twice: Envoy
- * skips ext_authz for a call that matches no route.
+ * reflection first in every scope; per model its health route and the model routes; without a
+ * model header, the health route without a model, the route where ext-authz reads the model name
+ * from the body, and the INVALID_ARGUMENT catch-all. Each configuration ends in a catch-all
+ * because Envoy skips ext_authz for a call that matches no route.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
  */
 export function envoyRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
   const authz = ir.extAuthz;
-  const routes = [
-    ...(authz ? [reflectionRoute()] : []),
-    ...ir.models.flatMap((model) => envoyModelRoutes(model, authz)),
-    unknownModelRoute(),
-    ...(authz ? [healthWithoutModelRoute(), modelInBodyRoute(authz)] : []),
-    noModelHeaderRoute(),
-  ];
+  const reflection = authz ? [reflectionRoute()] : [];
+  const perModel = ir.models.map((model) =>
+    envoyRouteConfig(
+      ingressRouteConfigName(model.name),
+      [...reflection, ...envoyModelRoutes(model, authz)],
+      authz,
+    ),
+  );
+  const noModel = envoyRouteConfig(
+    noModelRouteConfigName,
+    [
+      ...reflection,
+      ...(authz ? [healthWithoutModelRoute(), modelInBodyRoute(authz)] : []),
+      noModelHeaderRoute(),
+    ],
+    authz,
+  );
+  return [...perModel, noModel];
+}
+
+function envoyRouteConfig(
+  name: string,
+  routes: Route[],
+  authz: ExtAuthzIR | undefined,
+): Named<RouteConfiguration> {
   const config = RouteConfiguration.fromPartial({
-    name: ingressRouteConfigName,
+    name,
     virtualHosts: [
       {
         name: "inference",
@@ -61,7 +107,7 @@ export function envoyRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
       },
     ],
   });
-  return [{ name: ingressRouteConfigName, resource: config }];
+  return { name, resource: config };
 }
 
 export function proxylessRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
@@ -199,15 +245,6 @@ function unknownVersionRoute(model: ModelIR): Route {
     [exactHeader(modelHeader, model.name), presentHeader(versionHeader)],
     grpcStatus.notFound,
     `version '%REQ(${versionHeader})%' of model '${model.name}' is not served by this gateway`,
-  );
-}
-
-function unknownModelRoute(): Route {
-  return grpcErrorRoute(
-    "unknown-model",
-    [presentHeader(modelHeader)],
-    grpcStatus.notFound,
-    `model '%REQ(${modelHeader})%' is not served by this gateway`,
   );
 }
 

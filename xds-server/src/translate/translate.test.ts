@@ -114,24 +114,33 @@ test("proxyless: one API listener per model, named after it; no direct responses
   assert.equal(proxyless.endpoints, envoy.endpoints);
 });
 
-test("Envoy routes: pinned versions, unknown version, weighted, then the two catch-alls", () => {
-  const [routes] = byName("pinned-shadow").resources.envoy.routes;
-  assert.ok(routes);
+test("Envoy routes: one scope and route configuration per model, keyed by the model header, and one without", () => {
+  const { scopedRoutes, routes } = byName("pinned-shadow").resources.envoy;
   assert.deepEqual(
-    routes.resource.virtualHosts[0]?.routes.map((r) => [r.name, r.action?.$case]),
+    scopedRoutes.map(({ name, resource }) => [
+      name,
+      resource.key?.fragments.map((f) => (f.type?.$case === "stringKey" ? f.type.stringKey : "?")),
+      resource.routeConfigurationName,
+    ]),
     [
-      ["mlp~1", "route"],
-      ["mlp:unknown-version", "directResponse"],
-      ["mlp", "route"],
-      ["scale~1", "route"],
-      ["scale~2", "route"],
-      ["scale~3", "route"],
-      ["scale:unknown-version", "directResponse"],
-      ["scale", "route"],
-      ["unknown-model", "directResponse"],
-      ["no-model-header", "directResponse"],
+      ["ingress_mlp", ["mlp"], "ingress_mlp"],
+      ["ingress_no_model", ["-"], "ingress_no_model"],
+      ["ingress_scale", ["scale"], "ingress_scale"],
     ],
   );
+  const names = (config: string) =>
+    routes
+      .find((r) => r.name === config)
+      ?.resource.virtualHosts[0]?.routes.map((r) => [r.name, r.action?.$case]);
+  // Pinned versions, then any other pinned version, then the weighted route.
+  assert.deepEqual(names("ingress_scale"), [
+    ["scale~1", "route"],
+    ["scale~2", "route"],
+    ["scale~3", "route"],
+    ["scale:unknown-version", "directResponse"],
+    ["scale", "route"],
+  ]);
+  assert.deepEqual(names("ingress_no_model"), [["no-model-header", "directResponse"]]);
 });
 
 test("checkResourceSet finds dangling references and duplicates", () => {
@@ -141,6 +150,7 @@ test("checkResourceSet finds dangling references and duplicates", () => {
   assert.ok(firstCluster && firstEndpoints);
   const broken: ResourceSet = {
     listeners: envoy.listeners,
+    scopedRoutes: envoy.scopedRoutes,
     routes: [],
     clusters: [...envoy.clusters, firstCluster],
     endpoints: [
@@ -150,11 +160,11 @@ test("checkResourceSet finds dangling references and duplicates", () => {
   };
   assert.deepEqual(checkResourceSet(broken), [
     { kind: "clusters", name: firstCluster.name, message: "duplicate name" },
-    {
-      kind: "listeners",
-      name: "ingress",
-      message: "names route configuration ingress_routes, which does not exist",
-    },
+    ...envoy.scopedRoutes.map(({ name }) => ({
+      kind: "scopedRoutes",
+      name,
+      message: `names route configuration ${name}, which does not exist`,
+    })),
     {
       kind: "clusters",
       name: firstCluster.name,
@@ -179,11 +189,21 @@ test("checkResourceSet finds dangling references and duplicates", () => {
   );
 });
 
+test("checkResourceSet finds two scopes with one key (Envoy would reject the update)", () => {
+  const { envoy } = byName("weighted-canary").resources;
+  const [first] = envoy.scopedRoutes;
+  assert.ok(first);
+  const twin = { name: "twin", resource: { ...first.resource, name: "twin" } };
+  assert.deepEqual(checkResourceSet({ ...envoy, scopedRoutes: [...envoy.scopedRoutes, twin] }), [
+    { kind: "scopedRoutes", name: "twin", message: `has the key of scope ${first.name}` },
+  ]);
+});
+
 test("a model without shadow or retries gets neither", () => {
   const ir: GatewayIR = byName("overrides").ir;
   const once = ir.models.find((m) => m.name === "once");
   assert.equal(once?.retry, undefined);
-  const [routes] = translate(ir).envoy.routes;
+  const routes = translate(ir).envoy.routes.find((r) => r.name === "ingress_once");
   const onceRoute = routes?.resource.virtualHosts[0]?.routes.find((r) => r.name === "once");
   assert.ok(onceRoute?.action?.$case === "route");
   assert.equal(onceRoute.action.route.retryPolicy, undefined);

@@ -7,7 +7,7 @@ import { byName } from "./common.js";
 import { translateClusters } from "./clusters.js";
 import { translateEndpoints } from "./endpoints.js";
 import { envoyListeners, proxylessListeners } from "./listeners.js";
-import { envoyRoutes, proxylessRoutes } from "./routes.js";
+import { envoyRoutes, envoyScopes, proxylessRoutes } from "./routes.js";
 import type { Named, ResourceSet } from "./types.js";
 
 export interface TranslateResult {
@@ -23,12 +23,14 @@ export function translate(ir: GatewayIR): TranslateResult {
   return {
     envoy: {
       listeners: sorted(envoyListeners(ir)),
+      scopedRoutes: sorted(envoyScopes(ir)),
       routes: sorted(envoyRoutes(ir)),
       clusters: sorted(translateClusters(ir, "envoy")),
       endpoints,
     },
     proxyless: {
       listeners: sorted(proxylessListeners(ir)),
+      scopedRoutes: [],
       routes: sorted(proxylessRoutes(ir)),
       clusters: sorted(translateClusters(ir, "proxyless")),
       endpoints,

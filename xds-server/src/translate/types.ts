@@ -2,6 +2,7 @@ import type { Cluster } from "../../../gen/envoy/envoy/config/cluster/v3/cluster
 import type { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import type { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import type { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
+import type { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 
 /** A resource and the name clients subscribe to it by. */
 export interface Named<T> {
@@ -12,6 +13,8 @@ export interface Named<T> {
 /** Everything one group of clients is served; each list sorted by name. */
 export interface ResourceSet {
   listeners: Named<Listener>[];
+  /** Envoy only: which route configuration serves which model header (grpc-js has no SRDS). */
+  scopedRoutes: Named<ScopedRouteConfiguration>[];
   routes: Named<RouteConfiguration>[];
   clusters: Named<Cluster>[];
   endpoints: Named<ClusterLoadAssignment>[];
@@ -25,5 +28,11 @@ export type ClientGroup = "envoy" | "proxyless";
 
 export type ResourceKind = keyof ResourceSet;
 
-/** Kinds in make-before-break push order: clusters, endpoints, listeners, routes. */
-export const resourceKinds: readonly ResourceKind[] = ["clusters", "endpoints", "listeners", "routes"];
+/** Kinds in make-before-break push order: clusters, endpoints, listeners, scoped routes, routes. */
+export const resourceKinds: readonly ResourceKind[] = [
+  "clusters",
+  "endpoints",
+  "listeners",
+  "scopedRoutes",
+  "routes",
+];

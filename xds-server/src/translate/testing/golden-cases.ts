@@ -17,6 +17,7 @@ import {
   clusterTypeUrl,
   listenerTypeUrl,
   routeConfigurationTypeUrl,
+  scopedRouteConfigurationTypeUrl,
   toEnvoyJson,
 } from "../../resources/index.js";
 import type { JsonValue } from "../../resources/index.js";
@@ -72,6 +73,7 @@ export function healthView(table: Readonly<Record<string, HealthStatus>>): Healt
 export function resourcesAsJson(set: ResourceSet): Record<ResourceKind, JsonValue[]> {
   return {
     listeners: set.listeners.map((r) => toEnvoyJson(listenerTypeUrl, r.resource)),
+    scopedRoutes: set.scopedRoutes.map((r) => toEnvoyJson(scopedRouteConfigurationTypeUrl, r.resource)),
     routes: set.routes.map((r) => toEnvoyJson(routeConfigurationTypeUrl, r.resource)),
     clusters: set.clusters.map((r) => toEnvoyJson(clusterTypeUrl, r.resource)),
     endpoints: set.endpoints.map((r) => toEnvoyJson(clusterLoadAssignmentTypeUrl, r.resource)),

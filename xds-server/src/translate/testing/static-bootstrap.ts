@@ -1,15 +1,18 @@
 /**
  * Test helper: a resource set as an Envoy bootstrap with everything in static_resources, so
- * `envoy --mode validate` (which runs no xDS) can check it. Only the two references that need a
+ * `envoy --mode validate` (which runs no xDS) can check it. Only the references that need a
  * management server change: a listener's RDS reference becomes its route configuration inlined,
- * and an EDS cluster becomes STATIC with its ClusterLoadAssignment inlined. Everything else is
- * the translator's output, field for field.
+ * its SRDS reference the list of scopes, each with its route configuration inlined, and an EDS
+ * cluster becomes STATIC with its ClusterLoadAssignment inlined. Everything else is the
+ * translator's output, field for field.
  */
 import { Cluster_DiscoveryType } from "../../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import type { Cluster } from "../../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import type { ClusterLoadAssignment } from "../../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import { Listener } from "../../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import type { RouteConfiguration } from "../../../../gen/envoy/envoy/config/route/v3/route.js";
+import type { ScopedRouteConfiguration } from "../../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
+import type { HttpConnectionManager } from "../../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import {
   clusterTypeUrl,
   httpConnectionManagerTypeUrl,
@@ -37,7 +40,9 @@ export function toStaticBootstrap(
 ): Record<string, JsonValue> {
   const routes = new Map(set.routes.map((r) => [r.name, r.resource]));
   const assignments = new Map(set.endpoints.map((e) => [e.name, e.resource]));
-  const listeners = set.listeners.map((l) => withInlineRoutes(l.resource, routes, options.listenerPort));
+  const listeners = set.listeners.map((l) =>
+    withInlineRoutes(l.resource, routes, set.scopedRoutes, options.listenerPort),
+  );
   const clusters = [
     ...set.clusters.map((c) => asStatic(c.resource, assignments)),
     ...(options.extraClusters ?? []),
@@ -57,8 +62,36 @@ export function toStaticBootstrap(
 function withInlineRoutes(
   listener: Listener,
   routes: ReadonlyMap<string, RouteConfiguration>,
+  scopes: readonly { resource: ScopedRouteConfiguration }[],
   port: number | undefined,
 ): Listener {
+  const routeConfig = (name: string): RouteConfiguration => {
+    const config = routes.get(name);
+    if (!config) throw new Error(`toStaticBootstrap: no route configuration ${name}`);
+    return config;
+  };
+  const inline = (hcm: HttpConnectionManager): HttpConnectionManager["routeSpecifier"] => {
+    const spec = hcm.routeSpecifier;
+    if (spec?.$case === "rds")
+      return { $case: "routeConfig", routeConfig: routeConfig(spec.rds.routeConfigName) };
+    if (spec?.$case !== "scopedRoutes" || spec.scopedRoutes.configSpecifier?.$case !== "scopedRds")
+      return spec;
+    const scopedRouteConfigurations = scopes.map(({ resource }) => ({
+      ...resource,
+      routeConfigurationName: "",
+      routeConfiguration: routeConfig(resource.routeConfigurationName),
+    }));
+    return {
+      $case: "scopedRoutes",
+      scopedRoutes: {
+        ...spec.scopedRoutes,
+        configSpecifier: {
+          $case: "scopedRouteConfigurationsList",
+          scopedRouteConfigurationsList: { scopedRouteConfigurations },
+        },
+      },
+    };
+  };
   const filterChains = listener.filterChains.map((chain) => ({
     ...chain,
     filters: chain.filters.map((filter) => {
@@ -66,11 +99,7 @@ function withInlineRoutes(
       if (config?.$case !== "typedConfig" || config.typedConfig.typeUrl !== httpConnectionManagerTypeUrl)
         return filter;
       const hcm = unpackAny(config.typedConfig, httpConnectionManagerTypeUrl);
-      if (hcm.routeSpecifier?.$case !== "rds") return filter;
-      const name = hcm.routeSpecifier.rds.routeConfigName;
-      const routeConfig = routes.get(name);
-      if (!routeConfig) throw new Error(`toStaticBootstrap: no route configuration ${name}`);
-      const inlined = { ...hcm, routeSpecifier: { $case: "routeConfig" as const, routeConfig } };
+      const inlined = { ...hcm, routeSpecifier: inline(hcm) };
       return {
         ...filter,
         configType: {
