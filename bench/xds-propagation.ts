@@ -44,6 +44,7 @@ import {
   readHistogram,
   tempConfig,
   timed,
+  envoyRouteReloadTime,
 } from "./lib/xds-bench.js";
 
 const sizes = (process.env.BENCH_MODELS ?? "1,100,1000").split(",").map(Number);
@@ -144,11 +145,6 @@ function publishedSince(xds: XdsProcess, sinceEpochMs: number): number[] {
   return times;
 }
 
-async function envoyReloadTime(envoy: EnvoyProcess): Promise<number> {
-  const stats = await envoy.stats("rds\\.ingress_routes\\.config_reload_time_ms");
-  return Object.entries(stats).find(([name]) => name.endsWith("config_reload_time_ms"))?.[1] ?? NaN;
-}
-
 async function flipOnce(
   xds: XdsProcess,
   envoy: EnvoyProcess,
@@ -158,7 +154,7 @@ async function flipOnce(
   target: string,
 ): Promise<Flip> {
   const before = await xds.metrics();
-  const reloadBefore = await envoyReloadTime(envoy);
+  const reloadBefore = await envoyRouteReloadTime(envoy, "scale");
   // pino's and Envoy's records are wall-clock epoch ms: compare them with Date.now() at the write.
   const wall0 = Date.now();
   const t0 = now();
@@ -175,7 +171,7 @@ async function flipOnce(
     await new Promise((r) => setTimeout(r, 50));
     after = await xds.metrics();
   }
-  const reload = await envoyReloadTime(envoy);
+  const reload = await envoyRouteReloadTime(envoy, "scale");
   // The log line comes through a pipe: it may arrive after the metrics answer.
   let published = publishedSince(xds, wall0);
   for (let i = 0; published.length === 0 && i < 100; i++) {

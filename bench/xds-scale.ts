@@ -38,6 +38,7 @@ import {
   readHistogram,
   tempConfig,
   type TempConfig,
+  envoyRouteReloadTime,
 } from "./lib/xds-bench.js";
 
 const MODELS = Number(process.env.BENCH_MODELS ?? 1000);
@@ -91,11 +92,6 @@ function publishedSince(xds: XdsProcess, sinceEpochMs: number): number | undefin
   return undefined;
 }
 
-async function envoyReloadTime(envoy: EnvoyProcess): Promise<number> {
-  const stats = await envoy.stats("rds\\.ingress_routes\\.config_reload_time_ms");
-  return Object.entries(stats).find(([name]) => name.endsWith("config_reload_time_ms"))?.[1] ?? NaN;
-}
-
 /** CPU ms the process uses per second of wall time over `windowMs`. */
 async function cpuRate(pid: number, windowMs: number): Promise<number> {
   const c0 = processCpuMs(pid);
@@ -113,7 +109,7 @@ async function flip(
   const pid = xds.process.pid!;
   const commit = await file.stage(text);
   const before = await xds.metrics();
-  const reloadsBefore = await Promise.all(clients.envoys.map((e) => envoyReloadTime(e.envoy)));
+  const reloadsBefore = await Promise.all(clients.envoys.map((e) => envoyRouteReloadTime(e.envoy, "scale")));
   const cpu0 = processCpuMs(pid);
   // Envoy's gauge and pino's times are wall-clock epoch ms: keep Date.now() at the write too.
   const wall0 = Date.now();
@@ -130,7 +126,7 @@ async function flip(
   for (;;) {
     for (const c of pending) if (c.counters.route.lastAt > t0) pending.delete(c);
     if (pending.size === 0) {
-      const reloads = await Promise.all(clients.envoys.map((e) => envoyReloadTime(e.envoy)));
+      const reloads = await Promise.all(clients.envoys.map((e) => envoyRouteReloadTime(e.envoy, "scale")));
       if (reloads.every((r, i) => r !== reloadsBefore[i])) {
         envoyTimes = reloads.map((r) => t0 + (r - wall0));
         break;

@@ -9,8 +9,10 @@ import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import type { EnvoyProcess } from "../../scripts/lib/envoy-process.js";
 import { metricValue } from "../../scripts/lib/node-process.js";
 import { formatErrors, parseConfig, type Config } from "../../xds-server/src/config/index.js";
+import { ingressRouteConfigName } from "../../xds-server/src/translate/index.js";
 
 // ---------------------------------------------------------------------------------------------
 // Statistics
@@ -278,4 +280,11 @@ export function histogramDelta(
     if (maxBound === 0 && d >= count && count > 0) maxBound = bound;
   }
   return { count, sum: after.sum - before.sum, buckets, maxBound };
+}
+
+/** Envoy's own record: when it last applied the model's route configuration (epoch ms). */
+export async function envoyRouteReloadTime(envoy: EnvoyProcess, model: string): Promise<number> {
+  const name = ingressRouteConfigName(model);
+  const stats = await envoy.stats(`rds\\.${name}\\.config_reload_time_ms`);
+  return Object.entries(stats).find(([stat]) => stat.endsWith("config_reload_time_ms"))?.[1] ?? NaN;
 }
