@@ -38,8 +38,10 @@ export interface KindState {
   lastNonce: string;
   /** Names to send even if the client holds the same version. */
   force: Set<string>;
-  /** Delta: name → version the client rejected. SotW: the rejected set version, under "". */
+  /** Delta: name → version the client rejected. */
   nacked: Map<string, string>;
+  /** SotW: the set the client rejected, not to be sent again. */
+  nackedSet?: ReadonlyMap<string, SnapshotResource>;
   /** Delta: names reported missing, so they are reported once. */
   reportedMissing: Set<string>;
 }
@@ -99,30 +101,44 @@ export class StreamState {
     return inUse;
   }
 
-  /** The resources of a kind this client should hold now. */
-  desired(kind: XdsKind, snapshot: Snapshot): Map<string, SnapshotResource> {
+  /**
+   * The resources of a kind this client should hold now, in the snapshot's (name) order. inUse is
+   * #clustersInUse(), passed in by plan() so that it is computed once per plan.
+   */
+  desired(
+    kind: XdsKind,
+    snapshot: Snapshot,
+    inUse: ReadonlySet<string> = this.#clustersInUse(),
+  ): Map<string, SnapshotResource> {
     const state = this.kinds[kind];
-    const available = new Map(snapshot.resources[kind]);
-    const retainFromAcked = (names: Iterable<string>) => {
-      for (const n of names) {
-        const held = state.acked.get(n);
-        if (held && !available.has(n)) available.set(n, held);
-      }
-    };
-    if (kind === "cluster" && this.kinds.cluster.wildcard) retainFromAcked(this.#clustersInUse());
-    if (kind === "endpoint")
-      retainFromAcked([...this.#clustersInUse()].filter((c) => this.kinds.cluster.acked.has(c)));
-
-    if (state.wildcard && isFullState(kind)) {
-      // Wildcard plus names: names are within "everything" already.
-      return available;
-    }
+    const current = snapshot.resources[kind];
+    const retained = this.#retained(kind, current, inUse);
+    // Wildcard plus names: names are within "everything" already.
+    const all = state.wildcard && isFullState(kind);
     const out = new Map<string, SnapshotResource>();
-    for (const name of [...state.names].sort()) {
-      const r = available.get(name);
-      if (r) out.set(name, r);
-    }
+    for (const [name, r] of current) if (all || state.names.has(name)) out.set(name, r);
+    for (const [name, r] of retained) if (all || state.names.has(name)) out.set(name, r);
     return out;
+  }
+
+  /**
+   * What the client holds that the snapshot no longer has but its routes may still send traffic
+   * to: clusters, for clients that hold every cluster, and the endpoints of those it has applied.
+   */
+  #retained(
+    kind: XdsKind,
+    current: ReadonlyMap<string, SnapshotResource>,
+    inUse: ReadonlySet<string>,
+  ): Map<string, SnapshotResource> {
+    const retained = new Map<string, SnapshotResource>();
+    if (!(kind === "endpoint" || (kind === "cluster" && this.kinds.cluster.wildcard))) return retained;
+    for (const name of inUse) {
+      if (current.has(name)) continue;
+      if (kind === "endpoint" && !this.kinds.cluster.acked.has(name)) continue;
+      const held = this.kinds[kind].acked.get(name);
+      if (held) retained.set(name, held);
+    }
+    return retained;
   }
 
   /** Make before break for clients that hold every cluster: routes wait for their clusters. */
@@ -143,6 +159,7 @@ export class StreamState {
   plan(snapshot: Snapshot | undefined): Outgoing[] {
     const out: Outgoing[] = [];
     if (!snapshot) return out;
+    const inUse = this.#clustersInUse();
     for (const kind of XDS_KINDS) {
       const state = this.kinds[kind];
       // Endpoints flow while clusters await their ACK: Envoy ACKs CDS only once the new clusters
@@ -153,7 +170,7 @@ export class StreamState {
         break;
       }
       if (!state.requested) continue;
-      const desired = this.desired(kind, snapshot);
+      const desired = this.desired(kind, snapshot, inUse);
       if (kind === "route" && !this.#routesReady(desired)) break;
       const next =
         this.transport === "sotw" ? this.#planSotw(state, desired) : this.#planDelta(state, desired);
@@ -163,10 +180,10 @@ export class StreamState {
   }
 
   #planSotw(state: KindState, desired: Map<string, SnapshotResource>): Outgoing | undefined {
-    const key = versionKey(desired);
-    const same = key === versionKey(state.acked) && state.force.size === 0;
-    if (state.answered && same) return undefined;
-    if (state.answered && state.nacked.get("") === key && state.force.size === 0) return undefined;
+    if (state.answered && state.force.size === 0) {
+      if (sameVersions(desired, state.acked)) return undefined;
+      if (state.nackedSet && sameVersions(desired, state.nackedSet)) return undefined;
+    }
     const all = [...desired.values()];
     if (!state.answered || isFullState(state.kind))
       return { kind: state.kind, resources: all, removed: [], next: desired };
@@ -225,6 +242,7 @@ export class StreamState {
     state.acked = pending.next;
     state.ackedVersion = pending.version;
     state.nacked.clear();
+    state.nackedSet = undefined;
     state.pending = undefined;
     return pending;
   }
@@ -234,7 +252,7 @@ export class StreamState {
     const state = this.kinds[kind];
     const pending = state.pending;
     if (!pending) return undefined;
-    if (this.transport === "sotw") state.nacked.set("", versionKey(pending.next));
+    if (this.transport === "sotw") state.nackedSet = pending.next;
     else for (const r of pending.sent) state.nacked.set(r.name, r.version);
     state.pending = undefined;
     return pending;
@@ -309,9 +327,12 @@ export class StreamState {
   }
 }
 
-function versionKey(set: Map<string, SnapshotResource>): string {
-  return [...set.values()]
-    .map((r) => `${r.name}=${r.version}`)
-    .sort()
-    .join("\n");
+/** Whether two sets hold the same names at the same versions; O(n), no sorting. */
+function sameVersions(
+  a: ReadonlyMap<string, SnapshotResource>,
+  b: ReadonlyMap<string, SnapshotResource>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, r] of a) if (b.get(name)?.version !== r.version) return false;
+  return true;
 }
