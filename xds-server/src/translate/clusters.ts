@@ -35,13 +35,10 @@ const lbPolicy: Record<ClientGroup, Cluster_LbPolicy> = {
   proxyless: Cluster_LbPolicy.ROUND_ROBIN,
 };
 
-export function translateClusters(ir: GatewayIR, group: ClientGroup): Named<Cluster>[] {
-  const models = ir.clusters.map((cluster) => ({
-    name: cluster.name,
-    resource: translateCluster(cluster, group),
-  }));
-  if (group !== "envoy" || !ir.extAuthz) return models;
-  return [...models, { name: ir.extAuthz.cluster, resource: extAuthzCluster(ir.extAuthz) }];
+/** The clusters that belong to no model: ext-authz's, for Envoy when auth is on. */
+export function gatewayClusters(ir: GatewayIR, group: ClientGroup): Named<Cluster>[] {
+  if (group !== "envoy" || !ir.extAuthz) return [];
+  return [{ name: ir.extAuthz.cluster, resource: extAuthzCluster(ir.extAuthz) }];
 }
 
 /**
@@ -88,7 +85,7 @@ function extAuthzCluster(authz: ExtAuthzIR): Cluster {
   });
 }
 
-function translateCluster(c: ClusterIR, group: ClientGroup): Cluster {
+export function translateCluster(c: ClusterIR, group: ClientGroup): Cluster {
   const od = c.outlierDetection;
   return Cluster.fromPartial({
     name: c.name,

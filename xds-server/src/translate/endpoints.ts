@@ -5,15 +5,10 @@
 import { HealthStatus } from "../../../gen/envoy/envoy/config/core/v3/health_check.js";
 import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import { LocalityLbEndpoints } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint_components.js";
-import type { ClusterIR, EndpointIR, GatewayIR } from "../ir/index.js";
+import type { ClusterIR, EndpointIR } from "../ir/index.js";
 import { socketAddress } from "./common.js";
-import type { Named } from "./types.js";
 
-export function translateEndpoints(ir: GatewayIR): Named<ClusterLoadAssignment>[] {
-  return ir.clusters.map((cluster) => ({ name: cluster.name, resource: loadAssignment(cluster) }));
-}
-
-function loadAssignment(cluster: ClusterIR): ClusterLoadAssignment {
+export function loadAssignment(cluster: ClusterIR): ClusterLoadAssignment {
   return ClusterLoadAssignment.fromPartial({
     clusterName: cluster.name,
     endpoints: byPool(cluster.endpoints).map(locality),

@@ -1,5 +1,5 @@
-export { translate } from "./translate.js";
-export type { TranslateResult } from "./translate.js";
+export { emptySet, translate, translationUnits } from "./translate.js";
+export type { TranslateResult, TranslationUnit } from "./translate.js";
 export { checkResourceSet } from "./check.js";
 export type { ResourceProblem } from "./check.js";
 export { resourceKinds } from "./types.js";
@@ -22,8 +22,4 @@ export {
 } from "./names.js";
 export { buildHttpFilters, httpFilterChain } from "./filters/index.js";
 export type { HttpFilterSpec } from "./filters/index.js";
-export { translateClusters } from "./clusters.js";
-export { translateEndpoints } from "./endpoints.js";
-export { envoyListeners, proxylessListeners } from "./listeners.js";
-export { envoyRoutes, envoyScopes, proxylessRoutes } from "./routes.js";
 export { duration } from "./durations.js";

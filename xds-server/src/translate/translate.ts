@@ -1,14 +1,27 @@
 /**
  * IR → Envoy v3 resources for both groups of clients. Pure: the same IR gives equal resources,
  * each list sorted by name. Serving them (versions, ADS ordering) is the cache's job.
+ *
+ * The work is split into units, each built from one part of the IR: the gateway (listener,
+ * ext-authz cluster, the routes of calls without a model header), each model (its routes, scope
+ * and proxyless listener), each cluster (its Cluster for both groups and its endpoints). A unit's
+ * `input` holds everything its build reads, so a caller that keeps the output of the last build
+ * may reuse it wherever the input is unchanged (snapshot/incremental.ts): one edited model
+ * rebuilds one model.
  */
 import type { GatewayIR } from "../ir/index.js";
+import { gatewayClusters, translateCluster } from "./clusters.js";
 import { byName } from "./common.js";
-import { translateClusters } from "./clusters.js";
-import { translateEndpoints } from "./endpoints.js";
-import { envoyListeners, proxylessListeners } from "./listeners.js";
-import { envoyRoutes, envoyScopes, proxylessRoutes } from "./routes.js";
-import type { Named, ResourceSet } from "./types.js";
+import { loadAssignment } from "./endpoints.js";
+import { envoyListeners, proxylessListener } from "./listeners.js";
+import {
+  envoyModelRouteConfig,
+  modelScope,
+  noModelRouteConfig,
+  noModelScope,
+  proxylessRouteConfig,
+} from "./routes.js";
+import { resourceKinds, type ClientGroup, type Named, type ResourceSet } from "./types.js";
 
 export interface TranslateResult {
   /** For Envoy proxies (node group "envoy"). */
@@ -17,27 +30,79 @@ export interface TranslateResult {
   proxyless: ResourceSet;
 }
 
-export function translate(ir: GatewayIR): TranslateResult {
-  // Endpoints are the same for both groups: encode once, share the bytes.
-  const endpoints = sorted(translateEndpoints(ir));
-  return {
-    envoy: {
-      listeners: sorted(envoyListeners(ir)),
-      scopedRoutes: sorted(envoyScopes(ir)),
-      routes: sorted(envoyRoutes(ir)),
-      clusters: sorted(translateClusters(ir, "envoy")),
-      endpoints,
-    },
-    proxyless: {
-      listeners: sorted(proxylessListeners(ir)),
-      scopedRoutes: [],
-      routes: sorted(proxylessRoutes(ir)),
-      clusters: sorted(translateClusters(ir, "proxyless")),
-      endpoints,
-    },
-  };
+export interface TranslationUnit {
+  /** Unique within one translation, and stable across translations of the same config. */
+  id: string;
+  /** Everything build() reads, as plain data: equal JSON, equal output. */
+  input: unknown;
+  build(): TranslateResult;
 }
 
-function sorted<T>(items: Named<T>[]): Named<T>[] {
-  return [...items].sort(byName);
+export function translate(ir: GatewayIR): TranslateResult {
+  const parts = translationUnits(ir).map((unit) => unit.build());
+  const merge = (group: ClientGroup): ResourceSet => {
+    const set = emptySet();
+    for (const kind of resourceKinds) {
+      const all = parts.flatMap((p): Named<unknown>[] => p[group][kind]);
+      (set[kind] as Named<unknown>[]) = all.sort(byName);
+    }
+    return set;
+  };
+  return { envoy: merge("envoy"), proxyless: merge("proxyless") };
+}
+
+export function translationUnits(ir: GatewayIR): TranslationUnit[] {
+  // Whatever is not a model or a cluster is the gateway's: every unit reads it, so a new field of
+  // the IR is part of every unit's input without anyone remembering to add it.
+  const { models, clusters, ...gateway } = ir;
+  const gatewayUnit: TranslationUnit = {
+    id: "gateway",
+    input: gateway,
+    build: () => ({
+      envoy: {
+        ...emptySet(),
+        listeners: envoyListeners(ir),
+        scopedRoutes: [noModelScope()],
+        routes: [noModelRouteConfig(ir.extAuthz)],
+        clusters: gatewayClusters(ir, "envoy"),
+      },
+      proxyless: { ...emptySet(), clusters: gatewayClusters(ir, "proxyless") },
+    }),
+  };
+  const modelUnits = models.map((model): TranslationUnit => ({
+    id: `model ${model.name}`,
+    input: { model, gateway },
+    build: () => ({
+      envoy: {
+        ...emptySet(),
+        scopedRoutes: [modelScope(model)],
+        routes: [envoyModelRouteConfig(model, ir.extAuthz)],
+      },
+      proxyless: {
+        ...emptySet(),
+        listeners: [proxylessListener(ir, model)],
+        routes: [proxylessRouteConfig(model)],
+      },
+    }),
+  }));
+  const clusterUnits = clusters.map((cluster): TranslationUnit => ({
+    id: `cluster ${cluster.name}`,
+    input: { cluster, gateway },
+    build: () => {
+      // Endpoints are the same for both groups: one object, encoded once.
+      const endpoints = [{ name: cluster.name, resource: loadAssignment(cluster) }];
+      const clusterFor = (group: ClientGroup) => [
+        { name: cluster.name, resource: translateCluster(cluster, group) },
+      ];
+      return {
+        envoy: { ...emptySet(), clusters: clusterFor("envoy"), endpoints },
+        proxyless: { ...emptySet(), clusters: clusterFor("proxyless"), endpoints },
+      };
+    },
+  }));
+  return [gatewayUnit, ...modelUnits, ...clusterUnits];
+}
+
+export function emptySet(): ResourceSet {
+  return { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] };
 }
