@@ -15,8 +15,8 @@ import { SnapshotCache } from "../cache/index.js";
 import type { Config } from "../config/index.js";
 import { buildIR, unknownHealth, type HealthView } from "../ir/index.js";
 import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
-import { checkSnapshot, snapshotFromResources, type Snapshot } from "../snapshot/index.js";
-import { translate, type ClientGroup } from "../translate/index.js";
+import { SnapshotBuilder, checkSnapshot, type Snapshot } from "../snapshot/index.js";
+import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { ConfigFile } from "./config-file.js";
@@ -73,16 +73,16 @@ function healthByNode(snapshot: HealthSnapshot): Record<string, Record<string, s
   );
 }
 
-/** Builds every group's snapshot from a config: pure stages, timed as one. */
+/**
+ * Builds every group's snapshot from a config: pure stages, timed as one. Pass the builder of the
+ * last build to reuse what an edit did not change; without one, everything is built.
+ */
 export function buildSnapshots(
   config: Config,
   health: HealthView = unknownHealth,
+  builder: SnapshotBuilder = new SnapshotBuilder(),
 ): Record<ClientGroup, Snapshot> {
-  const resources = translate(buildIR(config, health));
-  const snapshots = {
-    envoy: snapshotFromResources(resources.envoy),
-    proxyless: snapshotFromResources(resources.proxyless),
-  };
+  const snapshots = builder.build(buildIR(config, health));
   for (const [group, snapshot] of Object.entries(snapshots)) {
     const problems = checkSnapshot(snapshot);
     // A dangling reference would leave clients warming forever: a translator bug, not an operator's.
@@ -91,20 +91,21 @@ export function buildSnapshots(
   return snapshots;
 }
 
-function publish(
-  cache: SnapshotCache,
-  metrics: XdsMetrics,
-  log: Logger,
-  config: Config,
-  health: HealthView,
-  why: string,
-): void {
-  const end = metrics.snapshotBuild.startTimer();
-  const snapshots = buildSnapshots(config, health);
+interface Publisher {
+  cache: SnapshotCache;
+  metrics: XdsMetrics;
+  log: Logger;
+  builder: SnapshotBuilder;
+}
+
+function publish(p: Publisher, config: Config, health: HealthView, why: string): void {
+  const end = p.metrics.snapshotBuild.startTimer();
+  const snapshots = buildSnapshots(config, health, p.builder);
   end();
   for (const [group, snapshot] of Object.entries(snapshots)) {
-    const { changed } = cache.set(group, snapshot);
-    if (changed) log.info({ group, version: snapshot.version, why }, "snapshot published");
+    const { changed } = p.cache.set(group, snapshot);
+    if (changed)
+      p.log.info({ group, version: snapshot.version, why, ...p.builder.lastBuild }, "snapshot published");
   }
 }
 
@@ -116,7 +117,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const cache = new SnapshotCache();
   const clients = new ClientRegistry();
 
-  const snapshotLog = log.child({ component: "snapshot" });
+  const publisher: Publisher = {
+    cache,
+    metrics,
+    log: log.child({ component: "snapshot" }),
+    builder: new SnapshotBuilder(),
+  };
   // Created on the first valid config; until then nothing is probed and health is UNKNOWN.
   let prober: HealthProber | undefined;
   const config = new ConfigFile({
@@ -130,7 +136,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         );
       }
       prober?.update(cfg);
-      publish(cache, metrics, snapshotLog, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
+      publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
     },
   });
   const first = await config.load();
@@ -151,11 +157,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     prober.subscribe(({ view, changes }) => {
       const current = config.current;
       if (!current) return;
-      snapshotLog.info(
+      publisher.log.info(
         { changes: changes.map((c) => `${c.node} ${c.model}/${c.version}: ${c.from} → ${c.to}`) },
         "health changed",
       );
-      publish(cache, metrics, snapshotLog, current, view, "health");
+      publish(publisher, current, view, "health");
     });
     prober.start();
   }

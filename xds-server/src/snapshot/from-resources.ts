@@ -12,7 +12,8 @@ import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filte
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import { httpConnectionManagerTypeUrl } from "../resources/index.js";
 import type { ResourceSet } from "../translate/index.js";
-import { makeSnapshot, type EncodedResource, type Snapshot } from "./snapshot.js";
+import type { XdsKind } from "./kinds.js";
+import { contentHash, makeSnapshot, type EncodedResource, type Snapshot } from "./snapshot.js";
 
 function hcmRoutes(any: Any | undefined): string[] {
   if (!any || any.typeUrl !== httpConnectionManagerTypeUrl) return [];
@@ -57,22 +58,26 @@ export function clusterRefs(cluster: Cluster): string[] {
   return eds ? [cluster.edsClusterConfig?.serviceName || cluster.name] : [];
 }
 
-export function snapshotFromResources(set: ResourceSet): Snapshot {
+/** Each resource of a set encoded once, with its version and the names it depends on. */
+export function encodeResourceSet(set: ResourceSet): Record<XdsKind, EncodedResource[]> {
   const encode = <T>(
     items: { name: string; resource: T }[],
     codec: { encode(m: T): { finish(): Uint8Array } },
     refs: (r: T) => string[],
   ): EncodedResource[] =>
-    items.map(({ name, resource }) => ({
-      name,
-      bytes: codec.encode(resource).finish(),
-      refs: refs(resource),
-    }));
-  return makeSnapshot({
+    items.map(({ name, resource }) => {
+      const bytes = codec.encode(resource).finish();
+      return { name, bytes, version: contentHash(bytes), refs: refs(resource) };
+    });
+  return {
     cluster: encode(set.clusters, Cluster, clusterRefs),
     endpoint: encode(set.endpoints, ClusterLoadAssignment, () => []),
     listener: encode(set.listeners, Listener, listenerRefs),
     scopedRoute: encode(set.scopedRoutes, ScopedRouteConfiguration, scopeRefs),
     route: encode(set.routes, RouteConfiguration, routeRefs),
-  });
+  };
+}
+
+export function snapshotFromResources(set: ResourceSet): Snapshot {
+  return makeSnapshot(encodeResourceSet(set));
 }

@@ -30,6 +30,8 @@ export interface Snapshot {
 export interface EncodedResource {
   name: string;
   bytes: Uint8Array;
+  /** contentHash(bytes), when the caller has it already. */
+  version?: string;
   refs?: readonly string[];
 }
 
@@ -53,7 +55,7 @@ export function makeSnapshot(input: Record<XdsKind, readonly EncodedResource[]>)
       if (map.has(r.name)) throw new Error(`duplicate ${kind} '${r.name}' in snapshot`);
       map.set(r.name, {
         name: r.name,
-        version: contentHash(r.bytes),
+        version: r.version ?? contentHash(r.bytes),
         any: {
           typeUrl: TYPE_URLS[kind],
           value: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength),
