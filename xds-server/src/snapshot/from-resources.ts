@@ -58,16 +58,27 @@ export function clusterRefs(cluster: Cluster): string[] {
   return eds ? [cluster.edsClusterConfig?.serviceName || cluster.name] : [];
 }
 
-/** Each resource of a set encoded once, with its version and the names it depends on. */
-export function encodeResourceSet(set: ResourceSet): Record<XdsKind, EncodedResource[]> {
-  const encode = <T>(
+/**
+ * Each resource of a set encoded, with its version and the names it depends on. Pass the same
+ * `encoded` map when encoding both groups: a resource object they share (the endpoints) is encoded
+ * once and both snapshots hold the same bytes.
+ */
+export function encodeResourceSet(
+  set: ResourceSet,
+  encoded: Map<object, EncodedResource> = new Map(),
+): Record<XdsKind, EncodedResource[]> {
+  const encode = <T extends object>(
     items: { name: string; resource: T }[],
     codec: { encode(m: T): { finish(): Uint8Array } },
     refs: (r: T) => string[],
   ): EncodedResource[] =>
     items.map(({ name, resource }) => {
+      const known = encoded.get(resource);
+      if (known?.name === name) return known;
       const bytes = codec.encode(resource).finish();
-      return { name, bytes, version: contentHash(bytes), refs: refs(resource) };
+      const out = { name, bytes, version: contentHash(bytes), refs: refs(resource) };
+      encoded.set(resource, out);
+      return out;
     });
   return {
     cluster: encode(set.clusters, Cluster, clusterRefs),
@@ -78,6 +89,6 @@ export function encodeResourceSet(set: ResourceSet): Record<XdsKind, EncodedReso
   };
 }
 
-export function snapshotFromResources(set: ResourceSet): Snapshot {
-  return makeSnapshot(encodeResourceSet(set));
+export function snapshotFromResources(set: ResourceSet, encoded?: Map<object, EncodedResource>): Snapshot {
+  return makeSnapshot(encodeResourceSet(set, encoded));
 }

@@ -95,3 +95,16 @@ test("each edit rebuilds only the units it touches, and the result equals a full
     assert.equal(builder.lastBuild.built, step.built, `${step.what}: units built`);
   }
 });
+
+test("endpoints, shared by both groups, are encoded once: both snapshots hold the same bytes", () => {
+  const snapshots = new SnapshotBuilder().build(ir({ weights: [100, 0], models: 2 }));
+  const envoy = snapshots.envoy.resources.endpoint;
+  assert.equal(envoy.size, 4);
+  for (const [name, r] of envoy) {
+    assert.equal(
+      snapshots.proxyless.resources.endpoint.get(name)?.any.value.buffer,
+      r.any.value.buffer,
+      name,
+    );
+  }
+});

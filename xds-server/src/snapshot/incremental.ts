@@ -40,9 +40,14 @@ export class SnapshotBuilder {
       if (entry?.input === input) stats.reused++;
       else {
         const out = unit.build();
+        // One map for both groups: the endpoints they share are encoded once.
+        const shared = new Map<object, EncodedResource>();
         entry = {
           input,
-          encoded: { envoy: encodeResourceSet(out.envoy), proxyless: encodeResourceSet(out.proxyless) },
+          encoded: {
+            envoy: encodeResourceSet(out.envoy, shared),
+            proxyless: encodeResourceSet(out.proxyless, shared),
+          },
         };
         stats.built++;
       }
