@@ -136,6 +136,25 @@ function base(transport: Transport, stream: { close(): void }) {
   return { client, onError };
 }
 
+/** Counts one response against its kind; the kind, or undefined for a type URL not served. */
+function count(
+  client: EnvoyLikeClient,
+  typeUrl: string,
+  resourceSizes: number[],
+  wireBytes: () => number,
+): XdsKind | undefined {
+  client.lastResponseAt = performance.now();
+  const kind = kindOf(typeUrl);
+  if (!kind) return undefined;
+  const c = client.counters[kind];
+  c.lastAt = client.lastResponseAt;
+  c.responses++;
+  c.resources += resourceSizes.length;
+  c.wireBytes += wireBytes();
+  c.resourceBytes += resourceSizes.reduce((n, size) => n + size, 0);
+  return kind;
+}
+
 export interface EnvoyLikeOptions {
   /** Re-encode every response to count its wire size (default true); off, wireBytes stays 0. */
   countBytes?: boolean;
@@ -169,15 +188,13 @@ export function envoyLikeSotw(
   pump(
     stream.inbox,
     (r) => {
-      client.lastResponseAt = performance.now();
-      const kind = kindOf(r.typeUrl);
+      const kind = count(
+        client,
+        r.typeUrl,
+        r.resources.map((a) => a.value.length),
+        () => (opts.countBytes === false ? 0 : DiscoveryResponse.encode(r).finish().length),
+      );
       if (!kind) return;
-      const c = client.counters[kind];
-      c.lastAt = client.lastResponseAt;
-      c.responses++;
-      c.resources += r.resources.length;
-      if (opts.countBytes ?? true) c.wireBytes += DiscoveryResponse.encode(r).finish().length;
-      c.resourceBytes += r.resources.reduce((n, a) => n + a.value.length, 0);
       last[kind] = { version: r.versionInfo, nonce: r.nonce };
       if (isWildcard(kind)) {
         // Full state: the response replaces everything held of this kind.
@@ -212,15 +229,13 @@ export function envoyLikeDelta(
   pump(
     stream.inbox,
     (r) => {
-      client.lastResponseAt = performance.now();
-      const kind = kindOf(r.typeUrl);
+      const kind = count(
+        client,
+        r.typeUrl,
+        r.resources.map((res) => res.resource?.value.length ?? 0),
+        () => (opts.countBytes === false ? 0 : DeltaDiscoveryResponse.encode(r).finish().length),
+      );
       if (!kind) return;
-      const c = client.counters[kind];
-      c.lastAt = client.lastResponseAt;
-      c.responses++;
-      c.resources += r.resources.length;
-      if (opts.countBytes ?? true) c.wireBytes += DeltaDiscoveryResponse.encode(r).finish().length;
-      c.resourceBytes += r.resources.reduce((n, res) => n + (res.resource?.value.length ?? 0), 0);
       if (isWildcard(kind)) {
         for (const name of r.removedResources) held[kind].delete(name);
         for (const res of r.resources)
