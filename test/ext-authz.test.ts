@@ -23,6 +23,7 @@ import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { MLP_SAMPLE_INPUT, SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { grpcCall } from "./lib/assertions.js";
+import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany } from "./lib/load.js";
 
@@ -47,19 +48,11 @@ function keysFile(entries: Partial<Record<keyof typeof keys, string>>): string {
 const allKeys = keysFile({ acme: "acme", acmeOld: "acme", ops: "ops", limited: "limited" });
 
 function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
-  return {
-    listener: { address: "127.0.0.1", port: listenPort },
-    nodes,
-    models: [
-      {
-        name: "scale",
-        versions: [
-          { version: "1", weight: 50, nodes: ["node-a", "node-b"] },
-          { version: "2", weight: 50, nodes: ["node-a", "node-b"] },
-        ],
-      },
-      { name: "mlp", versions: [{ version: "1", nodes: ["node-slow"] }] },
-    ],
+  const models = [
+    scaleModel([50, 50], ["node-a", "node-b"]),
+    { name: "mlp", versions: [{ version: "1", nodes: ["node-slow"] }] },
+  ];
+  return gatewayConfig(nodes, listenPort, models, {
     auth: {
       extAuthz: { address: `127.0.0.1:${extAuthzPort}`, timeout: "1s" },
       keysFile: "keys.yaml",
@@ -70,7 +63,7 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
         { name: "limited", models: ["scale"], rateLimit: { callsPerSecond: 1, burst: 3 } },
       ],
     },
-  };
+  });
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

@@ -9,23 +9,12 @@ import * as xds from "@grpc/grpc-js-xds";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
 import { fp32Request } from "../scripts/lib/requests.js";
+import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany } from "./lib/load.js";
 
 function config(nodes: NodeEntry[], listenPort: number, weights: [number, number]) {
-  return {
-    listener: { address: "127.0.0.1", port: listenPort },
-    nodes,
-    models: [
-      {
-        name: "scale",
-        versions: [
-          { version: "1", weight: weights[0], nodes: ["node-v1"] },
-          { version: "2", weight: weights[1], nodes: ["node-v2"] },
-        ],
-      },
-    ],
-  };
+  return gatewayConfig(nodes, listenPort, [scaleModel(weights, (version) => [`node-v${version}`])]);
 }
 
 describe("proxyless grpc-js-xds client", () => {

@@ -11,6 +11,7 @@ import { fp32Request } from "../scripts/lib/requests.js";
 import { stringify } from "yaml";
 import { startXdsServer, type XdsProcess } from "../scripts/lib/xds-process.js";
 import { contentHash } from "../xds-server/src/snapshot/index.js";
+import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany, startLoad } from "./lib/load.js";
 
@@ -20,20 +21,12 @@ const scaleCall = {
 };
 
 function config(nodes: NodeEntry[], listenPort: number, weights: [number, number]) {
-  const all = nodes.map((n) => n.name);
-  return {
-    listener: { address: "127.0.0.1", port: listenPort },
-    nodes,
-    models: [
-      {
-        name: "scale",
-        versions: [
-          { version: "1", weight: weights[0], nodes: all },
-          { version: "2", weight: weights[1], nodes: all },
-        ],
-      },
-    ],
-  };
+  return gatewayConfig(nodes, listenPort, [
+    scaleModel(
+      weights,
+      nodes.map((n) => n.name),
+    ),
+  ]);
 }
 
 describe("control plane lifecycle", () => {

@@ -9,6 +9,7 @@ import { SCALE_SAMPLE_INPUT, scaleReference } from "../scripts/lib/test-models.j
 import { metricValue } from "../scripts/lib/node-process.js";
 import { fp32Output, fp32Request } from "../scripts/lib/requests.js";
 import { assertClose, eventually } from "./lib/assertions.js";
+import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany, startLoad } from "./lib/load.js";
 
@@ -24,22 +25,13 @@ function config(
   scale: { weights: [number, number]; shadow?: boolean },
 ) {
   const all = nodes.map((n) => n.name);
-  return {
-    listener: { address: "127.0.0.1", port: listenPort },
-    nodes,
-    models: [
-      {
-        name: "scale",
-        versions: [
-          { version: "1", weight: scale.weights[0], nodes: all },
-          { version: "2", weight: scale.weights[1], nodes: all },
-          { version: "3", weight: 0, nodes: all },
-        ],
-        ...(scale.shadow ? { shadow: { version: "3", percent: 100 } } : {}),
-      },
-      { name: "mlp", versions: [{ version: "1", nodes: all }] },
-    ],
-  };
+  return gatewayConfig(nodes, listenPort, [
+    {
+      ...scaleModel([...scale.weights, 0], all),
+      ...(scale.shadow ? { shadow: { version: "3", percent: 100 } } : {}),
+    },
+    { name: "mlp", versions: [{ version: "1", nodes: all }] },
+  ]);
 }
 
 /** Binomial bounds at 4.5 standard deviations: a correct split fails about once in 150,000 runs. */
@@ -164,11 +156,10 @@ for (const transport of ["sotw", "delta"] as const) {
 
     test("replacing a version by a new one (a cluster added, the old one removed) under load fails no call", async () => {
       const entries = () => gw.nodeEntries();
-      const only = (version: string) => ({
-        listener: { address: "127.0.0.1", port: listenPort },
-        nodes: entries(),
-        models: [{ name: "scale", versions: [{ version, nodes: entries().map((n) => n.name) }] }],
-      });
+      const only = (version: string) =>
+        gatewayConfig(entries(), listenPort, [
+          { name: "scale", versions: [{ version, nodes: entries().map((n) => n.name) }] },
+        ]);
       const write = (config: object) => gw.applyConfig(config);
       await write(only("1"));
       const load = startLoad(gw.client(), { concurrency: 8, ...scaleCall });
