@@ -115,6 +115,7 @@ export class AdminCore {
         parsed.errors.map((e) => ({ field: e.path, message: e.message })),
       );
     }
+    file.prevalidated(next, parsed.value);
     // Atomic: readers (and the file watcher) see the old file or the new one, never half of one.
     const tmp = `${file.path}.${randomBytes(6).toString("hex")}.tmp`;
     await writeFile(tmp, next, { mode: 0o644 });
