@@ -66,6 +66,42 @@ test("SotW: a route configuration no longer asked for is forgotten without a res
   assert.deepEqual(s.plan(v), [], "nothing to send: the client dropped 'a' itself");
 });
 
+test("SotW scopes: full state, before the routes they name; a removed model's scope and routes go", () => {
+  const s = new StreamState("sotw");
+  s.setNames("scopedRoute", []);
+  s.setNames("route", ["r-a"]);
+  const scope = (route: string) => ({ body: route, refs: [route] });
+  const v1 = snap({
+    scopedRoute: { "s-a": scope("r-a"), "s-b": scope("r-b") },
+    route: { "r-a": "1", "r-b": "1" },
+  });
+  const first = s.plan(v1);
+  assert.deepEqual(
+    first.map((o) => [o.kind, names(o)]),
+    [
+      ["scopedRoute", ["s-a", "s-b"]],
+      ["route", ["r-a"]],
+    ],
+    "every scope; the routes asked for, after the scopes",
+  );
+  first.forEach((o, i) => s.sent(o, { nonce: String(i), version: `v${i}`, snapshotVersion: v1.version }));
+  s.ack("scopedRoute");
+  s.ack("route");
+  s.setNames("route", ["r-a", "r-b"]); // Envoy asks for the new scope's route configuration
+  const [routes] = s.plan(v1);
+  assert.deepEqual([routes?.kind, names(routes!)], ["route", ["r-b"]], "only the newly asked for");
+  s.sent(routes!, { nonce: "2", version: "r1", snapshotVersion: v1.version });
+  s.ack("route");
+
+  const v2 = snap({ scopedRoute: { "s-a": scope("r-a") }, route: { "r-a": "1" } });
+  const [scopes] = s.plan(v2);
+  assert.deepEqual([scopes?.kind, names(scopes!)], ["scopedRoute", ["s-a"]], "full state, without s-b");
+  s.sent(scopes!, { nonce: "3", version: "s2", snapshotVersion: v2.version });
+  s.ack("scopedRoute");
+  s.setNames("route", ["r-a"]);
+  assert.deepEqual(s.plan(v2), [], "up to date: the route configuration no longer asked for is forgotten");
+});
+
 test("a snapshot never holds one name twice", () => {
   assert.throws(
     () =>
