@@ -15,16 +15,16 @@ import {
   LocalReplyConfig,
   ScopedRoutes,
 } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
-import type { GatewayIR, ModelIR } from "../ir/index.js";
 import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
 import type { TypedExtensionConfig } from "../../../gen/envoy/envoy/config/core/v3/extension.js";
+import type { GatewayIR, ModelIR } from "../ir/index.js";
 import {
   earlyHeaderMutationTypeUrl,
   httpConnectionManagerTypeUrl,
   packAny,
   stdoutAccessLogTypeUrl,
 } from "../resources/index.js";
-import { adsConfigSource, socketAddress } from "./common.js";
+import { adsConfigSource, grpcStatus, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
 import { buildHttpFilters } from "./filters/index.js";
 import {
@@ -36,7 +36,6 @@ import {
   proxylessRouteConfigName,
   versionHeader,
 } from "./names.js";
-import { grpcStatus } from "./routes.js";
 import type { Named } from "./types.js";
 
 export function envoyListeners(ir: GatewayIR): Named<Listener>[] {

@@ -2,6 +2,13 @@
  * Route configurations. Envoy: one per model, chosen by the model header through a routing scope,
  * and one for calls without that header. Proxyless: one per model, whose virtual host matches the
  * target name (`xds:///<model>`).
+ *
+ * With ext_authz on, Envoy's routes also say where it reads the body and where it does not run:
+ * reflection first in every configuration; per model its health route and the model routes;
+ * without a model header, the health route without a model, the route where ext-authz reads the
+ * model name from the body, and the INVALID_ARGUMENT catch-all. Each configuration ends in a
+ * catch-all because Envoy skips ext_authz for a call that matches no route.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
  */
 import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
@@ -19,6 +26,7 @@ import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
 import type { ExtAuthzIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
+import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
 import { extAuthzPerRoute } from "./filters/index.js";
 import {
@@ -30,9 +38,6 @@ import {
   versionHeader,
 } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
-
-/** gRPC status codes the gateway answers itself. https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
-export const grpcStatus = { invalidArgument: 3, notFound: 5, unimplemented: 12 } as const;
 
 /** Paths checked without credentials: load balancers' health checks, and reflection. */
 const healthPathPrefix = "/grpc.health.v1.Health/";
@@ -64,15 +69,6 @@ function scope(name: string, key: string): Named<ScopedRouteConfiguration> {
     }),
   };
 }
-
-/*
- * With ext_authz on, the routes also say where it reads the body and where it does not run:
- * reflection first in every scope; per model its health route and the model routes; without a
- * model header, the health route without a model, the route where ext-authz reads the model name
- * from the body, and the INVALID_ARGUMENT catch-all. Each configuration ends in a catch-all
- * because Envoy skips ext_authz for a call that matches no route.
- * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
- */
 
 /** Envoy: one model's routes, chosen by its scope. */
 export function envoyModelRouteConfig(
