@@ -6,12 +6,12 @@
  * Rules, from Envoy's xDS protocol document and XDS-CHECKLIST.md:
  * - one response per kind in flight; the next waits for its ACK or NACK;
  * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, scopes,
- *   routes); listeners, scopes and routes wait while clusters or endpoints have a response in flight (endpoints
- *   do not wait for clusters: Envoy ACKs CDS only once new clusters warm on their endpoints,
- *   https://github.com/envoyproxy/envoy/issues/13009); and for clients that take every
- *   cluster (Envoy), a route that points at a cluster whose cluster and endpoints the client has
- *   not ACKed is held back; clusters the client's current routes still use are removed only once
- *   new routes are ACKed;
+ *   routes); listeners, scopes and routes wait while clusters or endpoints have a response in
+ *   flight (endpoints do not wait for clusters: Envoy ACKs CDS only once new clusters warm on
+ *   their endpoints, https://github.com/envoyproxy/envoy/issues/13009); and for clients that take
+ *   every cluster (Envoy), a route that points at a cluster whose cluster and endpoints the client
+ *   has not ACKed is held back; clusters the client's current routes still use are removed only
+ *   once new routes are ACKed; a route configuration the client stops asking for is dropped;
  * - a NACKed content is not resent; the client keeps its last good config;
  * - after a cluster changes, its endpoints are sent again even if unchanged, or it stays warming.
  * https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
