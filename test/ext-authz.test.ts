@@ -167,6 +167,25 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
     assert.ok((stats["http.ingress.ext_authz.denied"] ?? 0) >= 1, JSON.stringify(stats));
   });
 
+  test("a model the gateway does not serve: NOT_FOUND before any check, and no node sees the call", async () => {
+    const before = await requestsOnNodes();
+    const checksBefore = (await gw.envoys[0]!.stats("ext_authz"))["http.ingress.ext_authz.ok"] ?? 0;
+    for (const credentials of [{}, bearer(keys.acme)]) {
+      const err = await failure(
+        gw.client().infer(fp32Request("resnet", MLP_SAMPLE_INPUT), {
+          metadata: { ...credentials, "inferencehub-model": "resnet" },
+        }),
+      );
+      assert.equal(err.code, status.NOT_FOUND, err.details);
+      assert.equal(err.details, "model 'resnet' is not served by this gateway");
+    }
+    assert.equal(await requestsOnNodes(), before);
+    // A served model's call, for contrast: the counter moves by exactly that one check.
+    await gw.client().infer(scale, { metadata: { ...bearer(keys.acme), ...scaleHeader } });
+    const checksAfter = (await gw.envoys[0]!.stats("ext_authz"))["http.ingress.ext_authz.ok"] ?? 0;
+    assert.equal(checksAfter, checksBefore + 1, "no check was made for the model no route serves");
+  });
+
   test("unauthenticated: no credentials, an unknown key, an expired JWT", async () => {
     const client = gw.client();
     const none = await failure(client.infer(scale, { metadata: scaleHeader }));
