@@ -22,7 +22,6 @@ import {
   WeightedCluster,
   WeightedCluster_ClusterWeight,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
-import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
 import type { ExtAuthzIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
@@ -32,7 +31,6 @@ import { extAuthzPerRoute } from "./filters/index.js";
 import {
   ingressRouteConfigName,
   modelHeader,
-  noModelHeaderValue,
   noModelRouteConfigName,
   proxylessRouteConfigName,
   versionHeader,
@@ -45,30 +43,6 @@ const reflectionPathPrefix = "/grpc.reflection.";
 
 /** Unary calls whose request has the model name and version as fields 1 and 2. */
 const modelInBodyPaths = "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$";
-
-/**
- * Envoy's scopes: the model header's value → that model's route configuration. A value no scope
- * has is answered NOT_FOUND by the listener (listeners.ts), since no route configuration is chosen.
- */
-export function modelScope(model: ModelIR): Named<ScopedRouteConfiguration> {
-  return scope(ingressRouteConfigName(model.name), model.name);
-}
-
-/** The scope of calls that sent no model header (Envoy set it to noModelHeaderValue). */
-export function noModelScope(): Named<ScopedRouteConfiguration> {
-  return scope(noModelRouteConfigName, noModelHeaderValue);
-}
-
-function scope(name: string, key: string): Named<ScopedRouteConfiguration> {
-  return {
-    name,
-    resource: ScopedRouteConfiguration.fromPartial({
-      name,
-      routeConfigurationName: name,
-      key: { fragments: [{ type: { $case: "stringKey", stringKey: key } }] },
-    }),
-  };
-}
 
 /** Envoy: one model's routes, chosen by its scope. */
 export function envoyModelRouteConfig(

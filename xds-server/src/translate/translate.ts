@@ -14,13 +14,8 @@ import { gatewayClusters, translateCluster } from "./clusters.js";
 import { byName } from "./common.js";
 import { loadAssignment } from "./endpoints.js";
 import { envoyListeners, proxylessListener } from "./listeners.js";
-import {
-  envoyModelRouteConfig,
-  modelScope,
-  noModelRouteConfig,
-  noModelScope,
-  proxylessRouteConfig,
-} from "./routes.js";
+import { envoyModelRouteConfig, noModelRouteConfig, proxylessRouteConfig } from "./routes.js";
+import { modelScope, noModelScope } from "./scoped-routes.js";
 import { resourceKinds, type ClientGroup, type Named, type ResourceSet } from "./types.js";
 
 export interface TranslateResult {
