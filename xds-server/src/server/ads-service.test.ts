@@ -92,6 +92,17 @@ describe("State-of-the-World ADS", () => {
       ads.cache.set("envoy", snap({ endpoint: { a: "1", b: "1", later: "1" } }));
       const r2 = await s.inbox.next();
       assert.deepEqual(names(r2), ["later"], "only what appeared: the client keeps a");
+      // Status lists what the client asks for, sorted, as of its last request.
+      s.send({
+        typeUrl: EDS,
+        resourceNames: ["later", "b", "a"],
+        versionInfo: r2.versionInfo,
+        responseNonce: r2.nonce,
+      });
+      const r3 = await s.inbox.next();
+      assert.deepEqual(names(r3), ["b"]);
+      const [client] = ads.registry.list();
+      assert.deepEqual(client?.kinds.endpoint.subscribed, ["a", "b", "later"]);
     } finally {
       s.close();
     }

@@ -15,7 +15,7 @@ import type {
 import type { SnapshotCache } from "../cache/snapshot-cache.js";
 import { TYPE_URLS, kindOf, type XdsKind } from "../snapshot/kinds.js";
 import { setVersion, type Snapshot } from "../snapshot/snapshot.js";
-import type { ClientRegistry, ClientStatus } from "./client-registry.js";
+import type { ClientRecord, ClientRegistry } from "./client-registry.js";
 import type { XdsMetrics } from "./metrics.js";
 import { StreamState, type Outgoing, type Transport } from "./stream-state.js";
 
@@ -38,7 +38,7 @@ interface IncomingRequest {
 
 class AdsSession {
   readonly state: StreamState;
-  #status: ClientStatus | undefined;
+  #status: ClientRecord | undefined;
   #group = "";
   #unwatch: (() => void) | undefined;
   #nonce = 0;
@@ -162,7 +162,7 @@ class AdsSession {
         ackedVersion: s.ackedVersion,
         resources: s.acked.size,
         pending: s.pending !== undefined,
-        subscribed: s.wildcard ? "*" : [...s.names].sort(),
+        subscribed: s.wildcard ? "*" : s.names,
       };
       if (s.pending) synced = false;
     }

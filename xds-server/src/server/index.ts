@@ -1,4 +1,4 @@
 export { createAdsService, type AdsServiceOptions } from "./ads-service.js";
-export { ClientRegistry, type ClientStatus, type NackRecord } from "./client-registry.js";
+export { ClientRegistry, type ClientRecord, type ClientStatus, type NackRecord } from "./client-registry.js";
 export { createXdsMetrics, type XdsMetrics } from "./metrics.js";
 export { StreamState, type Transport } from "./stream-state.js";
