@@ -50,18 +50,20 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
   // Whatever is not a model or a cluster is the gateway's: every unit reads it, so a new field of
   // the IR is part of every unit's input without anyone remembering to add it.
   const { models, clusters, ...gateway } = ir;
+  // What the builds get instead of the whole IR: a build cannot read past its unit's input.
+  const gatewayIR: GatewayIR = { ...gateway, models: [], clusters: [] };
   const gatewayUnit: TranslationUnit = {
     id: "gateway",
     input: gateway,
     build: () => ({
       envoy: {
         ...emptySet(),
-        listeners: envoyListeners(ir),
+        listeners: envoyListeners(gatewayIR),
         scopedRoutes: [noModelScope()],
-        routes: [noModelRouteConfig(ir.extAuthz)],
-        clusters: gatewayClusters(ir, "envoy"),
+        routes: [noModelRouteConfig(gateway.extAuthz)],
+        clusters: gatewayClusters(gatewayIR, "envoy"),
       },
-      proxyless: { ...emptySet(), clusters: gatewayClusters(ir, "proxyless") },
+      proxyless: { ...emptySet(), clusters: gatewayClusters(gatewayIR, "proxyless") },
     }),
   };
   const modelUnits = models.map((model): TranslationUnit => ({
@@ -71,11 +73,11 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
       envoy: {
         ...emptySet(),
         scopedRoutes: [modelScope(model)],
-        routes: [envoyModelRouteConfig(model, ir.extAuthz)],
+        routes: [envoyModelRouteConfig(model, gateway.extAuthz)],
       },
       proxyless: {
         ...emptySet(),
-        listeners: [proxylessListener(ir, model)],
+        listeners: [proxylessListener(gatewayIR, model)],
         routes: [proxylessRouteConfig(model)],
       },
     }),
