@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { parseListenPort } from "../../xds-server/src/config/index.js";
 import { startExtAuthz } from "./server.js";
 
 const { values } = parseArgs({
@@ -18,12 +19,10 @@ const { values } = parseArgs({
 
 const log = pino({ name: "ext-authz", level: process.env.LOG_LEVEL ?? "info" });
 const port = (flag: "port" | "metrics-port"): number => {
-  const n = Number(values[flag]);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    log.fatal(`--${flag} must be a port number, got '${values[flag]}'`);
-    process.exit(2);
-  }
-  return n;
+  const n = parseListenPort(values[flag]);
+  if (n !== undefined) return n;
+  log.fatal(`--${flag} must be a port number, got '${values[flag]}'`);
+  process.exit(2);
 };
 
 try {

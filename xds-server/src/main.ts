@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { parseListenPort } from "./config/index.js";
 import { startControlPlane } from "./runner/control-plane.js";
 
 const { values } = parseArgs({
@@ -19,12 +20,10 @@ const { values } = parseArgs({
 
 const log = pino({ name: "xds-server", level: process.env.LOG_LEVEL ?? "info" });
 const port = (flag: "ads-port" | "admin-port"): number => {
-  const n = Number(values[flag]);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    log.fatal(`--${flag} must be a port number, got '${values[flag]}'`);
-    process.exit(2);
-  }
-  return n;
+  const n = parseListenPort(values[flag]);
+  if (n !== undefined) return n;
+  log.fatal(`--${flag} must be a port number, got '${values[flag]}'`);
+  process.exit(2);
 };
 
 try {

@@ -5,6 +5,7 @@ export type { ConfigError, PathSegments } from "./errors.js";
 export { ok, fail } from "./result.js";
 export type { Result } from "./result.js";
 export { parseDuration, formatDuration } from "./duration.js";
+export { parseListenPort } from "./port.js";
 export { defaultExtAuthz, defaultJwt, defaultListener, defaultPool, defaultSettings } from "./defaults.js";
 export { configSchema } from "./schema.js";
 export { retryOnValues } from "./types.js";
