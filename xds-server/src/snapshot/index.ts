@@ -8,12 +8,5 @@ export {
   type Snapshot,
   type SnapshotResource,
 } from "./snapshot.js";
-export {
-  clusterRefs,
-  encodeResourceSet,
-  listenerRefs,
-  routeRefs,
-  scopeRefs,
-  snapshotFromResources,
-} from "./from-resources.js";
+export { clusterRefs, listenerRefs, routeRefs, scopeRefs, snapshotFromResources } from "./from-resources.js";
 export { SnapshotBuilder, type BuildStats } from "./incremental.js";

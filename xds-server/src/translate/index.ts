@@ -1,4 +1,4 @@
-export { emptySet, translate, translationUnits } from "./translate.js";
+export { translate, translationUnits } from "./translate.js";
 export type { TranslateResult, TranslationUnit } from "./translate.js";
 export { checkResourceSet } from "./check.js";
 export type { ResourceProblem } from "./check.js";

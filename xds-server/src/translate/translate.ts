@@ -100,6 +100,6 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
   return [gatewayUnit, ...modelUnits, ...clusterUnits];
 }
 
-export function emptySet(): ResourceSet {
+function emptySet(): ResourceSet {
   return { listeners: [], scopedRoutes: [], routes: [], clusters: [], endpoints: [] };
 }
