@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export interface NodeMetrics {
   registry: Registry;
   requests: Counter<"model" | "version">;
+  withCredentials: Counter<"model" | "version">;
   errors: Counter<"model" | "version" | "code">;
   latency: Histogram<"model" | "version">;
   queueDepth: Gauge<"model" | "version">;
@@ -20,6 +21,12 @@ export function createNodeMetrics(node: string): NodeMetrics {
     requests: new Counter({
       name: "inferencehub_node_requests_total",
       help: "ModelInfer calls received, per model and version",
+      labelNames,
+      registers: [registry],
+    }),
+    withCredentials: new Counter({
+      name: "inferencehub_node_requests_with_credentials_total",
+      help: "ModelInfer calls that arrived with an authorization header (a gateway must remove it)",
       labelNames,
       registers: [registry],
     }),

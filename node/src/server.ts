@@ -185,6 +185,8 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     const labels = { model: loaded.model, version: loaded.version };
     const end = metrics.latency.startTimer(labels);
     metrics.requests.inc(labels);
+    // Behind the gateway this stays 0: Envoy removes the caller's credentials before the call leaves it.
+    if (call.metadata.get("authorization").length > 0) metrics.withCredentials.inc(labels);
     try {
       const feeds = buildFeeds(loaded, request);
       const names = outputNames(loaded, request);
