@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   cpSync,
   existsSync,
@@ -280,6 +281,9 @@ test("the compose stack comes up and serves a model through Envoy", { timeout: 2
         INFERENCEHUB_XDS_ADMIN_PORT: String(xdsAdminPort),
         INFERENCEHUB_PROMETHEUS_PORT: String(prometheusPort),
         INFERENCEHUB_GRAFANA_PORT: String(grafanaPort),
+        // Required by the compose file (deploy/README.md has the user write them into deploy/.env).
+        INFERENCEHUB_REPOSITORY_TOKEN: randomBytes(32).toString("hex"),
+        GRAFANA_ADMIN_PASSWORD: randomBytes(16).toString("hex"),
       })
       .withWaitStrategy("xds-server-1", Wait.forHealthCheck())
       .withWaitStrategy("node-1-1", Wait.forHealthCheck())

@@ -112,14 +112,21 @@ function imageProblem(image: string, ourTargets: ReadonlySet<string>): string | 
   return undefined;
 }
 
-/** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, $$ for a literal $. */
+/**
+ * Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, $$ for a literal $, and the
+ * required ${VAR:?message} (set and not empty) and ${VAR?message} (set), which throw as Compose
+ * refuses the file.
+ */
 function interpolate(value: unknown, env: Record<string, string | undefined>): unknown {
   if (typeof value === "string") {
-    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (m, name, op, dflt) => {
+    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g, (m, name, op, arg) => {
       if (m === "$$") return "$";
       const v = env[name as string];
-      if (op === ":-") return v ? v : (dflt as string);
-      if (op === "-") return v ?? (dflt as string);
+      if (op === ":-") return v ? v : (arg as string);
+      if (op === "-") return v ?? (arg as string);
+      if ((op === ":?" && !v) || (op === "?" && v === undefined)) {
+        throw new Error(`required variable ${String(name)} is missing a value: ${String(arg)}`);
+      }
       return v ?? "";
     });
   }
@@ -286,7 +293,12 @@ describe("Dockerfile (deploy/docker/Dockerfile)", () => {
 
 const composePath = join(deployDir, "docker-compose.yml");
 const composeRaw = parseYaml(text(composePath), { merge: true }) as unknown;
-const compose = obj(interpolate(composeRaw, {}), "compose");
+/** The variables the compose file requires (secrets the user writes into deploy/.env), test values here. */
+const composeRequiredEnv = {
+  INFERENCEHUB_REPOSITORY_TOKEN: "test-only-repository-token",
+  GRAFANA_ADMIN_PASSWORD: "test-only-password",
+};
+const compose = obj(interpolate(composeRaw, composeRequiredEnv), "compose");
 const services = obj(compose.services, "services");
 const service = (name: string): Obj => obj(services[name], `services.${name}`);
 const composeConfig = parseYaml(text(join(deployDir, "compose/inferencehub.yaml"))) as {
@@ -302,6 +314,106 @@ function composeSchema(): ValidateFunction {
     composeValidator = ajv.compile(JSON.parse(text(join(checkDir, "compose-spec.json"))) as object);
   }
   return composeValidator;
+}
+
+/** A service's published ports: host part ("8080-8083", "127.0.0.1:18080") and container port. */
+function publishedPorts(svc: Obj): { host: string; container: number }[] {
+  return list(svc.ports).map((p) => {
+    const parts = String(p).split(":");
+    return { host: parts.slice(0, -1).join(":"), container: Number(parts.at(-1)) };
+  });
+}
+
+/**
+ * What may be published besides Envoy's data port: operators' ports, on the host's loopback only
+ * (deploy/README.md and SECURITY.md say so). Envoy's admin, ADS, ext-authz and the nodes: never.
+ */
+const operatorPorts: Record<string, number[]> = {
+  "xds-server": [designPorts.xdsAdmin],
+  prometheus: [9090],
+  grafana: [3000],
+};
+function composePortProblems(file: Obj): string[] {
+  const problems: string[] = [];
+  for (const [name, raw] of Object.entries(obj(file.services, "services"))) {
+    const ports = publishedPorts(obj(raw, name));
+    if (name === "envoy") {
+      const other = ports.filter((p) => p.container !== designPorts.envoyData).map((p) => p.container);
+      if (other.length > 0)
+        problems.push(`envoy publishes ${other.join(",")}; allowed: ${designPorts.envoyData}`);
+      continue;
+    }
+    const allowed = operatorPorts[name] ?? [];
+    const extra = ports.filter((p) => !allowed.includes(p.container));
+    if (extra.length > 0) {
+      problems.push(
+        `${name} publishes ${ports.map((p) => p.container).join(",")}; allowed: ${allowed.join(",") || "nothing"}`,
+      );
+    }
+    for (const p of ports.filter((q) => allowed.includes(q.container))) {
+      if (!p.host.startsWith("127.0.0.1:"))
+        problems.push(`${name}: ${p.container} must bind 127.0.0.1, not every interface`);
+    }
+  }
+  return problems;
+}
+
+/** The networks a compose service is attached to (list or mapping form). */
+const serviceNetworks = (svc: Obj): string[] =>
+  Array.isArray(svc.networks)
+    ? svc.networks.map(String)
+    : Object.keys(isObj(svc.networks) ? svc.networks : {});
+
+/**
+ * Who shares a network with whom. The nodes: on internal networks only, shared with Envoy, the
+ * control plane (its health prober) and Prometheus (read-only scrapes) and no one else; ext-authz
+ * likewise with Envoy and Prometheus; ADS on no network Grafana or an outside route reaches; every
+ * service names its networks (no implicit default network).
+ */
+function composeNetworkProblems(file: Obj, nodeNames: readonly string[]): string[] {
+  const problems: string[] = [];
+  const svcs = obj(file.services, "services");
+  const nets = obj(file.networks, "networks");
+  const internal = (net: string): boolean => isObj(nets[net]) && (nets[net] as Obj).internal === true;
+  const on = new Map(Object.entries(svcs).map(([name, raw]) => [name, serviceNetworks(obj(raw, name))]));
+  const peers = (name: string): string[] => {
+    const mine = on.get(name) ?? [];
+    return [...on]
+      .filter(([other, n]) => other !== name && n.some((net) => mine.includes(net)))
+      .map(([other]) => other)
+      .sort();
+  };
+  for (const [name, n] of on) {
+    if (n.length === 0) problems.push(`${name}: names no network (it would join the default one)`);
+    for (const net of n) if (!(net in nets)) problems.push(`${name}: network ${net} is not declared`);
+    if (publishedPorts(obj(svcs[name], name)).length > 0 && n.every(internal))
+      problems.push(`${name}: publishes a port but is on internal networks only`);
+  }
+  const closed: Record<string, string[]> = {
+    ...Object.fromEntries(
+      nodeNames.map((node) => [
+        node,
+        ["envoy", "prometheus", "xds-server", ...nodeNames.filter((n) => n !== node)].sort(),
+      ]),
+    ),
+    "ext-authz": ["envoy", "prometheus"],
+  };
+  for (const [name, expected] of Object.entries(closed)) {
+    for (const net of on.get(name) ?? []) {
+      if (!internal(net)) problems.push(`${name}: network ${net} is not internal`);
+    }
+    const actual = peers(name);
+    if (actual.join() !== expected.join())
+      problems.push(`${name} shares a network with ${actual.join(", ")}; expected ${expected.join(", ")}`);
+  }
+  const xdsPeers = peers("xds-server");
+  const xdsAllowed = new Set(["envoy", "prometheus", ...nodeNames]);
+  const strangers = xdsPeers.filter((p) => !xdsAllowed.has(p));
+  if (strangers.length > 0)
+    problems.push(`xds-server (ADS, status) shares a network with ${strangers.join(", ")}`);
+  if (peers("grafana").join() !== "prometheus")
+    problems.push(`grafana shares a network with ${peers("grafana").join(", ")}; expected prometheus only`);
+  return problems;
 }
 
 describe("docker-compose.yml", () => {
@@ -369,30 +481,29 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("publishes the ports of DESIGN.md: Envoy data on every interface, the rest on 127.0.0.1, no admin", () => {
-    const published = (name: string): { host: string; container: number }[] =>
-      list(service(name).ports).map((p) => {
-        const parts = String(p).split(":");
-        return { host: parts.slice(0, -1).join(":"), container: Number(parts.at(-1)) };
-      });
-    const envoyPorts = published("envoy");
+  it("publishes only Envoy's data port on every interface, the operators' ports on 127.0.0.1, no admin", () => {
+    const envoyPorts = publishedPorts(service("envoy"));
     assert.deepEqual(
       envoyPorts.map((p) => p.container),
       [designPorts.envoyData],
     );
     assert.match(envoyPorts[0]?.host ?? "", /^8080(-\d+)?$/, "Envoy's host port (range) starts at 8080");
-    for (const [name] of Object.entries(services)) {
-      for (const p of published(name)) {
-        assert.notEqual(p.container, designPorts.envoyAdmin, `${name} publishes Envoy's admin`);
-        if (name !== "envoy")
-          assert.match(p.host, /^127\.0\.0\.1:/, `${name}: ${p.container} must bind 127.0.0.1`);
-      }
-    }
+    assert.deepEqual(composePortProblems(compose), []);
+    // The checker catches what the issue found: ADS or a node published, an operator port on every interface.
+    const broken = structuredClone(compose) as { services: Record<string, Obj> };
+    (broken.services["xds-server"] as Obj).ports = ["127.0.0.1:18080:18080", "18000:18000"];
+    (broken.services["node-1"] as Obj).ports = ["127.0.0.1:9001:9001"];
+    (broken.services.grafana as Obj).ports = ["3000:3000"];
+    assert.deepEqual(composePortProblems(broken), [
+      "xds-server publishes 18080,18000; allowed: 18080",
+      "node-1 publishes 9001; allowed: nothing",
+      "grafana: 3000 must bind 127.0.0.1, not every interface",
+    ]);
     const xds = list(service("xds-server").command);
     assert.equal(Number(flag(xds, "--ads-port")), designPorts.xdsAds);
     assert.equal(Number(flag(xds, "--admin-port")), designPorts.xdsAdmin);
     assert.deepEqual(
-      published("xds-server").map((p) => p.container),
+      publishedPorts(service("xds-server")).map((p) => p.container),
       [designPorts.xdsAdmin],
     );
     const authz = list(service("ext-authz").command);
@@ -402,8 +513,68 @@ describe("docker-compose.yml", () => {
     assert.equal(composeConfig.listener.address, "0.0.0.0");
   });
 
+  it("keeps the nodes, ADS and ext-authz on internal networks shared with Envoy, the control plane and Prometheus only", () => {
+    const nodeNames = composeConfig.nodes.map((n) => n.name);
+    assert.deepEqual(composeNetworkProblems(compose, nodeNames), []);
+    const backend = obj(obj(compose.networks, "networks").backend, "backend");
+    assert.equal(backend.internal, true, "the nodes' network is internal");
+    // As the issue found it: one flat network, not internal, that Grafana shares with the nodes.
+    const flat = structuredClone(compose) as { services: Record<string, Obj>; networks: Record<string, Obj> };
+    delete flat.networks.backend?.internal;
+    flat.services.grafana = { ...flat.services.grafana, networks: ["monitoring", "backend"] };
+    flat.services["ext-authz"] = { ...flat.services["ext-authz"], networks: ["authz", "edge"] };
+    const problems = composeNetworkProblems(flat, nodeNames);
+    for (const expected of [
+      "node-1: network backend is not internal",
+      "node-1 shares a network with envoy, grafana, node-2, prometheus, xds-server; expected envoy, node-2, prometheus, xds-server",
+      "ext-authz: network edge is not internal",
+      "xds-server (ADS, status) shares a network with grafana",
+      "grafana shares a network with envoy, node-1, node-2, prometheus, xds-server; expected prometheus only",
+    ]) {
+      assert.ok(problems.includes(expected), `${expected}\nnot in:\n${problems.join("\n")}`);
+    }
+  });
+
+  it("nodes and ext-authz require the repository token from the environment; no secret is written in the file", () => {
+    const rawServices = obj(obj(composeRaw, "compose").services, "services");
+    const envOf = (name: string): Obj => {
+      const env = obj(rawServices[name], name).environment;
+      return isObj(env) ? env : {};
+    };
+    const tokenVar = "INFERENCEHUB_REPOSITORY_TOKEN";
+    const holders = Object.keys(rawServices)
+      .filter((name) => tokenVar in envOf(name))
+      .sort();
+    assert.deepEqual(holders, ["ext-authz", ...composeConfig.nodes.map((n) => n.name)].sort());
+    for (const name of holders) {
+      // Required (${VAR:?why}): Compose refuses to start without it; no default, so no shared token.
+      assert.match(String(envOf(name)[tokenVar]), /^\$\{INFERENCEHUB_REPOSITORY_TOKEN:\?[^}]+\}$/, name);
+    }
+    assert.throws(
+      () => interpolate(composeRaw, { ...composeRequiredEnv, [tokenVar]: undefined }),
+      /required variable INFERENCEHUB_REPOSITORY_TOKEN is missing a value/,
+    );
+    assert.throws(
+      () => interpolate(composeRaw, { ...composeRequiredEnv, [tokenVar]: "" }),
+      /INFERENCEHUB_REPOSITORY_TOKEN/,
+    );
+    // Every credential-like variable is a reference to the user's environment, never a value or a
+    // non-empty default written here (the old file had GRAFANA_ADMIN_PASSWORD:-admin).
+    const literal = (value: string): boolean => !/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?\?[^}]+|:-)?\}$/.test(value);
+    for (const name of Object.keys(rawServices)) {
+      for (const [key, value] of Object.entries(envOf(name))) {
+        if (/TOKEN|PASSWORD|SECRET|_KEY/.test(key))
+          assert.ok(!literal(String(value)), `${name}: ${key} is written in the file (${String(value)})`);
+      }
+    }
+    assert.ok(literal("${GRAFANA_ADMIN_PASSWORD:-admin}") && literal("changeme"));
+    assert.ok(!literal("${INFERENCEHUB_ADMIN_TOKEN:-}"));
+    // deploy/.env, where the README has the user put them, is git-ignored.
+    assert.match(text(join(deployDir, ".gitignore")), /^\.env$/m);
+  });
+
   it("gives every node of compose/inferencehub.yaml its fixed IP and port, outside the dynamic range", () => {
-    const network = obj(obj(compose.networks, "networks").inferencehub, "networks.inferencehub");
+    const network = obj(obj(compose.networks, "networks").backend, "networks.backend");
     const ipam = obj(arr(obj(network.ipam, "ipam").config, "ipam.config")[0], "ipam.config[0]");
     const subnet = String(ipam.subnet);
     const ipRange = String(ipam.ip_range);
@@ -412,7 +583,7 @@ describe("docker-compose.yml", () => {
       const svc = service(node.name);
       const [ip = "", port = ""] = node.address.split(":");
       const networks = obj(svc.networks, `${node.name}.networks`);
-      assert.equal(obj(networks.inferencehub, "net").ipv4_address, ip, `${node.name}: ipv4_address`);
+      assert.equal(obj(networks.backend, "net").ipv4_address, ip, `${node.name}: ipv4_address`);
       assert.ok(
         inCidr(ip, subnet) && !inCidr(ip, ipRange),
         `${node.name}: ${ip} in ${subnet}, not in ${ipRange}`,
