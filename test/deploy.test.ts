@@ -1008,6 +1008,7 @@ interface Container {
   name: string;
   image: string;
   args?: string[];
+  env?: { name: string; value?: string; valueFrom?: Obj }[];
   ports?: { name: string; containerPort: number }[];
   readinessProbe?: Obj;
   livenessProbe?: Obj;
@@ -1017,13 +1018,141 @@ interface Container {
 }
 interface PodTemplate {
   metadata: { labels: Record<string, string> };
-  spec: { securityContext?: Obj; containers: Container[]; volumes?: Obj[] };
+  spec: {
+    securityContext?: Obj;
+    containers: Container[];
+    volumes?: Obj[];
+    hostNetwork?: boolean;
+  };
 }
 const workloads = objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind));
 const podTemplate = (o: K8sObject): PodTemplate => obj(o.spec, o.metadata.name).template as PodTemplate;
 /** Whether a selector picks a pod template; the StatefulSet controller adds the pod-name label to each pod. */
 const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
   Object.entries(selector).every(([k, v]) => labels[k] === v || k === "statefulset.kubernetes.io/pod-name");
+
+/** A label selector as NetworkPolicy writes it; matchExpressions are not used here (and refused by the check). */
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: unknown[];
+}
+interface PolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string };
+}
+interface PolicySpec {
+  podSelector: LabelSelector;
+  policyTypes?: string[];
+  ingress?: { from?: PolicyPeer[]; ports?: { port?: number | string }[] }[];
+}
+const selects = (selector: LabelSelector | undefined, labels: Record<string, string>): boolean =>
+  Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+const labelText = (selector: LabelSelector | undefined): string =>
+  Object.entries(selector?.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",") || "every pod";
+
+/**
+ * Who may open a connection to each port of each workload, as the namespace's NetworkPolicies
+ * (ingress) allow it: "anywhere", a workload of these manifests by name, or pods by label ("in this
+ * namespace" or "in any namespace"). A port no policy isolates reads "anywhere (no policy)".
+ */
+function ingressTable(all: K8sObject[]): Map<string, Map<number, string[]>> {
+  const policies = all
+    .filter((o) => o.kind === "NetworkPolicy")
+    .map((o) => ({ name: o.metadata.name, spec: o.spec as unknown as PolicySpec }))
+    .filter((p) => (p.spec.policyTypes ?? ["Ingress"]).includes("Ingress"));
+  const pods = all.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind));
+  const peerText = (peer: PolicyPeer): string[] => {
+    if (peer.ipBlock) return [`ipBlock ${peer.ipBlock.cidr}`];
+    if (peer.namespaceSelector) {
+      const ns = peer.namespaceSelector.matchLabels ? labelText(peer.namespaceSelector) : "any namespace";
+      return [`${labelText(peer.podSelector)} in ${ns === "every pod" ? "any namespace" : ns}`];
+    }
+    const named = pods.filter((w) => selects(peer.podSelector, podTemplate(w).metadata.labels));
+    if (named.length > 0 && peer.podSelector?.matchLabels) return named.map((w) => w.metadata.name);
+    return [`${labelText(peer.podSelector)} in this namespace`];
+  };
+  const table = new Map<string, Map<number, string[]>>();
+  for (const w of pods) {
+    const labels = podTemplate(w).metadata.labels;
+    const mine = policies.filter((p) => selects(p.spec.podSelector, labels));
+    const ports = new Map<number, string[]>();
+    for (const c of podTemplate(w).spec.containers) {
+      for (const port of c.ports ?? []) {
+        const from = new Set<string>();
+        if (mine.length === 0) from.add("anywhere (no policy)");
+        for (const p of mine) {
+          for (const rule of p.spec.ingress ?? []) {
+            const covers =
+              !rule.ports?.length ||
+              rule.ports.some(
+                (rp) => rp.port === undefined || rp.port === port.containerPort || rp.port === port.name,
+              );
+            if (!covers) continue;
+            if (!rule.from?.length) from.add("anywhere");
+            for (const peer of rule.from ?? []) for (const t of peerText(peer)) from.add(t);
+          }
+        }
+        ports.set(port.containerPort, [...from].sort());
+      }
+    }
+    table.set(w.metadata.name, ports);
+  }
+  return table;
+}
+
+const scraper = "inferencehub.io/metrics-scraper=true in any namespace";
+const operator = "inferencehub.io/operator=true in this namespace";
+/** SECURITY.md's table for Kubernetes: every workload port and who may reach it. */
+const expectedIngress: Record<string, Record<number, string[]>> = {
+  envoy: { [designPorts.envoyData]: ["anywhere"], [envoyStatsPort]: [scraper] },
+  "xds-server": { [designPorts.xdsAds]: ["envoy"], [designPorts.xdsAdmin]: [operator, scraper].sort() },
+  "ext-authz": { [designPorts.extAuthzGrpc]: ["envoy"], [designPorts.extAuthzMetrics]: [scraper] },
+  node: { [designPorts.firstNode]: ["envoy", "xds-server"], [nodeMetricsPort]: [scraper] },
+};
+
+function networkPolicyProblems(all: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const policies = all.filter((o) => o.kind === "NetworkPolicy");
+  const denyAll = policies.filter((o) => {
+    const spec = o.spec as unknown as PolicySpec;
+    return (
+      Object.keys(spec.podSelector.matchLabels ?? {}).length === 0 &&
+      !spec.podSelector.matchExpressions &&
+      (spec.policyTypes ?? []).includes("Ingress") &&
+      !(spec.ingress ?? []).length
+    );
+  });
+  if (denyAll.length === 0) problems.push("no default-deny ingress policy (podSelector {}, no ingress rule)");
+  for (const p of policies) {
+    if (JSON.stringify(p.spec).includes("matchExpressions"))
+      problems.push(`NetworkPolicy ${p.metadata.name}: matchExpressions (this check reads matchLabels only)`);
+  }
+  for (const w of all.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind))) {
+    const labels = podTemplate(w).metadata.labels;
+    const own = policies.filter(
+      (p) => !denyAll.includes(p) && selects((p.spec as unknown as PolicySpec).podSelector, labels),
+    );
+    if (own.length === 0) problems.push(`${w.metadata.name}: no NetworkPolicy of its own`);
+  }
+  for (const [workload, ports] of ingressTable(all)) {
+    const expected = expectedIngress[workload];
+    if (!expected) {
+      problems.push(`${workload}: not in the expected ingress table (add it, and to SECURITY.md)`);
+      continue;
+    }
+    for (const [port, from] of ports) {
+      const want = expected[port] ?? [];
+      if (from.join(" | ") !== want.join(" | "))
+        problems.push(
+          `${workload}:${port} reachable from [${from.join(" | ")}]; expected [${want.join(" | ")}]`,
+        );
+    }
+  }
+  return problems;
+}
 
 describe("Kubernetes manifests (deploy/k8s)", () => {
   it("the kustomizations list every manifest file, and every file they list exists", () => {
@@ -1096,6 +1225,8 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
       rendered.flatMap((o) => k8sErrors(o, version).map((e) => `${o.kind}/${o.metadata.name}${e}`)),
       [],
     );
+    // kustomize's label and namespace transformers leave the policies' selectors as written.
+    assert.deepEqual(networkPolicyProblems(rendered), []);
     const configMaps = new Set(rendered.filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name));
     for (const o of rendered) {
       if (o.metadata.name !== "inferencehub") {
@@ -1213,6 +1344,86 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
         mounts.some((v) => (v.configMap as { name?: string } | undefined)?.name === gen.name),
         `ConfigMap ${gen.name} is mounted nowhere`,
       );
+    }
+  });
+
+  it("denies ingress by default; each component's own NetworkPolicy opens only what its callers need", () => {
+    assert.deepEqual(networkPolicyProblems(objects), []);
+    // What the issue found (no policy at all), and a policy that opens ADS to every pod.
+    const none = objects.filter((o) => o.kind !== "NetworkPolicy");
+    const open = networkPolicyProblems(none);
+    assert.ok(
+      open.includes("no default-deny ingress policy (podSelector {}, no ingress rule)"),
+      open.join("\n"),
+    );
+    assert.ok(open.includes("node: no NetworkPolicy of its own"), open.join("\n"));
+    assert.ok(
+      open.includes("xds-server:18000 reachable from [anywhere (no policy)]; expected [envoy]"),
+      open.join("\n"),
+    );
+    const wide = structuredClone(objects);
+    const xdsPolicy = wide.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "xds-server");
+    assert.ok(xdsPolicy);
+    const rules = (xdsPolicy.spec as unknown as PolicySpec).ingress ?? [];
+    delete rules[0]?.from;
+    assert.deepEqual(networkPolicyProblems(wide), [
+      "xds-server:18000 reachable from [anywhere]; expected [envoy]",
+    ]);
+  });
+
+  it("only Envoy's Service may leave the cluster; no pod uses the host's network or ports", () => {
+    for (const svc of objects.filter((o) => o.kind === "Service")) {
+      const spec = obj(svc.spec, svc.metadata.name);
+      if (svc.metadata.name === "envoy") continue;
+      assert.ok(
+        spec.type === undefined || spec.type === "ClusterIP",
+        `Service ${svc.metadata.name}: type ${String(spec.type)}; only envoy may be LoadBalancer or NodePort`,
+      );
+      assert.equal(spec.externalIPs, undefined, `Service ${svc.metadata.name}: externalIPs`);
+    }
+    for (const w of workloads) {
+      const pod = podTemplate(w);
+      assert.notEqual(pod.spec.hostNetwork, true, `${w.metadata.name}: hostNetwork`);
+      for (const c of pod.spec.containers)
+        for (const p of c.ports ?? [])
+          assert.equal((p as Obj).hostPort, undefined, `${w.metadata.name}: hostPort`);
+    }
+  });
+
+  it("nodes and ext-authz take the repository token from a Secret the manifests do not ship", () => {
+    const secretName = "inferencehub-repository-token";
+    const tokenSource = (w: K8sObject): unknown[] =>
+      podTemplate(w).spec.containers.map(
+        (c) => c.env?.find((e) => e.name === "INFERENCEHUB_REPOSITORY_TOKEN")?.valueFrom,
+      );
+    for (const w of [find("StatefulSet", "node"), find("Deployment", "ext-authz")]) {
+      // Required (no `optional: true`): the pods wait for the Secret instead of running without it.
+      assert.deepEqual(
+        tokenSource(w),
+        [{ secretKeyRef: { name: secretName, key: "token" } }],
+        w.metadata.name,
+      );
+    }
+    // Least privilege: Envoy and the control plane never see it.
+    for (const w of [find("Deployment", "envoy"), find("Deployment", "xds-server")]) {
+      assert.ok(
+        !JSON.stringify(podTemplate(w)).includes(secretName),
+        `${w.metadata.name} reads ${secretName}`,
+      );
+    }
+    // No token ships: no Secret object at all (created with kubectl, deploy/README.md), and no
+    // credential-like variable with a literal value.
+    assert.deepEqual(
+      objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name),
+      [],
+    );
+    for (const w of workloads) {
+      for (const c of podTemplate(w).spec.containers) {
+        for (const e of c.env ?? []) {
+          if (/TOKEN|PASSWORD|SECRET|_KEY/.test(e.name))
+            assert.equal(e.value, undefined, `${w.metadata.name}/${c.name}: ${e.name} has a literal value`);
+        }
+      }
     }
   });
 });
