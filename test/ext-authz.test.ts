@@ -22,7 +22,7 @@ import { metricValue } from "../scripts/lib/node-process.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { MLP_SAMPLE_INPUT, SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
-import { grpcCall } from "./lib/assertions.js";
+import { eventually, grpcCall } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany } from "./lib/load.js";
@@ -49,7 +49,8 @@ const allKeys = keysFile({ acme: "acme", acmeOld: "acme", ops: "ops", limited: "
 
 function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
   const models = [
-    scaleModel([50, 50], ["node-a", "node-b"]),
+    // Version 3 takes no share: it gets a copy of every call (a shadow), to see what copies carry.
+    { ...scaleModel([50, 50, 0], ["node-a", "node-b"]), shadow: { version: "3", percent: 100 } },
     { name: "mlp", versions: [{ version: "1", nodes: ["node-slow"] }] },
   ];
   return gatewayConfig(nodes, listenPort, models, {
@@ -150,7 +151,78 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
       metadata: { ...bearer(token), ...scaleHeader, "x-inferencehub-tenant": "ops" },
     });
     assert.equal(viaJwt.headers["x-inferencehub-seen-tenant"], "acme");
-    assert.equal(await bodyBytes(), bytesBefore, "a call with the model header sends ext-authz no body");
+    // A unary call with the model header sends its first bytes only, to compare the body's model.
+    const sent = (await bodyBytes()) - bytesBefore;
+    assert.ok(sent > 0 && sent <= 2 * 256, `${sent} body bytes for two calls`);
+  });
+
+  test("the caller's credentials stop at Envoy: no node, nor a shadow copy, receives them", async () => {
+    // issue #10 finding 2: a node received the caller's `authorization: Bearer …` verbatim.
+    const withCredentials = async () => {
+      let total = 0;
+      for (const node of gw.nodes.values())
+        total += metricValue(await node.metrics(), "inferencehub_node_requests_with_credentials_total");
+      return total;
+    };
+    const copies = async () => {
+      let total = 0;
+      for (const node of gw.nodes.values())
+        total += metricValue(await node.metrics(), "inferencehub_node_requests_total", { version: "3" });
+      return total;
+    };
+    const copiesBefore = await copies();
+    const token = await jwt({ tenant: "acme", exp: Math.floor(Date.now() / 1000) + 300 });
+    for (const credential of [keys.acme, token]) {
+      const { response } = await gw
+        .client()
+        .infer(scale, { metadata: { ...bearer(credential), ...scaleHeader } });
+      assert.equal(response.modelName, "scale");
+    }
+    await eventually(
+      async () => (await copies()) >= copiesBefore + 2,
+      "both shadow copies reached version 3",
+    );
+    assert.equal(await withCredentials(), 0);
+  });
+
+  test("a model-scoped call whose body names another model than its header is refused at the gateway", async () => {
+    // issue #10 finding 3: a tenant allowed only `scale` sent `inferencehub-model: scale` with a
+    // ModelMetadata / ModelReady body naming `mlp`, and got mlp's metadata.
+    const client = gw.client().raw;
+    const metadata = toMetadata({ ...bearer(keys.acme), ...scaleHeader });
+    for (const method of ["modelMetadata", "modelReady"] as const) {
+      const err = await failure(grpcCall(client, method, { name: "mlp", version: "" }, metadata));
+      assert.equal(err.code, status.INVALID_ARGUMENT, `${method}: ${err.details}`);
+      assert.match(
+        err.details,
+        /model_name 'mlp' in the request does not match the inferencehub-model header 'scale'/,
+      );
+    }
+    const infer = await failure(
+      gw
+        .client()
+        .infer(fp32Request("mlp", MLP_SAMPLE_INPUT), { metadata: { ...bearer(keys.acme), ...scaleHeader } }),
+    );
+    assert.equal(infer.code, status.INVALID_ARGUMENT, infer.details);
+    // Agreeing names pass; a version in the body pins like the header, and a conflict is refused.
+    const meta = await grpcCall(client, "modelMetadata", { name: "scale", version: "" }, metadata);
+    assert.equal(meta.name, "scale");
+    for (let i = 0; i < 10; i++) {
+      const pinned = await gw.client().infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "2" }), {
+        metadata: { ...bearer(keys.acme), ...scaleHeader },
+      });
+      assert.equal(pinned.headers["x-inferencehub-model-version"], "2");
+    }
+    const conflict = await failure(
+      gw.client().infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "2" }), {
+        metadata: { ...bearer(keys.acme), ...scaleHeader, "inferencehub-model-version": "1" },
+      }),
+    );
+    assert.equal(conflict.code, status.INVALID_ARGUMENT);
+    assert.match(
+      conflict.details,
+      /model_version '2' in the request does not match the inferencehub-model-version header '1'/,
+    );
   });
 
   test("denied: PERMISSION_DENIED names the model, and no node sees the call", async () => {
@@ -296,11 +368,53 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
     assert.ok(metricValue(metrics, "inferencehub_authz_model_source_total", { source: "body" }) >= 400);
   });
 
-  test("health checks reach the model's nodes without credentials, and only health checks do", async () => {
+  test("health checks are checked like any call to the model; Watch is refused at once", async () => {
+    // issue #10 finding 1: health calls skipped ext-authz, and 1,200 unauthenticated Watch streams
+    // held the model's circuit breaker for the 30 s route timeout.
     const health = new HealthClient(`127.0.0.1:${gw.listenPort}`, credentials.createInsecure());
     try {
-      const res = await grpcCall(health, "check", { service: "" }, toMetadata(scaleHeader));
+      const res = await grpcCall(
+        health,
+        "check",
+        { service: "" },
+        toMetadata({ ...scaleHeader, ...bearer(keys.acme) }),
+      );
       assert.equal(res.status, HealthCheckResponse_ServingStatus.SERVING);
+      const anonymous = await failure(grpcCall(health, "check", { service: "" }, toMetadata(scaleHeader)));
+      assert.equal(anonymous.code, status.UNAUTHENTICATED, anonymous.details);
+      const other = await failure(
+        grpcCall(
+          health,
+          "check",
+          { service: "" },
+          toMetadata({ "inferencehub-model": "mlp", ...bearer(keys.acme) }),
+        ),
+      );
+      assert.equal(other.code, status.PERMISSION_DENIED, "a tenant checks the health of its own models only");
+      // A flood of Watch streams, with and without credentials: each ends at once, none is held.
+      const watchEnds = (metadata: Record<string, string>) =>
+        new Promise<number>((resolve) => {
+          const stream = health.watch({ service: "" }, toMetadata(metadata));
+          stream.on("data", () => undefined);
+          stream.on("error", (err: ServiceError) => resolve(err.code));
+          stream.on("end", () => resolve(-1));
+        });
+      const codes = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          watchEnds(i % 2 === 0 ? scaleHeader : { ...scaleHeader, ...bearer(keys.acme) }),
+        ),
+      );
+      assert.deepEqual(
+        [...new Set(codes)].sort(),
+        [status.UNIMPLEMENTED, status.UNAUTHENTICATED].sort(),
+        "unauthenticated Watch: UNAUTHENTICATED; authenticated: UNIMPLEMENTED",
+      );
+      const calls = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          gw.client().infer(scale, { metadata: { ...bearer(keys.acme), ...scaleHeader } }),
+        ),
+      );
+      assert.equal(calls.length, 20);
     } finally {
       health.close();
     }
@@ -399,6 +513,8 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
     const before = await requestsOnNodes();
     const err = await failure(call());
     assert.equal(err.code, status.UNAVAILABLE, err.details);
+    // issue #10 finding 6: the message was empty.
+    assert.match(err.details, /could not reach its authorization service/);
     assert.equal(await requestsOnNodes(), before, "no call slipped through unchecked");
     authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
     const { response } = await call();

@@ -22,7 +22,10 @@ const httpStatus: Partial<Record<status, number>> = {
   [status.UNAUTHENTICATED]: 401,
   [status.PERMISSION_DENIED]: 403,
   [status.RESOURCE_EXHAUSTED]: 429,
-  [status.UNAVAILABLE]: 503,
+  // Not 503: Envoy's own answer when ext-authz is down is a 503, which the control plane gives a
+  // message of its own (translate/listeners.ts); ext-authz's UNAVAILABLE (a JWKS it cannot fetch)
+  // is a failure of a service behind it, a bad gateway.
+  [status.UNAVAILABLE]: 502,
 };
 
 function header(key: string, value: string): HeaderValueOption {

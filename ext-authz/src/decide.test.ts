@@ -181,6 +181,44 @@ const cases: {
     want: "INVALID_ARGUMENT",
     message: /^send one inferencehub-model header, not 2$/,
   },
+  // issue #10 finding 3: a tenant allowed only `scale` sent `inferencehub-model: scale` with a body
+  // naming `mlp`, and got mlp's metadata.
+  {
+    name: "a body naming another model than the header",
+    call: call({ ...bearer(keys.acme), "inferencehub-model": "scale" }, frame("mlp")),
+    want: "INVALID_ARGUMENT",
+    message: /^model_name 'mlp' in the request does not match the inferencehub-model header 'scale'$/,
+  },
+  {
+    name: "header and body agree: allowed, no routing header set",
+    call: call({ ...bearer(keys.acme), "inferencehub-model": "scale" }, frame("scale")),
+    want: "OK",
+    check: (d) => assert.ok(d.allowed && d.set.length === 2 && d.modelSource === "header"),
+  },
+  {
+    name: "a body version pins like the version header",
+    call: call({ ...bearer(keys.acme), "inferencehub-model": "scale" }, frame("scale", "2")),
+    want: "OK",
+    check: (d) => {
+      assert.ok(d.allowed);
+      assert.deepEqual(d.set.slice(2), [["inferencehub-model-version", "2"]]);
+    },
+  },
+  {
+    name: "a body version that conflicts with the version header",
+    call: call(
+      { ...bearer(keys.acme), "inferencehub-model": "scale", "inferencehub-model-version": "1" },
+      frame("scale", "2"),
+    ),
+    want: "INVALID_ARGUMENT",
+    message: /^model_version '2' in the request does not match the inferencehub-model-version header '1'$/,
+  },
+  {
+    name: "with a model header, a body the gateway cannot read (compressed) is refused, not trusted",
+    call: call({ ...bearer(keys.acme), "inferencehub-model": "scale" }, Uint8Array.from([1, 0, 0, 0, 9])),
+    want: "INVALID_ARGUMENT",
+    message: /could not read it \(the message is compressed\)/,
+  },
   {
     name: "an authenticated call naming no model at all",
     call: call(bearer(keys.acme)),
@@ -216,6 +254,25 @@ test("decide: the rate limit counts allowed calls only, per tenant, and names th
   assert.equal(code(await decide(acme, ctx)), "OK");
 });
 
+test("decide: the repository token goes only with repository calls the policy allows", async () => {
+  const ctx = { ...context(), repositoryToken: "secret" };
+  const index = "/inference.GRPCInferenceService/RepositoryIndex";
+  const repoCall = (key: string) => ({ ...call(bearer(key)), path: index });
+  const cfg = config();
+  const operator = {
+    ...cfg,
+    auth: { ...cfg.auth!, tenants: cfg.auth!.tenants.map((t) => ({ ...t, repository: t.name === "other" })) },
+  };
+  const withOperator = { ...ctx, policy: compilePolicy(operator) };
+  const allowed = await decide(repoCall(keys.other), withOperator);
+  assert.ok(allowed.allowed);
+  assert.deepEqual(allowed.set.slice(2), [["x-inferencehub-repository-token", "secret"]]);
+  const denied = await decide(repoCall(keys.acme), withOperator);
+  assert.equal(code(denied), "PERMISSION_DENIED");
+  const infer = await decide(call({ ...bearer(keys.other), "inferencehub-model": "scale" }), withOperator);
+  assert.ok(infer.allowed && !infer.set.some(([name]) => name === "x-inferencehub-repository-token"));
+});
+
 test("responses: OK sets and removes headers; denials carry grpc-status, the HTTP status and hints", () => {
   const ok = okResponse([["x-inferencehub-tenant", "acme"]], ["x-inferencehub-foo"]);
   assert.equal(ok.status?.code, 0);
@@ -239,7 +296,7 @@ test("responses: OK sets and removes headers; denials carry grpc-status, the HTT
   ]);
   assert.deepEqual(headersOf(new AuthzError(status.PERMISSION_DENIED, "m")), [403, { "grpc-status": "7" }]);
   assert.deepEqual(headersOf(new AuthzError(status.INVALID_ARGUMENT, "m")), [400, { "grpc-status": "3" }]);
-  assert.deepEqual(headersOf(new AuthzError(status.UNAVAILABLE, "m")), [503, { "grpc-status": "14" }]);
+  assert.deepEqual(headersOf(new AuthzError(status.UNAVAILABLE, "m")), [502, { "grpc-status": "14" }]);
   assert.deepEqual(headersOf(new AuthzError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 })), [
     429,
     { "grpc-status": "8", "retry-after": "2", "grpc-retry-pushback-ms": "1500" },

@@ -9,6 +9,7 @@ import {
   modelHeader,
   noModelHeaderValue,
   principalHeader,
+  repositoryTokenHeader,
   tenantHeader,
   versionHeader,
 } from "../../xds-server/src/translate/index.js";
@@ -17,13 +18,15 @@ import { parseAuthorization } from "./credentials.js";
 import { AuthzError, invalidArgument, quoteInput, resourceExhausted } from "./errors.js";
 import type { Identities } from "./identities.js";
 import { readModelFromBody, type BodyModelFailure } from "./model-from-body.js";
-import type { Policy } from "./policy.js";
+import { repositoryPathPrefix, type Policy } from "./policy.js";
 import type { RateLimiter } from "./token-bucket.js";
 
 export interface DecideContext {
   identities: Identities;
   policy: Policy;
   limiter: RateLimiter;
+  /** The nodes' repository token, sent on the repository calls the policy allows; absent = none. */
+  repositoryToken?: string;
 }
 
 /** Where the model name came from: "header", "body", or why the body gave none. */
@@ -69,10 +72,11 @@ export async function decide(call: CallAttributes, ctx: DecideContext): Promise<
     const set: [string, string][] = [
       [tenantHeader, tenant],
       [principalHeader, identity.principal],
+      ...target.route,
     ];
-    if (target.source === "body" && target.model !== undefined) {
-      set.push([modelHeader, target.model]);
-      if (target.version) set.push([versionHeader, target.version]);
+    if (ctx.repositoryToken !== undefined && call.path.startsWith(repositoryPathPrefix)) {
+      // The policy let this tenant call the repository: the nodes take it from the gateway only.
+      set.push([repositoryTokenHeader, ctx.repositoryToken]);
     }
     // Envoy applies removals after the headers set above: never remove one being set.
     const setNames = new Set(set.map(([name]) => name));
@@ -91,28 +95,71 @@ export async function decide(call: CallAttributes, ctx: DecideContext): Promise<
   }
 }
 
+interface Target {
+  model?: string;
+  version?: string;
+  source: ModelSource;
+  /** Routing headers to set from the body, so Envoy routes on what the node will read. */
+  route: [string, string][];
+}
+
 /**
  * The model and pinned version: from the headers when set, else from the body's first bytes.
  * Envoy sets the model header to noModelHeaderValue when the client sent none (to choose a route
- * scope), so that value means "no header".
+ * scope), so that value means "no header". Where the route sent body bytes with a model header
+ * (unary model calls), the body must name the same model, and a version in it pins like the
+ * header; a version in both must agree. Nothing is replaced silently.
  */
-function modelOf(call: CallAttributes): { model?: string; version?: string; source: ModelSource } {
+function modelOf(call: CallAttributes): Target {
   const models = (call.headers.get(modelHeader) ?? []).filter((m) => m !== noModelHeaderValue);
   const versions = call.headers.get(versionHeader) ?? [];
   if (models.length > 1) throw invalidArgument(`send one ${modelHeader} header, not ${models.length}`);
   if (versions.length > 1) throw invalidArgument(`send one ${versionHeader} header, not ${versions.length}`);
   const [model] = models;
-  if (model !== undefined) return { model, version: versions[0] ?? "", source: "header" };
-  if (call.body.length === 0) return { source: "none" };
+  const [headerVersion] = versions;
+  if (model !== undefined) return headerAndBody(call.body, model, headerVersion);
+  if (call.body.length === 0) return { source: "none", route: [] };
   const found = readModelFromBody(call.body);
-  if (!found.ok) return { source: found.reason };
-  if (!modelName.test(found.model)) {
-    throw invalidArgument(`model_name ${quoteInput(found.model)} in the request is not a model name`);
-  }
+  if (!found.ok) return { source: found.reason, route: [] };
   // A version in the header pins the body's model too; else the body's own version does.
-  const version = versions[0] ?? found.version;
+  const version = headerVersion ?? found.version;
+  checkNames(found.model, version);
+  const route: [string, string][] = [[modelHeader, found.model]];
+  if (version) route.push([versionHeader, version]);
+  return { model: found.model, version, source: "body", route };
+}
+
+function headerAndBody(body: Uint8Array, model: string, headerVersion: string | undefined): Target {
+  const fromHeader: Target = { model, version: headerVersion ?? "", source: "header", route: [] };
+  if (body.length === 0) return fromHeader;
+  const found = readModelFromBody(body);
+  if (!found.ok) {
+    if (found.reason === "no-model") return fromHeader;
+    throw invalidArgument(
+      `the gateway checks model_name in the first bytes of the request against the ${modelHeader} header, ` +
+        `and could not read it (${found.detail}): send the request uncompressed, with model_name first`,
+    );
+  }
+  if (found.model !== model) {
+    throw invalidArgument(
+      `model_name ${quoteInput(found.model)} in the request does not match the ${modelHeader} header ${quoteInput(model)}`,
+    );
+  }
+  if (found.version === "" || found.version === headerVersion) return fromHeader;
+  if (headerVersion !== undefined) {
+    throw invalidArgument(
+      `model_version ${quoteInput(found.version)} in the request does not match the ${versionHeader} header ${quoteInput(headerVersion)}`,
+    );
+  }
+  checkNames(model, found.version);
+  return { model, version: found.version, source: "header", route: [[versionHeader, found.version]] };
+}
+
+function checkNames(model: string, version: string): void {
+  if (!modelName.test(model)) {
+    throw invalidArgument(`model_name ${quoteInput(model)} in the request is not a model name`);
+  }
   if (version !== "" && !versionName.test(version)) {
     throw invalidArgument(`model_version ${quoteInput(version)} in the request is not a version name`);
   }
-  return { model: found.model, version, source: "body" };
 }

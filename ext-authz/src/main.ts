@@ -1,7 +1,9 @@
 /**
  * ext-authz: who may call which model, for Envoy's ext_authz filter.
  *   tsx ext-authz/src/main.ts --config inferencehub.yaml [--port 19000] [--metrics-port 19090]
+ *     [--repository-token-file <path>]   (or INFERENCEHUB_REPOSITORY_TOKEN)
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { parseListenPort } from "../../xds-server/src/config/index.js";
@@ -14,6 +16,7 @@ const { values } = parseArgs({
     port: { type: "string", default: process.env.EXT_AUTHZ_PORT ?? "19000" },
     "metrics-host": { type: "string", default: process.env.METRICS_HOST ?? "0.0.0.0" },
     "metrics-port": { type: "string", default: process.env.METRICS_PORT ?? "19090" },
+    "repository-token-file": { type: "string" },
   },
 });
 
@@ -25,8 +28,21 @@ const port = (flag: "port" | "metrics-port"): number => {
   process.exit(2);
 };
 
+/** The nodes' repository token: a file (a mounted secret) or INFERENCEHUB_REPOSITORY_TOKEN; absent = none. */
+async function repositoryToken(): Promise<string | undefined> {
+  const file = values["repository-token-file"];
+  const token = file !== undefined ? await readFile(file, "utf8") : process.env.INFERENCEHUB_REPOSITORY_TOKEN;
+  const trimmed = token?.trim();
+  if (file !== undefined && !trimmed) throw new Error(`--repository-token-file ${file} is empty`);
+  return trimmed ? trimmed : undefined;
+}
+
 try {
+  const token = await repositoryToken();
+  if (token === undefined)
+    log.info("no repository token: repository calls reach nodes without it, and nodes refuse them");
   const server = await startExtAuthz({
+    ...(token !== undefined ? { repositoryToken: token } : {}),
     configPath: values.config ?? "inferencehub.yaml",
     host: values.host ?? "0.0.0.0",
     port: port("port"),

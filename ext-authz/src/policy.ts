@@ -24,7 +24,7 @@ export interface Policy {
 }
 
 /** Load, unload and index the nodes' models: an operator's calls, not a tenant's. */
-const repositoryPrefix = "/inference.GRPCInferenceService/Repository";
+export const repositoryPathPrefix = "/inference.GRPCInferenceService/Repository";
 
 interface TenantRules {
   allModels: boolean;
@@ -43,7 +43,7 @@ export function compilePolicy(config: Config): Policy {
     check: (tenant, target) => {
       const rules = tenants.get(tenant);
       if (!rules) throw permissionDenied(`tenant ${quoteInput(tenant)} is not configured on this gateway`);
-      if (target.path.startsWith(repositoryPrefix) && !rules.repository) {
+      if (target.path.startsWith(repositoryPathPrefix) && !rules.repository) {
         const method = target.path.slice(target.path.lastIndexOf("/") + 1);
         throw permissionDenied(
           `tenant '${tenant}' may not call ${quoteInput(method)}: the model repository is for operators`,

@@ -32,6 +32,8 @@ export interface ExtAuthzOptions {
   watch?: boolean;
   /** Milliseconds since the epoch (default Date.now): rate limits and JWT expiry use it. */
   now?: () => number;
+  /** The nodes' repository token, sent with the repository calls of tenants allowed them. */
+  repositoryToken?: string;
 }
 
 export interface ExtAuthzServer {
@@ -53,6 +55,7 @@ export async function startExtAuthz(options: ExtAuthzOptions): Promise<ExtAuthzS
     log: log.child({ component: "sources" }),
     metrics,
     now: options.now ?? Date.now,
+    ...(options.repositoryToken !== undefined ? { repositoryToken: options.repositoryToken } : {}),
   });
   await sources.load();
   if (options.watch ?? true) sources.watch();

@@ -33,6 +33,8 @@ export interface AuthSourcesOptions {
   now: () => number;
   /** Coalesces the burst of events one save produces. */
   debounceMs?: number;
+  /** The nodes' repository token (SECURITY.md), added to the repository calls the policy allows. */
+  repositoryToken?: string;
 }
 
 type SourceName = "config" | "keys" | "jwks";
@@ -180,7 +182,12 @@ export class AuthSources {
 
   async #loadConfig(strict: boolean): Promise<boolean> {
     const read = await this.#read("config", this.configPath, strict);
-    if (!read || read.version === this.#config?.version) return false;
+    if (!read) return false;
+    if (read.version === this.#config?.version) {
+      // The file is back to what serves: the edit refused in between no longer stands.
+      this.#refused.config = [];
+      return false;
+    }
     const parsed = parseConfig(read.text, this.configPath);
     if (!parsed.ok) {
       this.#refuse("config", this.configPath, formatErrors(parsed.errors).split("\n"), strict);
@@ -221,7 +228,11 @@ export class AuthSources {
     }
     const path = this.#path(file);
     const read = await this.#read("keys", path, strict);
-    if (!read || (read.version === this.#keys?.version && path === this.#keys.source)) return;
+    if (!read) return;
+    if (read.version === this.#keys?.version && path === this.#keys.source) {
+      this.#refused.keys = [];
+      return;
+    }
     const parsed = parseKeysFile(read.text);
     if (!parsed.ok) {
       this.#refuse("keys", path, parsed.errors, strict);
@@ -258,7 +269,11 @@ export class AuthSources {
     }
     const path = this.#path(jwt.jwksFile ?? "");
     const read = await this.#read("jwks", path, strict);
-    if (!read || (read.version === this.#jwks?.version && path === this.#jwks.source)) return;
+    if (!read) return;
+    if (read.version === this.#jwks?.version && path === this.#jwks.source) {
+      this.#refused.jwks = [];
+      return;
+    }
     const parsed = parseJwks(read.text);
     if (!parsed.ok) {
       this.#refuse("jwks", path, [parsed.error], strict);
@@ -283,6 +298,9 @@ export class AuthSources {
       identities: createIdentities({ ...(keys ? { keys } : {}), ...(jwt ? { jwt } : {}) }),
       policy: compilePolicy(config),
       limiter: this.#limiter,
+      ...(this.options.repositoryToken !== undefined
+        ? { repositoryToken: this.options.repositoryToken }
+        : {}),
     };
   }
 

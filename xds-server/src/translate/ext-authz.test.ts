@@ -87,7 +87,7 @@ test("the filter: gRPC to the ext_authz cluster, fails closed with 503, clears t
   }
 });
 
-test("routes: reflection and health unchecked, bodies read only for unary calls without a model header", () => {
+test("routes: reflection unchecked, health checked; bodies read only for unary calls that name a model", () => {
   const hosts = virtualHosts(byName("tenants").resources.envoy);
   // Each virtual host's default: check without waiting for the body (streams must not stall).
   for (const vh of hosts.values()) assert.equal(authzSetting(vh.typedPerFilterConfig), "no-body");
@@ -98,7 +98,15 @@ test("routes: reflection and health unchecked, bodies read only for unary calls 
   assert.deepEqual([...hosts.keys()], ["ingress_mlp", "ingress_no_model", "ingress_scale"]);
   assert.deepEqual(routes("ingress_scale"), [
     ["grpc-reflection", "directResponse", "disabled"],
-    ["scale:health", "route", "disabled"],
+    // issue #10 finding 1: health calls are checked (the virtual host's no-body default) and
+    // bounded; only Check reaches the nodes.
+    ["scale:health", "route", "-"],
+    ["scale:health-other", "directResponse", "-"],
+    // issue #10 finding 3: unary calls have their body read and compared with the headers.
+    ["scale~1:body", "route", "body 256"],
+    ["scale~2:body", "route", "body 256"],
+    ["scale:unknown-version:body", "directResponse", "body 256"],
+    ["scale:body", "route", "body 256"],
     ["scale~1", "route", "-"],
     ["scale~2", "route", "-"],
     ["scale:unknown-version", "directResponse", "-"],
@@ -126,11 +134,27 @@ test("routes: reflection and health unchecked, bodies read only for unary calls 
   assert.ok(!regex.test("/inference.GRPCInferenceService/ModelInferX"));
 });
 
-test("without auth: no per-route settings and no extra routes", () => {
+test("without auth: no per-route settings, no body routes, no reflection route; health still bounded", () => {
   for (const vh of virtualHosts(byName("pinned-shadow").resources.envoy).values()) {
     assert.deepEqual(vh.typedPerFilterConfig, {});
     assert.ok(vh.routes.every((r) => Object.keys(r.typedPerFilterConfig).length === 0));
-    assert.ok(!vh.routes.some((r) => r.name.includes("health") || r.name.includes("reflection")));
+    assert.ok(!vh.routes.some((r) => r.name.endsWith(":body") || r.name.includes("reflection")));
+  }
+  const scale = virtualHosts(byName("pinned-shadow").resources.envoy).get("ingress_scale");
+  const check = scale?.routes.find((r) => r.name === "scale:health");
+  assert.ok(check?.action?.$case === "route");
+  assert.deepEqual(check.match?.pathSpecifier, { $case: "path", path: "/grpc.health.v1.Health/Check" });
+  assert.deepEqual(check.action.route.timeout, { seconds: 2, nanos: 0 });
+  assert.equal(check.action.route.retryPolicy, undefined);
+  assert.deepEqual(check.action.route.requestMirrorPolicies, []);
+});
+
+test("every Envoy route configuration removes the caller's credentials before the call leaves Envoy", () => {
+  // issue #10 finding 2: API keys and JWTs reached the nodes.
+  for (const c of cases) {
+    for (const { name, resource } of c.resources.envoy.routes) {
+      assert.deepEqual(resource.requestHeadersToRemove, ["authorization"], `${c.name} ${name}`);
+    }
   }
 });
 
@@ -162,7 +186,12 @@ test("client-sent gateway headers are removed first; loopback and private client
     const mutation = unpackAny(first.configType.typedConfig, headerMutationTypeUrl);
     assert.deepEqual(
       mutation.mutations?.requestMutations.map((m) => (m.action?.$case === "remove" ? m.action.remove : "")),
-      ["x-inferencehub-principal", "x-inferencehub-tenant", "x-inferencehub-model-version"],
+      [
+        "x-inferencehub-principal",
+        "x-inferencehub-tenant",
+        "x-inferencehub-model-version",
+        "x-inferencehub-repository-token",
+      ],
     );
     // Unset on purpose: since Envoy 1.36 no address is internal then. `internal_address_config: {}`
     // (no CIDRs) would make RFC 1918 and loopback internal again, trusting their x-envoy-* headers.

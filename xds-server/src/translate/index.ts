@@ -15,6 +15,7 @@ export {
   principalHeader,
   proxylessListenerName,
   proxylessRouteConfigName,
+  repositoryTokenHeader,
   routedVersionHeader,
   strippedRequestHeaders,
   tenantHeader,

@@ -3,7 +3,11 @@
  * RDS per model); each proxyless client resolves `xds:///<model>` to an API listener named after
  * the model, with RDS. All over ADS.
  */
-import { AccessLog } from "../../../gen/envoy/envoy/config/accesslog/v3/accesslog.js";
+import {
+  AccessLog,
+  ComparisonFilter_Op,
+  type AccessLogFilter,
+} from "../../../gen/envoy/envoy/config/accesslog/v3/accesslog.js";
 import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { HttpProtocolOptions_HeadersWithUnderscoresAction } from "../../../gen/envoy/envoy/config/core/v3/protocol.js";
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
@@ -13,6 +17,7 @@ import {
   HttpConnectionManager_CodecType,
   HttpConnectionManager_PathWithEscapedSlashesAction,
   LocalReplyConfig,
+  ResponseMapper,
   ScopedRoutes,
 } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
@@ -69,7 +74,7 @@ function ingressConnectionManager(ir: GatewayIR): HttpConnectionManager {
     codecType: HttpConnectionManager_CodecType.AUTO,
     routeSpecifier: { $case: "scopedRoutes", scopedRoutes: modelScopes() },
     earlyHeaderMutationExtensions: [noModelHeaderDefault()],
-    localReplyConfig: unknownModelReply(),
+    localReplyConfig: localReplies(),
     httpFilters: buildHttpFilters(ir, "envoy"),
     http2ProtocolOptions: { ...l.http2 },
     commonHttpProtocolOptions: {
@@ -142,35 +147,69 @@ function noModelHeaderDefault(): TypedExtensionConfig {
 }
 
 /**
- * A model header no scope has leaves the call without a route (response flag NR). Envoy answers it
- * locally; for a gRPC call the body becomes grpc-message, and a grpc-status header set here is kept
- * instead of the one mapped from the HTTP status (404 would read UNIMPLEMENTED).
+ * Envoy's own answers, with a message: a model header no scope has leaves the call without a route
+ * (response flag NR), and ext-authz down or too slow fails the call closed. For a gRPC call the
+ * body becomes grpc-message, and a grpc-status header set here is kept instead of the one mapped
+ * from the HTTP status (404 would read UNIMPLEMENTED).
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_conn_man/local_reply
  */
-function unknownModelReply(): LocalReplyConfig {
+function localReplies(): LocalReplyConfig {
   return LocalReplyConfig.fromPartial({
     mappers: [
-      {
-        filter: { filterSpecifier: { $case: "responseFlagFilter", responseFlagFilter: { flags: ["NR"] } } },
-        headersToAdd: [
-          {
-            header: { key: "grpc-status", value: String(grpcStatus.notFound) },
-            appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
-          },
-        ],
-        bodyFormatOverride: {
-          format: {
-            $case: "textFormatSource",
-            textFormatSource: {
-              specifier: {
-                $case: "inlineString",
-                inlineString: `model '%REQ(${modelHeader})%' is not served by this gateway`,
+      grpcReply(
+        { $case: "responseFlagFilter", responseFlagFilter: { flags: ["NR"] } },
+        grpcStatus.notFound,
+        `model '%REQ(${modelHeader})%' is not served by this gateway`,
+      ),
+      // ext_authz's status_on_error (503, flag UAEX) comes with no body; ext-authz's own denials
+      // carry their message and never use 503 (check-response.ts), so only the outage matches.
+      grpcReply(
+        {
+          $case: "andFilter",
+          andFilter: {
+            filters: [
+              { filterSpecifier: { $case: "responseFlagFilter", responseFlagFilter: { flags: ["UAEX"] } } },
+              {
+                filterSpecifier: {
+                  $case: "statusCodeFilter",
+                  statusCodeFilter: {
+                    comparison: {
+                      op: ComparisonFilter_Op.EQ,
+                      value: { defaultValue: 503, runtimeKey: "inferencehub.authz_error_status" },
+                    },
+                  },
+                },
               },
-            },
+            ],
           },
         },
+        grpcStatus.unavailable,
+        "the gateway could not reach its authorization service, so the call was not checked and not sent; retry shortly",
+      ),
+    ],
+  });
+}
+
+/** A local reply that gRPC clients read as `status` with `message` (Envoy puts the body in grpc-message). */
+function grpcReply(
+  filterSpecifier: AccessLogFilter["filterSpecifier"],
+  status: number,
+  message: string,
+): ResponseMapper {
+  return ResponseMapper.fromPartial({
+    filter: { filterSpecifier },
+    headersToAdd: [
+      {
+        header: { key: "grpc-status", value: String(status) },
+        appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
       },
     ],
+    bodyFormatOverride: {
+      format: {
+        $case: "textFormatSource",
+        textFormatSource: { specifier: { $case: "inlineString", inlineString: message } },
+      },
+    },
   });
 }
 

@@ -60,8 +60,18 @@ export const tenantHeader = "x-inferencehub-tenant";
 /** Set by ext-authz on an allowed call: which key or token subject made it (`key:<id>`, `jwt:<sub>`). */
 export const principalHeader = "x-inferencehub-principal";
 /**
+ * Set by ext-authz on the repository calls (load, unload, index) of a tenant allowed them: the
+ * shared secret nodes require before they answer those calls (SECURITY.md).
+ */
+export const repositoryTokenHeader = "x-inferencehub-repository-token";
+/**
  * The gateway headers nodes read, removed from every client request by the first filter, whether
  * or not ext_authz runs (fail-open, routes where it is off, no auth configured). ext-authz removes
  * any other `x-inferencehub-*` header a client sends.
  */
-export const strippedRequestHeaders: readonly string[] = [principalHeader, tenantHeader, routedVersionHeader];
+export const strippedRequestHeaders: readonly string[] = [
+  principalHeader,
+  tenantHeader,
+  routedVersionHeader,
+  repositoryTokenHeader,
+];

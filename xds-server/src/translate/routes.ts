@@ -4,11 +4,18 @@
  * target name (`xds:///<model>`).
  *
  * With ext_authz on, Envoy's routes also say where it reads the body and where it does not run:
- * reflection first in every configuration; per model its health route and the model routes;
- * without a model header, the health route without a model, the route where ext-authz reads the
- * model name from the body, and the INVALID_ARGUMENT catch-all. Each configuration ends in a
- * catch-all because Envoy skips ext_authz for a call that matches no route.
+ * reflection first in every configuration (answered unchecked); per model its health routes, then
+ * the model routes for unary calls that name their model in the body (ext-authz reads the first
+ * bytes and refuses a body that names another model or version than the headers), then the same
+ * routes for every other call (streams: no body is read); without a model header, the health
+ * route without a model, the route where ext-authz reads the model name from the body, and the
+ * INVALID_ARGUMENT catch-all. Each configuration ends in a catch-all because Envoy skips ext_authz
+ * for a call that matches no route.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
+ *
+ * Every Envoy route configuration removes the caller's `authorization` header on the way to the
+ * node (the router applies it after ext_authz has read it, and to shadow copies too): callers'
+ * credentials stop at the gateway.
  */
 import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
@@ -37,12 +44,25 @@ import {
 } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
-/** Paths checked without credentials: load balancers' health checks, and reflection. */
 const healthPathPrefix = "/grpc.health.v1.Health/";
+const healthCheckPath = `${healthPathPrefix}Check`;
+/** Answered unchecked, with UNIMPLEMENTED: nodes do not serve reflection. */
 const reflectionPathPrefix = "/grpc.reflection.";
 
+/**
+ * A health Check is a node's quick answer: it gets this long, not the model's inference timeout,
+ * so health calls cannot hold the model's circuit-breaker budget for long.
+ */
+const healthCheckTimeoutMs = 2_000;
+
+/** Removed from every call before it leaves Envoy: the caller's credentials stop at the gateway. */
+const credentialHeaders = ["authorization"];
+
 /** Unary calls whose request has the model name and version as fields 1 and 2. */
-const modelInBodyPaths = "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$";
+const modelInBodyPathSpecifier: RouteMatch["pathSpecifier"] = {
+  $case: "safeRegex",
+  safeRegex: { regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$" },
+};
 
 /** Envoy: one model's routes, chosen by its scope. */
 export function envoyModelRouteConfig(
@@ -52,7 +72,7 @@ export function envoyModelRouteConfig(
   const reflection = authz ? [reflectionRoute()] : [];
   return envoyRouteConfig(
     ingressRouteConfigName(model.name),
-    [...reflection, ...envoyModelRoutes(model, authz)],
+    [...reflection, ...healthRoutes(model), ...envoyModelRoutes(model, authz)],
     authz,
   );
 }
@@ -81,6 +101,7 @@ function envoyRouteConfig(
         typedPerFilterConfig: authz ? extAuthzPerRoute.noBody() : {},
       },
     ],
+    requestHeadersToRemove: credentialHeaders,
   });
   return { name, resource: config };
 }
@@ -103,14 +124,24 @@ export function proxylessRouteConfig(model: ModelIR): Named<RouteConfiguration> 
 /**
  * In order: one route per pinned version, a NOT_FOUND for any other pinned version (rather than
  * serving a version the client did not ask for), then the weighted route for everything else.
+ * With ext_authz on, the unary calls that carry the model name in their body come first, on the
+ * same routes with the body read: ext-authz compares it with the headers (and pins the body's
+ * version), so a call cannot be authorized for one model and ask the node about another.
  */
 function envoyModelRoutes(model: ModelIR, authz: ExtAuthzIR | undefined): Route[] {
-  return [
-    ...(authz ? [healthRoute(model)] : []),
+  const routes = [
     ...model.versions.map((v) => pinnedRoute(model, v, "envoy")),
     unknownVersionRoute(model),
     weightedRoute(model, "envoy"),
   ];
+  if (!authz) return routes;
+  const readingBody = routes.map((route) => ({
+    ...route,
+    name: `${route.name}:body`,
+    match: RouteMatch.fromPartial({ ...route.match, pathSpecifier: modelInBodyPathSpecifier }),
+    typedPerFilterConfig: extAuthzPerRoute.readBody(authz),
+  }));
+  return [...readingBody, ...routes];
 }
 
 /** Envoy routes select the model by header; a proxyless route config belongs to one model already. */
@@ -156,17 +187,35 @@ function weightedClusters(model: ModelIR): RouteAction["clusterSpecifier"] {
   return { $case: "weightedClusters", weightedClusters: WeightedCluster.fromPartial({ clusters }) };
 }
 
-/** grpc.health.v1 for a model's nodes, without credentials (a load balancer has none), unmirrored. */
-function healthRoute(model: ModelIR): Route {
-  return Route.fromPartial({
+/**
+ * grpc.health.v1 for a model's nodes, checked like any call to the model (when ext_authz is on):
+ * Check with a short timeout, no retry and no copy; Watch, a stream that would hold a slot of the
+ * model's circuit breaker for as long as the caller likes, is refused.
+ */
+function healthRoutes(model: ModelIR): Route[] {
+  const check = Route.fromPartial({
     name: `${model.name}:health`,
     match: {
-      pathSpecifier: { $case: "prefix", prefix: healthPathPrefix },
+      pathSpecifier: { $case: "path", path: healthCheckPath },
       headers: [exactHeader(modelHeader, model.name)],
     },
-    action: { $case: "route", route: routeAction(model, weightedClusters(model), false) },
-    typedPerFilterConfig: extAuthzPerRoute.disabled(),
+    action: {
+      $case: "route",
+      route: RouteAction.fromPartial({
+        clusterSpecifier: weightedClusters(model),
+        timeout: duration(healthCheckTimeoutMs),
+        maxStreamDuration: { grpcTimeoutHeaderMax: duration(healthCheckTimeoutMs) },
+      }),
+    },
   });
+  const others = grpcErrorRoute(
+    `${model.name}:health-other`,
+    [exactHeader(modelHeader, model.name)],
+    grpcStatus.unimplemented,
+    "only grpc.health.v1.Health/Check is served through the gateway",
+    healthPathPrefix,
+  );
+  return [check, others];
 }
 
 function routeAction(model: ModelIR, target: RouteAction["clusterSpecifier"], mirror: boolean): RouteAction {
@@ -263,9 +312,7 @@ function modelInBodyRoute(authz: ExtAuthzIR): Route {
   );
   return {
     ...route,
-    match: RouteMatch.fromPartial({
-      pathSpecifier: { $case: "safeRegex", safeRegex: { regex: modelInBodyPaths } },
-    }),
+    match: RouteMatch.fromPartial({ pathSpecifier: modelInBodyPathSpecifier }),
     typedPerFilterConfig: extAuthzPerRoute.readBody(authz),
   };
 }

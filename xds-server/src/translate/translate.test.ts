@@ -133,8 +133,11 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
     routes
       .find((r) => r.name === config)
       ?.resource.virtualHosts[0]?.routes.map((r) => [r.name, r.action?.$case]);
-  // Pinned versions, then any other pinned version, then the weighted route.
+  // Health Check and the refusal of other health calls, pinned versions, then any other pinned
+  // version, then the weighted route.
   assert.deepEqual(names("ingress_scale"), [
+    ["scale:health", "route"],
+    ["scale:health-other", "directResponse"],
     ["scale~1", "route"],
     ["scale~2", "route"],
     ["scale~3", "route"],
@@ -182,6 +185,9 @@ test("checkResourceSet finds dangling references and duplicates", () => {
   assert.deepEqual(
     checkResourceSet(noClusters).map((p) => p.message),
     [
+      // The health route, the pinned routes and the weighted route of weighted-canary.
+      "routes to cluster scale~1, which does not exist",
+      "routes to cluster scale~2, which does not exist",
       "routes to cluster scale~1, which does not exist",
       "routes to cluster scale~2, which does not exist",
       "routes to cluster scale~1, which does not exist",
