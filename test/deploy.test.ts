@@ -3,9 +3,14 @@
  * unchecked is listed in deploy/README.md):
  * - the compose file against the Compose specification's JSON schema, before and after variable
  *   interpolation; its images, ports, addresses, mounts and Prometheus targets against the other files;
+ *   closed by default (SECURITY.md): only Envoy's data port published beyond loopback, the nodes and
+ *   ext-authz on internal networks shared with their callers only, the repository token required
+ *   from the user's environment and no credential written in the file;
  * - every Kubernetes object (the files kustomization.yaml lists, its generated ConfigMaps, and the
  *   output of `kubectl kustomize` where kubectl is installed) against the strict Kubernetes JSON
- *   schemas of two releases, plus probes, security context, selectors and ports;
+ *   schemas of two releases, plus probes, security context, selectors and ports; the NetworkPolicies
+ *   (default deny, then who may reach each port of each workload, against SECURITY.md's table),
+ *   Service types, and the repository token from a Secret for the nodes and ext-authz only;
  * - the Dockerfile with hadolint (parse and lint), its stages, base images, users and COPY sources;
  * - both inferencehub.yaml files with the control plane's own parser, both Envoy bootstraps with
  *   `envoy --mode validate`, and the stats listener and metric names on a real Envoy;
