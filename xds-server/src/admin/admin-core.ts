@@ -2,8 +2,7 @@
  * The admin operations, shared by the gRPC service and the HTTP/JSON front: reads from the
  * config that serves, and edits that go through the same path as an operator's file edit.
  */
-import { randomBytes } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { isDeepStrictEqual } from "node:util";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type {
@@ -14,8 +13,7 @@ import type {
 } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { parseConfig, type Config } from "../config/index.js";
 import type { ControlPlaneStatus } from "../runner/control-plane.js";
-import type { ConfigFile } from "../runner/config-file.js";
-import { contentHash } from "../snapshot/index.js";
+import type { ConfigFile, EditResult } from "../runner/config-file.js";
 import { applyEdit, type Edit } from "./edits.js";
 import { AdminError } from "./errors.js";
 
@@ -37,8 +35,6 @@ function toModel(config: Config, name: string): Model {
 }
 
 export class AdminCore {
-  #queue: Promise<unknown> = Promise.resolve();
-
   constructor(private readonly options: AdminCoreOptions) {}
 
   #current(): Config {
@@ -83,55 +79,67 @@ export class AdminCore {
     };
   }
 
-  /** One edit at a time: each is computed from, and checked against, the file as it is. */
-  edit(edit: Edit, baseVersion: string, who: string): Promise<EditResponse> {
-    const run = this.#queue.then(() => this.#edit(edit, baseVersion, who));
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async #edit(edit: Edit, baseVersion: string, who: string): Promise<EditResponse> {
+  /**
+   * One edit as one transaction of the config file (serialized with every other edit and every
+   * load of the file): read the file, check it serves as is and is what the caller based the edit
+   * on, compute and validate the new text, write it, apply it. An edit either serves, is in the
+   * file and has its audit line, or is refused (or fails) with nothing changed.
+   *
+   * An edit that changes nothing (the weights the model already has, unpin of a model with no
+   * pin) is a success without a write: the config version stays, and the audit line says
+   * `changed: false`. It still needs a current base_version, like any other edit: the caller
+   * asserted a state, and a stale one is a conflict.
+   */
+  async edit(edit: Edit, baseVersion: string, who: string): Promise<EditResponse> {
+    this.#current();
     const file = this.options.config;
-    const text = await readFile(file.path, "utf8");
-    if (contentHash(text) !== file.hash) {
-      throw new AdminError(
-        status.ABORTED,
-        `${file.path} holds changes that are not serving (an edit in progress or one that was refused); resolve them, then retry`,
-      );
-    }
-    if (baseVersion !== file.hash) {
-      throw new AdminError(
-        status.ABORTED,
-        `conflict: this edit was based on config version ${baseVersion}, but the config is now at ${file.hash}; read it again and retry`,
-      );
-    }
-    const before = "model" in edit ? toModel(this.#current(), edit.model) : undefined;
-    const next = applyEdit(text, edit);
-    const parsed = parseConfig(next, file.path);
-    if (!parsed.ok) {
-      throw new AdminError(
-        status.INVALID_ARGUMENT,
-        `the edit would make the config invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
-        parsed.errors.map((e) => ({ field: e.path, message: e.message })),
-      );
-    }
-    file.prevalidated(next, parsed.value);
-    // Atomic: readers (and the file watcher) see the old file or the new one, never half of one.
-    const tmp = `${file.path}.${randomBytes(6).toString("hex")}.tmp`;
-    await writeFile(tmp, next, { mode: 0o644 });
-    await rename(tmp, file.path);
-    const result = await file.load();
-    if (result.status !== "applied" && contentHash(next) !== file.hash) {
+    let before: Model | undefined;
+    let result: EditResult;
+    try {
+      result = await file.edit(({ text, hash, current, currentHash }) => {
+        if (hash !== currentHash) {
+          throw new AdminError(
+            status.ABORTED,
+            `${file.path} holds changes that are not serving (an edit in progress or one that was refused); resolve them, then retry`,
+          );
+        }
+        if (baseVersion !== currentHash) {
+          throw new AdminError(
+            status.ABORTED,
+            `conflict: this edit was based on config version ${baseVersion}, but the config is now at ${currentHash}; read it again and retry`,
+          );
+        }
+        before = "model" in edit ? toModel(current, edit.model) : undefined;
+        const next = applyEdit(text, edit);
+        if (next === text) return undefined;
+        const parsed = parseConfig(next, file.path);
+        if (!parsed.ok) {
+          throw new AdminError(
+            status.INVALID_ARGUMENT,
+            `the edit would make the config invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
+            parsed.errors.map((e) => ({ field: e.path, message: e.message })),
+          );
+        }
+        // Same meaning, other text (say `drain: false` removed): nothing to serve, nothing to write.
+        if (isDeepStrictEqual(parsed.value, current)) return undefined;
+        return { text: next, config: parsed.value };
+      });
+    } catch (err) {
+      if (err instanceof AdminError) throw err;
+      this.options.log.error({ err, who, edit, baseVersion }, "admin edit failed; nothing was changed");
       throw new AdminError(
         status.INTERNAL,
-        "the edit was written but did not apply; see the control plane's log",
+        `the edit failed and nothing was changed (the file and the config serving are as before): ${
+          err instanceof Error ? err.message : String(err)
+        }`,
       );
     }
-    const after = "model" in edit ? toModel(this.#current(), edit.model) : undefined;
+    const after = "model" in edit ? toModel(result.config, edit.model) : undefined;
+    const changed = result.status === "applied";
     this.options.log.info(
-      { audit: true, who, edit, before, after, baseVersion, configVersion: file.hash },
-      `admin edit by ${who}: ${edit.op}`,
+      { audit: true, who, edit, before, after, baseVersion, configVersion: result.hash, changed },
+      `admin edit by ${who}: ${edit.op}${changed ? "" : " (no change)"}`,
     );
-    return { configVersion: file.hash, model: after };
+    return { configVersion: result.hash, model: after };
   }
 }

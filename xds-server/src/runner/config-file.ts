@@ -2,9 +2,14 @@
  * inferencehub.yaml on disk: read, validated, and watched. Editors save by rename as often as in
  * place, so the folder is watched, not the file (a watch on the file dies with its inode).
  * An invalid edit is refused with every error logged; the last good config keeps serving.
+ *
+ * Loads and the admin API's edits run one at a time, in the order they were asked for: an edit
+ * reads, checks, writes and applies the file as one transaction, so no load runs in the middle of
+ * one, and a load asked for after a write always reads that write.
  */
+import { randomBytes } from "node:crypto";
 import { watch, type FSWatcher } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { formatErrors, parseConfig, type Config, type ConfigError } from "../config/index.js";
@@ -15,6 +20,22 @@ export type LoadResult =
   | { status: "unchanged" }
   | { status: "invalid"; errors: ConfigError[] }
   | { status: "unreadable"; error: string };
+
+/** What an edit plan sees: the file as it is on disk, and what serves. */
+export interface EditBase {
+  text: string;
+  /** The content hash of `text`. */
+  hash: string;
+  /** The config serving, and its content hash (`hash` differs when the file holds unapplied changes). */
+  current: Config;
+  currentHash: string;
+}
+
+/** The text to write and the config it parses to; undefined: nothing to change. */
+export type EditPlan = { text: string; config: Config } | undefined;
+
+export type EditResult =
+  { status: "applied"; config: Config; hash: string } | { status: "unchanged"; config: Config; hash: string };
 
 export interface ConfigFileOptions {
   path: string;
@@ -32,10 +53,10 @@ export class ConfigFile {
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastErrors: ConfigError[] = [];
-  #loading: Promise<LoadResult> | undefined;
-  #again = false;
-  /** A text already parsed by whoever is about to write it (the admin API), by content hash. */
-  #prevalidated: { hash: string; config: Config } | undefined;
+  /** The tail of the queue of loads and edits. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** A load queued and not started yet: a second request for a load joins it. */
+  #queuedLoad: Promise<LoadResult> | undefined;
 
   constructor(private readonly options: ConfigFileOptions) {
     this.path = resolve(options.path);
@@ -56,29 +77,75 @@ export class ConfigFile {
     return this.#lastErrors;
   }
 
-  /**
-   * Says that `text`, about to be written, parses to `config`: when the file holds exactly that
-   * text, a load takes the config instead of parsing the file again (at 1,000 models parsing
-   * is most of what an edit costs).
-   */
-  prevalidated(text: string, config: Config): void {
-    this.#prevalidated = { hash: contentHash(text), config };
+  /** Runs `step` after every load and edit asked for before it. */
+  #serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(step);
+    this.#queue = run.catch(() => undefined);
+    return run;
   }
 
-  /** Reads and applies the file now. Loads never overlap: a change during a load triggers one more. */
+  /**
+   * Reads and applies the file. Loads and edits never overlap; the load starts after those asked
+   * for before it, so it reads whatever they wrote (requests while one waits share it).
+   */
   load(): Promise<LoadResult> {
-    if (this.#loading) {
-      this.#again = true;
-      return this.#loading;
-    }
-    this.#loading = this.#loadOnce().finally(() => {
-      this.#loading = undefined;
-      if (this.#again) {
-        this.#again = false;
-        void this.load();
-      }
+    if (this.#queuedLoad) return this.#queuedLoad;
+    const queued = this.#serial(() => {
+      this.#queuedLoad = undefined;
+      return this.#loadOnce();
     });
-    return this.#loading;
+    this.#queuedLoad = queued;
+    return queued;
+  }
+
+  /**
+   * One edit of the file as a transaction, between any two loads: `plan` gets the file as it is
+   * on disk and what serves, checks them (it throws to refuse) and returns the new text with the
+   * config it parses to, or undefined when nothing changes. The text is written atomically (a
+   * temp file renamed over the file) and applied before anything else runs. Either the edit
+   * serves and the file holds it, or this throws and the file and what serves are as they were.
+   */
+  edit(plan: (base: EditBase) => EditPlan | Promise<EditPlan>): Promise<EditResult> {
+    return this.#serial(async () => {
+      const current = this.#config;
+      if (!current) throw new Error("no config is serving yet");
+      const text = await readFile(this.path, "utf8");
+      const next = await plan({ text, hash: contentHash(text), current, currentHash: this.#hash });
+      if (!next || next.text === text) return { status: "unchanged", config: current, hash: this.#hash };
+      const hash = contentHash(next.text);
+      await this.#write(next.text);
+      try {
+        this.options.onConfig(next.config, hash);
+      } catch (err) {
+        // Nothing took the new config: put the file back and what serves stays (re-applied, in
+        // case onConfig got part of the way).
+        await this.#write(text).catch((e: unknown) =>
+          this.options.log.error({ err: e, file: this.path }, "cannot put the file back after a failed edit"),
+        );
+        try {
+          this.options.onConfig(current, this.#hash);
+        } catch (e) {
+          this.options.log.error({ err: e }, "re-applying the serving config after a failed edit failed");
+        }
+        throw err;
+      }
+      this.#hash = hash;
+      this.#config = next.config;
+      this.#lastErrors = [];
+      return { status: "applied", config: next.config, hash };
+    });
+  }
+
+  /** Readers (and the watcher) see the old file or the new one, never half of one. */
+  async #write(text: string): Promise<void> {
+    const tmp = `${this.path}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await writeFile(tmp, text, { mode: 0o644 });
+      await rename(tmp, this.path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new Error(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async #loadOnce(): Promise<LoadResult> {
@@ -96,9 +163,7 @@ export class ConfigFile {
       this.#lastErrors = [];
       return { status: "unchanged" };
     }
-    const known = this.#prevalidated?.hash === hash ? this.#prevalidated.config : undefined;
-    this.#prevalidated = undefined;
-    const parsed = known ? { ok: true as const, value: known } : parseConfig(text, this.path);
+    const parsed = parseConfig(text, this.path);
     if (!parsed.ok) {
       this.#lastErrors = parsed.errors;
       for (const e of parsed.errors) {
@@ -125,7 +190,11 @@ export class ConfigFile {
     this.#watcher = watch(dirname(this.path), (_event, file) => {
       if (file !== null && file !== name) return;
       clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => void this.load(), this.options.debounceMs ?? 5);
+      this.#timer = setTimeout(() => {
+        this.load().catch((err: unknown) =>
+          this.options.log.error({ err, file: this.path }, "applying the config file failed"),
+        );
+      }, this.options.debounceMs ?? 5);
     });
   }
 
