@@ -18,7 +18,7 @@ import { status } from "@grpc/grpc-js";
 import type { AdminCore } from "./admin-core.js";
 import type { AdminAuth } from "./auth.js";
 import { AdminError, httpStatusOf } from "./errors.js";
-import { dispatch, operations } from "./operations.js";
+import { dispatch, fromJson, operations } from "./operations.js";
 
 interface Route {
   method: string;
@@ -57,6 +57,39 @@ export interface HttpResult {
   body: unknown;
 }
 
+/** The request body as a JSON object; an empty body is `{}`. */
+function bodyObject(body: string): Record<string, unknown> {
+  if (body.trim() === "") return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    throw new AdminError(
+      status.INVALID_ARGUMENT,
+      `the body is not valid JSON (${(err as Error).message}); send a JSON object, such as {"base_version": "..."}`,
+    );
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    const kind = json === null ? "null" : Array.isArray(json) ? "an array" : `a ${typeof json}`;
+    throw new AdminError(
+      status.INVALID_ARGUMENT,
+      `the body must be a JSON object, such as {"base_version": "..."}; got ${kind}`,
+    );
+  }
+  return json as Record<string, unknown>;
+}
+
+function pathParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new AdminError(
+      status.INVALID_ARGUMENT,
+      `the ${name} in the path is not valid percent-encoding: '${raw}'`,
+    );
+  }
+}
+
 export async function handleAdminHttp(
   core: AdminCore,
   auth: AdminAuth,
@@ -75,19 +108,12 @@ export async function handleAdminHttp(
       return { status: 404, body: { error: `no admin route ${path}; see xds-server/README.md for the API` } };
     }
     const who = auth.check(req.authorization);
-    let json: Record<string, unknown> = {};
-    if (req.body.trim() !== "") {
-      try {
-        json = JSON.parse(req.body) as Record<string, unknown>;
-      } catch {
-        throw new AdminError(status.INVALID_ARGUMENT, "the body is not JSON");
-      }
-    }
+    const json = bodyObject(req.body);
     for (const [k, v] of req.url.searchParams) json[k] ??= v;
     const match = route.pattern.exec(path) ?? [];
-    route.params.forEach((p, i) => (json[p] = decodeURIComponent(match[i + 1] ?? "")));
+    route.params.forEach((p, i) => (json[p] = pathParam(p, match[i + 1] ?? "")));
     const operation = operations[route.operation]!;
-    const result = await dispatch(operation, core, operation.request.fromJSON(json), who);
+    const result = await dispatch(operation, core, fromJson(operation, json), who);
     return { status: 200, body: operation.response.toJSON(result) };
   } catch (err) {
     if (err instanceof AdminError) {

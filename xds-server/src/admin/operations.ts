@@ -130,6 +130,22 @@ export const operations: Record<string, Operation<unknown, unknown>> = {
   }),
 };
 
+/**
+ * A request from proto3 JSON: every field of the right JSON type first (the decoder would turn
+ * "abc" into NaN and ["x"] into "x"), then the message.
+ */
+export function fromJson(operation: Operation<unknown, unknown>, json: Record<string, unknown>): unknown {
+  const violations = rules.checkJson(operation.message, json);
+  if (violations.length > 0) {
+    throw new AdminError(
+      status.INVALID_ARGUMENT,
+      `invalid ${operation.method} request: ${violations.map((v) => `${v.field} ${v.message}`).join("; ")}`,
+      violations,
+    );
+  }
+  return operation.request.fromJSON(json);
+}
+
 /** Checks the request against its PGV rules, then runs it. */
 export async function dispatch(
   operation: Operation<unknown, unknown>,

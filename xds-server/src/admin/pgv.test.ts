@@ -44,3 +44,26 @@ test("a rule the interpreter does not enforce fails at load, so none goes unchec
   );
   assert.throws(() => RuleSet.load(file, "x"), /M\.s: rule string\.email is not enforced/);
 });
+
+test("issue #10 finding 7: JSON values of the wrong type are named, not coerced", () => {
+  assert.deepEqual(
+    rules.checkJson("AddVersionRequest", {
+      base_version: "v",
+      model: "m",
+      version: 3,
+      nodes: "a",
+      weight: "7",
+    }),
+    [
+      { field: "version", message: "must be a string, got number 3" },
+      { field: "nodes", message: 'must be an array, got string "a"' },
+    ],
+  );
+  assert.deepEqual(
+    rules
+      .checkJson("SetWeightsRequest", { baseVersion: "v", weights: { "1": 1.5, "2": "x", "3": 4 } })
+      .map((v) => v.field),
+    ['weights["1"]', 'weights["2"]'],
+  );
+  assert.deepEqual(rules.checkJson("SetWeightsRequest", { weights: null, model: null, extra: [] }), []);
+});

@@ -31,8 +31,45 @@ const known: Record<string, readonly string[]> = {
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** A field's proto3 type, for the JSON shape check. */
+interface FieldShape {
+  name: string;
+  property: string;
+  type: string;
+  repeated: boolean;
+  map: boolean;
+}
+
+const integerTypes: Record<string, [number, number]> = {
+  uint32: [0, 4294967295],
+  int32: [-2147483648, 2147483647],
+  fixed32: [0, 4294967295],
+  sint32: [-2147483648, 2147483647],
+  sfixed32: [-2147483648, 2147483647],
+};
+
+/** Why a JSON value is not a proto3 JSON `type`, or undefined when it is (types not listed pass). */
+function scalarProblem(type: string, v: unknown): string | undefined {
+  if (type === "string") return typeof v === "string" ? undefined : `must be a string, got ${jsonKind(v)}`;
+  if (type === "bool")
+    return typeof v === "boolean" ? undefined : `must be true or false, got ${jsonKind(v)}`;
+  const range = integerTypes[type];
+  if (!range) return undefined;
+  // proto3 JSON takes integers as numbers or as strings of digits.
+  const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
+  if (typeof n === "number" && Number.isInteger(n) && n >= range[0] && n <= range[1]) return undefined;
+  return `must be a whole number from ${range[0]} to ${range[1]}, got ${JSON.stringify(v)}`;
+}
+
+function jsonKind(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `${typeof v} ${JSON.stringify(v)}`;
+}
+
 export class RuleSet {
   readonly #byMessage = new Map<string, FieldRule[]>();
+  readonly #shapes = new Map<string, FieldShape[]>();
 
   /** Loads every message of the file; imports (validate.proto itself) are not needed to read options. */
   static load(protoPath: string, pkg: string): RuleSet {
@@ -46,6 +83,16 @@ export class RuleSet {
     for (const type of ns.nestedArray) {
       if (!(type instanceof protobuf.Type)) continue;
       const fields: FieldRule[] = [];
+      set.#shapes.set(
+        type.name,
+        type.fieldsArray.map((f) => ({
+          name: f.name,
+          property: camel(f.name),
+          type: f.type,
+          repeated: f.repeated,
+          map: f instanceof protobuf.MapField,
+        })),
+      );
       for (const field of type.fieldsArray) {
         const parsed = (field.parsedOptions ?? []) as Record<string, unknown>[];
         const rules = parsed.find((o) => "(validate.rules)" in o)?.["(validate.rules)"] as Rules | undefined;
@@ -64,6 +111,48 @@ export class RuleSet {
       set.#byMessage.set(type.name, fields);
     }
     return set;
+  }
+
+  /**
+   * Every field of a proto3 JSON object (snake_case or lowerCamel names) whose value has the
+   * wrong JSON type: what a JSON decoder would otherwise coerce ("abc" to NaN, [1] to "1").
+   * Absent and null fields take their defaults; fields the message does not have are left alone.
+   */
+  checkJson(message: string, json: Record<string, unknown>): Violation[] {
+    const shapes = this.#shapes.get(message);
+    if (!shapes) throw new Error(`no fields loaded for ${message}`);
+    const out: Violation[] = [];
+    for (const f of shapes) {
+      const v = Object.hasOwn(json, f.name)
+        ? json[f.name]
+        : Object.hasOwn(json, f.property)
+          ? json[f.property]
+          : undefined;
+      if (v === undefined || v === null) continue;
+      if (f.map) {
+        if (typeof v !== "object" || Array.isArray(v)) {
+          out.push({ field: f.name, message: `must be an object of key: value, got ${jsonKind(v)}` });
+          continue;
+        }
+        for (const [k, item] of Object.entries(v)) {
+          const problem = scalarProblem(f.type, item);
+          if (problem) out.push({ field: `${f.name}["${k}"]`, message: problem });
+        }
+      } else if (f.repeated) {
+        if (!Array.isArray(v)) {
+          out.push({ field: f.name, message: `must be an array, got ${jsonKind(v)}` });
+          continue;
+        }
+        v.forEach((item: unknown, i) => {
+          const problem = scalarProblem(f.type, item);
+          if (problem) out.push({ field: `${f.name}[${i}]`, message: problem });
+        });
+      } else {
+        const problem = scalarProblem(f.type, v);
+        if (problem) out.push({ field: f.name, message: problem });
+      }
+    }
+    return out;
   }
 
   /** Every rule the message breaks; empty when valid. */

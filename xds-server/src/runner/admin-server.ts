@@ -27,22 +27,51 @@ export interface AdminServerOptions {
   api?: (req: ApiRequest) => Promise<{ status: number; body: unknown }>;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/** The largest admin API request body taken. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A body over the limit is still read (and dropped) up to this much, so that the 413 answer
+ * comes after the client has sent it all: a socket closed on unread data is a TCP reset, and the
+ * client may never see the answer. Past this, the answer goes out and the connection is cut.
+ */
+const MAX_DRAIN_BYTES = 64 * MAX_BODY_BYTES;
 
-function readBody(req: IncomingMessage): Promise<string> {
+type Body = { ok: true; text: string } | { ok: false; size: number; complete: boolean };
+
+function readBody(req: IncomingMessage): Promise<Body> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error("body too large"));
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+      else if (size > MAX_DRAIN_BYTES) {
+        req.pause();
+        resolve({ ok: false, size, complete: false });
+      }
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () =>
+      resolve(
+        size <= MAX_BODY_BYTES
+          ? { ok: true, text: Buffer.concat(chunks).toString("utf8") }
+          : { ok: false, size, complete: true },
+      ),
+    );
     req.on("error", reject);
   });
+}
+
+/** The 413 answer, then the connection closes (after the whole body was read, when it was). */
+function sendTooLarge(res: ServerResponse, body: Body & { ok: false }): void {
+  const error =
+    `the request body is ${body.complete ? "" : "more than "}${body.size} bytes; ` +
+    `the admin API takes at most ${MAX_BODY_BYTES} bytes (1 MiB)`;
+  res.shouldKeepAlive = false;
+  res
+    .writeHead(413, { "content-type": "application/json", "cache-control": "no-store", connection: "close" })
+    .end(JSON.stringify({ error, code: "RESOURCE_EXHAUSTED" }, null, 2), () => {
+      if (!body.complete) res.socket?.destroy();
+    });
 }
 
 export interface AdminServer {
@@ -62,21 +91,25 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       const api = options.api;
       const auth = req.headers.authorization;
       readBody(req)
-        .then((body) =>
-          api({
+        .then(async (body) => {
+          if (!body.ok) return sendTooLarge(res, body);
+          const r = await api({
             method: req.method ?? "GET",
             url,
             authorization: auth === undefined ? [] : [auth].flat(),
-            body,
-          }),
-        )
-        .then(
-          (r) => send(res, r.status, JSON.stringify(r.body, null, 2)),
-          (err: unknown) => {
-            options.log.error({ err, path }, "admin API call failed");
-            send(res, 500, JSON.stringify({ error: "internal error; see the control plane's log" }));
-          },
-        );
+            body: body.text,
+          });
+          send(res, r.status, JSON.stringify(r.body, null, 2));
+        })
+        .catch((err: unknown) => {
+          options.log.error({ err, path }, "admin API call failed");
+          if (!res.headersSent)
+            send(
+              res,
+              500,
+              JSON.stringify({ error: "internal error; see the control plane's log", code: "INTERNAL" }),
+            );
+        });
       return;
     }
     if (req.method !== "GET") return send(res, 405, JSON.stringify({ error: "only GET is served here" }));
