@@ -23,8 +23,11 @@ function schemaDefaults(node: SchemaNode): unknown {
   const resolved = resolve(node);
   if (resolved.default !== undefined) return resolved.default;
   if (!resolved.properties) return undefined;
+  // A setting without a default (expectedLatency) is left out, as the written config leaves it out.
   return Object.fromEntries(
-    Object.entries(resolved.properties).map(([key, child]) => [key, schemaDefaults(child)] as const),
+    Object.entries(resolved.properties)
+      .map(([key, child]) => [key, schemaDefaults(child)] as const)
+      .filter(([, value]) => value !== undefined),
   );
 }
 

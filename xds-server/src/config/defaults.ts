@@ -26,6 +26,14 @@ export const defaultListener: Readonly<ListenerConfig> = {
   accessLog: false,
 };
 
+/**
+ * A try that takes this many times the model's expected latency is taken as stuck (a frozen node):
+ * long enough for a slow call on a busy node, short enough that the caller barely notices.
+ */
+export const perTryTimeoutFactor = 4;
+/** The shortest per-try timeout derived from an expected latency. */
+export const minDerivedPerTryTimeoutMs = 50;
+
 export const defaultSettings: Readonly<ModelSettings> = {
   timeoutMs: 30_000,
   connectTimeoutMs: 1_000,
@@ -35,6 +43,7 @@ export const defaultSettings: Readonly<ModelSettings> = {
     // Only failures where the node never saw the call: retrying anything later may run an
     // inference twice (a node killed mid-call shows as a reset or UNAVAILABLE).
     on: ["connect-failure", "refused-stream", "reset-before-request"],
+    hedge: false,
   },
   circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
   outlierDetection: {
@@ -48,7 +57,9 @@ export const defaultSettings: Readonly<ModelSettings> = {
   // Envoy's default of 50 sends calls to unhealthy nodes once half a priority is down.
   // https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/upstream/load_balancing/panic_threshold
   panicThreshold: 0,
-  health: { intervalMs: 2_000, timeoutMs: 1_000, healthyThreshold: 1, unhealthyThreshold: 2, jitter: 0.1 },
+  // A probe is a trivial call: a node that takes 250 ms to answer it is stuck, and two such
+  // rounds, the second 100 ms after the first (prober.ts), take it out in about 600 ms.
+  health: { intervalMs: 2_000, timeoutMs: 250, healthyThreshold: 1, unhealthyThreshold: 2, jitter: 0.1 },
 };
 
 /**

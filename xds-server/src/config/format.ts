@@ -68,14 +68,19 @@ function rawAuth(auth: AuthConfig): RawAuth {
   };
 }
 
-function rawSettings(s: ModelSettings): Required<RawSettings> {
+/** Every setting written out; an expected latency only where one is stated. */
+type WrittenSettings = Required<Omit<RawSettings, "expectedLatency">> & Pick<RawSettings, "expectedLatency">;
+
+function rawSettings(s: ModelSettings): WrittenSettings {
   return {
     timeout: formatDuration(s.timeoutMs),
+    ...(s.expectedLatencyMs !== undefined ? { expectedLatency: formatDuration(s.expectedLatencyMs) } : {}),
     connectTimeout: formatDuration(s.connectTimeoutMs),
     retry: {
       attempts: s.retry.attempts,
       perTryTimeout: formatDuration(s.retry.perTryTimeoutMs),
       on: s.retry.on,
+      hedge: s.retry.hedge,
     },
     circuitBreaker: { ...s.circuitBreaker },
     outlierDetection: {
@@ -102,12 +107,22 @@ function rawModel(model: ModelConfig, defaults: ModelSettings): RawModel {
     name: model.name,
     versions: model.versions.map((v) => ({ version: v.version, weight: v.weight, nodes: v.nodes })),
     ...(model.shadow ? { shadow: { ...model.shadow } } : {}),
-    ...overrides(rawSettings(model), rawSettings(defaults)),
+    ...modelOverrides(rawSettings(model), rawSettings(defaults)),
   };
 }
 
+/**
+ * An expected latency written for a model sets its per-try timeout unless one is written beside
+ * it: write the per-try timeout too, so the file reads back as the same config.
+ */
+function modelOverrides(mine: WrittenSettings, base: WrittenSettings): RawSettings {
+  const out = overrides(mine, base);
+  if (out.expectedLatency === undefined) return out;
+  return { ...out, retry: { ...out.retry, perTryTimeout: mine.retry.perTryTimeout } };
+}
+
 /** The fields of `mine` that differ from `base`, one level of objects deep (lists compare whole). */
-function overrides(mine: Required<RawSettings>, base: Required<RawSettings>): RawSettings {
+function overrides(mine: WrittenSettings, base: WrittenSettings): RawSettings {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(mine)) {
     const baseValue: unknown = base[key as keyof RawSettings];

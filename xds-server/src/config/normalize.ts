@@ -2,7 +2,15 @@
  * Raw (schema- and semantically valid) file → normalized Config: defaults applied, per-model
  * overrides merged field by field over `defaults` (lists replace), durations in milliseconds.
  */
-import { defaultExtAuthz, defaultJwt, defaultListener, defaultPool, defaultSettings } from "./defaults.js";
+import {
+  defaultExtAuthz,
+  defaultJwt,
+  defaultListener,
+  defaultPool,
+  defaultSettings,
+  minDerivedPerTryTimeoutMs,
+  perTryTimeoutFactor,
+} from "./defaults.js";
 import { parseDuration } from "./duration.js";
 import type { RawAuth, RawConfig, RawListener, RawModel, RawNode, RawSettings, RawTenant } from "./raw.js";
 import { splitAddress } from "./semantic.js";
@@ -70,13 +78,18 @@ function normalizeNode(raw: RawNode): NodeConfig {
 /** `base` with every field `raw` sets replaced; nested objects merge field by field. */
 export function resolveSettings(base: Readonly<ModelSettings>, raw: RawSettings | undefined): ModelSettings {
   const { retry, circuitBreaker: cb, outlierDetection: od, health } = raw ?? {};
+  const timeoutMs = ms(raw?.timeout, base.timeoutMs);
+  const expectedLatencyMs =
+    raw?.expectedLatency !== undefined ? ms(raw.expectedLatency, 0) : base.expectedLatencyMs;
   return {
-    timeoutMs: ms(raw?.timeout, base.timeoutMs),
+    timeoutMs,
+    ...(expectedLatencyMs !== undefined ? { expectedLatencyMs } : {}),
     connectTimeoutMs: ms(raw?.connectTimeout, base.connectTimeoutMs),
     retry: {
       attempts: retry?.attempts ?? base.retry.attempts,
-      perTryTimeoutMs: ms(retry?.perTryTimeout, base.retry.perTryTimeoutMs),
+      perTryTimeoutMs: perTryTimeout(raw, base, timeoutMs),
       on: [...(retry?.on ?? base.retry.on)],
+      hedge: retry?.hedge ?? base.retry.hedge,
     },
     circuitBreaker: {
       maxConnections: cb?.maxConnections ?? base.circuitBreaker.maxConnections,
@@ -103,6 +116,21 @@ export function resolveSettings(base: Readonly<ModelSettings>, raw: RawSettings 
       jitter: health?.jitter ?? base.health.jitter,
     },
   };
+}
+
+/**
+ * As written at this level; else derived from an expected latency written at this level (capped
+ * by the call's timeout); else inherited.
+ */
+function perTryTimeout(
+  raw: RawSettings | undefined,
+  base: Readonly<ModelSettings>,
+  timeoutMs: number,
+): number {
+  if (raw?.retry?.perTryTimeout !== undefined) return ms(raw.retry.perTryTimeout, 0);
+  if (raw?.expectedLatency === undefined) return base.retry.perTryTimeoutMs;
+  const derived = Math.max(minDerivedPerTryTimeoutMs, perTryTimeoutFactor * ms(raw.expectedLatency, 0));
+  return Math.min(derived, timeoutMs);
 }
 
 function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelConfig {

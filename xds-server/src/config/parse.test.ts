@@ -67,11 +67,35 @@ models:
       const m = c.models[0];
       assert.equal(c.defaults.timeoutMs, 20_000);
       assert.equal(m?.timeoutMs, 1_500);
-      assert.deepEqual(m?.retry, { attempts: 3, perTryTimeoutMs: 5_000, on: ["unavailable"] });
+      assert.deepEqual(m?.retry, { attempts: 3, perTryTimeoutMs: 5_000, on: ["unavailable"], hedge: false });
       assert.equal(m?.outlierDetection.intervalMs, 250);
       assert.equal(
         m?.outlierDetection.baseEjectionTimeMs,
         defaultSettings.outlierDetection.baseEjectionTimeMs,
+      );
+    },
+  },
+  {
+    name: "an expected latency sets the per-try timeout unless one is written beside it",
+    yaml: `
+defaults: { timeout: 20s, retry: { perTryTimeout: 5s } }
+nodes: [{ name: n1, address: "10.0.0.1:9000" }]
+models:
+  - { name: a, versions: [{ version: v1, nodes: [n1] }], expectedLatency: 30ms, retry: { hedge: true } }
+  - { name: b, versions: [{ version: v1, nodes: [n1] }], expectedLatency: 30ms, retry: { perTryTimeout: 1s } }
+  - { name: c, versions: [{ version: v1, nodes: [n1] }], expectedLatency: 5ms }
+  - { name: d, versions: [{ version: v1, nodes: [n1] }], expectedLatency: 10s, timeout: 15s }
+  - { name: e, versions: [{ version: v1, nodes: [n1] }] }
+`,
+    check: (c) => {
+      const [a, b, cc, d, e] = c.models;
+      assert.deepEqual([a?.expectedLatencyMs, a?.retry.perTryTimeoutMs, a?.retry.hedge], [30, 120, true]);
+      assert.equal(b?.retry.perTryTimeoutMs, 1_000, "written beside it: kept");
+      assert.equal(cc?.retry.perTryTimeoutMs, 50, "never under 50 ms");
+      assert.equal(d?.retry.perTryTimeoutMs, 15_000, "never over the call's timeout");
+      assert.deepEqual(
+        [e?.expectedLatencyMs, e?.retry.perTryTimeoutMs, e?.retry.hedge],
+        [undefined, 5_000, false],
       );
     },
   },

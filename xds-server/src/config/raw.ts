@@ -36,7 +36,8 @@ export interface RawNode {
 export interface RawSettings {
   timeout?: string;
   connectTimeout?: string;
-  retry?: { attempts?: number; perTryTimeout?: string; on?: RetryOn[] };
+  expectedLatency?: string;
+  retry?: { attempts?: number; perTryTimeout?: string; on?: RetryOn[]; hedge?: boolean };
   circuitBreaker?: {
     maxConnections?: number;
     maxPendingRequests?: number;

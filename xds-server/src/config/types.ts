@@ -78,8 +78,17 @@ export interface NodeConfig {
 export interface RetrySettings {
   /** Tries per call, the first one included (as gRPC's maxAttempts); 1 = no retry. */
   attempts: number;
+  /**
+   * Longest one try may take. Unless written, a model with an expected latency gets
+   * perTryTimeoutFactor × that latency, so a node that stops answering costs one short wait.
+   */
   perTryTimeoutMs: number;
   on: RetryOn[];
+  /**
+   * On a per-try timeout, send the call to another node as well and take the first answer
+   * (Envoy's hedge_on_per_try_timeout): for models whose calls are safe to run twice.
+   */
+  hedge: boolean;
 }
 
 export interface CircuitBreakerSettings {
@@ -111,6 +120,8 @@ export interface HealthSettings {
 /** Settings a model may override one by one; the rest come from `defaults`. */
 export interface ModelSettings {
   timeoutMs: number;
+  /** How long a call normally takes on a healthy node (about its p99); absent = not stated. */
+  expectedLatencyMs?: number;
   connectTimeoutMs: number;
   retry: RetrySettings;
   circuitBreaker: CircuitBreakerSettings;

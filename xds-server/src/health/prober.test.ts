@@ -120,20 +120,23 @@ describe("health prober", () => {
     await h.clock.advance(1_000);
     assert.equal(nodeA(h), "HEALTHY HEALTHY HEALTHY");
 
+    // A round that finds the node down is confirmed 100 ms later, not an interval later.
     h.transport.set(A, { mode: "down" });
     await h.clock.advance(500); // t=1500
-    await h.clock.advance(1_000); // round at 2000: 1 failure
-    await h.clock.advance(1_000); // 3000: 2 failures
+    await h.clock.advance(500); // round at 2000: 1 failure
+    await h.clock.advance(100); // 2100: 2 failures
     assert.equal(nodeA(h), "HEALTHY HEALTHY HEALTHY");
     assert.equal(h.prober.snapshot().a?.models["scale/1"]?.consecutiveFailures, 2);
     h.transport.set(A, { mode: "up" });
-    await h.clock.advance(1_000); // 4000: success resets the count
+    await h.clock.advance(100); // 2200: success resets the count, and the interval applies again
     h.transport.set(A, { mode: "down" });
-    await h.clock.advance(2_000); // 5000, 6000: 2 failures again
+    await h.clock.advance(900); // 3100: no round since 2200
+    assert.equal(h.prober.snapshot().a?.models["scale/1"]?.consecutiveFailures, 0);
+    await h.clock.advance(200); // 3200, 3300: 2 failures again
     assert.equal(nodeA(h), "HEALTHY HEALTHY HEALTHY");
-    await h.clock.advance(1_000); // 7000: the third
+    await h.clock.advance(100); // 3400: the third
     assert.equal(nodeA(h), "UNHEALTHY UNHEALTHY UNHEALTHY");
-    assert.equal(h.events.at(-1)?.at, 7_000, "emitted in the same instant: the window was quiet");
+    assert.equal(h.events.at(-1)?.at, 3_400, "emitted in the same instant: the window was quiet");
     assert.equal(h.status("b", "scale", "1"), "HEALTHY", "the other node is untouched");
 
     const snap = h.prober.snapshot().a;
@@ -141,8 +144,11 @@ describe("health prober", () => {
     assert.equal(snap?.serving, null);
     assert.match(snap?.lastError ?? "", /UNAVAILABLE/);
 
+    // Out: the interval applies again (no probing a dead node every 100 ms).
     h.transport.set(A, { mode: "up" });
-    await h.clock.advance(1_000);
+    await h.clock.advance(900); // 4300
+    assert.equal(nodeA(h), "UNHEALTHY UNHEALTHY UNHEALTHY", "no round since 3400");
+    await h.clock.advance(100); // 4400
     assert.equal(nodeA(h), "UNHEALTHY UNHEALTHY UNHEALTHY", "1 success of 2");
     await h.clock.advance(1_000);
     assert.equal(nodeA(h), "HEALTHY HEALTHY HEALTHY");
@@ -160,11 +166,12 @@ describe("health prober", () => {
     assert.equal(h.prober.snapshot().a?.serving, false);
     assert.equal(h.prober.snapshot().a?.reachable, true);
 
-    // The port closes: DRAINING holds until the node has been gone unhealthyThreshold rounds.
+    // The port closes: DRAINING holds until the node has been gone unhealthyThreshold rounds
+    // (the first at the interval, the rest 100 ms apart).
     h.transport.set(A, { mode: "down" });
-    await h.clock.advance(4_000);
+    await h.clock.advance(1_300);
     assert.equal(nodeA(h), "DRAINING DRAINING DRAINING");
-    await h.clock.advance(1_000);
+    await h.clock.advance(100);
     assert.equal(nodeA(h), "UNHEALTHY UNHEALTHY UNHEALTHY");
     await h.prober.stop();
   });
@@ -204,23 +211,24 @@ describe("health prober", () => {
     await h.prober.stop();
   });
 
-  test("a hung node (SIGSTOP) turns UNHEALTHY through timeouts within unhealthyThreshold × interval + timeout", async () => {
+  test("a hung node (SIGSTOP) turns UNHEALTHY within interval + unhealthyThreshold × (timeout + 100 ms)", async () => {
     const h = setup(config(base)); // interval 1 s, timeout 400 ms, unhealthyThreshold 2
     h.prober.start();
     await h.clock.advance(2_500);
     const hungAt = h.clock.now();
     h.transport.set(A, { mode: "hung" });
-    await h.clock.advance(3_000);
+    await h.clock.advance(2_900); // 5400: no round in flight at the end
+
     assert.equal(nodeA(h), "UNHEALTHY UNHEALTHY UNHEALTHY");
     const turned = h.events.find((e) => e.event.changes.some((c) => c.node === "a" && c.to === "UNHEALTHY"));
-    assert.equal(turned?.at, 4_400, "rounds at 3000 and 4000 time out at +400");
-    assert.ok(turned.at - hungAt <= 2 * 1_000 + 400);
+    assert.equal(turned?.at, 3_900, "the round at 3000 times out at 3400, the one at 3500 at 3900");
+    assert.ok(turned.at - hungAt <= 1_000 + 2 * (400 + 100));
     assert.match(h.prober.snapshot().a?.lastError ?? "", /DEADLINE_EXCEEDED/);
     // Rounds never overlap: one health check per started round.
     const starts = h.transport.calls
       .filter((c) => c.node === "a" && c.probe === "health_check")
       .map((c) => c.at);
-    assert.deepEqual(starts, [0, 1_000, 2_000, 3_000, 4_000, 5_000]);
+    assert.deepEqual(starts, [0, 1_000, 2_000, 3_000, 3_500, 4_500]);
     await h.prober.stop();
   });
 

@@ -32,6 +32,13 @@ import type {
 /** At most one change emission (hence one push) per 200 ms: invisible next to a 2 s interval. */
 export const defaultCoalesceWindowMs = 200;
 
+/**
+ * After a round that found the node down, the next round comes this soon (not an interval later)
+ * until the failures reach the unhealthy threshold: a frozen node is out one timeout after the
+ * round that first saw it, not intervals later. Once out, the interval applies again.
+ */
+export const confirmDelayMs = 100;
+
 export interface HealthProberOptions {
   config: Config;
   log: Logger;
@@ -75,6 +82,13 @@ interface NodeRuntime {
   lastProbeAt: number | null;
   lastError: string | null;
   condition: "ok" | "draining" | "down" | undefined;
+  /** Rounds in a row that found the node down. */
+  downRounds: number;
+}
+
+/** The most failures in a row any model on the node needs before it is out. */
+function unhealthyThreshold(t: NodeTarget): number {
+  return Math.max(1, ...t.models.map((m) => m.unhealthyThreshold));
 }
 
 export function createHealthProber(options: HealthProberOptions): HealthProber {
@@ -152,9 +166,12 @@ export function createHealthProber(options: HealthProberOptions): HealthProber {
       rt.condition = condition;
     }
     table.record(t.node, verdict);
+    rt.downRounds = condition === "down" ? rt.downRounds + 1 : 0;
+    const confirming = rt.downRounds > 0 && rt.downRounds < unhealthyThreshold(t);
     // Rounds start at a fixed rate (interval + jitter from the last start), never overlapping:
     // a round that ran into its timeout delays the next one by at most the timeout.
-    schedule(rt, Math.max(0, startedAt + nextDelay(rt.target) - clock.now()));
+    const delay = Math.max(0, startedAt + nextDelay(rt.target) - clock.now());
+    schedule(rt, confirming ? Math.min(delay, confirmDelayMs) : delay);
   };
 
   const timed = async <T>(probe: ProbeKind, call: () => Promise<ProbeResult<T>>): Promise<ProbeResult<T>> => {
@@ -182,6 +199,7 @@ export function createHealthProber(options: HealthProberOptions): HealthProber {
       lastProbeAt: null,
       lastError: null,
       condition: undefined,
+      downRounds: 0,
     };
     runtimes.set(t.node, rt);
     table.setNodeModels(t.node, t.models);

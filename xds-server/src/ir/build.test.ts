@@ -87,6 +87,7 @@ test("shadow and retry: one try means no retry policy", () => {
     numRetries: 1,
     perTryTimeoutMs: 10_000,
     retryOn: ["connect-failure", "refused-stream", "reset-before-request"],
+    hedgeOnPerTryTimeout: false,
     hostSelectionRetryMaxAttempts: 3,
   });
 });

@@ -110,6 +110,7 @@ function buildRetry(model: ModelConfig): RetryIR | undefined {
     numRetries: model.retry.attempts - 1,
     perTryTimeoutMs: model.retry.perTryTimeoutMs,
     retryOn: [...model.retry.on],
+    hedgeOnPerTryTimeout: model.retry.hedge,
     hostSelectionRetryMaxAttempts,
   };
 }

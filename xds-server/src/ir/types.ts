@@ -117,6 +117,8 @@ export interface RetryIR {
   perTryTimeoutMs: number;
   /** Failures that trigger a retry, in config order (Envoy's retry_on). */
   retryOn: RetryOn[];
+  /** A try past its timeout is not cancelled: another node gets the call too, first answer wins. */
+  hedgeOnPerTryTimeout: boolean;
   /** Host picks per retry that try to avoid nodes this call already failed on (previous_hosts). */
   hostSelectionRetryMaxAttempts: number;
 }

@@ -49,6 +49,7 @@ test("the check can fail: Envoy warns about a retry_on token it does not know", 
         perTryTimeoutMs: 1_000,
         hostSelectionRetryMaxAttempts: 3,
         retryOn: ["bogus" as RetryOn],
+        hedgeOnPerTryTimeout: false,
       },
     })),
   };

@@ -227,6 +227,9 @@ function routeAction(model: ModelIR, target: RouteAction["clusterSpecifier"], mi
     // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-maxstreamduration-grpc-timeout-header-max
     maxStreamDuration: { grpcTimeoutHeaderMax: timeout },
     ...(model.retry ? { retryPolicy: retryPolicy(model.retry) } : {}),
+    // A hedged retry on a per-try timeout needs no retry_on condition, only retries left.
+    // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-hedgepolicy
+    ...(model.retry?.hedgeOnPerTryTimeout ? { hedgePolicy: { hedgeOnPerTryTimeout: true } } : {}),
     requestMirrorPolicies:
       mirror && model.shadow ? [mirrorPolicy(model.shadow.cluster, model.shadow.percent)] : [],
   });
