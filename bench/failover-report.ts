@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/failover-report.ts
  */
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { GRPCInferenceServiceClient } from "../gen/inference/inference/grpc_service.js";
 import { MLP_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { fp32Request } from "../scripts/lib/requests.js";
@@ -16,6 +16,8 @@ import { machineLine, printTable } from "./lib/xds-bench.js";
 
 const CONCURRENCY = 12;
 const NODE_ARGS = ["--infer-delay-ms", "2", "--drain-delay-ms", "1500"];
+/** Repository calls on a node need the operator token. */
+const REPOSITORY_TOKEN = "failover-report-repository-token";
 const mlpCall = { request: fp32Request("mlp", MLP_SAMPLE_INPUT), metadata: { "inferencehub-model": "mlp" } };
 
 interface Fault {
@@ -59,7 +61,9 @@ const faults: Fault[] = [
         gw.nodes.get("node-c")!.address,
         credentials.createInsecure(),
       );
-      client.repositoryModelUnload({ repositoryName: "", modelName: "mlp", parameters: {} }, () =>
+      const operator = new Metadata();
+      operator.set("x-inferencehub-repository-token", REPOSITORY_TOKEN);
+      client.repositoryModelUnload({ repositoryName: "", modelName: "mlp", parameters: {} }, operator, () =>
         client.close(),
       );
     },
@@ -78,7 +82,12 @@ const faults: Fault[] = [
 
 async function measure(fault: Fault): Promise<(string | number)[]> {
   const gw = await startGateway({
-    nodes: ["node-a", "node-b", "node-c"].map((name) => ({ name, models: ["mlp"], args: NODE_ARGS })),
+    nodes: ["node-a", "node-b", "node-c"].map((name) => ({
+      name,
+      models: ["mlp"],
+      args: NODE_ARGS,
+      repositoryToken: REPOSITORY_TOKEN,
+    })),
     config,
   });
   try {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { GRPCInferenceServiceClient } from "../gen/inference/inference/grpc_service.js";
 import { MLP_SAMPLE_INPUT, SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { metricValue, startNode } from "../scripts/lib/node-process.js";
@@ -19,6 +19,13 @@ import { startLoad, type LoadStats } from "./lib/load.js";
 
 const run = promisify(execFile);
 const TOKEN = "failover-admin-token";
+/** Repository calls on a node need the operator token (issue #10 finding 1). */
+const REPOSITORY_TOKEN = "failover-repository-token";
+const operator = () => {
+  const md = new Metadata();
+  md.set("x-inferencehub-repository-token", REPOSITORY_TOKEN);
+  return md;
+};
 const NODE_ARGS = ["--infer-delay-ms", "2", "--drain-delay-ms", "1500"];
 const pools: Record<string, string> = { "gpu-1": "gpu", "gpu-2": "gpu", "cpu-1": "cpu" };
 const scaleCall = {
@@ -61,7 +68,7 @@ describe("failover driven by health probes", () => {
 
   before(async () => {
     gw = await startGateway({
-      nodes: Object.keys(pools).map((name) => ({ name, args: NODE_ARGS })),
+      nodes: Object.keys(pools).map((name) => ({ name, args: NODE_ARGS, repositoryToken: REPOSITORY_TOKEN })),
       config: (nodes, port) => config(nodes, port),
       xdsEnv: { INFERENCEHUB_ADMIN_TOKEN: TOKEN },
     });
@@ -81,11 +88,12 @@ describe("failover driven by health probes", () => {
     await scale.more(200);
     const node = gw.nodes.get("gpu-1")!;
     const client = new GRPCInferenceServiceClient(node.address, credentials.createInsecure());
-    const unloaded = grpcCall(client, "repositoryModelUnload", {
-      repositoryName: "",
-      modelName: "scale",
-      parameters: {},
-    });
+    const unloaded = grpcCall(
+      client,
+      "repositoryModelUnload",
+      { repositoryName: "", modelName: "scale", parameters: {} },
+      operator(),
+    );
     await gw.xds.waitFor(
       (s) => s.health?.["gpu-1"]?.["scale/1"] === "UNHEALTHY",
       "scale/1 on gpu-1 to be UNHEALTHY",
@@ -103,7 +111,12 @@ describe("failover driven by health probes", () => {
     assert.equal(await healthOf("gpu-1", "mlp/1"), "HEALTHY");
     // Load it back for the next tests.
     const again = new GRPCInferenceServiceClient(node.address, credentials.createInsecure());
-    await grpcCall(again, "repositoryModelLoad", { repositoryName: "", modelName: "scale", parameters: {} });
+    await grpcCall(
+      again,
+      "repositoryModelLoad",
+      { repositoryName: "", modelName: "scale", parameters: {} },
+      operator(),
+    );
     again.close();
     await gw.xds.waitFor((st) => st.health?.["gpu-1"]?.["scale/1"] === "HEALTHY", "scale/1 back on gpu-1");
   });
@@ -168,7 +181,7 @@ describe("failover driven by health probes", () => {
     await load.more(600);
     const restarting = Date.now();
     for (const [name, port] of Object.entries(ports))
-      gw.nodes.set(name, await startNode({ name, port, args: NODE_ARGS }));
+      gw.nodes.set(name, await startNode({ name, port, args: NODE_ARGS, repositoryToken: REPOSITORY_TOKEN }));
     await gw.xds.waitFor(
       (s) => ["gpu-1", "gpu-2"].every((n) => s.health?.[n]?.["mlp/1"] === "HEALTHY"),
       "the gpu pool back",

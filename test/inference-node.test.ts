@@ -1,11 +1,14 @@
 /**
  * The reference node as a real process, called over real gRPC: real ONNX outputs in both tensor
- * forms, metadata, health, repository calls, and every kind of bad input answered with the right
- * status while the node keeps serving.
+ * forms, metadata, health, repository calls (operators only), and every kind of bad input
+ * answered with the right status, in a bounded message, while the node keeps serving.
  */
 import assert from "node:assert/strict";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import {
   MIXED_SAMPLE_INPUTS,
   MLP_SAMPLE_INPUT,
@@ -15,31 +18,53 @@ import {
   mlpReference,
   scaleReference,
 } from "../scripts/lib/test-models.js";
-import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
+import { createInferClient, toMetadata, type InferClient } from "../scripts/lib/infer-client.js";
 import { metricValue, startNode, type NodeProcess } from "../scripts/lib/node-process.js";
+import { modelsDir, repoRoot } from "../scripts/lib/paths.js";
 import { fp32Output, fp32Request, mixedOutputs, mixedRequest } from "../scripts/lib/requests.js";
 import { assertClose, grpcCall } from "./lib/assertions.js";
 import { HealthClient } from "../gen/inference/grpc/health/v1/health.js";
 import { credentials } from "@grpc/grpc-js";
 
+/** Bytes a status message takes as the grpc-message trailer (grpc-js sends encodeURI(details)). */
+const wireBytes = (details: string) => encodeURI(details).length;
+
 function isStatus(code: status, pattern: RegExp) {
   return (err: unknown) => {
     const e = err as ServiceError;
-    assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
+    assert.equal(
+      e.code,
+      code,
+      `expected ${status[code]}, got ${status[e.code]}: ${e.details?.slice(0, 300)}`,
+    );
+    // issue #10 finding 3: whatever the client sent, a message stays well under 1 KiB.
+    assert.ok(wireBytes(e.details) < 1024, `grpc-message of ${wireBytes(e.details)} bytes`);
     assert.match(e.details, pattern);
     return true;
   };
 }
+
+const REPOSITORY_TOKEN = "node-test-repository-token-0123456789";
+const operator = (token = REPOSITORY_TOKEN) => toMetadata({ "x-inferencehub-repository-token": token });
 
 describe("reference inference node, called directly", () => {
   let node: NodeProcess;
   let slow: NodeProcess;
   let client: InferClient;
   let slowClient: InferClient;
+  let dir = "";
 
   before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "inferencehub-node-test-"));
+    const tokenFile = join(dir, "repository-token");
+    await writeFile(tokenFile, `${REPOSITORY_TOKEN}\n`);
+    await chmod(tokenFile, 0o600);
     [node, slow] = await Promise.all([
-      startNode({ name: "direct-1", args: ["--max-message-bytes", String(256 * 1024)] }),
+      startNode({
+        name: "direct-1",
+        args: ["--max-message-bytes", String(256 * 1024), "--repository-token-file", tokenFile],
+      }),
+      // No repository token: repository calls are refused (fail closed).
       // One slot, one queue place and a slow "accelerator", so queueing is deterministic.
       startNode({
         name: "slow-1",
@@ -55,6 +80,7 @@ describe("reference inference node, called directly", () => {
     client?.close();
     slowClient?.close();
     await Promise.all([node?.stop(), slow?.stop()]);
+    await rm(dir, { recursive: true, force: true });
   });
 
   const stillServes = async (c: InferClient = client) => {
@@ -150,11 +176,12 @@ describe("reference inference node, called directly", () => {
   });
 
   test("repository: unload makes the model NOT_FOUND and not ready; load brings it back", async () => {
-    await grpcCall(client.raw, "repositoryModelUnload", {
-      repositoryName: "",
-      modelName: "scale",
-      parameters: {},
-    });
+    await grpcCall(
+      client.raw,
+      "repositoryModelUnload",
+      { repositoryName: "", modelName: "scale", parameters: {} },
+      operator(),
+    );
     assert.deepEqual(await grpcCall(client.raw, "modelReady", { name: "scale", version: "" }), {
       ready: false,
     });
@@ -162,16 +189,235 @@ describe("reference inference node, called directly", () => {
       client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT)),
       isStatus(status.NOT_FOUND, /'scale'/),
     );
-    const index = await grpcCall(client.raw, "repositoryIndex", { repositoryName: "", ready: false });
+    const index = await grpcCall(
+      client.raw,
+      "repositoryIndex",
+      { repositoryName: "", ready: false },
+      operator(),
+    );
     assert.ok(index.models.some((m) => m.name === "scale" && m.state === "UNAVAILABLE"));
-    await grpcCall(client.raw, "repositoryModelLoad", {
-      repositoryName: "",
-      modelName: "scale",
-      parameters: {},
-    });
+    await grpcCall(
+      client.raw,
+      "repositoryModelLoad",
+      { repositoryName: "", modelName: "scale", parameters: {} },
+      operator(),
+    );
     const { response } = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "2" }));
     assertClose(fp32Output(response), scaleReference("2", SCALE_SAMPLE_INPUT));
     await stillServes();
+  });
+
+  describe("repository calls are for operators only (issue #10 finding 1)", () => {
+    const unload = { repositoryName: "", modelName: "mlp", parameters: {} };
+    const denied = isStatus(
+      status.PERMISSION_DENIED,
+      /^repository calls need the operator token \(x-inferencehub-repository-token\)$/,
+    );
+
+    test("without the token, or with a wrong one, every repository call is PERMISSION_DENIED and changes nothing", async () => {
+      for (const metadata of [
+        new Metadata(),
+        operator("wrong"),
+        operator(`${REPOSITORY_TOKEN}x`),
+        operator(REPOSITORY_TOKEN.slice(0, -1)),
+        operator(""),
+      ]) {
+        await assert.rejects(grpcCall(client.raw, "repositoryModelUnload", unload, metadata), denied);
+        await assert.rejects(grpcCall(client.raw, "repositoryModelLoad", unload, metadata), denied);
+        await assert.rejects(
+          grpcCall(client.raw, "repositoryIndex", { repositoryName: "", ready: false }, metadata),
+          denied,
+        );
+      }
+      // Two values (a client's appended to the gateway's) are refused even if one is right.
+      const twice = operator();
+      twice.add("x-inferencehub-repository-token", "client-chosen");
+      await assert.rejects(grpcCall(client.raw, "repositoryModelUnload", unload, twice), denied);
+      assert.deepEqual(await grpcCall(client.raw, "modelReady", { name: "mlp", version: "" }), {
+        ready: true,
+      });
+      await stillServes();
+    });
+
+    test("a node started without a token refuses repository calls, even with a token sent, and says how to enable them", async () => {
+      await assert.rejects(
+        grpcCall(slowClient.raw, "repositoryModelUnload", unload, operator()),
+        isStatus(status.FAILED_PRECONDITION, /disabled on this node.*--repository-token-file/),
+      );
+      await assert.rejects(
+        grpcCall(slowClient.raw, "repositoryIndex", { repositoryName: "", ready: false }, new Metadata()),
+        isStatus(status.FAILED_PRECONDITION, /INFERENCEHUB_REPOSITORY_TOKEN/),
+      );
+      assert.deepEqual(await grpcCall(slowClient.raw, "modelReady", { name: "mlp", version: "" }), {
+        ready: true,
+      });
+    });
+  });
+
+  describe("repository model names (issue #10 finding 2)", () => {
+    const noServerPath = (err: unknown) => {
+      const details = (err as ServiceError).details;
+      for (const path of [repoRoot, modelsDir])
+        assert.ok(!details.includes(path), `'${details}' shows the server path ${path}`);
+      return true;
+    };
+
+    test("a name that is no model name (a path) is INVALID_ARGUMENT, for load and unload", async () => {
+      for (const modelName of ["../../etc", "..", "scale/../mlp", "/etc/passwd", "Scale", "", "a_b", "-a"]) {
+        for (const method of ["repositoryModelLoad", "repositoryModelUnload"] as const) {
+          await assert.rejects(
+            grpcCall(client.raw, method, { repositoryName: "", modelName, parameters: {} }, operator()),
+            (err) => isStatus(status.INVALID_ARGUMENT, /is not a model name/)(err) && noServerPath(err),
+            `${method} ${JSON.stringify(modelName)}`,
+          );
+        }
+      }
+      await stillServes();
+    });
+
+    test("a model that is not on disk is NOT_FOUND without the repository's path", async () => {
+      await assert.rejects(
+        grpcCall(
+          client.raw,
+          "repositoryModelLoad",
+          { repositoryName: "", modelName: "no-such-model", parameters: {} },
+          operator(),
+        ),
+        (err) =>
+          isStatus(
+            status.NOT_FOUND,
+            /'no-such-model' has no versions in this node's model repository/,
+          )(err) && noServerPath(err),
+      );
+      // The operator finds where the node looked in its log.
+      await node.waitForLine(/no versions on disk/);
+    });
+  });
+
+  describe("model-scoped calls check the routed model (issue #10 finding 4)", () => {
+    const routedMlp = () => toMetadata({ "x-inferencehub-model": "mlp" });
+    const refused = isStatus(status.INVALID_ARGUMENT, /routed for model 'mlp' but its body names 'scale'/);
+
+    test("ModelMetadata naming another model than the routed one is refused", async () => {
+      await assert.rejects(
+        grpcCall(client.raw, "modelMetadata", { name: "scale", version: "" }, routedMlp()),
+        refused,
+      );
+      const md = await grpcCall(client.raw, "modelMetadata", { name: "mlp", version: "" }, routedMlp());
+      assert.equal(md.name, "mlp");
+    });
+
+    test("ModelReady naming another model than the routed one is refused", async () => {
+      await assert.rejects(
+        grpcCall(client.raw, "modelReady", { name: "scale", version: "" }, routedMlp()),
+        refused,
+      );
+      assert.deepEqual(await grpcCall(client.raw, "modelReady", { name: "mlp", version: "" }, routedMlp()), {
+        ready: true,
+      });
+    });
+
+    test("repository load and unload naming another model than the routed one are refused", async () => {
+      const metadata = operator();
+      metadata.set("x-inferencehub-model", "mlp");
+      for (const method of ["repositoryModelLoad", "repositoryModelUnload"] as const) {
+        await assert.rejects(
+          grpcCall(client.raw, method, { repositoryName: "", modelName: "scale", parameters: {} }, metadata),
+          refused,
+        );
+      }
+      assert.deepEqual(await grpcCall(client.raw, "modelReady", { name: "scale", version: "" }), {
+        ready: true,
+      });
+    });
+  });
+
+  describe("client input in error messages is bounded (issue #10 finding 3)", () => {
+    const long = "x".repeat(20_000);
+
+    test("a 5,000-dimension shape: INVALID_ARGUMENT with the first dimensions and the count", async () => {
+      const request = fp32Request("mlp", MLP_SAMPLE_INPUT);
+      request.inputs[0]!.shape = Array.from({ length: 5_000 }, () => 1);
+      await assert.rejects(
+        client.infer(request),
+        isStatus(status.INVALID_ARGUMENT, /input 'input': shape \[1,1,1,1,1,1,1,1,… \(5000 dims\)\]/),
+      );
+      await stillServes();
+    });
+
+    test("long names (model, version, input, output, datatype, routed model) are clipped", async () => {
+      const cases: [string, () => Promise<unknown>, status][] = [
+        ["model", () => client.infer(fp32Request(long, MLP_SAMPLE_INPUT)), status.NOT_FOUND],
+        [
+          "version",
+          () => client.infer(fp32Request("mlp", MLP_SAMPLE_INPUT, { version: long })),
+          status.NOT_FOUND,
+        ],
+        [
+          "input",
+          () =>
+            client.infer({
+              ...fp32Request("mlp", MLP_SAMPLE_INPUT),
+              inputs: [{ ...fp32Request("mlp", MLP_SAMPLE_INPUT).inputs[0]!, name: long }],
+            }),
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          "output",
+          () =>
+            client.infer({
+              ...fp32Request("mlp", MLP_SAMPLE_INPUT),
+              outputs: [{ name: long, parameters: {} }],
+            }),
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          "datatype",
+          () =>
+            client.infer({
+              ...fp32Request("mlp", MLP_SAMPLE_INPUT),
+              inputs: [{ ...fp32Request("mlp", MLP_SAMPLE_INPUT).inputs[0]!, datatype: long }],
+            }),
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          "routed model",
+          () =>
+            client.infer(fp32Request("mlp", MLP_SAMPLE_INPUT), {
+              metadata: { "x-inferencehub-model": long.slice(0, 4000) },
+            }),
+          status.INVALID_ARGUMENT,
+        ],
+        [
+          "metadata",
+          () => grpcCall(client.raw, "modelMetadata", { name: long, version: "" }),
+          status.NOT_FOUND,
+        ],
+        [
+          "unload",
+          () =>
+            grpcCall(
+              client.raw,
+              "repositoryModelUnload",
+              { repositoryName: "", modelName: long, parameters: {} },
+              operator(),
+            ),
+          status.INVALID_ARGUMENT,
+        ],
+      ];
+      for (const [what, call, code] of cases) {
+        await assert.rejects(call(), (err) => isStatus(code, /x{10,64}…/)(err), what);
+      }
+      await stillServes();
+    });
+
+    test("names outside printable ASCII are escaped, so each character stays a few bytes", async () => {
+      const name = "é\u0000\n".repeat(3_000);
+      await assert.rejects(
+        client.infer(fp32Request(name, MLP_SAMPLE_INPUT)),
+        isStatus(status.NOT_FOUND, /\\u\{e9\}\\u\{0\}\\u\{a\}/),
+      );
+    });
   });
 
   describe("bad input gets the right status, and the node keeps serving", () => {

@@ -8,6 +8,7 @@ import type {
   ModelInferResponse,
   ModelInferResponse_InferOutputTensor,
 } from "../../gen/inference/inference/grpc_service.js";
+import { clip, listText, shapeText } from "./client-text.js";
 import { isKservDatatype } from "./datatypes.js";
 import { invalidArgument } from "./errors.js";
 import type { LoadedVersion, TensorSpec } from "./model-repository.js";
@@ -25,7 +26,7 @@ function checkShape(spec: TensorSpec, shape: readonly number[]): void {
     shape.every((d, i) => d >= 0 && (spec.shape[i] === -1 || spec.shape[i] === d));
   if (!fits) {
     throw invalidArgument(
-      `input '${spec.name}': shape [${shape.join(",")}] does not fit the model's [${spec.shape.join(",")}] (-1 is any size)`,
+      `input '${clip(spec.name)}': shape ${shapeText(shape)} does not fit the model's ${shapeText(spec.shape)} (-1 is any size)`,
     );
   }
 }
@@ -44,30 +45,32 @@ export function buildFeeds(loaded: LoadedVersion, request: ModelInferRequest): R
     const spec = loaded.inputs.find((s) => s.name === input.name);
     if (!spec) {
       throw invalidArgument(
-        `input '${input.name}' is not an input of ${where} (inputs: ${loaded.inputs.map((s) => s.name).join(", ")})`,
+        `input '${clip(input.name)}' is not an input of ${where} (inputs: ${listText(loaded.inputs.map((s) => s.name))})`,
       );
     }
-    if (feeds[input.name]) throw invalidArgument(`input '${input.name}' is given twice`);
+    // From here on the name is the model's own (it matched a spec), but still shown clipped.
+    const name = clip(input.name);
+    if (feeds[input.name]) throw invalidArgument(`input '${name}' is given twice`);
     if (!isKservDatatype(input.datatype) || input.datatype !== spec.datatype) {
       throw invalidArgument(
-        `input '${input.name}': datatype ${input.datatype || "(empty)"}, the model expects ${spec.datatype}`,
+        `input '${name}': datatype ${clip(input.datatype, 16) || "(empty)"}, the model expects ${spec.datatype}`,
       );
     }
     checkShape(spec, input.shape);
     const rawEntry = request.rawInputContents[i];
     if (raw && rawEntry !== undefined) {
       if (input.contents)
-        throw invalidArgument(`input '${input.name}': set either contents or raw_input_contents, not both`);
+        throw invalidArgument(`input '${name}': set either contents or raw_input_contents, not both`);
       feeds[input.name] = tensorFromRaw(input.name, spec.datatype, input.shape, Buffer.from(rawEntry));
     } else {
       if (!input.contents)
-        throw invalidArgument(`input '${input.name}' has no data: set contents or raw_input_contents`);
+        throw invalidArgument(`input '${name}' has no data: set contents or raw_input_contents`);
       feeds[input.name] = tensorFromContents(input.name, spec.datatype, input.shape, input.contents);
     }
   });
   const missing = loaded.inputs.filter((s) => !feeds[s.name]).map((s) => s.name);
   if (missing.length > 0)
-    throw invalidArgument(`${where} needs input(s) ${missing.map((m) => `'${m}'`).join(", ")}`);
+    throw invalidArgument(`${where} needs input(s) ${listText(missing.map((m) => `'${m}'`))}`);
   return feeds;
 }
 
@@ -77,7 +80,7 @@ export function outputNames(loaded: LoadedVersion, request: ModelInferRequest): 
   return request.outputs.map((o) => {
     if (!loaded.outputs.some((s) => s.name === o.name)) {
       throw invalidArgument(
-        `output '${o.name}' is not an output of model '${loaded.model}' (outputs: ${loaded.outputs.map((s) => s.name).join(", ")})`,
+        `output '${clip(o.name)}' is not an output of model '${loaded.model}' (outputs: ${listText(loaded.outputs.map((s) => s.name))})`,
       );
     }
     return o.name;

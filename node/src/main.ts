@@ -2,8 +2,10 @@
  * Command line for the reference inference node.
  *   tsx node/src/main.ts --name node-1 --port 9001 --models-dir models [--metrics-port 9101]
  */
+import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { loadRepositoryToken } from "./repository-auth.js";
 import { startInferenceNode } from "./server.js";
 
 const { values } = parseArgs({
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     "drain-delay-ms": { type: "string", default: "0" },
     "shutdown-grace-ms": { type: "string", default: "30000" },
     providers: { type: "string", default: process.env.ORT_PROVIDERS ?? "cpu" },
+    "repository-token-file": { type: "string" },
   },
 });
 
@@ -35,6 +38,18 @@ function int(flag: keyof typeof values): number {
 }
 
 const log = pino({ name: "inference-node", level: process.env.LOG_LEVEL ?? "info" });
+
+// The operator token for repository calls: --repository-token-file, else INFERENCEHUB_REPOSITORY_TOKEN.
+let repositoryToken: string | undefined;
+try {
+  const file = values["repository-token-file"];
+  repositoryToken = loadRepositoryToken({ file });
+  if (file !== undefined && (statSync(file).mode & 0o077) !== 0)
+    log.warn({ file }, "the repository token file can be read by others than its owner; chmod 600 it");
+} catch (err) {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(2);
+}
 const node = await startInferenceNode({
   name: values.name ?? "node-1",
   host: values.host ?? "127.0.0.1",
@@ -49,6 +64,7 @@ const node = await startInferenceNode({
   drainDelayMs: int("drain-delay-ms"),
   shutdownGraceMs: int("shutdown-grace-ms"),
   executionProviders: (values.providers ?? "cpu").split(","),
+  ...(repositoryToken !== undefined ? { repositoryToken } : {}),
   log,
 }).catch((err: unknown) => {
   log.fatal({ err }, "inference node failed to start");

@@ -4,12 +4,25 @@
  * session; metadata comes from the ONNX graph itself.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
 import { kservTypeOf, type KservDatatype } from "./datatypes.js";
-import { NodeError, notFound } from "./errors.js";
+import { clip, listText } from "./client-text.js";
+import { invalidArgument, NodeError, notFound } from "./errors.js";
 import { status } from "@grpc/grpc-js";
+
+/** A model name: a DNS label, the same rule as the gateway's config (and so a safe directory name). */
+export const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Throws INVALID_ARGUMENT unless `model` is a valid model name: no path can be built from anything else. */
+export function checkModelName(model: string): void {
+  if (!MODEL_NAME.test(model)) {
+    throw invalidArgument(
+      `'${clip(model)}' is not a model name: lowercase letters, digits and '-', 1 to 63 characters, starting and ending with a letter or digit`,
+    );
+  }
+}
 
 export interface TensorSpec {
   name: string;
@@ -74,11 +87,21 @@ export class ModelRepository {
 
   constructor(readonly options: ModelRepositoryOptions) {}
 
-  /** Models present on disk, whether loaded or not. */
+  readonly #skipped = new Set<string>();
+
+  /** Models present on disk, whether loaded or not; a directory whose name is no model name is left out. */
   onDisk(): string[] {
     if (!existsSync(this.options.root)) return [];
     return readdirSync(this.options.root)
       .filter((m) => statSync(join(this.options.root, m)).isDirectory())
+      .filter((m) => {
+        if (MODEL_NAME.test(m)) return true;
+        if (!this.#skipped.has(m)) {
+          this.#skipped.add(m);
+          this.options.log.warn({ dir: join(this.options.root, m) }, "not a model name; directory ignored");
+        }
+        return false;
+      })
       .sort();
   }
 
@@ -97,11 +120,15 @@ export class ModelRepository {
 
   /** Loads (or reloads) every version of a model from disk; the old sessions serve until the new ones are ready. */
   async load(model: string): Promise<void> {
+    checkModelName(model);
     const versions = this.#versionsOnDisk(model);
     if (versions.length === 0) {
-      throw notFound(
-        `model '${model}' has no versions under ${this.options.root}/${model}/<version>/model.onnx`,
+      // Where the node looked is for its operator (the log), not for the caller.
+      this.options.log.warn(
+        { model, looked: join(resolve(this.options.root), model, "<version>", "model.onnx") },
+        "load: the model has no versions on disk",
       );
+      throw notFound(`model '${model}' has no versions in this node's model repository`);
     }
     const next = new Map<string, LoadedVersion>();
     for (const version of versions) {
@@ -124,7 +151,8 @@ export class ModelRepository {
           "model version loaded",
         );
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
+        // RepositoryIndex shows the reason: onnxruntime's messages name the file, so paths go.
+        const reason = this.#withoutPaths(err instanceof Error ? err.message : String(err));
         this.#failures.set(`${model}/${version}`, reason);
         this.options.log.error({ model, version, err }, "model version failed to load");
       }
@@ -143,7 +171,7 @@ export class ModelRepository {
 
   async unload(model: string): Promise<void> {
     const previous = this.#loaded.get(model);
-    if (!previous) throw notFound(`model '${model}' is not loaded`);
+    if (!previous) throw notFound(`model '${clip(model)}' is not loaded`);
     this.#loaded.delete(model);
     await this.#release(previous);
     this.options.log.info({ model }, "model unloaded");
@@ -151,6 +179,16 @@ export class ModelRepository {
 
   async unloadAll(): Promise<void> {
     for (const model of [...this.#loaded.keys()]) await this.unload(model);
+  }
+
+  /** A message with the server's paths taken out, and bounded: it goes to clients. */
+  #withoutPaths(message: string): string {
+    const root = resolve(this.options.root);
+    const text = message
+      .split(root)
+      .join("<models>")
+      .replace(/(^|[\s'"(=:])\/[^\s'"),]+/g, "$1<path>");
+    return clip(text, 300);
   }
 
   #readConfig(model: string): ModelConfig {
@@ -196,12 +234,12 @@ export class ModelRepository {
   /** A loaded version; without a version, the configured default or else the newest. */
   get(model: string, version?: string): LoadedVersion {
     const versions = this.#loaded.get(model);
-    if (!versions) throw notFound(`model '${model}' is not served by this node`);
+    if (!versions) throw notFound(`model '${clip(model)}' is not served by this node`);
     const wanted = version || this.#configs.get(model)?.defaultVersion || this.versions(model).at(-1);
     const found = wanted === undefined ? undefined : versions.get(wanted);
     if (!found) {
       throw notFound(
-        `model '${model}' version '${version}' is not served by this node (have ${this.versions(model).join(", ")})`,
+        `model '${model}' version '${clip(wanted ?? "")}' is not served by this node (have ${listText(this.versions(model))})`,
       );
     }
     return found;

@@ -26,11 +26,13 @@ import {
   type HealthCheckRequest,
   type HealthCheckResponse,
 } from "../../gen/inference/grpc/health/v1/health.js";
+import { boundDetails, clip } from "./client-text.js";
 import { invalidArgument, NodeError } from "./errors.js";
 import { buildFeeds, buildResponse, outputNames } from "./infer.js";
 import { Limiter } from "./limiter.js";
 import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
-import { ModelRepository } from "./model-repository.js";
+import { checkModelName, ModelRepository } from "./model-repository.js";
+import { repositoryGuard } from "./repository-auth.js";
 
 /** Response headers that tell a caller (and the tests) where a call was served. */
 export const SERVED_BY_HEADER = "x-inferencehub-node";
@@ -66,6 +68,11 @@ export interface InferenceNodeOptions {
   /** How long in-flight calls may take to finish once the port is closing. */
   shutdownGraceMs?: number;
   executionProviders?: readonly string[];
+  /**
+   * The operator token repository calls must carry in x-inferencehub-repository-token (see
+   * repository-auth.ts). Without one, repository calls are refused.
+   */
+  repositoryToken?: string;
 }
 
 export interface InferenceNode {
@@ -84,6 +91,19 @@ function statusName(code: number): string {
   return status[code] ?? String(code);
 }
 
+/**
+ * The gateway routes and authorizes on headers (x-inferencehub-model, set by the version cluster
+ * that picked this node); a body naming another model must not be answered here, whatever the call.
+ */
+function checkRoutedModel(call: { metadata: Metadata }, bodyModel: string): void {
+  const routedModel = call.metadata.get(ROUTED_MODEL_HEADER)[0];
+  if (typeof routedModel === "string" && routedModel !== "" && bodyModel !== routedModel) {
+    throw invalidArgument(
+      `the call was routed for model '${clip(routedModel)}' but its body names '${clip(bodyModel)}'; set inferencehub-model to the model in the body`,
+    );
+  }
+}
+
 export async function startInferenceNode(options: InferenceNodeOptions): Promise<InferenceNode> {
   const log = options.log.child({ node: options.name });
   const repository = new ModelRepository({
@@ -98,6 +118,12 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     maxQueue: options.maxQueue ?? 64,
   });
   const metrics = createNodeMetrics(options.name);
+  const checkRepositoryToken = repositoryGuard(options.repositoryToken);
+  if (options.repositoryToken === undefined) {
+    log.info(
+      "no repository token: RepositoryIndex, RepositoryModelLoad and RepositoryModelUnload are refused",
+    );
+  }
   const healthWatchers = new Set<ServerWritableStream<HealthCheckRequest, HealthCheckResponse>>();
   let draining = false;
   /** Models reporting not ready while their unload waits out the drain delay. */
@@ -118,7 +144,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
           const trailers = new Metadata();
           trailers.set(SERVED_BY_HEADER, options.name);
           if (err instanceof NodeError) {
-            callback({ code: err.code, details: err.message, metadata: trailers });
+            callback({ code: err.code, details: boundDetails(err.message), metadata: trailers });
             return;
           }
           log.error({ err, method }, "unexpected error in handler");
@@ -130,6 +156,18 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
         },
       );
     };
+
+  /** A repository call: the operator token first (logged when refused), then the handler. */
+  const repositoryUnary = <Req, Res>(method: string, handler: Handler<Req, Res>) =>
+    unary<Req, Res>(method, async (call) => {
+      try {
+        checkRepositoryToken(call.metadata);
+      } catch (err) {
+        log.warn({ method, peer: call.getPeer() }, "repository call refused: no valid operator token");
+        throw err;
+      }
+      return handler(call);
+    });
 
   const waitForSlot = async (
     call: ServerUnaryCall<unknown, unknown>,
@@ -174,13 +212,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     const routedVersion = call.metadata.get(ROUTED_VERSION_HEADER)[0];
     const version =
       typeof routedVersion === "string" && routedVersion !== "" ? routedVersion : request.modelVersion;
-    // The gateway routes and authorizes on headers; a body naming another model must not run here.
-    const routedModel = call.metadata.get(ROUTED_MODEL_HEADER)[0];
-    if (typeof routedModel === "string" && routedModel !== "" && request.modelName !== routedModel) {
-      throw invalidArgument(
-        `the call was routed for model '${routedModel}' but its body names '${request.modelName}'; set inferencehub-model to the model in the body`,
-      );
-    }
+    checkRoutedModel(call, request.modelName);
     const { loaded, done } = repository.checkout(request.modelName, version);
     const labels = { model: loaded.model, version: loaded.version };
     const end = metrics.latency.startTimer(labels);
@@ -227,6 +259,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     serverReady: unary("ServerReady", async () => ({ ready: !draining })),
     modelReady: unary("ModelReady", async (call) => {
       const { name, version } = call.request as { name: string; version: string };
+      checkRoutedModel(call, name);
       return { ready: !draining && !unloading.has(name) && repository.isReady(name, version) };
     }),
     serverMetadata: unary("ServerMetadata", async () => ({
@@ -236,6 +269,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     })),
     modelMetadata: unary("ModelMetadata", async (call) => {
       const { name, version } = call.request as { name: string; version: string };
+      checkRoutedModel(call, name);
       const loaded = repository.get(name, version);
       return {
         name: loaded.model,
@@ -246,15 +280,20 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       };
     }),
     modelInfer: unary("ModelInfer", modelInfer),
-    repositoryIndex: unary("RepositoryIndex", async (call) => ({
+    repositoryIndex: repositoryUnary("RepositoryIndex", async (call) => ({
       models: repository.index((call.request as { ready: boolean }).ready),
     })),
-    repositoryModelLoad: unary("RepositoryModelLoad", async (call) => {
-      await repository.load((call.request as { modelName: string }).modelName);
+    repositoryModelLoad: repositoryUnary("RepositoryModelLoad", async (call) => {
+      const model = (call.request as { modelName: string }).modelName;
+      checkModelName(model);
+      checkRoutedModel(call, model);
+      await repository.load(model);
       return {};
     }),
-    repositoryModelUnload: unary("RepositoryModelUnload", async (call) => {
+    repositoryModelUnload: repositoryUnary("RepositoryModelUnload", async (call) => {
       const model = (call.request as { modelName: string }).modelName;
+      checkModelName(model);
+      checkRoutedModel(call, model);
       repository.get(model);
       // Like a shutdown, for one model: report it not ready first, so load balancers move its
       // calls away, and keep serving it until they have; then free it.

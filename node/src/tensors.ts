@@ -4,6 +4,7 @@
  */
 import { Tensor } from "onnxruntime-node";
 import type { InferTensorContents } from "../../gen/inference/inference/grpc_service.js";
+import { clip, shapeText } from "./client-text.js";
 import { elementSize, ortTypeOf, type KservDatatype } from "./datatypes.js";
 import { emptyContents } from "./contents.js";
 import { invalidArgument } from "./errors.js";
@@ -78,14 +79,14 @@ export function tensorFromContents(
   const field = typedField[datatype];
   if (field === undefined) {
     throw invalidArgument(
-      `input '${name}': ${datatype} has no typed contents field; send it in raw_input_contents`,
+      `input '${clip(name)}': ${datatype} has no typed contents field; send it in raw_input_contents`,
     );
   }
   const values = contents[field];
   const expected = elementCount(shape);
   if (values.length !== expected) {
     throw invalidArgument(
-      `input '${name}': shape [${shape.join(",")}] needs ${expected} elements, ${field} has ${values.length}`,
+      `input '${clip(name)}': shape ${shapeText(shape)} needs ${expected} elements, ${field} has ${values.length}`,
     );
   }
   if (datatype === "BYTES") {
@@ -106,17 +107,18 @@ function parseRawBytes(name: string, raw: Buffer, expected: number): string[] {
   const out: string[] = [];
   let offset = 0;
   while (offset < raw.length) {
-    if (offset + 4 > raw.length) throw invalidArgument(`input '${name}': truncated BYTES length prefix`);
+    if (offset + 4 > raw.length)
+      throw invalidArgument(`input '${clip(name)}': truncated BYTES length prefix`);
     const len = raw.readUInt32LE(offset);
     offset += 4;
     if (offset + len > raw.length)
-      throw invalidArgument(`input '${name}': BYTES element overruns the buffer`);
+      throw invalidArgument(`input '${clip(name)}': BYTES element overruns the buffer`);
     out.push(raw.subarray(offset, offset + len).toString("utf8"));
     offset += len;
   }
   if (out.length !== expected) {
     throw invalidArgument(
-      `input '${name}': shape needs ${expected} BYTES elements, raw contents hold ${out.length}`,
+      `input '${clip(name)}': shape needs ${expected} BYTES elements, raw contents hold ${out.length}`,
     );
   }
   return out;
@@ -141,7 +143,7 @@ export function tensorFromRaw(
   const size = elementSize(datatype) ?? 1;
   if (raw.length !== expected * size) {
     throw invalidArgument(
-      `input '${name}': shape [${shape.join(",")}] of ${datatype} needs ${expected * size} bytes, raw contents hold ${raw.length}`,
+      `input '${clip(name)}': shape ${shapeText(shape)} of ${datatype} needs ${expected * size} bytes, raw contents hold ${raw.length}`,
     );
   }
   const buf = aligned(raw);

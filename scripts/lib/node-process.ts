@@ -15,6 +15,8 @@ export interface NodeProcess {
   /** Sends a signal and waits for the exit; SIGKILL after 10 s. Idempotent. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   logs: string[];
+  /** Resolves with the first output line (seen or to come) that matches. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 export interface StartNodeOptions {
@@ -26,6 +28,13 @@ export interface StartNodeOptions {
   args?: string[];
   /** Runs the node inside this network namespace, listening on `host`. */
   netns?: { name: string; host: string };
+  /**
+   * The operator token repository calls must carry (x-inferencehub-repository-token), handed to
+   * the node in INFERENCEHUB_REPOSITORY_TOKEN. Without it the node refuses repository calls (a
+   * token in this process's own environment is not passed on); `--repository-token-file` in
+   * `args` works too.
+   */
+  repositoryToken?: string;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<NodeProcess> {
@@ -46,6 +55,7 @@ export async function startNode(options: StartNodeOptions): Promise<NodeProcess>
       ...(options.models ? ["--models", options.models.join(",")] : []),
       ...(options.args ?? []),
     ],
+    env: { INFERENCEHUB_REPOSITORY_TOKEN: options.repositoryToken ?? "" },
   });
   const { port, metricsPort } = p.ready;
   return {
@@ -56,6 +66,7 @@ export async function startNode(options: StartNodeOptions): Promise<NodeProcess>
     process: p.process,
     logs: p.logs,
     stop: p.stop,
+    waitForLine: p.waitForLine,
     metrics: async () =>
       (await fetch(`http://${options.netns?.host ?? "127.0.0.1"}:${metricsPort}/metrics`)).text(),
   };

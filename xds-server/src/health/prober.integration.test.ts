@@ -30,6 +30,9 @@ const health = {
   healthyThreshold,
 };
 
+/** Repository calls on a node need the operator token (issue #10 finding 1). */
+const repositoryToken = "prober-repository-token";
+
 const versions: [string, string][] = [
   ["scale", "1"],
   ["scale", "2"],
@@ -42,7 +45,13 @@ after(async () => {
 });
 
 async function nodeWithProber(name: string, args: string[] = [], port?: number) {
-  const node = await startNode({ name, models: ["scale", "mlp"], args, ...(port ? { port } : {}) });
+  const node = await startNode({
+    name,
+    models: ["scale", "mlp"],
+    args,
+    repositoryToken,
+    ...(port ? { port } : {}),
+  });
   running.push({
     stop: async () => {
       node.process.kill("SIGCONT");
@@ -144,10 +153,12 @@ describe("health prober against real nodes", () => {
     const client = new GRPCInferenceServiceClient(node.address, credentials.createInsecure());
     try {
       const unloadedAt = performance.now();
+      const operator = new Metadata();
+      operator.set("x-inferencehub-repository-token", repositoryToken);
       await new Promise<void>((resolve, reject) =>
         client.repositoryModelUnload(
           { repositoryName: "", modelName: "scale", parameters: {} },
-          new Metadata(),
+          operator,
           { deadline: Date.now() + 5_000 },
           (err: ServiceError | null) => (err ? reject(err) : resolve()),
         ),
