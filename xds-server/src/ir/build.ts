@@ -1,6 +1,6 @@
 /** Config + health → IR. Pure: no I/O, no clock; the same arguments give an equal IR. */
 import { isIP } from "node:net";
-import type { AuthConfig, Config, ModelConfig, NodeConfig, VersionConfig } from "../config/index.js";
+import type { AuthConfig, Config, ModelConfig, NodeConfig, RetryOn, VersionConfig } from "../config/index.js";
 import { clusterName, extAuthzClusterName } from "./names.js";
 import type {
   ClusterIR,
@@ -103,13 +103,22 @@ function buildModel(model: ModelConfig): ModelIR {
   };
 }
 
+/**
+ * A hedged model has said its calls may run twice: a try reset after it reached a node (the node
+ * killed, or its connection closed while the try hung there) is retried too, as the hedge would be.
+ */
+function retryOn(retry: ModelConfig["retry"]): RetryOn[] {
+  if (!retry.hedge || retry.on.includes("reset")) return [...retry.on];
+  return [...retry.on, "reset"];
+}
+
 /** Absent for attempts = 1: grpc-js rejects a retry policy with num_retries 0. */
 function buildRetry(model: ModelConfig): RetryIR | undefined {
   if (model.retry.attempts <= 1) return undefined;
   return {
     numRetries: model.retry.attempts - 1,
     perTryTimeoutMs: model.retry.perTryTimeoutMs,
-    retryOn: [...model.retry.on],
+    retryOn: retryOn(model.retry),
     hedgeOnPerTryTimeout: model.retry.hedge,
     hostSelectionRetryMaxAttempts,
   };

@@ -124,24 +124,28 @@ export function proxylessRouteConfig(model: ModelIR): Named<RouteConfiguration> 
 /**
  * In order: one route per pinned version, a NOT_FOUND for any other pinned version (rather than
  * serving a version the client did not ask for), then the weighted route for everything else.
- * With ext_authz on, the unary calls that carry the model name in their body come first, on the
- * same routes with the body read: ext-authz compares it with the headers (and pins the body's
- * version), so a call cannot be authorized for one model and ask the node about another.
+ * The unary calls that carry the model name in their body come first, on the same routes with
+ * two differences:
+ * - with ext_authz on, the body is read: ext-authz compares it with the headers (and pins the
+ *   body's version), so a call cannot be authorized for one model and ask the node about another;
+ * - each try must make progress within the per-try timeout even once the response has begun
+ *   (per_try_idle_timeout), so a node that froze after sending response headers fails the call
+ *   instead of holding it for the route timeout. Streams keep only the per-try timeout, which
+ *   ends when their response begins: an idle stream is no stuck node.
  */
 function envoyModelRoutes(model: ModelIR, authz: ExtAuthzIR | undefined): Route[] {
-  const routes = [
-    ...model.versions.map((v) => pinnedRoute(model, v, "envoy")),
+  const routes = (unary: boolean) => [
+    ...model.versions.map((v) => pinnedRoute(model, v, "envoy", unary)),
     unknownVersionRoute(model),
-    weightedRoute(model, "envoy"),
+    weightedRoute(model, "envoy", unary),
   ];
-  if (!authz) return routes;
-  const readingBody = routes.map((route) => ({
+  const unaryRoutes = routes(true).map((route) => ({
     ...route,
-    name: `${route.name}:body`,
+    name: `${route.name}:unary`,
     match: RouteMatch.fromPartial({ ...route.match, pathSpecifier: modelInBodyPathSpecifier }),
-    typedPerFilterConfig: extAuthzPerRoute.readBody(authz),
+    typedPerFilterConfig: authz ? extAuthzPerRoute.readBody(authz) : {},
   }));
-  return [...readingBody, ...routes];
+  return [...unaryRoutes, ...routes(false)];
 }
 
 /** Envoy routes select the model by header; a proxyless route config belongs to one model already. */
@@ -150,7 +154,7 @@ function headersFor(model: ModelIR, group: ClientGroup, version?: string): Heade
   return version === undefined ? headers : [...headers, exactHeader(versionHeader, version)];
 }
 
-function pinnedRoute(model: ModelIR, version: VersionRouteIR, group: ClientGroup): Route {
+function pinnedRoute(model: ModelIR, version: VersionRouteIR, group: ClientGroup, unary = false): Route {
   return Route.fromPartial({
     name: version.cluster,
     match: {
@@ -159,7 +163,7 @@ function pinnedRoute(model: ModelIR, version: VersionRouteIR, group: ClientGroup
     },
     action: {
       $case: "route",
-      route: routeAction(model, { $case: "cluster", cluster: version.cluster }, false),
+      route: routeAction(model, { $case: "cluster", cluster: version.cluster }, false, unary),
     },
   });
 }
@@ -168,14 +172,14 @@ function pinnedRoute(model: ModelIR, version: VersionRouteIR, group: ClientGroup
  * Versions with weight 0 are left out: they serve pinned calls and shadow copies only. The
  * weights of the rest sum to 100, which is what grpc-js assumes when total_weight is unset.
  */
-function weightedRoute(model: ModelIR, group: ClientGroup): Route {
+function weightedRoute(model: ModelIR, group: ClientGroup, unary = false): Route {
   return Route.fromPartial({
     name: model.name,
     match: { pathSpecifier: { $case: "prefix", prefix: "/" }, headers: headersFor(model, group) },
     action: {
       $case: "route",
       // grpc-js does not mirror; leaving the policy out says so instead of implying copies.
-      route: routeAction(model, weightedClusters(model), group === "envoy"),
+      route: routeAction(model, weightedClusters(model), group === "envoy", unary),
     },
   });
 }
@@ -218,7 +222,12 @@ function healthRoutes(model: ModelIR): Route[] {
   return [check, others];
 }
 
-function routeAction(model: ModelIR, target: RouteAction["clusterSpecifier"], mirror: boolean): RouteAction {
+function routeAction(
+  model: ModelIR,
+  target: RouteAction["clusterSpecifier"],
+  mirror: boolean,
+  unary = false,
+): RouteAction {
   const timeout = duration(model.timeoutMs);
   return RouteAction.fromPartial({
     clusterSpecifier: target,
@@ -226,7 +235,7 @@ function routeAction(model: ModelIR, target: RouteAction["clusterSpecifier"], mi
     // Honour a client's grpc-timeout, capped at the model's timeout; grpc-js reads only this field.
     // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-maxstreamduration-grpc-timeout-header-max
     maxStreamDuration: { grpcTimeoutHeaderMax: timeout },
-    ...(model.retry ? { retryPolicy: retryPolicy(model.retry) } : {}),
+    ...(model.retry ? { retryPolicy: retryPolicy(model.retry, unary) } : {}),
     // A hedged retry on a per-try timeout needs no retry_on condition, only retries left.
     // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-hedgepolicy
     ...(model.retry?.hedgeOnPerTryTimeout ? { hedgePolicy: { hedgeOnPerTryTimeout: true } } : {}),
@@ -239,11 +248,12 @@ function routeAction(model: ModelIR, target: RouteAction["clusterSpecifier"], mi
  * previous_hosts makes a retry prefer a node the call has not failed on yet.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/retry/host/previous_hosts/v3/previous_hosts.proto
  */
-function retryPolicy(retry: RetryIR): RetryPolicy {
+function retryPolicy(retry: RetryIR, unary: boolean): RetryPolicy {
   return RetryPolicy.fromPartial({
     retryOn: retry.retryOn.join(","),
     numRetries: retry.numRetries,
     perTryTimeout: duration(retry.perTryTimeoutMs),
+    ...(unary ? { perTryIdleTimeout: duration(retry.perTryTimeoutMs) } : {}),
     retryHostPredicate: [
       {
         name: "envoy.retry_host_predicates.previous_hosts",

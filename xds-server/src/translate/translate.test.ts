@@ -138,6 +138,11 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
   assert.deepEqual(names("ingress_scale"), [
     ["scale:health", "route"],
     ["scale:health-other", "directResponse"],
+    ["scale~1:unary", "route"],
+    ["scale~2:unary", "route"],
+    ["scale~3:unary", "route"],
+    ["scale:unknown-version:unary", "directResponse"],
+    ["scale:unary", "route"],
     ["scale~1", "route"],
     ["scale~2", "route"],
     ["scale~3", "route"],
@@ -185,13 +190,11 @@ test("checkResourceSet finds dangling references and duplicates", () => {
   assert.deepEqual(
     checkResourceSet(noClusters).map((p) => p.message),
     [
-      // The health route, the pinned routes and the weighted route of weighted-canary.
-      "routes to cluster scale~1, which does not exist",
-      "routes to cluster scale~2, which does not exist",
-      "routes to cluster scale~1, which does not exist",
-      "routes to cluster scale~2, which does not exist",
-      "routes to cluster scale~1, which does not exist",
-      "routes to cluster scale~2, which does not exist",
+      // weighted-canary's health route, then pinned and weighted routes for unary calls and for the rest.
+      ...Array.from({ length: 5 }, () => [
+        "routes to cluster scale~1, which does not exist",
+        "routes to cluster scale~2, which does not exist",
+      ]).flat(),
     ],
   );
 });
