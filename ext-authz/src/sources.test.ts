@@ -220,3 +220,22 @@ test("a JWKS file is reloaded on change: a token signed by a new key is accepted
   await save("jwks.json", two);
   await until(s, (st) => st.jwks?.version === contentVersion(two), "the new JWKS");
 });
+
+test("watch: a refused edit no longer shows once the file is back to what serves", async () => {
+  // issue #10 finding 7: /status kept a refused edit after the good file was restored.
+  const good = config(auth());
+  await save("inferencehub.yaml", good);
+  await save("keys.yaml", keysYaml("a"));
+  const s = sources();
+  await s.load();
+  s.watch();
+  await save("inferencehub.yaml", "auth: [");
+  await until(s, (st) => st.config.refused.length > 0, "the broken config to be refused");
+  await save("inferencehub.yaml", good);
+  await until(s, (st) => st.config.refused.length === 0, "the refusal to clear");
+  assert.equal(s.status().config.version, contentVersion(good));
+  await save("keys.yaml", "keys: [");
+  await until(s, (st) => (st.keys?.refused.length ?? 0) > 0, "the broken keys file to be refused");
+  await save("keys.yaml", keysYaml("a"));
+  await until(s, (st) => st.keys?.refused.length === 0, "the keys refusal to clear");
+});
