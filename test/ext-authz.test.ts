@@ -17,7 +17,7 @@ import { HealthCheckResponse_ServingStatus, HealthClient } from "../gen/inferenc
 import { ModelInferRequest } from "../gen/inference/inference/grpc_service.js";
 import { contentVersion, hashApiKey } from "../ext-authz/src/index.js";
 import { startExtAuthzProcess, type ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
-import { toMetadata } from "../scripts/lib/infer-client.js";
+import { createInferClient, toMetadata } from "../scripts/lib/infer-client.js";
 import { metricValue } from "../scripts/lib/node-process.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
@@ -60,7 +60,7 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
       jwt: { jwksFile: "jwks.json", issuer, audience },
       tenants: [
         { name: "acme", models: ["scale"] },
-        { name: "ops", models: ["*"] },
+        { name: "ops", models: ["*"], repository: true },
         { name: "limited", models: ["scale"], rateLimit: { callsPerSecond: 1, burst: 3 } },
       ],
     },
@@ -68,6 +68,9 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+/** The nodes' shared secret for repository calls; ext-authz adds it for tenants allowed them. */
+const repositoryToken = "rt-test-secret";
+const authzEnv = { INFERENCEHUB_REPOSITORY_TOKEN: repositoryToken };
 const scale = fp32Request("scale", SCALE_SAMPLE_INPUT);
 const scaleHeader = { "inferencehub-model": "scale" };
 
@@ -116,8 +119,8 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
     extAuthzPort = await freePort();
     gw = await startGateway({
       nodes: [
-        { name: "node-a", models: ["scale"] },
-        { name: "node-b", models: ["scale"] },
+        { name: "node-a", models: ["scale"], repositoryToken },
+        { name: "node-b", models: ["scale"], repositoryToken },
         // Every mlp call waits 300 ms here: long enough to see a timeout a client tries to impose.
         { name: "node-slow", models: ["mlp"], args: ["--infer-delay-ms", "300"] },
       ],
@@ -128,7 +131,7 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "test", alg: "ES256" };
     await writeFile(join(gw.dir, "keys.yaml"), allKeys);
     await writeFile(join(gw.dir, "jwks.json"), JSON.stringify({ keys: [publicJwk] }));
-    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort, env: authzEnv });
   });
 
   after(async () => {
@@ -223,6 +226,50 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
       conflict.details,
       /model_version '2' in the request does not match the inferencehub-model-version header '1'/,
     );
+  });
+
+  test("repository calls: an operator tenant reaches the nodes through the gateway; nobody else does", async () => {
+    // issue #10 finding 8: nodes answered repository calls to anyone who reached them.
+    const client = gw.client().raw;
+    const asOps = toMetadata({ ...bearer(keys.ops), ...scaleHeader });
+    const index = await grpcCall(client, "repositoryIndex", { repositoryName: "", ready: false }, asOps);
+    assert.ok(
+      index.models.some((m) => m.name === "scale"),
+      JSON.stringify(index),
+    );
+    const tenant = await failure(
+      grpcCall(
+        client,
+        "repositoryIndex",
+        { repositoryName: "", ready: false },
+        toMetadata({ ...bearer(keys.acme), ...scaleHeader }),
+      ),
+    );
+    assert.equal(tenant.code, status.PERMISSION_DENIED, tenant.details);
+    // A tenant without the right is refused at the gateway even with the token in hand.
+    const spoofed = await failure(
+      grpcCall(
+        client,
+        "repositoryIndex",
+        { repositoryName: "", ready: false },
+        toMetadata({
+          ...bearer(keys.acme),
+          ...scaleHeader,
+          "x-inferencehub-repository-token": repositoryToken,
+        }),
+      ),
+    );
+    assert.equal(spoofed.code, status.PERMISSION_DENIED, spoofed.details);
+    // Straight to a node, without the token: refused.
+    const direct = createInferClient(gw.nodes.get("node-a")!.address);
+    try {
+      const err = await failure(
+        grpcCall(direct.raw, "repositoryIndex", { repositoryName: "", ready: false }),
+      );
+      assert.equal(err.code, status.PERMISSION_DENIED, err.details);
+    } finally {
+      direct.close();
+    }
   });
 
   test("denied: PERMISSION_DENIED names the model, and no node sees the call", async () => {
@@ -516,7 +563,7 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
     // issue #10 finding 6: the message was empty.
     assert.match(err.details, /could not reach its authorization service/);
     assert.equal(await requestsOnNodes(), before, "no call slipped through unchecked");
-    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort, env: authzEnv });
     const { response } = await call();
     assert.equal(response.modelName, "scale");
   });
