@@ -3,14 +3,14 @@
  * and one for calls without that header. Proxyless: one per model, whose virtual host matches the
  * target name (`xds:///<model>`).
  *
- * With ext_authz on, Envoy's routes also say where it reads the body and where it does not run:
- * reflection first in every configuration (answered unchecked); per model its health routes, then
- * the model routes for unary calls that name their model in the body (ext-authz reads the first
- * bytes and refuses a body that names another model or version than the headers), then the same
- * routes for every other call (streams: no body is read); without a model header, the health
- * route without a model, the route where ext-authz reads the model name from the body, and the
- * INVALID_ARGUMENT catch-all. Each configuration ends in a catch-all because Envoy skips ext_authz
- * for a call that matches no route.
+ * Per model, in order: its health routes (Check forwarded, the rest refused), the model routes for
+ * the unary calls that name their model in the body, then the same routes for every other call
+ * (streams). With ext_authz on, the routes also say where it reads the body and where it does not
+ * run: reflection first in every configuration (answered unchecked); the unary routes read the
+ * first body bytes (ext-authz refuses a body naming another model or version than the headers);
+ * without a model header, the health route without a model, the route where ext-authz reads the
+ * model name from the body, and the INVALID_ARGUMENT catch-all. Each configuration ends in a
+ * catch-all because Envoy skips ext_authz for a call that matches no route.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
  *
  * Every Envoy route configuration removes the caller's `authorization` header on the way to the
