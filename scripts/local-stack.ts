@@ -3,18 +3,23 @@
  * Ctrl-C. It reads inferencehub.yaml (or $INFERENCEHUB_CONFIG), starts a reference node for each
  * node there with a loopback address, the control plane (ADS 18000, admin 18080) and an Envoy
  * steered by it (admin 127.0.0.1:9901; data port from the file, 8080 by default).
+ *
+ * It supervises what it starts: a component that exits (a crash, kill -9) is started again with a
+ * backoff (0.5 s doubling to 30 s, back to 0.5 s after a minute up), and each exit and restart is
+ * printed. Ctrl-C stops everything and restarts nothing.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { generateApiKey, hashApiKey } from "../ext-authz/src/api-keys.js";
 import { parseConfig, formatErrors } from "../xds-server/src/config/index.js";
-import { renderBootstrap, startEnvoy, type EnvoyProcess } from "./lib/envoy-process.js";
-import { startExtAuthzProcess, type ExtAuthzProcess } from "./lib/ext-authz-process.js";
-import { startNode, type NodeProcess } from "./lib/node-process.js";
+import { renderBootstrap, startEnvoy } from "./lib/envoy-process.js";
+import { startExtAuthzProcess } from "./lib/ext-authz-process.js";
+import { startNode } from "./lib/node-process.js";
 import { repoRoot } from "./lib/paths.js";
-import { startXdsServer, type XdsProcess } from "./lib/xds-process.js";
+import { Supervisor } from "./lib/supervisor.js";
+import { startXdsServer } from "./lib/xds-process.js";
 
 const configPath = resolve(process.env.INFERENCEHUB_CONFIG ?? `${repoRoot}/inferencehub.yaml`);
 const adsPort = Number(process.env.ADS_PORT ?? 18000);
@@ -23,24 +28,43 @@ const envoyAdminPort = Number(process.env.ENVOY_ADMIN_PORT ?? 9901);
 const adminToken = process.env.INFERENCEHUB_ADMIN_TOKEN ?? randomBytes(18).toString("base64url");
 
 const step = (msg: string) => console.log(`\x1b[1m[inferencehub]\x1b[0m ${msg}`);
-const nodes: NodeProcess[] = [];
-let xds: XdsProcess | undefined;
-let authz: ExtAuthzProcess | undefined;
-let envoy: EnvoyProcess | undefined;
+const supervisor = new Supervisor({ report: step });
 
 /**
- * The processes of a stack that crashed (or was killed with -9) outlive it and hold its ports:
- * their pids are kept here, and the next start ends them first.
+ * This run's state, kept per ADS port so two stacks on other ports do not meet: the pids of its
+ * processes (a stack that crashed, or was killed with -9, leaves them running and holding its
+ * ports; the next start ends them first) and the repository token.
  */
-const pidFile = join(repoRoot, ".cache", `local-stack-${adsPort}.pids`);
+const stateDir = join(repoRoot, ".cache", `local-stack-${adsPort}`);
+const pidFile = join(stateDir, "pids");
+/** Where runs before the state dir kept their pids. */
+const legacyPidFile = join(repoRoot, ".cache", `local-stack-${adsPort}.pids`);
+/**
+ * The operator token for repository calls on the nodes, one per run (or
+ * $INFERENCEHUB_REPOSITORY_TOKEN): every node reads it from this file, ext-authz from its
+ * environment, and adds it to the repository calls of tenants allowed them.
+ */
+const repositoryTokenFile = join(stateDir, "repository-token");
+const repositoryToken = process.env.INFERENCEHUB_REPOSITORY_TOKEN || randomBytes(24).toString("base64url");
+
+function writeRepositoryToken(): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  chmodSync(stateDir, 0o700);
+  // A fresh file, so that its mode is ours whatever an older one had.
+  rmSync(repositoryTokenFile, { force: true });
+  writeFileSync(repositoryTokenFile, `${repositoryToken}\n`, { mode: 0o600, flag: "wx" });
+}
 
 function endLeftovers(): void {
   let pids: number[] = [];
-  try {
-    pids = readFileSync(pidFile, "utf8").split("\n").filter(Boolean).map(Number);
-  } catch {
-    return;
+  for (const file of [pidFile, legacyPidFile]) {
+    try {
+      pids.push(...readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number));
+    } catch {
+      // none
+    }
   }
+  pids = [...new Set(pids)];
   for (const pid of pids) {
     try {
       // Only our own processes: a recycled pid may belong to anything.
@@ -54,20 +78,24 @@ function endLeftovers(): void {
     }
   }
   rmSync(pidFile, { force: true });
+  rmSync(legacyPidFile, { force: true });
 }
 
-function recordPids(): void {
-  const pids = [...nodes.map((n) => n.process.pid), xds?.process.pid, authz?.process.pid, envoy?.pid];
-  mkdirSync(dirname(pidFile), { recursive: true });
-  writeFileSync(pidFile, pids.filter((p) => p !== undefined).join("\n"));
-}
+/** Each component's pid now; the file is rewritten after every start and restart. */
+const pids = new Map<string, number>();
+const recordPid =
+  (component: string) =>
+  (started: { process: { pid?: number | undefined } }): void => {
+    if (started.process.pid !== undefined) pids.set(component, started.process.pid);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(pidFile, [...pids.values()].join("\n"));
+  };
 
 async function stopAll(): Promise<void> {
-  await envoy?.stop();
-  await authz?.stop();
-  await xds?.stop();
-  await Promise.all(nodes.map((n) => n.stop()));
+  // The last started first: Envoy, ext-authz, the control plane, the nodes.
+  await supervisor.stop();
   rmSync(pidFile, { force: true });
+  rmSync(repositoryTokenFile, { force: true });
 }
 
 async function main(): Promise<void> {
@@ -75,22 +103,39 @@ async function main(): Promise<void> {
   if (!parsed.ok) throw new Error(`${configPath} is not valid:\n${formatErrors(parsed.errors)}`);
   const config = parsed.value;
   endLeftovers();
+  writeRepositoryToken();
   const local = config.nodes.filter((n) => n.host === "127.0.0.1" || n.host === "::1");
   step(
     `starting ${local.length} reference node(s): ${local.map((n) => `${n.name} on :${n.port}`).join(", ")}`,
   );
-  nodes.push(...(await Promise.all(local.map((n) => startNode({ name: n.name, port: n.port })))));
-  recordPids();
+  await Promise.all(
+    local.map((n) =>
+      supervisor.start(
+        `node ${n.name}`,
+        () =>
+          startNode({
+            name: n.name,
+            port: n.port,
+            args: ["--repository-token-file", repositoryTokenFile],
+          }),
+        { onStart: recordPid(`node ${n.name}`), lastWords: (p) => p.logs },
+      ),
+    ),
+  );
 
-  step(`starting the control plane (ADS :${adsPort}, admin 127.0.0.1:18080) on ${configPath}`);
-  xds = await startXdsServer({
-    configPath,
-    adsPort,
-    adminPort: Number(process.env.XDS_ADMIN_PORT ?? 18080),
-    env: { INFERENCEHUB_ADMIN_TOKEN: adminToken },
-  });
-
-  recordPids();
+  const xdsAdminPort = Number(process.env.XDS_ADMIN_PORT ?? 18080);
+  step(`starting the control plane (ADS :${adsPort}, admin 127.0.0.1:${xdsAdminPort}) on ${configPath}`);
+  const xds = await supervisor.start(
+    "control plane",
+    () =>
+      startXdsServer({
+        configPath,
+        adsPort,
+        adminPort: xdsAdminPort,
+        env: { INFERENCEHUB_ADMIN_TOKEN: adminToken },
+      }),
+    { onStart: recordPid("control plane"), lastWords: (p) => p.logs },
+  );
 
   // ext-authz, when the file has an auth section: a fresh key for its first tenant, every run.
   let apiKey: string | undefined;
@@ -107,25 +152,36 @@ async function main(): Promise<void> {
       );
     }
     step(`starting ext-authz on ${config.auth.extAuthz.address}`);
-    authz = await startExtAuthzProcess({ configPath, port: config.auth.extAuthz.port });
-    recordPids();
+    const authzPort = config.auth.extAuthz.port;
+    await supervisor.start(
+      "ext-authz",
+      () =>
+        startExtAuthzProcess({
+          configPath,
+          port: authzPort,
+          env: { INFERENCEHUB_REPOSITORY_TOKEN: repositoryToken },
+        }),
+      { onStart: recordPid("ext-authz"), lastWords: (p) => p.logs },
+    );
   }
 
   step(`starting Envoy (data :${config.listener.port}, admin 127.0.0.1:${envoyAdminPort})`);
-  envoy = await startEnvoy({
-    name: "gateway",
-    adminPort: envoyAdminPort,
-    bootstrap: renderBootstrap("bootstrap-ads.template.yaml", {
-      NODE_ID: "local-gateway",
-      NODE_CLUSTER: "inferencehub",
-      ADMIN_PORT: envoyAdminPort,
-      XDS_HOST: "127.0.0.1",
-      XDS_PORT: adsPort,
-      ADS_API_TYPE: "GRPC",
-    }),
+  const bootstrap = renderBootstrap("bootstrap-ads.template.yaml", {
+    NODE_ID: "local-gateway",
+    NODE_CLUSTER: "inferencehub",
+    ADMIN_PORT: envoyAdminPort,
+    XDS_HOST: "127.0.0.1",
+    XDS_PORT: adsPort,
+    ADS_API_TYPE: "GRPC",
   });
-  recordPids();
-  await xds.waitForSync("local-gateway");
+  await supervisor.start(
+    "Envoy",
+    () => startEnvoy({ name: "gateway", adminPort: envoyAdminPort, bootstrap }),
+    { onStart: recordPid("Envoy"), lastWords: (p) => p.outputTail(3).split("\n") },
+  );
+  const controlPlane = xds.current;
+  if (!controlPlane) throw new Error("the control plane exited during the start");
+  await controlPlane.waitForSync("local-gateway");
 
   const target = `127.0.0.1:${config.listener.port}`;
   const models = config.models.map(
@@ -142,13 +198,16 @@ async function main(): Promise<void> {
       ${target} inference.GRPCInferenceService/ModelInfer
 
   Operate it (the admin token is made for this run):
-    export INFERENCEHUB_ADMIN_TOKEN=${adminToken} INFERENCEHUB_SERVER=http://127.0.0.1:${xds.adminPort}
+    export INFERENCEHUB_ADMIN_TOKEN=${adminToken} INFERENCEHUB_SERVER=http://127.0.0.1:${controlPlane.adminPort}
     hubctl/bin/hubctl status
     hubctl/bin/hubctl weights scale 1=50 2=50 3=0
 
+  Repository calls on the nodes (load, unload, index) need this run's token, in ${repositoryTokenFile},
+  sent as x-inferencehub-repository-token; through Envoy, ext-authz adds it for tenants with repository: true.
+
   Edit ${configPath} and save: Envoy follows at once.
-  Control plane status: curl http://127.0.0.1:${xds.adminPort}/status   Envoy admin: http://127.0.0.1:${envoyAdminPort}/
-  Ctrl-C stops everything.
+  Control plane status: curl http://127.0.0.1:${controlPlane.adminPort}/status   Envoy admin: http://127.0.0.1:${envoyAdminPort}/
+  A component that exits is restarted (printed here). Ctrl-C stops everything.
 `);
 }
 
@@ -166,6 +225,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 main().catch(async (err: unknown) => {
+  // Ctrl-C during the start: the signal handler stops what did start, and exits 0.
+  if (supervisor.stopping) return;
   console.error(`[inferencehub] failed to start: ${err instanceof Error ? err.message : String(err)}`);
   console.error(
     "  Is another copy running, or something else on its ports? Ports: see inferencehub.yaml, ADS_PORT, XDS_ADMIN_PORT, ENVOY_ADMIN_PORT.",

@@ -1,19 +1,23 @@
 /**
  * The README's main command as a new user runs it: the stack comes up, the call it prints
  * works (through ext-authz, with the key it prints), Ctrl-C stops every process it started, and
- * a second start after the runner was killed with -9 works. Ports are moved off the defaults so
- * the test can run beside a developer's own stack.
+ * a second start after the runner was killed with -9 works. A component that crashes is started
+ * again. Ports are moved off the defaults so the test can run beside a developer's own stack.
  */
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { createInferClient } from "../scripts/lib/infer-client.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { freePorts } from "../scripts/lib/ports.js";
+import { grpcCall } from "./lib/assertions.js";
 
 const run = promisify(execFile);
 
@@ -21,6 +25,8 @@ interface Stack {
   process: ChildProcess;
   output: string[];
   exited: Promise<number | null>;
+  /** Resolves with the first output line from `from` on (seen or to come) that matches. */
+  waitForLine(pattern: RegExp, from?: number, timeoutMs?: number): Promise<string>;
 }
 
 describe("npm start (the local stack)", () => {
@@ -55,15 +61,38 @@ describe("npm start (the local stack)", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const output: string[] = [];
+    const watchers = new Set<(line: string) => void>();
+    const record = (line: string) => {
+      output.push(line);
+      for (const w of watchers) w(line);
+    };
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    createInterface({ input: child.stderr! }).on("line", (l) => output.push(l));
+    createInterface({ input: child.stderr! }).on("line", record);
+    const waitForLine = (pattern: RegExp, from = 0, timeoutMs = 60_000) =>
+      new Promise<string>((resolve, reject) => {
+        const seen = output.slice(from).find((l) => pattern.test(l));
+        if (seen) return resolve(seen);
+        const timer = setTimeout(() => {
+          watchers.delete(watcher);
+          reject(
+            new Error(`no line matched ${pattern} in ${timeoutMs} ms:\n${output.slice(-20).join("\n")}`),
+          );
+        }, timeoutMs);
+        const watcher = (line: string) => {
+          if (!pattern.test(line)) return;
+          clearTimeout(timer);
+          watchers.delete(watcher);
+          resolve(line);
+        };
+        watchers.add(watcher);
+      });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`stack not up in 60 s:\n${output.join("\n")}`)),
         60_000,
       );
       createInterface({ input: child.stdout! }).on("line", (line) => {
-        output.push(line);
+        record(line);
         if (line.includes("Ctrl-C stops everything")) {
           clearTimeout(timer);
           resolve();
@@ -71,7 +100,7 @@ describe("npm start (the local stack)", () => {
       });
       void exited.then((code) => reject(new Error(`stack exited (${code}):\n${output.join("\n")}`)));
     });
-    return { process: child, output, exited };
+    return { process: child, output, exited, waitForLine };
   };
 
   /** Runs the call the banner prints, with the key it prints, as a user would paste them. */
@@ -105,6 +134,81 @@ describe("npm start (the local stack)", () => {
     for (const port of ports.slice(0, 4)) {
       await assert.rejects(fetch(`http://127.0.0.1:${port}/`), `port ${port} is closed`);
     }
+  });
+
+  test("every node requires this run's repository token, kept in a 0600 file while the stack runs (issue #10 finding 1)", async () => {
+    const stack = await start();
+    const tokenFile = join(repoRoot, ".cache", `local-stack-${env.ADS_PORT}`, "repository-token");
+    try {
+      assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
+      const token = (await readFile(tokenFile, "utf8")).trim();
+      assert.ok(token.length >= 32, "a random token");
+      for (const port of [ports[1], ports[2]]) {
+        const client = createInferClient(`127.0.0.1:${port}`);
+        try {
+          const operator = new Metadata();
+          operator.set("x-inferencehub-repository-token", token);
+          const index = await grpcCall(
+            client.raw,
+            "repositoryIndex",
+            { repositoryName: "", ready: true },
+            operator,
+          );
+          assert.ok(index.models.length > 0);
+          await assert.rejects(
+            grpcCall(client.raw, "repositoryIndex", { repositoryName: "", ready: true }),
+            (err: ServiceError) => err.code === status.PERMISSION_DENIED,
+          );
+        } finally {
+          client.close();
+        }
+      }
+    } finally {
+      stack.process.kill("SIGINT");
+    }
+    assert.equal(await stack.exited, 0);
+    assert.ok(!existsSync(tokenFile), "the token goes with the run");
+  });
+
+  test("a component that crashes is started again: ext-authz killed with -9 comes back and calls work again (issue #10 finding 5)", async () => {
+    const stack = await start();
+    try {
+      const started = await stack.waitForLine(/ext-authz started \(pid \d+\)/);
+      const pid = Number(/\(pid (\d+)\)/.exec(started)?.[1]);
+      await printedCallWorks(stack);
+      const mark = stack.output.length;
+      process.kill(pid, "SIGKILL");
+      await stack.waitForLine(
+        new RegExp(`ext-authz \\(pid ${pid}\\) was killed by SIGKILL after .*; restarting in 500 ms`),
+        mark,
+      );
+      const back = await stack.waitForLine(/ext-authz restarted \(pid \d+\), restart 1/, mark);
+      assert.notEqual(Number(/\(pid (\d+)\)/.exec(back)?.[1]), pid);
+      // Envoy opens a new connection to ext-authz on the next check; until then a call may fail.
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        try {
+          await printedCallWorks(stack);
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+      }
+    } finally {
+      stack.process.kill("SIGINT");
+    }
+    assert.equal(
+      await stack.exited,
+      0,
+      `Ctrl-C ends the stack cleanly:\n${stack.output.slice(-10).join("\n")}`,
+    );
+    const stopping = stack.output.findIndex((l) => l.includes("stopping"));
+    assert.ok(stopping >= 0);
+    assert.deepEqual(
+      stack.output.slice(stopping).filter((l) => /restart/.test(l)),
+      [],
+      "Ctrl-C restarts nothing",
+    );
   });
 
   test("a second start after the runner was killed with -9 works", async () => {
