@@ -95,13 +95,20 @@ test("a crash loop backs off: the delay doubles up to the cap", async () => {
 
 test("a component that stayed up long enough starts over from the first delay", async () => {
   const r = reports();
-  supervisor = new Supervisor({ initialDelayMs: 20, maxDelayMs: 1000, stableAfterMs: 300, report: r.report });
+  // "Stable" is well above a process start on a loaded 2-core machine (a quick crash there can take
+  // several hundred ms from spawn to exit).
+  supervisor = new Supervisor({
+    initialDelayMs: 20,
+    maxDelayMs: 1000,
+    stableAfterMs: 1500,
+    report: r.report,
+  });
   let launches = 0;
-  // Two quick crashes (20, 40 ms), then up for 400 ms before it exits: the next delay is 20 ms again.
+  // Two quick crashes (20, 40 ms), then up for 2 s before it exits: the next delay is 20 ms again.
   await supervisor.start("flaky", async () => {
     launches += 1;
     return child(
-      launches === 3 ? "setTimeout(() => process.exit(1), 400)" : launches > 3 ? STAY_UP : "process.exit(1)",
+      launches === 3 ? "setTimeout(() => process.exit(1), 2000)" : launches > 3 ? STAY_UP : "process.exit(1)",
     );
   });
   await r.next(/restart 3$/);
