@@ -105,7 +105,12 @@ function rawSettings(s: ModelSettings): WrittenSettings {
 function rawModel(model: ModelConfig, defaults: ModelSettings): RawModel {
   return {
     name: model.name,
-    versions: model.versions.map((v) => ({ version: v.version, weight: v.weight, nodes: v.nodes })),
+    versions: model.versions.map((v) => ({
+      version: v.version,
+      ...(v.serverVersion !== v.version ? { serverVersion: v.serverVersion } : {}),
+      weight: v.weight,
+      nodes: v.nodes,
+    })),
     ...(model.shadow ? { shadow: { ...model.shadow } } : {}),
     ...modelOverrides(rawSettings(model), rawSettings(defaults)),
   };

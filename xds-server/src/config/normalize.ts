@@ -141,6 +141,7 @@ function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelConfig {
       version: String(v.version),
       weight: v.weight ?? (single ? 100 : 0),
       nodes: [...v.nodes],
+      serverVersion: v.serverVersion === undefined ? String(v.version) : String(v.serverVersion),
     })),
     ...(raw.shadow ? { shadow: { version: String(raw.shadow.version), percent: raw.shadow.percent } } : {}),
     ...(raw.pin !== undefined ? { pin: String(raw.pin) } : {}),

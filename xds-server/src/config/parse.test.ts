@@ -45,7 +45,7 @@ test("a minimal file gets every default", () => {
   ]);
   const [model] = config.models;
   assert.ok(model);
-  assert.deepEqual(model.versions, [{ version: "1", weight: 100, nodes: ["node-1"] }]);
+  assert.deepEqual(model.versions, [{ version: "1", weight: 100, nodes: ["node-1"], serverVersion: "1" }]);
   assert.equal(model.shadow, undefined);
   assert.equal(model.timeoutMs, defaultSettings.timeoutMs);
 });
@@ -96,6 +96,26 @@ models:
       assert.deepEqual(
         [e?.expectedLatencyMs, e?.retry.perTryTimeoutMs, e?.retry.hedge],
         [undefined, 5_000, false],
+      );
+    },
+  },
+  {
+    name: "a version the nodes know by another name, or as their default model",
+    yaml: `
+nodes: [{ name: n1, address: "10.0.0.1:9000" }]
+models:
+  - name: m
+    versions:
+      - { version: "1", serverVersion: "", weight: 50, nodes: [n1] }
+      - { version: "2", serverVersion: 7, weight: 50, nodes: [n1] }
+`,
+    check: (c) => {
+      assert.deepEqual(
+        c.models[0]?.versions.map((v) => [v.version, v.serverVersion]),
+        [
+          ["1", ""],
+          ["2", "7"],
+        ],
       );
     },
   },

@@ -64,6 +64,7 @@ export interface RawSettings {
 
 export interface RawVersion {
   version: string | number;
+  serverVersion?: string | number;
   weight?: number;
   nodes: string[];
 }

@@ -137,6 +137,8 @@ export interface VersionConfig {
   weight: number;
   /** Node names, as written. */
   nodes: string[];
+  /** What the nodes call this version: its name unless written; "" = the server's default model. */
+  serverVersion: string;
 }
 
 export interface ShadowConfig {

@@ -140,7 +140,9 @@ export function createHealthProber(options: HealthProberOptions): HealthProber {
       timed("health_check", () => conn.healthCheck(t.timeoutMs)),
       timed("server_ready", () => conn.serverReady(t.timeoutMs)),
       Promise.all(
-        t.models.map((m) => timed("model_ready", () => conn.modelReady(m.model, m.version, m.timeoutMs))),
+        t.models.map((m) =>
+          timed("model_ready", () => conn.modelReady(m.model, m.serverVersion, m.timeoutMs)),
+        ),
       ),
     ]);
     if (rt.closed) return;

@@ -18,9 +18,30 @@ test("one target per node with the versions placed on it; node settings are the 
     timeoutMs: 1000,
     jitter: 0.1,
     models: [
-      { model: "mlp", version: "1", timeoutMs: 1500, healthyThreshold: 1, unhealthyThreshold: 4 },
-      { model: "scale", version: "1", timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 },
-      { model: "scale", version: "2", timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 2 },
+      {
+        model: "mlp",
+        version: "1",
+        serverVersion: "1",
+        timeoutMs: 1500,
+        healthyThreshold: 1,
+        unhealthyThreshold: 4,
+      },
+      {
+        model: "scale",
+        version: "1",
+        serverVersion: "1",
+        timeoutMs: 1000,
+        healthyThreshold: 1,
+        unhealthyThreshold: 2,
+      },
+      {
+        model: "scale",
+        version: "2",
+        serverVersion: "2",
+        timeoutMs: 1000,
+        healthyThreshold: 1,
+        unhealthyThreshold: 2,
+      },
     ],
   });
   assert.deepEqual(

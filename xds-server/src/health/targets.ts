@@ -3,7 +3,10 @@ import type { Config, HealthSettings } from "../config/index.js";
 
 export interface ModelVersionTarget {
   model: string;
+  /** The gateway's name for the version (the health table's key). */
   version: string;
+  /** What ModelReady asks the node for ("" = the server's default model). */
+  serverVersion: string;
   /** ModelReady deadline: this model's own `health.timeout`. */
   timeoutMs: number;
   healthyThreshold: number;
@@ -37,6 +40,7 @@ export function probeTargets(config: Config): NodeTarget[] {
         models.push({
           model: model.name,
           version: v.version,
+          serverVersion: v.serverVersion,
           timeoutMs: model.health.timeoutMs,
           healthyThreshold: model.health.healthyThreshold,
           unhealthyThreshold: model.health.unhealthyThreshold,
