@@ -32,6 +32,8 @@ interface Harness {
   events: { at: number; event: HealthChangeEvent }[];
   /** "health status changed" log lines: every transition, before coalescing. */
   transitions: () => number;
+  /** Every log line (pino JSON). */
+  logs: string[];
   status: (node: string, model: string, version: string) => HealthStatus;
 }
 
@@ -55,8 +57,10 @@ function setup(cfg: Config, opts: { windowMs?: number; random?: () => number } =
   transport.set(A, { ...up, models: { "scale/1": true, "scale/2": true, "mlp/1": true } });
   transport.set(B, { ...up, models: { "scale/1": true } });
   let transitions = 0;
+  const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString());
       if (chunk.toString().includes("health status changed")) transitions++;
       done();
     },
@@ -80,6 +84,7 @@ function setup(cfg: Config, opts: { windowMs?: number; random?: () => number } =
     registry,
     events,
     transitions: () => transitions,
+    logs,
     status: (n, m, v) => prober.view()(n, m, v),
   };
 }
@@ -241,6 +246,38 @@ describe("health prober", () => {
     h.transport.set(A, { serverReady: false });
     await h.clock.advance(1_000);
     assert.equal(nodeA(h), "DRAINING DRAINING DRAINING");
+    await h.prober.stop();
+  });
+
+  test("no grpc.health.v1 (UNIMPLEMENTED) counts no failure and logs nothing, round after round; a kill still counts", async () => {
+    const h = setup(config(base, { scale: { "1": ["a"] } }));
+    h.transport.set(A, { health: { code: status.UNIMPLEMENTED } });
+    h.transport.set(B, { health: { code: status.NOT_FOUND }, serverReady: { code: status.UNIMPLEMENTED } });
+    h.prober.start();
+    await h.clock.advance(0);
+    await h.clock.advance(5_000);
+    assert.equal(h.status("a", "scale", "1"), "HEALTHY");
+    const rounds = h.transport.calls.filter((c) => c.node === "a" && c.probe === "health_check").length;
+    assert.equal(rounds, 6);
+    const failures = (text: string) =>
+      text.split("\n").filter((l) => l.startsWith("inferencehub_health_probe_failures_total{"));
+    assert.deepEqual(failures(await h.registry.metrics()), [], "no failure series at all");
+    assert.deepEqual(
+      h.logs.filter((l) => /"level":(40|50)/.test(l)),
+      [],
+      "no warning or error in the log",
+    );
+    assert.equal(h.prober.snapshot().a?.lastError, null);
+
+    // The same node killed: its failures count, and it goes out as fast as any node.
+    h.transport.set(A, { mode: "down" });
+    await h.clock.advance(1_000);
+    await h.clock.advance(100);
+    assert.equal(h.status("a", "scale", "1"), "UNHEALTHY");
+    assert.match(
+      (await h.registry.metrics()).split("\n").join("\n"),
+      /inferencehub_health_probe_failures_total\{node="a",probe="health_check",reason="UNAVAILABLE"\} 2/,
+    );
     await h.prober.stop();
   });
 

@@ -18,7 +18,7 @@ import { systemClock, type Clock } from "./clock.js";
 import { createGrpcProbeTransport } from "./grpc-transport.js";
 import { createHealthTable } from "./health-table.js";
 import { createHealthMetrics, type HealthMetrics } from "./metrics.js";
-import { interpretRound, statusName } from "./round.js";
+import { interpretRound, notImplemented, statusName } from "./round.js";
 import { modelKey, probeTargets, type NodeTarget } from "./targets.js";
 import type {
   HealthSnapshot,
@@ -291,10 +291,14 @@ function countFailures(
   models: Iterable<ProbeResult<boolean>>,
 ): void {
   const count = (probe: ProbeKind, reason: string) => metrics.probeFailures.inc({ node, probe, reason });
-  if (!healthCheck.ok) count("health_check", statusName(healthCheck.code));
-  else if (healthCheck.value !== "SERVING") count("health_check", healthCheck.value);
-  if (!serverReady.ok) count("server_ready", statusName(serverReady.code));
-  else if (!serverReady.value) count("server_ready", "NOT_READY");
+  // A server without the probe's service (UNIMPLEMENTED) answers so on every round: that is how
+  // it is, not a failure, and counting it would hide real failures in a steady climb.
+  if (!healthCheck.ok) {
+    if (!notImplemented("health_check", healthCheck)) count("health_check", statusName(healthCheck.code));
+  } else if (healthCheck.value !== "SERVING") count("health_check", healthCheck.value);
+  if (!serverReady.ok) {
+    if (!notImplemented("server_ready", serverReady)) count("server_ready", statusName(serverReady.code));
+  } else if (!serverReady.value) count("server_ready", "NOT_READY");
   for (const r of models) {
     if (!r.ok) count("model_ready", statusName(r.code));
     else if (!r.value) count("model_ready", "NOT_READY");

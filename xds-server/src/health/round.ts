@@ -29,6 +29,16 @@ export interface RoundVerdict {
   models: Map<string, { verdict: EntryVerdict; error: string | null }>;
 }
 
+/**
+ * A node-level probe the server does not implement: UNIMPLEMENTED (no such service or method, as
+ * MLServer answers grpc.health.v1), or NOT_FOUND for the health service. Such an answer is no
+ * opinion, not a failure: it decides nothing and is not counted as a failed probe.
+ */
+export function notImplemented(probe: "health_check" | "server_ready", r: ProbeResult<unknown>): boolean {
+  if (r.ok) return false;
+  return r.code === grpcStatus.UNIMPLEMENTED || (probe === "health_check" && r.code === grpcStatus.NOT_FOUND);
+}
+
 /** Codes that mean no server answered: the call never reached a handler. */
 const noAnswer: ReadonlySet<number> = new Set([grpcStatus.UNAVAILABLE, grpcStatus.DEADLINE_EXCEEDED]);
 
@@ -51,10 +61,8 @@ export function interpretRound(answers: RoundAnswers): RoundVerdict {
 
   const problems: string[] = [];
   if (hc.ok && hc.value !== "SERVING") problems.push(`health: ${hc.value}`);
-  if (!hc.ok && hc.code !== grpcStatus.UNIMPLEMENTED && hc.code !== grpcStatus.NOT_FOUND) {
-    problems.push(`health: ${describe(hc)}`);
-  }
-  if (!sr.ok && sr.code !== grpcStatus.UNIMPLEMENTED) problems.push(`ServerReady: ${describe(sr)}`);
+  if (!hc.ok && !notImplemented("health_check", hc)) problems.push(`health: ${describe(hc)}`);
+  if (!sr.ok && !notImplemented("server_ready", sr)) problems.push(`ServerReady: ${describe(sr)}`);
   if (problems.length > 0) {
     return allModels(answers, { reachable, serving: null, verdict: "failure", error: problems.join(", ") });
   }
