@@ -20,6 +20,8 @@ export interface XdsStatus {
   clients: XdsClientStatus[];
   /** node → "model/version" → HEALTHY, UNHEALTHY, DRAINING or UNKNOWN (when the prober runs). */
   health?: Record<string, Record<string, string>>;
+  /** Models whose split is degraded: versions with no node up, and the weights in force. */
+  degradedSplits?: Record<string, { versionsDown: string[]; weights: Record<string, number> }>;
 }
 
 export interface XdsProcess {

@@ -57,6 +57,7 @@ export const defaultSettings: Readonly<ModelSettings> = {
   // Envoy's default of 50 sends calls to unhealthy nodes once half a priority is down.
   // https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/upstream/load_balancing/panic_threshold
   panicThreshold: 0,
+  versionFailover: "share",
   // A probe is a trivial call: a node that takes 250 ms to answer it is stuck, and two such
   // rounds, the second 100 ms after the first (prober.ts), take it out in about 600 ms.
   health: { intervalMs: 2_000, timeoutMs: 250, healthyThreshold: 1, unhealthyThreshold: 2, jitter: 0.1 },

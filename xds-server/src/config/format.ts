@@ -92,6 +92,7 @@ function rawSettings(s: ModelSettings): WrittenSettings {
       maxEjectionPercent: s.outlierDetection.maxEjectionPercent,
     },
     panicThreshold: s.panicThreshold,
+    versionFailover: s.versionFailover,
     health: {
       interval: formatDuration(s.health.intervalMs),
       timeout: formatDuration(s.health.timeoutMs),

@@ -108,6 +108,7 @@ export function resolveSettings(base: Readonly<ModelSettings>, raw: RawSettings 
       maxEjectionPercent: od?.maxEjectionPercent ?? base.outlierDetection.maxEjectionPercent,
     },
     panicThreshold: raw?.panicThreshold ?? base.panicThreshold,
+    versionFailover: raw?.versionFailover ?? base.versionFailover,
     health: {
       intervalMs: ms(health?.interval, base.health.intervalMs),
       timeoutMs: ms(health?.timeout, base.health.timeoutMs),

@@ -53,6 +53,7 @@ export interface RawSettings {
     maxEjectionPercent?: number;
   };
   panicThreshold?: number;
+  versionFailover?: "share" | "none";
   health?: {
     interval?: string;
     timeout?: string;

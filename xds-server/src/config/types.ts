@@ -26,6 +26,9 @@ export const retryOnValues = [
 
 export type RetryOn = (typeof retryOnValues)[number];
 
+export const versionFailoverValues = ["share", "none"] as const;
+export type VersionFailover = (typeof versionFailoverValues)[number];
+
 export interface Config {
   listener: ListenerConfig;
   /** Pool names in priority order, first = preferred: a cluster fails over from one to the next. */
@@ -128,6 +131,12 @@ export interface ModelSettings {
   outlierDetection: OutlierDetectionSettings;
   /** Percent of healthy hosts below which Envoy load-balances over all hosts; 0 = never. */
   panicThreshold: number;
+  /**
+   * "share": a version with no healthy node gives its share of unpinned calls to the model's
+   * healthy versions, in proportion to their weights, until it recovers. "none": its share fails
+   * (UNAVAILABLE), for experiments whose split must hold exactly.
+   */
+  versionFailover: VersionFailover;
   health: HealthSettings;
 }
 

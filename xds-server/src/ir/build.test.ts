@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatErrors, parseConfig } from "../config/index.js";
 import type { Config } from "../config/index.js";
-import { buildIR, unknownHealth } from "./build.js";
+import { stringify } from "yaml";
+import { buildIR, shareOut, unknownHealth } from "./build.js";
 import type { HealthView } from "./types.js";
 
 function config(yaml: string): Config {
@@ -146,4 +147,88 @@ auth:
     port: 19000,
     dns: true,
   });
+});
+
+const split = config(`
+nodes:
+  - { name: n1, address: "10.0.0.1:9000" }
+  - { name: n2, address: "10.0.0.2:9000" }
+  - { name: n3, address: "10.0.0.3:9000" }
+models:
+  - name: share
+    versions:
+      - { version: "1", weight: 50, nodes: [n1] }
+      - { version: "2", weight: 30, nodes: [n2] }
+      - { version: "3", weight: 20, nodes: [n3] }
+  - name: strict
+    versionFailover: none
+    versions:
+      - { version: "1", weight: 50, nodes: [n1] }
+      - { version: "2", weight: 50, nodes: [n2] }
+`);
+
+const down =
+  (...nodes: string[]): HealthView =>
+  (node) =>
+    nodes.includes(node) ? "UNHEALTHY" : "HEALTHY";
+
+const weightsOf = (health: HealthView, model: string) => {
+  const m = buildIR(split, health).models.find((x) => x.name === model);
+  return { weights: m?.versions.map((v) => v.weight), down: m?.versionsDown };
+};
+
+test("version failover: a version with no healthy node gives its share to the others, in proportion", () => {
+  assert.deepEqual(weightsOf(down(), "share"), { weights: [50, 30, 20], down: undefined });
+  assert.deepEqual(
+    weightsOf(unknownHealth, "share"),
+    { weights: [50, 30, 20], down: undefined },
+    "not probed yet",
+  );
+  // 50 : 20 of the 70 left → 71.4 : 28.6 → 71 : 29.
+  assert.deepEqual(weightsOf(down("n2"), "share"), { weights: [71, 0, 29], down: ["2"] });
+  assert.deepEqual(weightsOf(down("n1", "n2"), "share"), { weights: [0, 0, 100], down: ["1", "2"] });
+  // Nobody to give it to: the weights stay, and the calls fail UNAVAILABLE.
+  assert.deepEqual(weightsOf(down("n1", "n2", "n3"), "share"), {
+    weights: [50, 30, 20],
+    down: ["1", "2", "3"],
+  });
+  // versionFailover: none keeps the split and says which version is down.
+  assert.deepEqual(weightsOf(down("n2"), "strict"), { weights: [50, 50], down: ["2"] });
+  // A node drained by the config counts as down too.
+  const drained = config(
+    stringify({
+      nodes: [
+        { name: "n1", address: "10.0.0.1:9000" },
+        { name: "n2", address: "10.0.0.2:9000", drain: true },
+      ],
+      models: [
+        {
+          name: "m",
+          versions: [
+            { version: "1", weight: 50, nodes: ["n1"] },
+            { version: "2", weight: 50, nodes: ["n2"] },
+          ],
+        },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    buildIR(drained, down()).models[0]?.versions.map((v) => v.weight),
+    [100, 0],
+  );
+});
+
+test("shareOut: always 100 in all, by largest remainder, and nothing to a version that is down", () => {
+  assert.deepEqual(shareOut([34, 33, 33], [true, true, false]), [51, 49, 0]);
+  assert.deepEqual(shareOut([1, 1, 1, 97], [true, true, true, false]), [34, 33, 33, 0]);
+  assert.deepEqual(shareOut([0, 100], [true, false]), [0, 100], "a weight-0 version takes no share");
+  for (let a = 0; a <= 100; a += 7) {
+    const weights = [a, 100 - a, 0];
+    const out = shareOut(weights, [true, false, true]);
+    assert.equal(
+      out.reduce((x, y) => x + y, 0),
+      100,
+      JSON.stringify({ weights, out }),
+    );
+  }
 });

@@ -40,7 +40,7 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
   return {
     listener: buildListener(config),
     ...(extAuthz ? { extAuthz: { ...extAuthz, service: { ...extAuthz.service } } } : {}),
-    models: models.map(buildModel),
+    models: models.map((model) => buildModel(model, versionUp(nodes, health))),
     clusters: sortBy(
       models.flatMap((model) =>
         model.versions.map((version) => buildCluster(model, version, { nodes, pools: config.pools, health })),
@@ -79,14 +79,38 @@ function buildExtAuthz(auth: AuthConfig): ExtAuthzIR {
   };
 }
 
-function buildModel(model: ModelConfig): ModelIR {
+/** Whether a version has a node that may serve it: one HEALTHY, or UNKNOWN (not probed yet). */
+type VersionUp = (model: string, version: VersionConfig) => boolean;
+
+function versionUp(nodes: ReadonlyMap<string, NodeConfig>, health: HealthView): VersionUp {
+  return (model, version) =>
+    version.nodes.some((name) => {
+      if (nodes.get(name)?.drain) return false;
+      const status = health(name, model, version.version);
+      return status === "HEALTHY" || status === "UNKNOWN";
+    });
+}
+
+function buildModel(model: ModelConfig, up: VersionUp): ModelIR {
   const retry = buildRetry(model);
+  const versions = sortBy(model.versions, (v) => v.version);
+  // A pin overrides the weights: the pinned version takes every call.
+  const configured = versions.map((v) =>
+    model.pin === undefined ? v.weight : v.version === model.pin ? 100 : 0,
+  );
+  const down = versions.filter((v, i) => (configured[i] ?? 0) > 0 && !up(model.name, v));
+  const weights =
+    down.length > 0 && model.versionFailover === "share" && model.pin === undefined
+      ? shareOut(
+          configured,
+          versions.map((v) => !down.includes(v)),
+        )
+      : configured;
   return {
     name: model.name,
-    // A pin overrides the weights: the pinned version takes every call.
-    versions: sortBy(model.versions, (v) => v.version).map((v) => ({
+    versions: versions.map((v, i) => ({
       version: v.version,
-      weight: model.pin === undefined ? v.weight : v.version === model.pin ? 100 : 0,
+      weight: weights[i] ?? 0,
       cluster: clusterName(model.name, v.version),
     })),
     ...(model.shadow
@@ -100,7 +124,32 @@ function buildModel(model: ModelConfig): ModelIR {
       : {}),
     timeoutMs: model.timeoutMs,
     ...(retry ? { retry } : {}),
+    ...(down.length > 0 ? { versionsDown: down.map((v) => v.version) } : {}),
   };
+}
+
+/**
+ * The weights of the versions that are up, scaled to add up to 100 again (largest remainder, ties
+ * to the first version): a version down gives its share to the others in proportion to theirs.
+ * With no weighted version up there is nobody to give it to, and the weights stay as they are.
+ */
+export function shareOut(weights: readonly number[], up: readonly boolean[]): number[] {
+  const kept = weights.map((w, i) => (up[i] ? w : 0));
+  const total = kept.reduce((a, b) => a + b, 0);
+  if (total === 0) return [...weights];
+  const exact = kept.map((w) => (w * 100) / total);
+  const result = exact.map(Math.floor);
+  let left = 100 - result.reduce((a, b) => a + b, 0);
+  const order = exact
+    .map((x, i) => ({ i, rest: x - Math.floor(x) }))
+    .filter(({ i }) => (kept[i] ?? 0) > 0)
+    .sort((a, b) => b.rest - a.rest || a.i - b.i);
+  for (const { i } of order) {
+    if (left === 0) break;
+    result[i] = (result[i] ?? 0) + 1;
+    left -= 1;
+  }
+  return result;
 }
 
 /**

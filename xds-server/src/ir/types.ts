@@ -92,11 +92,20 @@ export interface ModelIR {
   timeoutMs: number;
   /** Absent when the model allows one try only. */
   retry?: RetryIR;
+  /**
+   * Versions that take unpinned calls by the config but have no node to serve them (every node
+   * UNHEALTHY or DRAINING), sorted; absent when there are none. With `versionFailover: share`
+   * their weight is 0 here and the healthy versions' weights grew to keep 100.
+   */
+  versionsDown?: string[];
 }
 
 export interface VersionRouteIR {
   version: string;
-  /** Percent of unpinned calls. Weights of a model sum to exactly 100: grpc-js picks against 100. */
+  /**
+   * Percent of unpinned calls. Weights of a model sum to exactly 100: grpc-js picks against 100.
+   * The configured weight, or the pin's 100, moved off versions that are down (versionsDown).
+   */
   weight: number;
   /** The cluster serving this version (ClusterIR.name). */
   cluster: string;

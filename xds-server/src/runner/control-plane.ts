@@ -13,7 +13,7 @@ import { handleAdminHttp } from "../admin/admin-http.js";
 import { AdminAuth } from "../admin/auth.js";
 import { SnapshotCache } from "../cache/index.js";
 import type { Config } from "../config/index.js";
-import { buildIR, unknownHealth, type HealthView } from "../ir/index.js";
+import { buildIR, unknownHealth, type GatewayIR, type HealthView } from "../ir/index.js";
 import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
 import { SnapshotBuilder, checkSnapshot, type Snapshot } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
@@ -62,6 +62,11 @@ export interface ControlPlaneStatus {
   health?: Record<string, Record<string, string>>;
   /** The prober's detail per node: reachability, last error, counters. */
   probes?: HealthSnapshot;
+  /**
+   * Models whose split is degraded: the versions down (no node up) and the weights unpinned calls
+   * get now (moved to the versions up under `versionFailover: share`).
+   */
+  degradedSplits: Record<string, { versionsDown: string[]; weights: Record<string, number> }>;
 }
 
 function healthByNode(snapshot: HealthSnapshot): Record<string, Record<string, string>> {
@@ -82,7 +87,11 @@ export function buildSnapshots(
   health: HealthView = unknownHealth,
   builder: SnapshotBuilder = new SnapshotBuilder(),
 ): Record<ClientGroup, Snapshot> {
-  const snapshots = builder.build(buildIR(config, health));
+  return snapshotsOf(buildIR(config, health), builder);
+}
+
+function snapshotsOf(ir: GatewayIR, builder: SnapshotBuilder): Record<ClientGroup, Snapshot> {
+  const snapshots = builder.build(ir);
   for (const [group, snapshot] of Object.entries(snapshots)) {
     const problems = checkSnapshot(snapshot);
     // A dangling reference would leave clients warming forever: a translator bug, not an operator's.
@@ -96,17 +105,42 @@ interface Publisher {
   metrics: XdsMetrics;
   log: Logger;
   builder: SnapshotBuilder;
+  degradedSplits: ControlPlaneStatus["degradedSplits"];
 }
 
 function publish(p: Publisher, config: Config, health: HealthView, why: string): void {
   const end = p.metrics.snapshotBuild.startTimer();
-  const snapshots = buildSnapshots(config, health, p.builder);
+  const ir = buildIR(config, health);
+  const snapshots = snapshotsOf(ir, p.builder);
   end();
+  recordSplits(p, ir);
   for (const [group, snapshot] of Object.entries(snapshots)) {
     const { changed } = p.cache.set(group, snapshot);
     if (changed)
       p.log.info({ group, version: snapshot.version, why, ...p.builder.lastBuild }, "snapshot published");
   }
+}
+
+/** Follows which models' splits are degraded: status, a gauge per model, a log line per change. */
+function recordSplits(p: Publisher, ir: GatewayIR): void {
+  const now: ControlPlaneStatus["degradedSplits"] = {};
+  for (const model of ir.models) {
+    if (!model.versionsDown) continue;
+    now[model.name] = {
+      versionsDown: model.versionsDown,
+      weights: Object.fromEntries(model.versions.map((v) => [v.version, v.weight])),
+    };
+  }
+  for (const model of new Set([...Object.keys(p.degradedSplits), ...Object.keys(now)])) {
+    const before = p.degradedSplits[model];
+    const after = now[model];
+    if (JSON.stringify(before) === JSON.stringify(after)) continue;
+    p.metrics.versionsDown.set({ model }, after?.versionsDown.length ?? 0);
+    if (after)
+      p.log.warn({ model, ...after }, "split degraded: versions down, unpinned calls follow these weights");
+    else p.log.info({ model }, "split restored: every version that takes calls is up");
+  }
+  p.degradedSplits = now;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -122,6 +156,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     metrics,
     log: log.child({ component: "snapshot" }),
     builder: new SnapshotBuilder(),
+    degradedSplits: {},
   };
   // Created on the first valid config; until then nothing is probed and health is UNKNOWN.
   let prober: HealthProber | undefined;
@@ -203,6 +238,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     snapshots: Object.fromEntries(cache.groups().map((g) => [g, cache.get(g)?.version ?? ""])),
     clients: clients.list(),
     ...(prober ? { health: healthByNode(prober.snapshot()), probes: prober.snapshot() } : {}),
+    degradedSplits: publisher.degradedSplits,
   });
 
   let admin: AdminServer;

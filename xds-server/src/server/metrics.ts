@@ -8,6 +8,7 @@ export interface XdsMetrics {
   nacks: Counter<"kind" | "transport">;
   snapshotBuild: Histogram<never>;
   configReloads: Counter<"result">;
+  versionsDown: Gauge<"model">;
 }
 
 export function createXdsMetrics(registry: Registry): XdsMetrics {
@@ -54,6 +55,12 @@ export function createXdsMetrics(registry: Registry): XdsMetrics {
       name: "inferencehub_xds_config_reloads_total",
       help: "Config loads, by result (applied, unchanged, invalid)",
       labelNames: ["result"],
+      registers,
+    }),
+    versionsDown: new Gauge({
+      name: "inferencehub_model_versions_down",
+      help: "Versions of a model that take unpinned calls by the config but have no node up to serve them (the split is degraded while above 0)",
+      labelNames: ["model"],
       registers,
     }),
   };

@@ -148,7 +148,8 @@ function noModelHeaderDefault(): TypedExtensionConfig {
 
 /**
  * Envoy's own answers, with a message: a model header no scope has leaves the call without a route
- * (response flag NR), and ext-authz down or too slow fails the call closed. For a gRPC call the
+ * (response flag NR), ext-authz down or too slow fails the call closed, and a version with no node
+ * up (flag UH) names itself. For a gRPC call the
  * body becomes grpc-message, and a grpc-status header set here is kept instead of the one mapped
  * from the HTTP status (404 would read UNIMPLEMENTED).
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_conn_man/local_reply
@@ -185,6 +186,13 @@ function localReplies(): LocalReplyConfig {
         },
         grpcStatus.unavailable,
         "the gateway could not reach its authorization service, so the call was not checked and not sent; retry shortly",
+      ),
+      // No node up for the version the route chose: a pinned call to a version that is down, or
+      // every version of the model down. The cluster is `<model>~<version>`.
+      grpcReply(
+        { $case: "responseFlagFilter", responseFlagFilter: { flags: ["UH"] } },
+        grpcStatus.unavailable,
+        "no node is up to serve %UPSTREAM_CLUSTER% (model~version); retry later, or pin another version",
       ),
     ],
   });
