@@ -13,7 +13,7 @@
  *   has not ACKed is held back; clusters the client's current routes still use are removed only
  *   once new routes are ACKed; a route configuration the client stops asking for is dropped;
  * - a NACKed content is not resent; the client keeps its last good config;
- * - after a cluster changes, its endpoints are sent again even if unchanged, or it stays warming.
+ * - a changed cluster's endpoints go out with it, even if unchanged, or it stays warming.
  * https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
  */
 import type { Snapshot, SnapshotResource } from "../snapshot/snapshot.js";
@@ -175,8 +175,22 @@ export class StreamState {
       const next =
         this.transport === "sotw" ? this.#planSotw(state, desired) : this.#planDelta(state, desired);
       if (next) out.push(next);
+      if (next && kind === "cluster") this.#forceEndpointsOfChanged(next);
     }
     return out;
+  }
+
+  /**
+   * A changed cluster warms again and waits for its endpoints before Envoy ACKs the clusters: send
+   * them with the clusters, even if unchanged. Waiting for the ACK instead would leave the cluster
+   * warming until Envoy's initial_fetch_timeout (15 s) gave up on them.
+   */
+  #forceEndpointsOfChanged(clusters: Outgoing): void {
+    const held = this.kinds.cluster.acked;
+    for (const r of clusters.resources) {
+      const before = held.get(r.name);
+      if (before && before.version !== r.version) this.kinds.endpoint.force.add(r.name);
+    }
   }
 
   #planSotw(state: KindState, desired: Map<string, SnapshotResource>): Outgoing | undefined {
@@ -232,13 +246,6 @@ export class StreamState {
     const state = this.kinds[kind];
     const pending = state.pending;
     if (!pending) return undefined;
-    if (kind === "cluster") {
-      // A changed cluster re-warms and needs its endpoints again.
-      for (const [name, r] of pending.next) {
-        if (state.acked.get(name)?.version !== r.version && state.acked.has(name))
-          this.kinds.endpoint.force.add(name);
-      }
-    }
     state.acked = pending.next;
     state.ackedVersion = pending.version;
     state.nacked.clear();
