@@ -33,6 +33,7 @@ const envoyProtos = [
   "envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto",
   "envoy/extensions/filters/http/grpc_stats/v3/config.proto",
   "envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto",
+  "envoy/extensions/filters/http/lua/v3/lua.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",

@@ -20,6 +20,7 @@ const { values } = parseArgs({
     "max-queue": { type: "string", default: "64" },
     "max-message-bytes": { type: "string", default: String(64 * 1024 * 1024) },
     "infer-delay-ms": { type: "string", default: "0" },
+    "version-from": { type: "string", default: "header" },
     "drain-delay-ms": { type: "string", default: "0" },
     "shutdown-grace-ms": { type: "string", default: "30000" },
     providers: { type: "string", default: process.env.ORT_PROVIDERS ?? "cpu" },
@@ -35,6 +36,13 @@ function int(flag: keyof typeof values): number {
     process.exit(2);
   }
   return n;
+}
+
+function versionFrom(): "header" | "body" {
+  const raw = values["version-from"];
+  if (raw === "header" || raw === "body") return raw;
+  console.error(`--version-from must be header or body, got '${String(raw)}'`);
+  process.exit(2);
 }
 
 const log = pino({ name: "inference-node", level: process.env.LOG_LEVEL ?? "info" });
@@ -61,6 +69,7 @@ const node = await startInferenceNode({
   maxQueue: int("max-queue"),
   maxMessageBytes: int("max-message-bytes"),
   inferDelayMs: int("infer-delay-ms"),
+  versionFrom: versionFrom(),
   drainDelayMs: int("drain-delay-ms"),
   shutdownGraceMs: int("shutdown-grace-ms"),
   executionProviders: (values.providers ?? "cpu").split(","),

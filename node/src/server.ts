@@ -63,6 +63,12 @@ export interface InferenceNodeOptions {
   metricsPort?: number;
   /** Added to every inference: stands in for a slower accelerator in tests, demos and fault drills. */
   inferDelayMs?: number;
+  /**
+   * "header" (default): the gateway's x-inferencehub-model-version picks the version. "body": only
+   * the request's model_version does, as in a stock server (Triton, MLServer): the gateway's tests
+   * use it to stand in for one.
+   */
+  versionFrom?: "header" | "body";
   /** How long to report NOT_SERVING before the port stops taking calls. */
   drainDelayMs?: number;
   /** How long in-flight calls may take to finish once the port is closing. */
@@ -209,7 +215,8 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     const request = call.request;
     // Behind the gateway, the version cluster that picked this node names its version; it wins
     // over the body, whose version the gateway's routing did not read.
-    const routedVersion = call.metadata.get(ROUTED_VERSION_HEADER)[0];
+    const routedVersion =
+      options.versionFrom === "body" ? undefined : call.metadata.get(ROUTED_VERSION_HEADER)[0];
     const version =
       typeof routedVersion === "string" && routedVersion !== "" ? routedVersion : request.modelVersion;
     checkRoutedModel(call, request.modelName);

@@ -18,6 +18,7 @@ export function formatConfig(config: Config): string {
       address: node.address,
       pool: node.pool,
       ...(node.drain ? { drain: true } : {}),
+      ...(node.versionFrom !== "header" ? { versionFrom: node.versionFrom } : {}),
     })),
     models: config.models.map((model) => rawModel(model, config.defaults)),
     ...(config.auth ? { auth: rawAuth(config.auth) } : {}),

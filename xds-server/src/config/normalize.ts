@@ -72,6 +72,7 @@ function normalizeNode(raw: RawNode): NodeConfig {
     port: parts.port,
     pool: raw.pool ?? defaultPool,
     drain: raw.drain ?? false,
+    versionFrom: raw.versionFrom ?? "header",
   };
 }
 

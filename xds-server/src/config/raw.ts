@@ -31,6 +31,7 @@ export interface RawNode {
   address: string;
   pool?: string;
   drain?: boolean;
+  versionFrom?: "header" | "body";
 }
 
 export interface RawSettings {

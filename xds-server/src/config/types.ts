@@ -76,6 +76,12 @@ export interface NodeConfig {
   pool: string;
   /** An operator is taking the node out: it gets no new calls (Envoy's DRAINING). */
   drain: boolean;
+  /**
+   * Where the node's server reads the version the gateway chose: "header"
+   * (x-inferencehub-model-version, the reference node) or "body" (model_version in the request:
+   * Triton, MLServer, KServe runtimes), which the gateway then rewrites.
+   */
+  versionFrom: "header" | "body";
 }
 
 export interface RetrySettings {

@@ -189,6 +189,9 @@ function buildCluster(model: ModelConfig, version: VersionConfig, ctx: ClusterCo
     outlierDetection: { ...model.outlierDetection },
     panicThreshold: model.panicThreshold,
     endpoints: buildEndpoints(model.name, version, ctx),
+    ...(version.nodes.some((name) => ctx.nodes.get(name)?.versionFrom === "body")
+      ? { bodyVersion: version.serverVersion }
+      : {}),
   };
 }
 

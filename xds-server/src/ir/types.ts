@@ -133,6 +133,11 @@ export interface RetryIR {
 }
 
 export interface ClusterIR {
+  /**
+   * Set when a node of this version reads the version from the request body (`versionFrom: body`):
+   * what Envoy writes into model_version of unary model calls ("" = none: the server's default).
+   */
+  bodyVersion?: string;
   /** `<model>~<version>`: `~` cannot occur in either name, so names never collide. */
   name: string;
   model: string;

@@ -14,6 +14,7 @@ export {
   routerTypeUrl,
   scopedRouteConfigurationTypeUrl,
   stdoutAccessLogTypeUrl,
+  luaTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";

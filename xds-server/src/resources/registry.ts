@@ -15,6 +15,7 @@ import {
 import { Router } from "../../../gen/envoy/envoy/extensions/filters/http/router/v3/router.js";
 import { FilterConfig as GrpcStatsConfig } from "../../../gen/envoy/envoy/extensions/filters/http/grpc_stats/v3/config.js";
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
+import { Lua } from "../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
 import { UpstreamCodec } from "../../../gen/envoy/envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.js";
 import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
@@ -36,6 +37,7 @@ import {
   routerTypeUrl,
   scopedRouteConfigurationTypeUrl,
   stdoutAccessLogTypeUrl,
+  luaTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";
@@ -54,6 +56,7 @@ export interface MessageTypes {
   [grpcStatsTypeUrl]: GrpcStatsConfig;
   [headerMutationTypeUrl]: HeaderMutation;
   [earlyHeaderMutationTypeUrl]: EarlyHeaderMutation;
+  [luaTypeUrl]: Lua;
   [upstreamCodecTypeUrl]: UpstreamCodec;
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate;
@@ -82,6 +85,7 @@ export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<Message
   [grpcStatsTypeUrl]: GrpcStatsConfig,
   [headerMutationTypeUrl]: HeaderMutation,
   [earlyHeaderMutationTypeUrl]: EarlyHeaderMutation,
+  [luaTypeUrl]: Lua,
   [upstreamCodecTypeUrl]: UpstreamCodec,
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate,

@@ -47,6 +47,9 @@ export const grpcStatsTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig";
 export type GrpcStatsTypeUrl = typeof grpcStatsTypeUrl;
 
+export const luaTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua";
+export type LuaTypeUrl = typeof luaTypeUrl;
+
 export const upstreamCodecTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";
 export type UpstreamCodecTypeUrl = typeof upstreamCodecTypeUrl;

@@ -20,6 +20,7 @@ import {
 } from "../resources/index.js";
 import { adsConfigSource, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
+import { bodyVersionFilter } from "./filters/body-version.js";
 import { routedModelHeader, routedVersionHeader } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
@@ -137,7 +138,13 @@ function upstreamProtocolOptions(c: ClusterIR, group: ClientGroup) {
         $case: "explicitHttpConfig",
         explicitHttpConfig: { protocolConfig: { $case: "http2ProtocolOptions", http2ProtocolOptions: {} } },
       },
-      httpFilters: group === "envoy" ? routedHeaderFilters(c.model, c.version) : [],
+      httpFilters:
+        group === "envoy"
+          ? [
+              ...(c.bodyVersion !== undefined ? [bodyVersionFilter(c.bodyVersion)] : []),
+              ...routedHeaderFilters(c.model, c.version),
+            ]
+          : [],
     }),
   );
 }

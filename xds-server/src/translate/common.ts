@@ -3,7 +3,13 @@ import { Address } from "../../../gen/envoy/envoy/config/core/v3/address.js";
 import { ApiVersion, ConfigSource } from "../../../gen/envoy/envoy/config/core/v3/config_source.js";
 
 /** gRPC status codes the gateway answers itself. https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
-export const grpcStatus = { invalidArgument: 3, notFound: 5, unimplemented: 12, unavailable: 14 } as const;
+export const grpcStatus = {
+  invalidArgument: 3,
+  notFound: 5,
+  resourceExhausted: 8,
+  unimplemented: 12,
+  unavailable: 14,
+} as const;
 
 /**
  * "Fetch it over the ADS stream this client already has": what every RDS and EDS reference uses,

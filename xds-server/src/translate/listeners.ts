@@ -194,6 +194,21 @@ function localReplies(): LocalReplyConfig {
         grpcStatus.unavailable,
         "no node is up to serve %UPSTREAM_CLUSTER% (model~version); retry later, or pin another version",
       ),
+      // A request Envoy had to buffer whole (the body rewrite for stock servers) past its 1 MiB
+      // per-connection buffer: Envoy's 413 would reach gRPC clients as UNKNOWN.
+      grpcReply(
+        {
+          $case: "statusCodeFilter",
+          statusCodeFilter: {
+            comparison: {
+              op: ComparisonFilter_Op.EQ,
+              value: { defaultValue: 413, runtimeKey: "inferencehub.payload_too_large_status" },
+            },
+          },
+        },
+        grpcStatus.resourceExhausted,
+        "the request is larger than the 1 MiB the gateway can buffer to write the version into it for this model version's nodes (versionFrom: body); send smaller requests",
+      ),
     ],
   });
 }
