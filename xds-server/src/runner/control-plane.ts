@@ -17,6 +17,7 @@ import { buildIR, unknownHealth, type GatewayIR, type HealthView } from "../ir/i
 import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
 import { SnapshotBuilder, checkSnapshot, type Snapshot } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
+import { proxylessLimits } from "./proxyless-limits.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { ConfigFile } from "./config-file.js";
@@ -67,6 +68,8 @@ export interface ControlPlaneStatus {
    * get now (moved to the versions up under `versionFailover: share`).
    */
   degradedSplits: Record<string, { versionsDown: string[]; weights: Record<string, number> }>;
+  /** What proxyless clients cannot be given as configured (proxyless-limits.ts). */
+  proxylessLimits: string[];
 }
 
 function healthByNode(snapshot: HealthSnapshot): Record<string, Record<string, string>> {
@@ -171,6 +174,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         );
       }
       prober?.update(cfg);
+      for (const limit of proxylessLimits(cfg)) log.warn({ group: "proxyless" }, limit);
       publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
     },
   });
@@ -239,6 +243,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clients: clients.list(),
     ...(prober ? { health: healthByNode(prober.snapshot()), probes: prober.snapshot() } : {}),
     degradedSplits: publisher.degradedSplits,
+    proxylessLimits: config.current ? proxylessLimits(config.current) : [],
   });
 
   let admin: AdminServer;
