@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything InferenceHub needs on a fresh machine, and returns in seconds the second
-# time: npm packages, protoc (Debian), generated protocol types, the test models and Envoy.
+# time: npm packages, protoc (Debian), generated protocol types, the test models, Envoy and
+# MLServer (a stock model server, for test/mlserver.test.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,3 +39,23 @@ step "locating Envoy"
 npx tsx scripts/lib/envoy.ts
 step "fetching deploy schemas and tools (for the deploy checks)"
 bash scripts/fetch-deploy-schemas.sh
+
+# MLServer (PyPI, about 330 MB installed with its dependencies) in a venv of its own: test/mlserver.test.ts
+# puts it behind the gateway as a stock server. Optional: without it that test skips, saying why.
+# The version must match MLSERVER_VERSION in scripts/lib/mlserver-process.ts, which reads the stamp.
+mlserver_version=1.7.1
+mlserver_venv=.tools/mlserver-venv
+if [ "${INFERENCEHUB_SKIP_MLSERVER:-}" = 1 ]; then
+  :
+elif [ "$(cat "$mlserver_venv/.stamp" 2>/dev/null)" != "mlserver==$mlserver_version" ]; then
+  step "installing MLServer $mlserver_version into $mlserver_venv (once; INFERENCEHUB_SKIP_MLSERVER=1 skips)"
+  rm -rf "$mlserver_venv"
+  if python3 -m venv "$mlserver_venv" &&
+    "$mlserver_venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off \
+      "mlserver==$mlserver_version"; then
+    echo "mlserver==$mlserver_version" > "$mlserver_venv/.stamp"
+  else
+    rm -rf "$mlserver_venv"
+    printf '\033[33m[setup] MLServer could not be installed (python3 with venv and PyPI are needed); test/mlserver.test.ts will skip\033[0m\n' >&2
+  fi
+fi
