@@ -1,15 +1,19 @@
 /**
  * A stock server behind the gateway (issue #11): Seldon's MLServer 1.7.1, serving the `scale`
  * model as a custom Python runtime (test/mlserver/), beside the project's reference nodes, with a
- * real Envoy steered by the control plane.
+ * real Envoy steered by the control plane. MLServer serves `scale` versions 2 and 3 and an
+ * unversioned `scale-unversioned` (the reference v1's k and b); its node says `versionFrom: body`.
  *
- * - an unversioned MLServer model (no parameters.version) as config version "1" with
- *   `serverVersion: ""`: probed HEALTHY (MLServer answers UNIMPLEMENTED to grpc.health.v1, which
- *   counts no failure), and answered right through the gateway;
- * - a 50/50 split of `scale` across v1 on a reference node and v2 on MLServer: every answer's
- *   output is the reference output of the version the answer says, and the split is within
- *   binomial bounds;
- * - kill -9 of MLServer and of a reference node at once: both UNHEALTHY within the same bound.
+ * - MLServer is probed HEALTHY by ServerReady and ModelReady(model, serverVersion) (it answers
+ *   UNIMPLEMENTED to grpc.health.v1, which counts no failure and logs nothing);
+ * - the unversioned model as config version "1" with `serverVersion: ""` answers right, unpinned
+ *   and pinned by header or body (the body's "1" is rewritten to none); without the rewrite a
+ *   body naming "1" gets NOT_FOUND from MLServer;
+ * - a 40/30/30 split of `scale` across v1 on a reference node and v2 and v3 on the one MLServer:
+ *   every answer's output is the reference output of the version the answer names, the node fits
+ *   the version, and each version's share is within binomial bounds;
+ * - kill -9 of MLServer and of a reference node at once: both UNHEALTHY within the same bound,
+ *   the split fails over to v1; MLServer restarted on its port: HEALTHY again, the split back.
  *
  * Skips, saying why, when MLServer is not installed (scripts/setup.sh installs it).
  */
@@ -32,11 +36,12 @@ import { assertClose } from "./lib/assertions.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 
 const MLS = "mlserver-1";
-/** Serves `scale` v1 (weighted against MLServer's v2). */
+/** Serves `scale` v1 (weighted against MLServer's v2 and v3). */
 const REF = "node-a";
-/** A reference node killed beside MLServer, to compare detection times. */
+/** A reference node (serving `mlp`) killed beside MLServer, to compare detection times. */
 const REF_KILLED = "node-b";
 const UNVERSIONED = "scale-unversioned";
+const WEIGHTS: Record<string, number> = { "1": 40, "2": 30, "3": 30 };
 
 const health = { interval: "1s", timeout: "250ms", healthyThreshold: 1, unhealthyThreshold: 2, jitter: 0.1 };
 /**
@@ -46,25 +51,25 @@ const health = { interval: "1s", timeout: "250ms", healthyThreshold: 1, unhealth
  */
 const DETECTION_BOUND_MS = 1_000 * 1.1 + 100 + 2 * 250 + 200 + 1_000;
 
-function config(nodes: NodeEntry[], listenPort: number) {
+function config(nodes: NodeEntry[], listenPort: number, opts: { bodyRewrite?: boolean } = {}) {
+  const { bodyRewrite = true } = opts;
   return {
     listener: { address: "127.0.0.1", port: listenPort },
-    nodes,
+    // MLServer runs the version the body names: the gateway writes the chosen one there.
+    nodes: nodes.map((n) => (n.name === MLS && bodyRewrite ? { ...n, versionFrom: "body" } : n)),
     defaults: { health },
     models: [
-      {
-        name: UNVERSIONED,
-        versions: [{ version: "1", nodes: [MLS], serverVersion: "" }],
-      },
+      { name: UNVERSIONED, versions: [{ version: "1", nodes: [MLS], serverVersion: "" }] },
       {
         name: "scale",
         versions: [
-          { version: "1", weight: 50, nodes: [REF] },
-          // MLServer calls it "2" too (parameters.version); written out to show the field.
-          { version: "2", weight: 50, nodes: [MLS], serverVersion: "2" },
-          { version: "3", weight: 0, nodes: [REF_KILLED] },
+          { version: "1", weight: WEIGHTS["1"], nodes: [REF] },
+          // MLServer calls them "2" and "3" too (parameters.version); written out for the example.
+          { version: "2", weight: WEIGHTS["2"], nodes: [MLS], serverVersion: "2" },
+          { version: "3", weight: WEIGHTS["3"], nodes: [MLS], serverVersion: "3" },
         ],
       },
+      { name: "mlp", versions: [{ version: "1", nodes: [REF_KILLED] }] },
     ],
   };
 }
@@ -110,16 +115,55 @@ async function call(
   };
 }
 
+/** `total` unpinned calls of `scale`, 8 at a time; any failure fails the test. */
+async function unpinnedScale(client: InferClient, total: number): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  const failures: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < total) {
+        next++;
+        try {
+          answers.push(await call(client, "scale"));
+        } catch (err) {
+          failures.push(`${(err as ServiceError).code} ${(err as ServiceError).details}`);
+        }
+      }
+    }),
+  );
+  assert.deepEqual(failures, []);
+  return answers;
+}
+
+/** v1 from the reference node (which says so), v2 and v3 from MLServer (which sends no header). */
+function assertRight(a: Answer): void {
+  assert.equal(a.node, a.version === "1" ? REF : undefined, `version ${a.version} answered by ${a.node}`);
+  assertClose(a.output, scaleReference(a.version, SCALE_SAMPLE_INPUT), 0);
+}
+
+const failuresOf = (metrics: string, labels: Record<string, string>) =>
+  metricValue(metrics, "inferencehub_health_probe_failures_total", labels);
+
 const skip = mlserverUnavailableReason();
 
 describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
   let mls: MlserverProcess | undefined;
   let gw: GatewayFixture;
+  let listenPort = 0;
+  const nodes = () => [...gw.nodeEntries(), mls!.entry()];
+  const allHealthy = (s: XdsStatus) =>
+    s.health?.[MLS]?.[`${UNVERSIONED}/1`] === "HEALTHY" &&
+    s.health[MLS]["scale/2"] === "HEALTHY" &&
+    s.health[MLS]["scale/3"] === "HEALTHY" &&
+    s.health[REF]?.["scale/1"] === "HEALTHY" &&
+    s.health[REF_KILLED]?.["mlp/1"] === "HEALTHY";
 
   before(async () => {
     // test/mlserver/*/model-settings.json carry k and b of the reference versions they stand for.
     for (const [folder, version] of [
-      ["scale", "2"],
+      ["scale-v2", "2"],
+      ["scale-v3", "3"],
       [UNVERSIONED, "1"],
     ] as const) {
       const settings = JSON.parse(
@@ -132,9 +176,9 @@ describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
     gw = await startGateway({
       nodes: [
         { name: REF, models: ["scale"] },
-        { name: REF_KILLED, models: ["scale"] },
+        { name: REF_KILLED, models: ["mlp"] },
       ],
-      config: (nodes, port) => config([...nodes, mlsEntry], port),
+      config: (entries, port) => ((listenPort = port), config([...entries, mlsEntry], port)),
     });
   });
   after(async () => {
@@ -143,14 +187,7 @@ describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
   });
 
   test("MLServer is probed HEALTHY by ServerReady and ModelReady; no failure counted or logged round after round", async () => {
-    await gw.xds.waitFor(
-      (s) =>
-        s.health?.[MLS]?.[`${UNVERSIONED}/1`] === "HEALTHY" &&
-        s.health?.[MLS]?.["scale/2"] === "HEALTHY" &&
-        s.health?.[REF]?.["scale/1"] === "HEALTHY" &&
-        s.health?.[REF_KILLED]?.["scale/3"] === "HEALTHY",
-      "every node HEALTHY",
-    );
+    await gw.xds.waitFor(allHealthy, "every node HEALTHY");
     // Three more rounds on MLServer, each answering UNIMPLEMENTED to Health/Check.
     const seen = new Set<string>();
     await gw.xds.waitFor((s) => {
@@ -158,93 +195,103 @@ describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
       if (at) seen.add(at);
       return seen.size >= 4;
     }, "three more probe rounds on MLServer");
-    const s = await gw.xds.status();
-    assert.equal(probesOf(s)[MLS]?.lastError, null);
+    assert.equal(probesOf(await gw.xds.status())[MLS]?.lastError, null);
     const metrics = await gw.xds.metrics();
     assert.equal(
-      metricValue(metrics, "inferencehub_health_probe_failures_total", { node: MLS }),
+      failuresOf(metrics, { node: MLS }),
       0,
       metrics
         .split("\n")
         .filter((l) => l.startsWith("inferencehub_health_probe_failures_total"))
         .join("\n"),
     );
-    const noisy = gw.xds.logs.filter((l) => l.includes(MLS) && /"level":(40|50)/.test(l));
-    assert.deepEqual(noisy, [], "no warning or error about MLServer");
+    // (The proxyless group warns that MLServer serves two versions of scale: not the prober's.)
+    const noisy = gw.xds.logs.filter(
+      (l) => l.includes('"component":"health"') && l.includes(MLS) && /"level":(40|50)/.test(l),
+    );
+    assert.deepEqual(noisy, [], "no warning or error from the prober about MLServer");
     await gw.xds.waitForSync("envoy-1");
   });
 
-  test('the unversioned MLServer model (serverVersion "") answers through the gateway, typed and raw', async () => {
+  test('the unversioned MLServer model (serverVersion "") answers through the gateway: unpinned, typed and raw, and pinned by header or body', async () => {
     const client = gw.client();
-    for (const raw of [false, true]) {
-      const a = await call(client, UNVERSIONED, { raw });
-      assert.equal(a.node, undefined, "MLServer answered, not a reference node");
-      assert.equal(a.version, "", "MLServer names no version for an unversioned model");
+    for (const opts of [
+      {},
+      { raw: true },
+      { pin: "1" },
+      { bodyVersion: "1" },
+      { pin: "1", bodyVersion: "1" },
+    ]) {
+      const a = await call(client, UNVERSIONED, opts);
+      const what = JSON.stringify(opts);
+      assert.equal(a.node, undefined, `${what}: MLServer answered, not a reference node`);
+      assert.equal(a.version, "", `${what}: MLServer names no version for an unversioned model`);
       assertClose(a.output, scaleReference("1", SCALE_SAMPLE_INPUT), 0);
     }
-    // Pinned by header: Envoy routes to version 1; MLServer ignores the header, the body is unpinned.
-    const pinned = await call(client, UNVERSIONED, { pin: "1" });
-    assertClose(pinned.output, scaleReference("1", SCALE_SAMPLE_INPUT), 0);
   });
 
-  test("scale split 50/50 across v1 on a reference node and v2 on MLServer: every answer is right, the split within bounds", async () => {
+  test("scale split 40/30/30 across v1 on a reference node and v2, v3 on MLServer: every answer is right, each share within bounds", async () => {
     const client = gw.client();
-    const total = 200;
-    const answers: Answer[] = [];
-    const failures: string[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (next < total) {
-          next++;
-          try {
-            answers.push(await call(client, "scale"));
-          } catch (err) {
-            failures.push(`${(err as ServiceError).code} ${(err as ServiceError).details}`);
-          }
-        }
-      }),
-    );
-    assert.deepEqual(failures, []);
+    const total = 300;
+    const answers = await unpinnedScale(client, total);
     const count = new Map<string, number>();
     for (const a of answers) {
       count.set(a.version, (count.get(a.version) ?? 0) + 1);
-      // v1 comes from the reference node (which says so), v2 from MLServer (which sends no header).
-      assert.equal(a.node, a.version === "1" ? REF : undefined, `version ${a.version} answered by ${a.node}`);
-      assertClose(a.output, scaleReference(a.version, SCALE_SAMPLE_INPUT), 0);
+      assertRight(a);
     }
-    assert.deepEqual([...count.keys()].sort(), ["1", "2"], `versions seen: ${[...count.keys()].join(",")}`);
-    const v2 = count.get("2") ?? 0;
-    const [lo, hi] = binomialBounds(total, 0.5);
-    assert.ok(
-      v2 >= lo && v2 <= hi,
-      `MLServer's v2 got ${v2} of ${total}, expected ${lo.toFixed(0)}..${hi.toFixed(0)}`,
-    );
+    assert.deepEqual([...count.keys()].sort(), ["1", "2", "3"]);
+    for (const [version, weight] of Object.entries(WEIGHTS)) {
+      const n = count.get(version) ?? 0;
+      const [lo, hi] = binomialBounds(total, weight / 100);
+      assert.ok(
+        n >= lo && n <= hi,
+        `v${version} got ${n} of ${total}, expected ${lo.toFixed(0)}..${hi.toFixed(0)}`,
+      );
+    }
 
-    // Pinned calls: a header pin reaches MLServer with an unpinned body (it serves one version),
-    // and a body that names MLServer's version is fine too.
-    for (const opts of [{ pin: "2" }, { pin: "2", bodyVersion: "2" }]) {
-      const a = await call(client, "scale", opts);
-      assert.equal(a.node, undefined);
-      assert.equal(a.version, "2");
-      assertClose(a.output, scaleReference("2", SCALE_SAMPLE_INPUT), 0);
+    // Pinned calls, by header, by body or both: MLServer runs the pinned version of the two it has.
+    for (const version of ["1", "2", "3"]) {
+      for (const opts of [{ pin: version }, { pin: version, bodyVersion: version }]) {
+        const a = await call(client, "scale", opts);
+        assert.equal(a.version, version, JSON.stringify(opts));
+        assertRight(a);
+      }
     }
-    const v1 = await call(client, "scale", { pin: "1" });
-    assert.equal(v1.node, REF);
-    assertClose(v1.output, scaleReference("1", SCALE_SAMPLE_INPUT), 0);
   });
 
-  test("kill -9: MLServer is UNHEALTHY as fast as a reference node killed at the same moment", async (t) => {
-    const before = await gw.xds.metrics();
-    assert.equal(metricValue(before, "inferencehub_health_probe_failures_total", { node: MLS }), 0);
+  test('without versionFrom: body, MLServer runs what the body says: the config\'s version "1" is NOT_FOUND there', async () => {
+    await gw.applyConfig(config(nodes(), listenPort, { bodyRewrite: false }));
+    try {
+      const client = gw.client();
+      await assert.rejects(call(client, UNVERSIONED, { bodyVersion: "1" }), (err: ServiceError) => {
+        assert.equal(err.code, status.NOT_FOUND, `${err.code} ${err.details}`);
+        assert.match(err.details, /Model scale-unversioned with version 1 not found/);
+        return true;
+      });
+      // An unpinned body still works on a model the server has in one version only.
+      assertClose((await call(client, UNVERSIONED)).output, scaleReference("1", SCALE_SAMPLE_INPUT), 0);
+    } finally {
+      await gw.applyConfig(config(nodes(), listenPort));
+    }
+  });
+
+  test("kill -9: MLServer is UNHEALTHY as fast as a reference node killed at the same moment; the split fails over to v1; a restart brings it back", async (t) => {
+    await gw.xds.waitFor(allHealthy, "every node HEALTHY");
+    assert.equal(failuresOf(await gw.xds.metrics(), { node: MLS }), 0, "no failure counted while it was up");
+    const port = mls!.grpcPort;
     const killedAt = Date.now();
     await Promise.all([mls!.stop("SIGKILL"), gw.nodes.get(REF_KILLED)!.stop("SIGKILL")]);
     const outAt: Record<string, number> = {};
     await gw.xds.waitFor((s) => {
       const now = Date.now();
-      if (s.health?.[MLS]?.["scale/2"] === "UNHEALTHY" && s.health[MLS][`${UNVERSIONED}/1`] === "UNHEALTHY")
+      const m = s.health?.[MLS];
+      if (
+        m?.["scale/2"] === "UNHEALTHY" &&
+        m["scale/3"] === "UNHEALTHY" &&
+        m[`${UNVERSIONED}/1`] === "UNHEALTHY"
+      )
         outAt[MLS] ??= now;
-      if (s.health?.[REF_KILLED]?.["scale/3"] === "UNHEALTHY") outAt[REF_KILLED] ??= now;
+      if (s.health?.[REF_KILLED]?.["mlp/1"] === "UNHEALTHY") outAt[REF_KILLED] ??= now;
       return outAt[MLS] !== undefined && outAt[REF_KILLED] !== undefined;
     }, "both killed nodes UNHEALTHY");
     const mlsMs = outAt[MLS]! - killedAt;
@@ -253,34 +300,44 @@ describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
     t.diagnostic(times);
     assert.ok(mlsMs <= DETECTION_BOUND_MS, times);
     assert.ok(refMs <= DETECTION_BOUND_MS, times);
-    // Both counted the same kind of failure: the dead port, not the missing health service.
+    // Both counted the same failure: the dead port, never the missing health service.
     const metrics = await gw.xds.metrics();
     for (const node of [MLS, REF_KILLED]) {
-      assert.ok(
-        metricValue(metrics, "inferencehub_health_probe_failures_total", {
-          node,
-          probe: "health_check",
-          reason: "UNAVAILABLE",
-        }) >= 2,
-        `${node}: health_check UNAVAILABLE counted`,
-      );
+      const n = failuresOf(metrics, { node, probe: "health_check", reason: "UNAVAILABLE" });
+      assert.ok(n >= 2, `${node}: ${n} health_check UNAVAILABLE counted`);
     }
-    assert.equal(
-      metricValue(metrics, "inferencehub_health_probe_failures_total", {
-        node: MLS,
-        reason: "UNIMPLEMENTED",
-      }),
-      0,
+    assert.equal(failuresOf(metrics, { node: MLS, reason: "UNIMPLEMENTED" }), 0);
+
+    // v2 and v3 have no node up: their share goes to v1, and a call pinned to v2 is UNAVAILABLE.
+    await gw.xds.waitFor(
+      (s) => (s.degradedSplits?.scale?.versionsDown ?? []).sort().join(",") === "2,3",
+      "scale's split degraded",
     );
-    // The reference v1 still serves; MLServer's v2 has no endpoint left.
     await gw.xds.waitForSync("envoy-1");
     const client = gw.client();
-    const v1 = await call(client, "scale", { pin: "1" });
-    assert.equal(v1.node, REF);
+    for (const a of await unpinnedScale(client, 40)) {
+      assert.equal(a.version, "1");
+      assertRight(a);
+    }
     await assert.rejects(call(client, "scale", { pin: "2" }), (err: ServiceError) => {
       assert.equal(err.code, status.UNAVAILABLE, `${err.code} ${err.details}`);
       return true;
     });
+
+    // MLServer back on the same port: HEALTHY again and the split restored.
+    mls = await startMlserver({ name: MLS, grpcPort: port });
+    await gw.xds.waitFor(
+      (s) => s.health?.[MLS]?.["scale/2"] === "HEALTHY" && s.health[MLS]["scale/3"] === "HEALTHY",
+      "MLServer HEALTHY again",
+    );
+    await gw.xds.waitFor((s) => s.degradedSplits?.scale === undefined, "the split restored");
+    await gw.xds.waitForSync("envoy-1");
+    const back = await unpinnedScale(client, 60);
+    back.forEach(assertRight);
+    assert.ok(
+      back.some((a) => a.version !== "1"),
+      "MLServer answers again",
+    );
   });
 });
 

@@ -65,6 +65,8 @@ export interface StartMlserverOptions {
   repository?: string;
   /** Merged over the repository's settings.json (ports and host are always set here). */
   settings?: Record<string, unknown>;
+  /** The gRPC port (default: a free one): a restart keeps the address the config names. */
+  grpcPort?: number;
   /** Default 60 s: a cold Python start on a loaded 2-core machine takes several seconds. */
   readyTimeoutMs?: number;
 }
@@ -125,7 +127,8 @@ export async function startMlserver(options: StartMlserverOptions): Promise<Mlse
 class PortClash extends Error {}
 
 async function startOnce(options: StartMlserverOptions): Promise<MlserverProcess> {
-  const [httpPort, grpcPort, metricsPort] = (await freePorts(3)) as [number, number, number];
+  const [httpPort, freeGrpcPort, metricsPort] = (await freePorts(3)) as [number, number, number];
+  const grpcPort = options.grpcPort ?? freeGrpcPort;
   const dir = await mkdtemp(join(tmpdir(), `inferencehub-mlserver-${options.name}-`));
   await cp(options.repository ?? mlserverTestRepository, dir, { recursive: true });
   const settingsFile = join(dir, "settings.json");
