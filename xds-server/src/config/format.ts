@@ -22,6 +22,7 @@ export function formatConfig(config: Config): string {
     })),
     models: config.models.map((model) => rawModel(model, config.defaults)),
     ...(config.auth ? { auth: rawAuth(config.auth) } : {}),
+    ...(config.controlPlane ? { controlPlane: { address: config.controlPlane.address } } : {}),
   };
   return stringify(raw, { lineWidth: 0 });
 }

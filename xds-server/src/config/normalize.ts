@@ -35,7 +35,14 @@ export function normalize(raw: RawConfig): Config {
     nodes,
     models: (raw.models ?? []).map((model) => normalizeModel(model, defaults)),
     ...(raw.auth ? { auth: normalizeAuth(raw.auth) } : {}),
+    ...(raw.controlPlane ? { controlPlane: serviceAddress(raw.controlPlane.address) } : {}),
   };
+}
+
+function serviceAddress(address: string): { address: string; host: string; port: number } {
+  const parts = splitAddress(address);
+  if (!parts) throw new Error(`normalize: address ${address} passed validation but does not parse`);
+  return { address, host: parts.host, port: parts.port };
 }
 
 /** Only called on values the schema accepted as durations. */

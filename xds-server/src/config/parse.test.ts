@@ -392,7 +392,7 @@ models:
     retry: { attempts: 0, on: [unavailable, unavailable, sometimes] }
 `,
     errors: [
-      "listner: unknown field (expected one of: listener, pools, defaults, nodes, models, auth)",
+      "listner: unknown field (expected one of: listener, pools, defaults, nodes, models, auth, controlPlane)",
       "nodes[0].address: is required",
       "models[0].versions: must be a list",
       "models[0].retry.attempts: must be an integer from 1 to 10",

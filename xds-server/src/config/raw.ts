@@ -11,6 +11,7 @@ export interface RawConfig {
   nodes?: RawNode[];
   models?: RawModel[];
   auth?: RawAuth;
+  controlPlane?: { address: string };
 }
 
 export interface RawListener {

@@ -30,6 +30,9 @@ export function checkSemantics(raw: unknown): Issue[] {
     ...checkListener(raw.listener),
     ...checkModels(raw, nodeNames),
     ...checkAuth(raw),
+    ...(isRecord(raw.controlPlane)
+      ? checkServiceAddress(raw.controlPlane.address, ["controlPlane", "address"])
+      : []),
   ];
 }
 
@@ -263,7 +266,8 @@ function checkAuth(raw: Raw): Issue[] {
   const auth = raw.auth;
   if (!isRecord(auth)) return [];
   const issues: Issue[] = [];
-  if (isRecord(auth.extAuthz)) issues.push(...checkServiceAddress(auth.extAuthz.address));
+  if (isRecord(auth.extAuthz))
+    issues.push(...checkServiceAddress(auth.extAuthz.address, ["auth", "extAuthz", "address"]));
   if (auth.keysFile === undefined && auth.jwt === undefined) {
     issues.push({
       segments: ["auth"],
@@ -357,8 +361,7 @@ function checkGrants(tenant: Raw, at: PathSegments, models: ReadonlyMap<string, 
 }
 
 /** ext-authz's address: an IP (brackets for IPv6) or a DNS name, and a port Envoy can connect to. */
-function checkServiceAddress(value: unknown): Issue[] {
-  const at: PathSegments = ["auth", "extAuthz", "address"];
+function checkServiceAddress(value: unknown, at: PathSegments): Issue[] {
   if (typeof value !== "string") return [];
   const parts = splitAddress(value);
   // A shape the schema pattern rejects is reported there.

@@ -41,6 +41,17 @@ export interface Config {
   models: ModelConfig[];
   /** Who may call which model (ext-authz); absent = no authorization at the gateway. */
   auth?: AuthConfig;
+  /** Where Envoy reaches the control plane for the server-level calls it answers; absent = none. */
+  controlPlane?: ServiceAddress;
+}
+
+/** A service Envoy reaches by address: "<ip>:<port>", "[<ipv6>]:<port>" or "<dns name>:<port>". */
+export interface ServiceAddress {
+  /** As written. */
+  address: string;
+  /** The host part, without brackets. */
+  host: string;
+  port: number;
 }
 
 /** The Envoy data listener and its edge limits. */

@@ -1,7 +1,7 @@
 /** Config + health → IR. Pure: no I/O, no clock; the same arguments give an equal IR. */
 import { isIP } from "node:net";
 import type { AuthConfig, Config, ModelConfig, NodeConfig, RetryOn, VersionConfig } from "../config/index.js";
-import { clusterName, extAuthzClusterName } from "./names.js";
+import { clusterName, controlPlaneClusterName, extAuthzClusterName } from "./names.js";
 import type {
   ClusterIR,
   EndpointIR,
@@ -40,6 +40,18 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
   return {
     listener: buildListener(config),
     ...(extAuthz ? { extAuthz: { ...extAuthz, service: { ...extAuthz.service } } } : {}),
+    ...(config.controlPlane
+      ? {
+          controlPlane: {
+            cluster: controlPlaneClusterName,
+            service: {
+              host: config.controlPlane.host,
+              port: config.controlPlane.port,
+              dns: isIP(config.controlPlane.host) === 0,
+            },
+          },
+        }
+      : {}),
     models: models.map((model) => buildModel(model, versionUp(nodes, health))),
     clusters: sortBy(
       models.flatMap((model) =>

@@ -4,6 +4,7 @@ export { clusterName, clusterSeparator, extAuthzClusterName } from "./names.js";
 export type {
   ClusterIR,
   EndpointIR,
+  ControlPlaneIR,
   ExtAuthzIR,
   ExtAuthzServiceIR,
   GatewayIR,

@@ -15,3 +15,5 @@ export function clusterName(model: string, version: string): string {
  * can never collide with a model version's cluster.
  */
 export const extAuthzClusterName = "ext_authz";
+/** The control plane's gRPC port, for the server-level calls the gateway answers itself. */
+export const controlPlaneClusterName = "control_plane";

@@ -21,6 +21,11 @@ export interface GatewayIR {
   listener: ListenerIR;
   /** External authorization for every call through Envoy; absent = no ext_authz filter. */
   extAuthz?: ExtAuthzIR;
+  /**
+   * Where Envoy sends ServerLive, ServerReady and ServerMetadata without a model header (the
+   * control plane answers them for the whole gateway); absent = they get UNIMPLEMENTED.
+   */
+  controlPlane?: ControlPlaneIR;
   /** One per model, sorted by name. */
   models: ModelIR[];
   /** One per model version, sorted by name. */
@@ -70,6 +75,13 @@ export interface ExtAuthzIR {
   bodyBytes: number;
 }
 
+export interface ControlPlaneIR {
+  /** Name of the cluster that reaches the control plane's gRPC port (Envoy group only). */
+  cluster: string;
+  service: ExtAuthzServiceIR;
+}
+
+/** A service Envoy reaches by address (ext-authz, the control plane). */
 export interface ExtAuthzServiceIR {
   /** IP address (without brackets) or DNS name. */
   host: string;

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
+import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
 import { AdminCore } from "../admin/admin-core.js";
 import { createAdminGrpcService } from "../admin/admin-grpc.js";
 import { handleAdminHttp } from "../admin/admin-http.js";
@@ -18,6 +19,7 @@ import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } f
 import { SnapshotBuilder, checkSnapshot, type Snapshot } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
 import { proxylessLimits } from "./proxyless-limits.js";
+import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { ConfigFile } from "./config-file.js";
@@ -109,6 +111,8 @@ interface Publisher {
   log: Logger;
   builder: SnapshotBuilder;
   degradedSplits: ControlPlaneStatus["degradedSplits"];
+  /** What ServerReady answers: the last IR published had every model servable. */
+  ready: boolean;
 }
 
 function publish(p: Publisher, config: Config, health: HealthView, why: string): void {
@@ -117,6 +121,7 @@ function publish(p: Publisher, config: Config, health: HealthView, why: string):
   const snapshots = snapshotsOf(ir, p.builder);
   end();
   recordSplits(p, ir);
+  p.ready = gatewayReady(ir);
   for (const [group, snapshot] of Object.entries(snapshots)) {
     const { changed } = p.cache.set(group, snapshot);
     if (changed)
@@ -160,6 +165,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     log: log.child({ component: "snapshot" }),
     builder: new SnapshotBuilder(),
     degradedSplits: {},
+    ready: false,
   };
   // Created on the first valid config; until then nothing is probed and health is UNKNOWN.
   let prober: HealthProber | undefined;
@@ -223,6 +229,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     );
   // status is defined below; the core only calls it on a request.
   const adminCore = new AdminCore({ config, log: log.child({ component: "admin" }), status: () => status() });
+  // Envoy sends server-level calls that name no model here (controlPlane.address in the config).
+  server.addService(
+    GRPCInferenceServiceService,
+    createServerCallsService(() => publisher.ready),
+  );
   server.addService(
     AdminServiceService,
     createAdminGrpcService(adminCore, auth, log.child({ component: "admin" })),

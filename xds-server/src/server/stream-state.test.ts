@@ -146,3 +146,21 @@ test("SotW: one changed endpoint assignment is sent alone, not every subscribed 
   assert.deepEqual(names(second!), ["b"]);
   assert.deepEqual([...second!.next.keys()], ["a", "b", "c"], "the client still holds all three");
 });
+
+test("a route to a cluster with its address inline (no endpoints resource) is not held back", () => {
+  const s = new StreamState("sotw");
+  const v = snap({ cluster: { inline: "1" }, route: { r: "1" } });
+  // The snapshot helper gives EDS-style refs; an inline cluster names no endpoints.
+  const inline = v.resources.cluster.get("inline");
+  assert.ok(inline);
+  v.resources.cluster.set("inline", { ...inline, refs: [] });
+  v.resources.route.set("r", { ...v.resources.route.get("r")!, refs: ["inline"] });
+  s.setNames("cluster", []);
+  s.setNames("route", ["r"]);
+  const [c] = s.plan(v);
+  assert.equal(c?.kind, "cluster");
+  s.sent(c!, { nonce: "1", version: "c1", snapshotVersion: v.version });
+  s.ack("cluster");
+  const [r] = s.plan(v);
+  assert.equal(r?.kind, "route", "the route goes once its cluster is held, with no endpoints to wait for");
+});

@@ -147,7 +147,13 @@ export class StreamState {
     const clusters = this.kinds.cluster.acked;
     const endpoints = this.kinds.endpoint.acked;
     for (const route of desired.values()) {
-      for (const c of route.refs) if (!clusters.has(c) || !endpoints.has(c)) return false;
+      for (const c of route.refs) {
+        const cluster = clusters.get(c);
+        if (!cluster) return false;
+        // An EDS cluster names its endpoints; a cluster with its address inline (the control
+        // plane's, ext-authz's) has none to wait for.
+        if (!cluster.refs.every((e) => endpoints.has(e))) return false;
+      }
     }
     return true;
   }

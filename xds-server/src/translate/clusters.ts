@@ -11,14 +11,14 @@ import {
 } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
-import type { ClusterIR, ExtAuthzIR, GatewayIR } from "../ir/index.js";
+import type { ClusterIR, ExtAuthzServiceIR, GatewayIR } from "../ir/index.js";
 import {
   headerMutationTypeUrl,
   packAny,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "../resources/index.js";
-import { adsConfigSource, socketAddress } from "./common.js";
+import { adsConfigSource, byName, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
 import { bodyVersionFilter } from "./filters/body-version.js";
 import { routedModelHeader, routedVersionHeader } from "./names.js";
@@ -36,32 +36,74 @@ const lbPolicy: Record<ClientGroup, Cluster_LbPolicy> = {
   proxyless: Cluster_LbPolicy.ROUND_ROBIN,
 };
 
-/** The clusters that belong to no model: ext-authz's, for Envoy when auth is on. */
+/**
+ * The clusters that belong to no model, for Envoy: ext-authz's when auth is on, the control
+ * plane's when the config names its address.
+ */
 export function gatewayClusters(ir: GatewayIR, group: ClientGroup): Named<Cluster>[] {
-  if (group !== "envoy" || !ir.extAuthz) return [];
-  return [{ name: ir.extAuthz.cluster, resource: extAuthzCluster(ir.extAuthz) }];
+  if (group !== "envoy") return [];
+  const out: Named<Cluster>[] = [];
+  if (ir.controlPlane) {
+    const { cluster, service } = ir.controlPlane;
+    out.push({
+      name: cluster,
+      resource: serviceCluster(cluster, service, controlPlaneConnectTimeoutMs, true),
+    });
+  }
+  if (ir.extAuthz) {
+    const { cluster, service, timeoutMs } = ir.extAuthz;
+    out.push({ name: cluster, resource: serviceCluster(cluster, service, timeoutMs, false) });
+  }
+  return out.sort(byName);
 }
 
+const controlPlaneConnectTimeoutMs = 1_000;
+
 /**
- * ext-authz, for the ext_authz filter's gRPC calls: its address inline (STATIC for an IP,
- * STRICT_DNS for a name, as Compose and Kubernetes services have), HTTP/2, and no longer to
- * connect than a decision may take. It needs no EDS: the snapshot's dependency checks only follow
- * EDS clusters, and this one names no endpoints resource.
+ * Server-level calls (ServerLive, ServerReady, ServerMetadata) reach the control plane through
+ * Envoy: a small budget of their own, so a flood of them queues here and never at the control
+ * plane, which also serves ADS.
+ */
+const controlPlaneCircuitBreaker = {
+  maxConnections: 4,
+  maxPendingRequests: 16,
+  maxRequests: 64,
+  maxRetries: 0,
+};
+
+/**
+ * A service of the gateway's own (ext-authz for the ext_authz filter's gRPC calls, the control
+ * plane): its address inline (STATIC for an IP, STRICT_DNS for a name, as Compose and Kubernetes
+ * services have), HTTP/2, and for ext-authz no longer to connect than a decision may take. It
+ * needs no EDS: the snapshot's dependency checks only follow EDS clusters, and this one names no
+ * endpoints resource.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/upstream/service_discovery
  */
-function extAuthzCluster(authz: ExtAuthzIR): Cluster {
-  const { host, port, dns } = authz.service;
+function serviceCluster(
+  name: string,
+  service: ExtAuthzServiceIR,
+  connectTimeoutMs: number,
+  bounded: boolean,
+): Cluster {
+  const { host, port, dns } = service;
   return Cluster.fromPartial({
-    name: authz.cluster,
+    name,
     clusterDiscoveryType: {
       $case: "type",
       type: dns ? Cluster_DiscoveryType.STRICT_DNS : Cluster_DiscoveryType.STATIC,
     },
     // Compose and most Kubernetes networks are IPv4; AUTO would try an AAAA answer first.
     ...(dns ? { dnsLookupFamily: Cluster_DnsLookupFamily.V4_PREFERRED } : {}),
-    connectTimeout: duration(authz.timeoutMs),
+    connectTimeout: duration(connectTimeoutMs),
+    ...(bounded
+      ? {
+          circuitBreakers: {
+            thresholds: [{ priority: RoutingPriority.DEFAULT, ...controlPlaneCircuitBreaker }],
+          },
+        }
+      : {}),
     loadAssignment: {
-      clusterName: authz.cluster,
+      clusterName: name,
       endpoints: [
         {
           lbEndpoints: [

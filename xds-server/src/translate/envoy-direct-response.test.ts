@@ -45,14 +45,17 @@ after(async () => {
 });
 
 /** One unary call with an empty body; resolves with the error grpc-js reports. */
-function call(headers: Record<string, string>): Promise<ServiceError> {
+function call(
+  headers: Record<string, string>,
+  path = "/inference.GRPCInferenceService/ModelInfer",
+): Promise<ServiceError> {
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
   const c = client;
   assert.ok(c);
   return new Promise((resolve, reject) => {
     c.makeUnaryRequest(
-      "/inference.GRPCInferenceService/ServerLive",
+      path,
       (bytes: Buffer) => bytes,
       (bytes: Buffer) => bytes,
       Buffer.alloc(0),
@@ -79,6 +82,12 @@ test("a call without the model header is INVALID_ARGUMENT", async () => {
   const err = await call({});
   assert.equal(err.code, status.INVALID_ARGUMENT);
   assert.equal(err.details, "set the inferencehub-model header");
+});
+
+test("a server-level call without the model header, with no controlPlane.address: UNIMPLEMENTED saying so", async () => {
+  const err = await call({}, "/inference.GRPCInferenceService/ServerReady");
+  assert.equal(err.code, status.UNIMPLEMENTED);
+  assert.match(err.details, /once controlPlane\.address is set in inferencehub\.yaml/);
 });
 
 test("a known model, pinned or not, is routed to its cluster (no node listens: UNAVAILABLE)", async () => {

@@ -115,6 +115,8 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
   assert.deepEqual(routes("ingress_no_model"), [
     ["grpc-reflection", "directResponse", "disabled"],
     ["grpc-health:no-model", "directResponse", "disabled"],
+    // Checked like any call; the case's config names the control plane.
+    ["server", "route", "-"],
     ["no-model-header:read-body", "directResponse", "body 256"],
     ["no-model-header", "directResponse", "-"],
   ]);

@@ -30,7 +30,7 @@ import {
   WeightedCluster_ClusterWeight,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
-import type { ExtAuthzIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
+import type { ControlPlaneIR, ExtAuthzIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
 import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
@@ -55,6 +55,10 @@ const reflectionPathPrefix = "/grpc.reflection.";
  */
 const healthCheckTimeoutMs = 2_000;
 
+/** The calls about the whole gateway, answered by the control plane. */
+const serverCallsPathRegex = "^/inference\\.GRPCInferenceService/Server(Live|Ready|Metadata)$";
+const serverCallTimeoutMs = 2_000;
+
 /** Removed from every call before it leaves Envoy: the caller's credentials stop at the gateway. */
 const credentialHeaders = ["authorization"];
 
@@ -78,11 +82,54 @@ export function envoyModelRouteConfig(
 }
 
 /** Envoy: the routes of calls without a model header. */
-export function noModelRouteConfig(authz: ExtAuthzIR | undefined): Named<RouteConfiguration> {
+export function noModelRouteConfig(
+  authz: ExtAuthzIR | undefined,
+  controlPlane: ControlPlaneIR | undefined,
+): Named<RouteConfiguration> {
   const routes = authz
-    ? [reflectionRoute(), healthWithoutModelRoute(), modelInBodyRoute(authz), noModelHeaderRoute()]
-    : [noModelHeaderRoute()];
+    ? [
+        reflectionRoute(),
+        healthWithoutModelRoute(),
+        serverRoute(controlPlane),
+        modelInBodyRoute(authz),
+        noModelHeaderRoute(),
+      ]
+    : [serverRoute(controlPlane), noModelHeaderRoute()];
   return envoyRouteConfig(noModelRouteConfigName, routes, authz);
+}
+
+/**
+ * ServerLive, ServerReady and ServerMetadata without a model header are about the gateway: the
+ * control plane answers them (it knows whether every model has a version up), checked like any
+ * call when ext_authz is on, with a short timeout and no retry.
+ */
+function serverRoute(controlPlane: ControlPlaneIR | undefined): Route {
+  const match = RouteMatch.fromPartial({
+    pathSpecifier: { $case: "safeRegex", safeRegex: { regex: serverCallsPathRegex } },
+  });
+  if (!controlPlane) {
+    return {
+      ...grpcErrorRoute(
+        "server:no-control-plane",
+        [],
+        grpcStatus.unimplemented,
+        "this gateway answers ServerLive, ServerReady and ServerMetadata once controlPlane.address is set in inferencehub.yaml; set the inferencehub-model header to ask a model's nodes",
+      ),
+      match,
+    };
+  }
+  return Route.fromPartial({
+    name: "server",
+    match,
+    action: {
+      $case: "route",
+      route: RouteAction.fromPartial({
+        clusterSpecifier: { $case: "cluster", cluster: controlPlane.cluster },
+        timeout: duration(serverCallTimeoutMs),
+        maxStreamDuration: { grpcTimeoutHeaderMax: duration(serverCallTimeoutMs) },
+      }),
+    },
+  });
 }
 
 function envoyRouteConfig(

@@ -149,7 +149,10 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
     ["scale:unknown-version", "directResponse"],
     ["scale", "route"],
   ]);
-  assert.deepEqual(names("ingress_no_model"), [["no-model-header", "directResponse"]]);
+  assert.deepEqual(names("ingress_no_model"), [
+    ["server:no-control-plane", "directResponse"],
+    ["no-model-header", "directResponse"],
+  ]);
 });
 
 test("checkResourceSet finds dangling references and duplicates", () => {

@@ -3,7 +3,7 @@
  * each list sorted by name. Serving them (versions, ADS ordering) is the cache's job.
  *
  * The work is split into units, each built from one part of the IR: the gateway (listener,
- * ext-authz cluster, the routes of calls without a model header), each model (its routes, scope
+ * ext-authz and control-plane clusters, the routes of calls without a model header), each model (its routes, scope
  * and proxyless listener), each cluster (its Cluster for both groups and its endpoints). A unit's
  * `input` holds everything its build reads, so a caller that keeps the output of the last build
  * may reuse it wherever the input is unchanged (snapshot/incremental.ts): one edited model
@@ -60,7 +60,7 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
         ...emptySet(),
         listeners: envoyListeners(gatewayIR),
         scopedRoutes: [noModelScope()],
-        routes: [noModelRouteConfig(gateway.extAuthz)],
+        routes: [noModelRouteConfig(gateway.extAuthz, gateway.controlPlane)],
         clusters: gatewayClusters(gatewayIR, "envoy"),
       },
       proxyless: { ...emptySet(), clusters: gatewayClusters(gatewayIR, "proxyless") },

@@ -1,0 +1,53 @@
+/**
+ * The calls about the gateway as a whole, which Envoy sends here when they name no model
+ * (translate/routes.ts, serverRoute): ServerLive (the gateway is up), ServerReady (a config serves
+ * and every model has a version with a node up), ServerMetadata. Every other method of the
+ * service is UNIMPLEMENTED (grpc-js answers so for a method without a handler).
+ * https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_grpc.md
+ */
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type {
+  GRPCInferenceServiceServer,
+  ServerLiveRequest,
+  ServerLiveResponse,
+  ServerMetadataRequest,
+  ServerMetadataResponse,
+  ServerReadyRequest,
+  ServerReadyResponse,
+} from "../../../gen/inference/inference/grpc_service.js";
+import packageJson from "../../../package.json" with { type: "json" };
+import type { GatewayIR } from "../ir/index.js";
+
+export const gatewayServerName = "inferencehub";
+
+/** Ready when every model has a version that takes calls and has a node up (UNKNOWN counts as up). */
+export function gatewayReady(ir: GatewayIR | undefined): boolean {
+  if (!ir) return false;
+  return ir.models.every((model) =>
+    model.versions.some((v) => v.weight > 0 && !(model.versionsDown ?? []).includes(v.version)),
+  );
+}
+
+/** Only the server-level handlers: grpc-js answers UNIMPLEMENTED for the methods left out. */
+export type ServerCallsService = Pick<
+  GRPCInferenceServiceServer,
+  "serverLive" | "serverReady" | "serverMetadata"
+> &
+  UntypedServiceImplementation;
+
+export function createServerCallsService(ready: () => boolean): ServerCallsService {
+  return {
+    serverLive: (
+      _call: ServerUnaryCall<ServerLiveRequest, ServerLiveResponse>,
+      done: sendUnaryData<ServerLiveResponse>,
+    ) => done(null, { live: true }),
+    serverReady: (
+      _call: ServerUnaryCall<ServerReadyRequest, ServerReadyResponse>,
+      done: sendUnaryData<ServerReadyResponse>,
+    ) => done(null, { ready: ready() }),
+    serverMetadata: (
+      _call: ServerUnaryCall<ServerMetadataRequest, ServerMetadataResponse>,
+      done: sendUnaryData<ServerMetadataResponse>,
+    ) => done(null, { name: gatewayServerName, version: packageJson.version, extensions: [] }),
+  };
+}
