@@ -149,12 +149,19 @@ test("SotW: one changed endpoint assignment is sent alone, not every subscribed 
 
 test("a route to a cluster with its address inline (no endpoints resource) is not held back", () => {
   const s = new StreamState("sotw");
-  const v = snap({ cluster: { inline: "1" }, route: { r: "1" } });
   // The snapshot helper gives EDS-style refs; an inline cluster names no endpoints.
-  const inline = v.resources.cluster.get("inline");
-  assert.ok(inline);
-  v.resources.cluster.set("inline", { ...inline, refs: [] });
-  v.resources.route.set("r", { ...v.resources.route.get("r")!, refs: ["inline"] });
+  const base = snap({ cluster: { inline: "1" }, route: { r: "1" } });
+  const inline = base.resources.cluster.get("inline");
+  const route = base.resources.route.get("r");
+  assert.ok(inline && route);
+  const v = {
+    ...base,
+    resources: {
+      ...base.resources,
+      cluster: new Map([["inline", { ...inline, refs: [] }]]),
+      route: new Map([["r", { ...route, refs: ["inline"] }]]),
+    },
+  };
   s.setNames("cluster", []);
   s.setNames("route", ["r"]);
   const [c] = s.plan(v);
