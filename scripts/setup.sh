@@ -40,6 +40,19 @@ npx tsx scripts/lib/envoy.ts
 step "fetching deploy schemas and tools (for the deploy checks)"
 bash scripts/fetch-deploy-schemas.sh
 
+# The stock tritonclient (PyPI, gRPC flavour, about 60 MB with numpy and grpcio) in a venv of its own:
+# test/tritonclient.test.ts calls the gateway with it exactly as a Triton user would.
+tritonclient_version=2.73.0
+tritonclient_venv=.tools/tritonclient-venv
+if [ "$(cat "$tritonclient_venv/.stamp" 2>/dev/null)" != "tritonclient==$tritonclient_version" ]; then
+  step "installing tritonclient $tritonclient_version into $tritonclient_venv (once)"
+  rm -rf "$tritonclient_venv"
+  python3 -m venv "$tritonclient_venv"
+  "$tritonclient_venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off \
+    "tritonclient[grpc]==$tritonclient_version"
+  echo "tritonclient==$tritonclient_version" > "$tritonclient_venv/.stamp"
+fi
+
 # MLServer (PyPI, about 330 MB installed with its dependencies) in a venv of its own: test/mlserver.test.ts
 # puts it behind the gateway as a stock server. Optional: without it that test skips, saying why.
 # The version must match MLSERVER_VERSION in scripts/lib/mlserver-process.ts, which reads the stamp.
