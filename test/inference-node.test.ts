@@ -24,6 +24,8 @@ import { modelsDir, repoRoot } from "../scripts/lib/paths.js";
 import { fp32Output, fp32Request, mixedOutputs, mixedRequest } from "../scripts/lib/requests.js";
 import { assertClose, grpcCall } from "./lib/assertions.js";
 import { HealthClient } from "../gen/inference/grpc/health/v1/health.js";
+import { DataType, type ModelStatistics } from "../gen/inference/inference/grpc_service.js";
+import { openStream } from "./lib/stream-client.js";
 import { credentials } from "@grpc/grpc-js";
 
 /** Bytes a status message takes as the grpc-message trailer (grpc-js sends encodeURI(details)). */
@@ -155,6 +157,180 @@ describe("reference inference node, called directly", () => {
       "sum",
       "text_out",
     ]);
+  });
+
+  test("ModelConfig (Triton's): name, platform, inputs and outputs from the ONNX graph", async () => {
+    const { config } = await grpcCall(client.raw, "modelConfig", { name: "mixed", version: "" });
+    assert.ok(config);
+    assert.equal(config.name, "mixed");
+    assert.equal(config.platform, "onnxruntime_onnx");
+    assert.equal(config.backend, "onnxruntime");
+    assert.equal(config.maxBatchSize, 0, "no batching by the node: dims are whole shapes");
+    const inputs = Object.fromEntries(config.input.map((i) => [i.name, i]));
+    assert.deepEqual(Object.keys(inputs).sort(), ["a", "b", "c", "flag", "h", "text"]);
+    assert.deepEqual(inputs.a, { name: "a", dataType: DataType.TYPE_FP32, dims: [-1, 2] });
+    assert.deepEqual(inputs.b, { name: "b", dataType: DataType.TYPE_INT64, dims: [-1, 2] });
+    assert.deepEqual(inputs.flag, { name: "flag", dataType: DataType.TYPE_BOOL, dims: [-1, 2] });
+    assert.deepEqual(inputs.h, { name: "h", dataType: DataType.TYPE_FP16, dims: [-1, 2] });
+    assert.deepEqual(inputs.text, { name: "text", dataType: DataType.TYPE_STRING, dims: [-1] });
+    const sum = config.output.find((o) => o.name === "sum");
+    assert.deepEqual(sum, { name: "sum", dataType: DataType.TYPE_FP32, dims: [-1, 2] });
+
+    const mlp = await grpcCall(client.raw, "modelConfig", { name: "mlp", version: "1" });
+    assert.deepEqual(mlp.config?.input, [{ name: "input", dataType: DataType.TYPE_FP32, dims: [-1, 4] }]);
+    assert.deepEqual(mlp.config?.output, [{ name: "output", dataType: DataType.TYPE_FP32, dims: [-1, 3] }]);
+
+    await assert.rejects(
+      grpcCall(client.raw, "modelConfig", { name: "nope", version: "" }),
+      isStatus(status.NOT_FOUND, /'nope' is not served/),
+    );
+    await assert.rejects(
+      grpcCall(client.raw, "modelConfig", { name: "scale", version: "9" }),
+      isStatus(status.NOT_FOUND, /version '9'/),
+    );
+    await assert.rejects(
+      grpcCall(
+        client.raw,
+        "modelConfig",
+        { name: "scale", version: "" },
+        toMetadata({ "x-inferencehub-model": "mlp" }),
+      ),
+      isStatus(status.INVALID_ARGUMENT, /routed for model 'mlp' but its body names 'scale'/),
+    );
+  });
+
+  test("ModelStatistics (Triton's): counts that grow with each inference, per version", async () => {
+    const stats = async (version: string): Promise<ModelStatistics> => {
+      const { modelStats } = await grpcCall(client.raw, "modelStatistics", { name: "scale", version });
+      assert.equal(modelStats.length, 1);
+      const [s] = modelStats;
+      assert.ok(s);
+      return s;
+    };
+    const before = await stats("1");
+    const other = await stats("2");
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++)
+      await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }));
+    await assert.rejects(
+      client.infer({ ...fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }), inputs: [] }),
+      isStatus(status.INVALID_ARGUMENT, /needs input/),
+    );
+    const after = await stats("1");
+    assert.equal(after.name, "scale");
+    assert.equal(after.version, "1");
+    assert.equal(after.inferenceCount - before.inferenceCount, 3);
+    assert.equal(after.executionCount - before.executionCount, 3);
+    assert.ok(
+      after.lastInference >= t0 && after.lastInference <= Date.now(),
+      `last_inference ${after.lastInference}`,
+    );
+    const d = (k: "success" | "fail" | "queue" | "computeInput" | "computeInfer" | "computeOutput") => ({
+      count: (after.inferenceStats?.[k]?.count ?? 0) - (before.inferenceStats?.[k]?.count ?? 0),
+      ns: (after.inferenceStats?.[k]?.ns ?? 0) - (before.inferenceStats?.[k]?.ns ?? 0),
+    });
+    assert.equal(d("success").count, 3);
+    assert.equal(d("fail").count, 1);
+    for (const k of ["queue", "computeInfer", "computeOutput"] as const) assert.equal(d(k).count, 3, k);
+    assert.equal(d("computeInput").count, 3, "the failed request never finished reading its inputs");
+    assert.ok(d("success").ns > 0 && d("computeInfer").ns > 0);
+    assert.ok(d("success").ns >= d("computeInfer").ns, "a request's time covers its compute");
+    assert.deepEqual(await stats("2"), other, "another version's statistics do not move");
+
+    // Without a version: each loaded version, as Triton does; without a name: every loaded model.
+    const all = await grpcCall(client.raw, "modelStatistics", { name: "scale", version: "" });
+    assert.deepEqual(
+      all.modelStats.map((s) => s.version),
+      [...SCALE_VERSIONS],
+    );
+    const everything = await grpcCall(client.raw, "modelStatistics", { name: "", version: "" });
+    const names = new Set(everything.modelStats.map((s) => `${s.name}/${s.version}`));
+    for (const key of ["mlp/1", "mixed/1", ...SCALE_VERSIONS.map((v) => `scale/${v}`)])
+      assert.ok(names.has(key), key);
+    await assert.rejects(
+      grpcCall(client.raw, "modelStatistics", { name: "nope", version: "" }),
+      isStatus(status.NOT_FOUND, /'nope' is not served/),
+    );
+  });
+
+  test("ModelStreamInfer: several requests on one stream, each answered in order with its output", async () => {
+    const stream = openStream(client.raw);
+    const sent = [
+      { model: "scale", version: "1", rows: SCALE_SAMPLE_INPUT },
+      { model: "mlp", version: "", rows: MLP_SAMPLE_INPUT },
+      { model: "scale", version: "2", rows: [[5, 6, 7, 8]] },
+      { model: "scale", version: "1", rows: [[-1, 0, 1, 2]] },
+    ];
+    sent.forEach((r, i) =>
+      stream.send({ ...fp32Request(r.model, r.rows, { version: r.version }), id: `req-${i}` }),
+    );
+    for (const [i, r] of sent.entries()) {
+      const answer = await stream.next();
+      assert.equal(answer.errorMessage, "");
+      const response = answer.inferResponse;
+      assert.ok(response);
+      assert.equal(response.id, `req-${i}`);
+      assert.equal(response.modelName, r.model);
+      const want = r.model === "mlp" ? mlpReference(r.rows) : scaleReference(r.version, r.rows);
+      assertClose(fp32Output(response), want);
+    }
+    assert.equal((await stream.headers)["x-inferencehub-node"], "direct-1");
+    stream.end();
+    const end = await stream.status;
+    assert.equal(end.code, status.OK, `${status[end.code]} ${end.details}`);
+  });
+
+  test("ModelStreamInfer: an error is that request's error_message, and the stream goes on", async () => {
+    const stream = openStream(client.raw);
+    stream.send({ ...fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }), id: "ok-1" });
+    stream.send({ ...fp32Request("nope", SCALE_SAMPLE_INPUT), id: "unknown-model" });
+    stream.send({ ...fp32Request("scale", [[1, 2, 3]]), id: "bad-shape" });
+    stream.send({ ...fp32Request("mlp", MLP_SAMPLE_INPUT), id: "ok-2" });
+    const first = await stream.next();
+    assert.equal(first.inferResponse?.id, "ok-1");
+    assertClose(fp32Output(first.inferResponse ?? assert.fail()), scaleReference("1", SCALE_SAMPLE_INPUT));
+    const unknown = await stream.next();
+    assert.match(unknown.errorMessage, /model 'nope' is not served/);
+    assert.equal(unknown.inferResponse, undefined);
+    assert.match((await stream.next()).errorMessage, /shape \[1,3\] does not fit/);
+    const last = await stream.next();
+    assert.equal(last.errorMessage, "");
+    assertClose(fp32Output(last.inferResponse ?? assert.fail()), mlpReference(MLP_SAMPLE_INPUT));
+    // Still open after the errors: one more request, then a clean end.
+    stream.send(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "2" }));
+    assertClose(
+      fp32Output((await stream.next()).inferResponse ?? assert.fail()),
+      scaleReference("2", SCALE_SAMPLE_INPUT),
+    );
+    stream.end();
+    assert.equal((await stream.status).code, status.OK);
+  });
+
+  test("ModelStreamInfer: the routed model and version headers apply to every message", async () => {
+    const stream = openStream(client.raw, {
+      metadata: { "x-inferencehub-model": "scale", "x-inferencehub-model-version": "2" },
+    });
+    stream.send(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }));
+    stream.send(fp32Request("mlp", MLP_SAMPLE_INPUT));
+    const pinned = await stream.next();
+    assert.equal(pinned.inferResponse?.modelVersion, "2", "the routed version wins over the body");
+    assertClose(fp32Output(pinned.inferResponse ?? assert.fail()), scaleReference("2", SCALE_SAMPLE_INPUT));
+    assert.match((await stream.next()).errorMessage, /routed for model 'scale' but its body names 'mlp'/);
+    assert.equal((await stream.headers)["x-inferencehub-model-version"], "2");
+    stream.end();
+    assert.equal((await stream.status).code, status.OK);
+  });
+
+  test("ModelStreamInfer: the same bounded queue as ModelInfer, past it RESOURCE_EXHAUSTED per request", async () => {
+    // slow-1: one slot, one queue place, 400 ms each. Three at once: one runs, one waits, one is refused.
+    const stream = openStream(slowClient.raw);
+    for (let i = 0; i < 3; i++) stream.send({ ...fp32Request("mlp", MLP_SAMPLE_INPUT), id: `q-${i}` });
+    assert.equal((await stream.next()).inferResponse?.id, "q-0");
+    assert.equal((await stream.next()).inferResponse?.id, "q-1");
+    assert.match((await stream.next()).errorMessage, /at capacity: 1 running and 1 queued/);
+    stream.end();
+    assert.equal((await stream.status).code, status.OK);
+    await stillServes(slowClient);
   });
 
   test("health, liveness and readiness", async () => {

@@ -10,15 +10,20 @@ import {
   Server,
   ServerCredentials,
   status,
+  type Deadline,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
 } from "@grpc/grpc-js";
+import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import {
   GRPCInferenceServiceService,
   type ModelInferRequest,
   type ModelInferResponse,
+  type ModelStatistics,
+  type ModelStreamInferResponse,
 } from "../../gen/inference/inference/grpc_service.js";
 import {
   HealthCheckResponse_ServingStatus as ServingStatus,
@@ -31,8 +36,10 @@ import { invalidArgument, NodeError } from "./errors.js";
 import { buildFeeds, buildResponse, outputNames } from "./infer.js";
 import { Limiter } from "./limiter.js";
 import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
-import { checkModelName, ModelRepository } from "./model-repository.js";
+import { modelConfig } from "./model-config.js";
+import { checkModelName, ModelRepository, type LoadedVersion } from "./model-repository.js";
 import { repositoryGuard } from "./repository-auth.js";
+import { ModelStatisticsStore } from "./statistics.js";
 
 /** Response headers that tell a caller (and the tests) where a call was served. */
 export const SERVED_BY_HEADER = "x-inferencehub-node";
@@ -87,11 +94,21 @@ export interface InferenceNode {
   metricsPort: number | undefined;
   repository: ModelRepository;
   metrics: NodeMetrics;
+  statistics: ModelStatisticsStore;
   /** Report NOT_SERVING, finish in-flight calls, then close. Idempotent. */
   shutdown(): Promise<void>;
 }
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>) => Promise<Res>;
+
+/** What one inference needs of its call: a unary call, or a stream for each of its messages. */
+interface InferContext {
+  metadata: Metadata;
+  readonly cancelled: boolean;
+  getDeadline(): Deadline;
+  once(event: "cancelled", listener: () => void): unknown;
+  off(event: "cancelled", listener: () => void): unknown;
+}
 
 function statusName(code: number): string {
   return status[code] ?? String(code);
@@ -124,6 +141,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     maxQueue: options.maxQueue ?? 64,
   });
   const metrics = createNodeMetrics(options.name);
+  const statistics = new ModelStatisticsStore();
   const checkRepositoryToken = repositoryGuard(options.repositoryToken);
   if (options.repositoryToken === undefined) {
     log.info(
@@ -175,10 +193,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       return handler(call);
     });
 
-  const waitForSlot = async (
-    call: ServerUnaryCall<unknown, unknown>,
-    labels: { model: string; version: string },
-  ) => {
+  const waitForSlot = async (call: InferContext, labels: { model: string; version: string }) => {
     metrics.queueDepth.inc(labels);
     try {
       let timer: NodeJS.Timeout | undefined;
@@ -211,42 +226,58 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     }
   };
 
-  const modelInfer: Handler<ModelInferRequest, ModelInferResponse> = async (call) => {
-    const request = call.request;
-    // Behind the gateway, the version cluster that picked this node names its version; it wins
-    // over the body, whose version the gateway's routing did not read.
-    const routedVersion =
-      options.versionFrom === "body" ? undefined : call.metadata.get(ROUTED_VERSION_HEADER)[0];
-    const version =
-      typeof routedVersion === "string" && routedVersion !== "" ? routedVersion : request.modelVersion;
+  /**
+   * The version a model call is for. Behind the gateway, the version cluster that picked this node
+   * names its version; it wins over the body, whose version the gateway's routing did not read
+   * (unless the node reads only the body, as a stock server does).
+   */
+  const routedVersion = (call: { metadata: Metadata }, bodyVersion: string): string => {
+    const routed = options.versionFrom === "body" ? undefined : call.metadata.get(ROUTED_VERSION_HEADER)[0];
+    return typeof routed === "string" && routed !== "" ? routed : bodyVersion;
+  };
+
+  /** One inference, for ModelInfer or one message of ModelStreamInfer: queued, run, counted. */
+  const infer = async (
+    call: InferContext,
+    request: ModelInferRequest,
+  ): Promise<{ loaded: LoadedVersion; response: ModelInferResponse }> => {
     checkRoutedModel(call, request.modelName);
-    const { loaded, done } = repository.checkout(request.modelName, version);
+    const { loaded, done } = repository.checkout(
+      request.modelName,
+      routedVersion(call, request.modelVersion),
+    );
     const labels = { model: loaded.model, version: loaded.version };
     const end = metrics.latency.startTimer(labels);
+    const timer = statistics.start(loaded.model, loaded.version);
     metrics.requests.inc(labels);
     // Behind the gateway this stays 0: Envoy removes the caller's credentials before the call leaves it.
     if (call.metadata.get("authorization").length > 0) metrics.withCredentials.inc(labels);
     try {
+      const endInput = timer.phase("computeInput");
       const feeds = buildFeeds(loaded, request);
       const names = outputNames(loaded, request);
+      endInput();
+      const endQueue = timer.phase("queue");
       const release = await waitForSlot(call, labels);
+      endQueue();
       metrics.inflight.inc(labels);
       try {
         if (call.cancelled) throw new NodeError(status.CANCELLED, "client cancelled");
+        const endInfer = timer.phase("computeInfer");
         if (options.inferDelayMs) await new Promise((r) => setTimeout(r, options.inferDelayMs));
         const results = await loaded.session.run(feeds, names);
-        const headers = new Metadata();
-        headers.set(SERVED_BY_HEADER, options.name);
-        headers.set(SERVED_VERSION_HEADER, loaded.version);
-        // Echoes the x-inferencehub-tenant values that reached the node, for the gateway's tests.
-        headers.set("x-inferencehub-seen-tenant", call.metadata.get("x-inferencehub-tenant").join(","));
-        call.sendMetadata(headers);
-        return buildResponse(loaded, request, names, results);
+        endInfer();
+        const endOutput = timer.phase("computeOutput");
+        const response = buildResponse(loaded, request, names, results);
+        endOutput();
+        timer.succeeded();
+        return { loaded, response };
       } finally {
         metrics.inflight.dec(labels);
         release();
       }
     } catch (err) {
+      timer.failed();
       const code = err instanceof NodeError ? err.code : status.INTERNAL;
       metrics.errors.inc({ ...labels, code: statusName(code) });
       throw err;
@@ -254,6 +285,85 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       end();
       done();
     }
+  };
+
+  const responseHeaders = (call: { metadata: Metadata }, version: string): Metadata => {
+    const headers = new Metadata();
+    headers.set(SERVED_BY_HEADER, options.name);
+    headers.set(SERVED_VERSION_HEADER, version);
+    // Echoes the x-inferencehub-tenant values that reached the node, for the gateway's tests.
+    headers.set("x-inferencehub-seen-tenant", call.metadata.get("x-inferencehub-tenant").join(","));
+    return headers;
+  };
+
+  const modelInfer: Handler<ModelInferRequest, ModelInferResponse> = async (call) => {
+    const { loaded, response } = await infer(call, call.request);
+    call.sendMetadata(responseHeaders(call, loaded.version));
+    return response;
+  };
+
+  /**
+   * Triton's streaming inference: each request is answered by one response on the stream, in the
+   * order the requests came; a request that fails is answered by its error_message and the stream
+   * goes on. Requests run concurrently within the node's limits (the same bounded queue as
+   * ModelInfer: past it, RESOURCE_EXHAUSTED as that request's error_message). When the client
+   * half-closes, the stream ends OK once every request has been answered.
+   */
+  const modelStreamInfer = (call: ServerDuplexStream<ModelInferRequest, ModelStreamInferResponse>): void => {
+    // One listener per queued message would outgrow EventEmitter's warning limit; one relay instead.
+    const cancel = new EventEmitter();
+    cancel.setMaxListeners(0);
+    call.once("cancelled", () => cancel.emit("cancelled"));
+    const context: InferContext = {
+      metadata: call.metadata,
+      get cancelled() {
+        return call.cancelled;
+      },
+      getDeadline: () => call.getDeadline(),
+      once: (event, listener) => cancel.once(event, listener),
+      off: (event, listener) => cancel.off(event, listener),
+    };
+    let headersSent = false;
+    let answered = Promise.resolve();
+    const answer = (reply: ModelStreamInferResponse, version?: string): void => {
+      if (call.cancelled || call.destroyed) return;
+      if (!headersSent) {
+        headersSent = true;
+        // The version of the first answer: behind the gateway every message has the routed one.
+        const headers = responseHeaders(call, version ?? "");
+        if (version === undefined) headers.remove(SERVED_VERSION_HEADER);
+        call.sendMetadata(headers);
+      }
+      call.write(reply);
+    };
+    call.on("data", (request: ModelInferRequest) => {
+      const result = infer(context, request).then(
+        ({ loaded, response }) => ({
+          reply: { errorMessage: "", inferResponse: response },
+          version: loaded.version,
+        }),
+        (err: unknown) => {
+          if (!(err instanceof NodeError))
+            log.error({ err, method: "ModelStreamInfer" }, "unexpected error in handler");
+          const message =
+            err instanceof NodeError
+              ? boundDetails(err.message)
+              : `ModelStreamInfer failed on node ${options.name}; see its log`;
+          return { reply: { errorMessage: message, inferResponse: undefined }, version: undefined };
+        },
+      );
+      // Answers keep the requests' order, whatever order their inferences finish in.
+      answered = answered.then(async () => {
+        const { reply, version } = await result;
+        answer(reply, version);
+      });
+    });
+    call.on("end", () => {
+      void answered.then(() => {
+        if (!call.cancelled && !call.destroyed) call.end();
+      });
+    });
+    call.on("error", (err) => log.debug({ err }, "ModelStreamInfer stream error"));
   };
 
   const server = new Server({
@@ -287,6 +397,30 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       };
     }),
     modelInfer: unary("ModelInfer", modelInfer),
+    modelStreamInfer,
+    modelConfig: unary("ModelConfig", async (call) => {
+      const { name, version } = call.request as { name: string; version: string };
+      checkRoutedModel(call, name);
+      return { config: modelConfig(repository.get(name, routedVersion(call, version))) };
+    }),
+    modelStatistics: unary("ModelStatistics", async (call) => {
+      const { name, version } = call.request as { name: string; version: string };
+      if (name !== "") checkRoutedModel(call, name);
+      const wanted = routedVersion(call, version);
+      if (name === "") {
+        if (wanted !== "") throw invalidArgument("a version without a model name; name the model too");
+        const modelStats: ModelStatistics[] = [];
+        for (const { name: m, version: v } of repository.index(true))
+          modelStats.push(statistics.report(m, v));
+        return { modelStats };
+      }
+      // Like Triton: without a version, every loaded version of the model.
+      const versions =
+        wanted === ""
+          ? (repository.get(name), repository.versions(name))
+          : [repository.get(name, wanted).version];
+      return { modelStats: versions.map((v) => statistics.report(name, v)) };
+    }),
     repositoryIndex: repositoryUnary("RepositoryIndex", async (call) => ({
       models: repository.index((call.request as { ready: boolean }).ready),
     })),
@@ -385,5 +519,5 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     return shutdownPromise;
   };
 
-  return { name: options.name, port, metricsPort, repository, metrics, shutdown };
+  return { name: options.name, port, metricsPort, repository, metrics, statistics, shutdown };
 }

@@ -125,13 +125,16 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
     $case: "safeRegex",
     safeRegex: {
       engineType: undefined,
-      regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$",
+      regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready|Config|Statistics)$",
     },
   });
   const regex = new RegExp(
     readBody?.match?.pathSpecifier?.$case === "safeRegex" ? readBody.match.pathSpecifier.safeRegex.regex : "",
   );
   assert.ok(regex.test("/inference.GRPCInferenceService/ModelInfer"));
+  // Triton's ModelConfig and ModelStatistics: name and version are fields 1 and 2, as in ModelMetadata.
+  assert.ok(regex.test("/inference.GRPCInferenceService/ModelConfig"));
+  assert.ok(regex.test("/inference.GRPCInferenceService/ModelStatistics"));
   assert.ok(!regex.test("/inference.GRPCInferenceService/ModelStreamInfer"), "streams never wait for a body");
   assert.ok(!regex.test("/inference.GRPCInferenceService/ModelInferX"));
 });

@@ -65,7 +65,7 @@ const credentialHeaders = ["authorization"];
 /** Unary calls whose request has the model name and version as fields 1 and 2. */
 const modelInBodyPathSpecifier: RouteMatch["pathSpecifier"] = {
   $case: "safeRegex",
-  safeRegex: { regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready)$" },
+  safeRegex: { regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready|Config|Statistics)$" },
 };
 
 /** Envoy: one model's routes, chosen by its scope. */

@@ -26,7 +26,9 @@ export function bodyVersionLua(version: string): string {
 local version = "${version}"
 local unary = { ["/inference.GRPCInferenceService/ModelInfer"] = true,
   ["/inference.GRPCInferenceService/ModelMetadata"] = true,
-  ["/inference.GRPCInferenceService/ModelReady"] = true }
+  ["/inference.GRPCInferenceService/ModelReady"] = true,
+  ["/inference.GRPCInferenceService/ModelConfig"] = true,
+  ["/inference.GRPCInferenceService/ModelStatistics"] = true }
 
 local function varint(s, i)
   local value, scale = 0, 1
