@@ -18,11 +18,11 @@ import { buildIR, unknownHealth, type GatewayIR, type HealthView } from "../ir/i
 import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
 import { SnapshotBuilder, checkSnapshot, type Snapshot } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
-import { proxylessLimits } from "./proxyless-limits.js";
-import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { ConfigFile } from "./config-file.js";
+import { proxylessLimits } from "./proxyless-limits.js";
+import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
 
 export interface ControlPlaneOptions {
