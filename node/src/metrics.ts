@@ -20,7 +20,7 @@ export function createNodeMetrics(node: string): NodeMetrics {
     registry,
     requests: new Counter({
       name: "inferencehub_node_requests_total",
-      help: "ModelInfer calls received, per model and version",
+      help: "ModelInfer calls received (each ModelStreamInfer message counts as one), per model and version",
       labelNames,
       registers: [registry],
     }),

@@ -382,7 +382,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     serverMetadata: unary("ServerMetadata", async () => ({
       name: "inferencehub-node",
       version: "0.1.0",
-      extensions: ["model_repository"],
+      extensions: ["model_repository", "model_configuration", "statistics"],
     })),
     modelMetadata: unary("ModelMetadata", async (call) => {
       const { name, version } = call.request as { name: string; version: string };
