@@ -119,6 +119,29 @@ describe(
       check("async_infer_v2", "2");
     });
 
+    test("model config and statistics, routed by the body; a stream with the model header", () => {
+      assert.deepEqual(results.model_config_v2, {
+        name: "scale",
+        platform: "onnxruntime_onnx",
+        inputs: ["input"],
+      });
+      const stats = results.statistics_v2 as { name: string; version: string; success: number }[];
+      assert.ok(Array.isArray(stats), JSON.stringify(results.statistics_v2));
+      assert.equal(stats[0]?.name, "scale");
+      assert.equal(stats[0]?.version, "2");
+      assert.ok((stats[0]?.success ?? 0) >= 1, "the pinned infers before it were counted");
+      const stream = results.stream_v2 as { version: string; output: number[][] }[];
+      assert.ok(Array.isArray(stream), JSON.stringify(results.stream_v2));
+      const rounded = (xs: number[]) => xs.map((x) => Math.round(x * 1000) / 1000);
+      assert.deepEqual(
+        stream.map((r) => [r.version, rounded(r.output.flat())]),
+        [[[1, 2, 3, 4]], [[5, 6, 7, 8]], [[0, 0, 0, 0]]].map((row) => [
+          "2",
+          rounded(scaleReference("2", row).flat()),
+        ]),
+      );
+    });
+
     test("without the API key: UNAUTHENTICATED, saying what to send", () => {
       const r = results.no_credentials as Result;
       assert.equal(r.error, "UNAUTHENTICATED", JSON.stringify(r));

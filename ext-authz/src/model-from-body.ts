@@ -1,8 +1,8 @@
 /**
  * The model a unary call names in its body, from the first bytes Envoy buffered: a gRPC message
  * frame (1-byte compressed flag, 4-byte big-endian length, then the protobuf message) whose fields
- * 1 and 2 are the model name and version in ModelInferRequest, ModelMetadataRequest and
- * ModelReadyRequest alike. The bytes may stop anywhere: Envoy sends at most a few hundred.
+ * 1 and 2 are the model name and version in ModelInferRequest, ModelMetadataRequest,
+ * ModelReadyRequest, ModelConfigRequest and ModelStatisticsRequest alike. The bytes may stop anywhere: Envoy sends at most a few hundred.
  * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#requests (Length-Prefixed-Message)
  * https://protobuf.dev/programming-guides/encoding/
  */

@@ -56,6 +56,37 @@ def metadata():
     return {"name": m.name, "versions": list(m.versions), "inputs": [i.name for i in m.inputs]}
 
 
+def model_config():
+    c = client.get_model_config("scale", "2", headers=headers).config
+    return {"name": c.name, "platform": c.platform, "inputs": [i.name for i in c.input]}
+
+
+def statistics():
+    stats = client.get_inference_statistics("scale", "2", headers=headers).model_stats
+    return [{"name": s.name, "version": s.version, "success": s.inference_stats.success.count} for s in stats]
+
+
+def stream():
+    # A stream is routed by the model header (its first message is not read by the gateway yet).
+    answers = queue.Queue()
+    client.start_stream(
+        callback=lambda result, error: answers.put((result, error)),
+        headers={**headers, "inferencehub-model": "scale", "inferencehub-model-version": "2"},
+    )
+    try:
+        for row in ([[1, 2, 3, 4]], [[5, 6, 7, 8]], [[0, 0, 0, 0]]):
+            client.async_stream_infer("scale", [scale_input(row)], model_version="2")
+        out = []
+        for _ in range(3):
+            result, error = answers.get(timeout=10)
+            if error is not None:
+                raise error
+            out.append({"version": result.get_response().model_version, "output": result.as_numpy("output").tolist()})
+        return out
+    finally:
+        client.stop_stream()
+
+
 record("live", lambda: client.is_server_live(headers=headers))
 record("ready", lambda: client.is_server_ready(headers=headers))
 record("server_metadata", lambda: client.get_server_metadata(headers=headers).name)
@@ -65,6 +96,9 @@ record("model_metadata", metadata)
 record("infer", infer)
 record("infer_v2", lambda: infer("2"))
 record("async_infer_v2", async_infer)
+record("model_config_v2", model_config)
+record("statistics_v2", statistics)
+record("stream_v2", stream)
 record("no_credentials", lambda: client.is_server_live())
 record("unknown_model", lambda: client.is_model_ready("resnet-50", headers=headers))
 print(json.dumps(results))

@@ -69,8 +69,9 @@ export interface ExtAuthzIR {
   failOpen: boolean;
   /**
    * Bytes of the request body ext-authz gets when a unary call that names a model in its body
-   * (ModelInfer, ModelMetadata, ModelReady) sets no `inferencehub-model` header: enough for the
-   * gRPC frame prefix, model name and version, never the tensors. Other calls send no body.
+   * (ModelInfer, ModelMetadata, ModelReady, ModelConfig, ModelStatistics) sets no
+   * `inferencehub-model` header, or sets one the body must agree with: enough for the gRPC frame
+   * prefix, model name and version, never the tensors. Streams send no body.
    */
   bodyBytes: number;
 }

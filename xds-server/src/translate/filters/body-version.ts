@@ -2,8 +2,8 @@
  * Stock servers (Triton, MLServer, KServe runtimes) run the version a request's body names, not
  * the gateway's x-inferencehub-model-version header. For a cluster whose nodes read the body
  * (`versionFrom: body`), this upstream filter writes the version the route chose into the body
- * of each unary model call: model_version (field 2 of ModelInferRequest, ModelMetadataRequest and
- * ModelReadyRequest) becomes the version's serverVersion, or goes when that is "" (the server's
+ * of each unary model call: model_version (field 2 of ModelInferRequest, ModelMetadataRequest,
+ * ModelReadyRequest, ModelConfigRequest and ModelStatisticsRequest) becomes the version's serverVersion, or goes when that is "" (the server's
  * default model). It runs after the cluster is chosen, so weighted, pinned and shadow calls alike
  * reach the node with the version routing picked.
  *
