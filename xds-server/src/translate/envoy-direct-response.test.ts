@@ -90,6 +90,16 @@ test("a server-level call without the model header, with no controlPlane.address
   assert.match(err.details, /once controlPlane\.address is set in inferencehub\.yaml/);
 });
 
+test("a method outside the protocol, without the model header: UNIMPLEMENTED, not INVALID_ARGUMENT", async () => {
+  for (const path of ["/inference.Other/Method", "/tensorflow.serving.PredictionService/Predict"]) {
+    const err = await call({}, path);
+    assert.equal(err.code, status.UNIMPLEMENTED, path);
+    assert.match(err.details, /serves inference\.GRPCInferenceService/);
+  }
+  const infer = await call({}, "/inference.GRPCInferenceService/ModelStreamInfer");
+  assert.equal(infer.code, status.INVALID_ARGUMENT, "a protocol method still asks for the header");
+});
+
 test("a known model, pinned or not, is routed to its cluster (no node listens: UNAVAILABLE)", async () => {
   const calls: Record<string, string>[] = [
     { [modelHeader]: "scale" },

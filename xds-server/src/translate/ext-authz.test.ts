@@ -119,6 +119,7 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
     ["server", "route", "-"],
     ["no-model-header:read-body", "directResponse", "body 256"],
     ["no-model-header", "directResponse", "-"],
+    ["unknown-method", "directResponse", "-"],
   ]);
   const readBody = hosts.get("ingress_no_model")?.routes.find((r) => r.name === "no-model-header:read-body");
   assert.deepEqual(readBody?.match?.pathSpecifier, {

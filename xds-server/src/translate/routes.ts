@@ -93,8 +93,9 @@ export function noModelRouteConfig(
         serverRoute(controlPlane),
         modelInBodyRoute(authz),
         noModelHeaderRoute(),
+        unknownMethodRoute(),
       ]
-    : [serverRoute(controlPlane), noModelHeaderRoute()];
+    : [serverRoute(controlPlane), noModelHeaderRoute(), unknownMethodRoute()];
   return envoyRouteConfig(noModelRouteConfigName, routes, authz);
 }
 
@@ -377,8 +378,30 @@ function modelInBodyRoute(authz: ExtAuthzIR): Route {
   };
 }
 
+/** A method of the protocol that needs a model: without one it can go nowhere. */
 function noModelHeaderRoute(): Route {
-  return grpcErrorRoute("no-model-header", [], grpcStatus.invalidArgument, `set the ${modelHeader} header`);
+  const route = grpcErrorRoute(
+    "no-model-header",
+    [],
+    grpcStatus.invalidArgument,
+    `set the ${modelHeader} header`,
+  );
+  return {
+    ...route,
+    match: RouteMatch.fromPartial({
+      pathSpecifier: { $case: "prefix", prefix: "/inference.GRPCInferenceService/" },
+    }),
+  };
+}
+
+/** Anything else is no method of the protocol: UNIMPLEMENTED, as a gRPC server answers it. */
+function unknownMethodRoute(): Route {
+  return grpcErrorRoute(
+    "unknown-method",
+    [],
+    grpcStatus.unimplemented,
+    "this gateway serves inference.GRPCInferenceService (the Open Inference Protocol), and grpc.health.v1.Health/Check with the inferencehub-model header; the method called is neither",
+  );
 }
 
 /**

@@ -152,6 +152,7 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
   assert.deepEqual(names("ingress_no_model"), [
     ["server:no-control-plane", "directResponse"],
     ["no-model-header", "directResponse"],
+    ["unknown-method", "directResponse"],
   ]);
 });
 
