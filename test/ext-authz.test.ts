@@ -22,7 +22,7 @@ import { metricValue } from "../scripts/lib/node-process.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { MLP_SAMPLE_INPUT, SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
-import { eventually, grpcCall } from "./lib/assertions.js";
+import { eventually, failure, grpcCall } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany } from "./lib/load.js";
@@ -81,16 +81,6 @@ function grpcFrame(request: ModelInferRequest): Buffer {
   body.writeUInt32BE(message.length, 1);
   Buffer.from(message).copy(body, 5);
   return body;
-}
-
-/** The gRPC status of a failed call, with its message and metadata. */
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  assert.fail("the call succeeded");
 }
 
 describe("ext-authz in front of real nodes, through a real Envoy", () => {

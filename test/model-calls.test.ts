@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { stringify } from "yaml";
 import { DataType } from "../gen/inference/inference/grpc_service.js";
 import { hashApiKey } from "../ext-authz/src/index.js";
@@ -24,7 +24,7 @@ import {
   mlpReference,
   scaleReference,
 } from "../scripts/lib/test-models.js";
-import { assertClose, eventually, grpcCall } from "./lib/assertions.js";
+import { assertClose, eventually, failure, grpcCall } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture } from "./lib/gateway-fixture.js";
 import { openStream } from "./lib/stream-client.js";
@@ -32,15 +32,6 @@ import { openStream } from "./lib/stream-client.js";
 const apiKey = "ihk_model-calls";
 const bearer = { authorization: `Bearer ${apiKey}` };
 const scaleHeader = { "inferencehub-model": "scale" };
-
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  assert.fail("the call succeeded");
-}
 
 describe("ModelConfig, ModelStatistics and ModelStreamInfer through the gateway (#12)", () => {
   let gw: GatewayFixture;

@@ -7,10 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { startNode } from "../scripts/lib/node-process.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
+import { failure } from "./lib/assertions.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany, startLoad } from "./lib/load.js";
 
@@ -79,13 +80,11 @@ describe("version failover", () => {
       assert.ok(during.every((c) => c.version === "1"));
 
       // A call pinned to the version that is down: UNAVAILABLE, naming it.
-      const pinned = await gw
-        .client()
-        .infer(scale, { metadata: { "inferencehub-model": "scale", "inferencehub-model-version": "2" } })
-        .then(
-          () => assert.fail("a pinned call to a version that is down succeeded"),
-          (err: ServiceError) => err,
-        );
+      const pinned = await failure(
+        gw
+          .client()
+          .infer(scale, { metadata: { "inferencehub-model": "scale", "inferencehub-model-version": "2" } }),
+      );
       assert.equal(pinned.code, status.UNAVAILABLE);
       assert.match(pinned.details, /no node is up to serve scale~2/);
 

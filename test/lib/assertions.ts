@@ -55,3 +55,13 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** The gRPC error a call ends with; fails the test when the call succeeds. */
+export async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  assert.fail("the call succeeded");
+}

@@ -170,17 +170,7 @@ function localReplies(): LocalReplyConfig {
           andFilter: {
             filters: [
               { filterSpecifier: { $case: "responseFlagFilter", responseFlagFilter: { flags: ["UAEX"] } } },
-              {
-                filterSpecifier: {
-                  $case: "statusCodeFilter",
-                  statusCodeFilter: {
-                    comparison: {
-                      op: ComparisonFilter_Op.EQ,
-                      value: { defaultValue: 503, runtimeKey: "inferencehub.authz_error_status" },
-                    },
-                  },
-                },
-              },
+              { filterSpecifier: statusIs(503, "inferencehub.authz_error_status") },
             ],
           },
         },
@@ -197,20 +187,22 @@ function localReplies(): LocalReplyConfig {
       // A request Envoy had to buffer whole (the body rewrite for stock servers) past its 1 MiB
       // per-connection buffer: Envoy's 413 would reach gRPC clients as UNKNOWN.
       grpcReply(
-        {
-          $case: "statusCodeFilter",
-          statusCodeFilter: {
-            comparison: {
-              op: ComparisonFilter_Op.EQ,
-              value: { defaultValue: 413, runtimeKey: "inferencehub.payload_too_large_status" },
-            },
-          },
-        },
+        statusIs(413, "inferencehub.payload_too_large_status"),
         grpcStatus.resourceExhausted,
         "the request is larger than the 1 MiB the gateway can buffer to write the version into it for this model version's nodes (versionFrom: body); send smaller requests",
       ),
     ],
   });
+}
+
+/** Matches one HTTP status; Envoy requires a runtime key beside the value. */
+function statusIs(code: number, runtimeKey: string): AccessLogFilter["filterSpecifier"] {
+  return {
+    $case: "statusCodeFilter",
+    statusCodeFilter: {
+      comparison: { op: ComparisonFilter_Op.EQ, value: { defaultValue: code, runtimeKey } },
+    },
+  };
 }
 
 /** A local reply that gRPC clients read as `status` with `message` (Envoy puts the body in grpc-message). */
