@@ -401,8 +401,6 @@ describe("ext-authz in front of real nodes, through a real Envoy", () => {
       gw.client().infer(fp32Request("mlp", MLP_SAMPLE_INPUT), { metadata: bearer(keys.acme) }),
     );
     assert.equal(err.code, status.PERMISSION_DENIED);
-    const metrics = await authz.metrics();
-    assert.ok(metricValue(metrics, "inferencehub_authz_model_source_total", { source: "body" }) >= 400);
   });
 
   test("health checks are checked like any call to the model; Watch is refused at once", async () => {

@@ -42,18 +42,21 @@ describe("ModelConfig, ModelStatistics and ModelStreamInfer through the gateway 
     gw = await startGateway({
       nodes: [
         { name: "node-scale", models: ["scale"] },
-        // mlp's only node, slow enough for a kill to land while a request runs: the last test kills it.
+        // mlp's preferred node, slow enough for a kill to land while a request runs: the last test
+        // kills it. node-mlp-b, in the fallback pool, serves mlp only once node-mlp is down.
         { name: "node-mlp", models: ["mlp"], args: ["--infer-delay-ms", "1000"] },
+        { name: "node-mlp-b", models: ["mlp"] },
       ],
       config: (nodes, port) =>
         gatewayConfig(
-          nodes,
+          nodes.map((n) => (n.name === "node-mlp-b" ? { ...n, pool: "fallback" } : n)),
           port,
           [
             scaleModel([50, 50], ["node-scale"]),
-            { name: "mlp", versions: [{ version: "1", nodes: ["node-mlp"] }] },
+            { name: "mlp", versions: [{ version: "1", nodes: ["node-mlp", "node-mlp-b"] }] },
           ],
           {
+            pools: ["default", "fallback"],
             auth: {
               extAuthz: { address: `127.0.0.1:${extAuthzPort}`, timeout: "1s" },
               keysFile: "keys.yaml",
@@ -186,6 +189,36 @@ describe("ModelConfig, ModelStatistics and ModelStreamInfer through the gateway 
     assert.equal((await split.status).code, status.OK);
   });
 
+  test("ModelStreamInfer without the model header: routed by its first message's model and version", async () => {
+    const pinned = openStream(gw.client().raw, { metadata: bearer });
+    pinned.send({ ...fp32Request("scale", SCALE_SAMPLE_INPUT), modelVersion: "2" });
+    const first = (await pinned.next()).inferResponse ?? assert.fail();
+    assert.equal(first.modelVersion, "2");
+    assertClose(fp32Output(first), scaleReference("2", SCALE_SAMPLE_INPUT));
+    assert.equal((await pinned.headers)["x-inferencehub-node"], "node-scale");
+    // A later message naming another model is answered by an error on the stream, which goes on.
+    pinned.send(fp32Request("mlp", MLP_SAMPLE_INPUT));
+    assert.match((await pinned.next()).errorMessage, /routed for model 'scale' but its body names 'mlp'/);
+    pinned.send({ ...fp32Request("scale", [[1, 1, 1, 1]]), modelVersion: "2" });
+    assertClose(
+      fp32Output((await pinned.next()).inferResponse ?? assert.fail()),
+      scaleReference("2", [[1, 1, 1, 1]]),
+    );
+    pinned.end();
+    assert.equal((await pinned.status).code, status.OK);
+
+    // A first message naming no model: INVALID_ARGUMENT, saying what to send.
+    const nameless = openStream(gw.client().raw, { metadata: bearer });
+    nameless.send(fp32Request("", SCALE_SAMPLE_INPUT));
+    const refused = await nameless.status;
+    assert.equal(refused.code, status.INVALID_ARGUMENT, refused.details);
+    assert.match(refused.details, /set the inferencehub-model header, or model_name/);
+    // Without credentials, a stream named by its first message is refused like any call.
+    const anonymous = openStream(gw.client().raw, {});
+    anonymous.send(fp32Request("scale", SCALE_SAMPLE_INPUT));
+    assert.equal((await anonymous.status).code, status.UNAUTHENTICATED);
+  });
+
   test("ModelStreamInfer: the node killed mid-stream ends its streams at once, not in a hang", async () => {
     // Each stream's deadline bounds the wait: a hang would end DEADLINE_EXCEEDED, long after the kill.
     const streamOpts = { metadata: { ...bearer, "inferencehub-model": "mlp" }, deadlineMs: 20_000 };
@@ -216,5 +249,15 @@ describe("ModelConfig, ModelStatistics and ModelStreamInfer through the gateway 
       answeredEnd.code === status.UNAVAILABLE || answeredEnd.code === status.INTERNAL,
       `${status[answeredEnd.code]} ${answeredEnd.details}`,
     );
+    // A new stream, with no model header, is served by the node that is left.
+    const next = openStream(gw.client().raw, { metadata: bearer, deadlineMs: 10_000 });
+    next.send(fp32Request("mlp", MLP_SAMPLE_INPUT));
+    assertClose(
+      fp32Output((await next.next()).inferResponse ?? assert.fail()),
+      mlpReference(MLP_SAMPLE_INPUT),
+    );
+    assert.equal((await next.headers)["x-inferencehub-node"], "node-mlp-b");
+    next.end();
+    assert.equal((await next.status).code, status.OK);
   });
 });

@@ -29,7 +29,11 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number, co
     listener: { address: "127.0.0.1", port: listenPort },
     nodes,
     // Version 2 on one node only: its statistics then count every call pinned to it.
-    models: [scaleModel([50, 50], (version) => (version === "2" ? ["node-b"] : ["node-a", "node-b"]))],
+    models: [
+      scaleModel([50, 50], (version) => (version === "2" ? ["node-b"] : ["node-a", "node-b"])),
+      // Served, but not this tenant's.
+      { name: "mlp", versions: [{ version: "1", nodes: ["node-a"] }] },
+    ],
     auth: {
       extAuthz: { address: `127.0.0.1:${extAuthzPort}` },
       keysFile: "keys.yaml",
@@ -53,7 +57,7 @@ describe(
       const extAuthzPort = await freePort();
       gw = await startGateway({
         nodes: [
-          { name: "node-a", models: ["scale"] },
+          { name: "node-a", models: ["scale", "mlp"] },
           { name: "node-b", models: ["scale"] },
         ],
         config: (nodes, port) => config(nodes, port, extAuthzPort),
@@ -88,7 +92,7 @@ describe(
       assert.equal(results.server_metadata, "inferencehub");
     });
 
-    test("model: ready, metadata; an unserved version NOT_FOUND, an ungranted model PERMISSION_DENIED", () => {
+    test("model: ready, metadata; an unserved version NOT_FOUND, an unserved or ungranted model PERMISSION_DENIED", () => {
       assert.equal(results.model_ready, true, JSON.stringify(results.model_ready));
       assert.deepEqual(results.model_metadata, {
         name: "scale",
@@ -102,6 +106,9 @@ describe(
       const unknown = results.unknown_model as Result;
       assert.equal(unknown.error, "PERMISSION_DENIED", JSON.stringify(unknown));
       assert.match(unknown.message ?? "", /may not call model 'resnet-50'/);
+      const ungranted = results.ungranted_model as Result;
+      assert.equal(ungranted.error, "PERMISSION_DENIED", JSON.stringify(ungranted));
+      assert.match(ungranted.message ?? "", /may not call model 'mlp'/);
     });
 
     test("infer and async_infer: routed by the body, a body version pins, each answer is its version's", () => {
@@ -121,7 +128,7 @@ describe(
       check("async_infer_v2", "2");
     });
 
-    test("model config and statistics, routed by the body; a stream with the model header", () => {
+    test("model config and statistics, routed by the body; streams routed by their first message", () => {
       assert.deepEqual(results.model_config_v2, {
         name: "scale",
         platform: "onnxruntime_onnx",
@@ -132,16 +139,22 @@ describe(
       assert.equal(stats[0]?.name, "scale");
       assert.equal(stats[0]?.version, "2");
       assert.ok((stats[0]?.success ?? 0) >= 2, "infer and async_infer pinned to version 2 were counted");
-      const stream = results.stream_v2 as { version: string; output: number[][] }[];
-      assert.ok(Array.isArray(stream), JSON.stringify(results.stream_v2));
       const rounded = (xs: number[]) => xs.map((x) => Math.round(x * 1000) / 1000);
-      assert.deepEqual(
-        stream.map((r) => [r.version, rounded(r.output.flat())]),
+      const answers = (key: string) => {
+        const stream = results[key] as { version: string; output: number[][] }[];
+        assert.ok(Array.isArray(stream), JSON.stringify(results[key]));
+        return stream.map((r) => [r.version, rounded(r.output.flat())]);
+      };
+      const expected = (version: string) =>
         [[[1, 2, 3, 4]], [[5, 6, 7, 8]], [[0, 0, 0, 0]]].map((row) => [
-          "2",
-          rounded(scaleReference("2", row).flat()),
-        ]),
-      );
+          version,
+          rounded(scaleReference(version, row).flat()),
+        ]);
+      // Pinned by the version in its first message.
+      assert.deepEqual(answers("stream_v2"), expected("2"));
+      // Unpinned: the split picks one version for the stream, and every answer is that version's.
+      const any = answers("stream_any");
+      assert.deepEqual(any, expected(String(any[0]?.[0])));
     });
 
     test("without the API key: UNAUTHENTICATED, saying what to send", () => {

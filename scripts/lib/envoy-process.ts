@@ -106,12 +106,19 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess>
     "--concurrency",
     String(opts.concurrency ?? 1),
     ...(opts.extraArgs ?? []),
+    // For debugging a test: e.g. INFERENCEHUB_ENVOY_COMPONENT_LOG=lua:debug,ext_authz:debug
+    ...(process.env.INFERENCEHUB_ENVOY_COMPONENT_LOG
+      ? ["--component-log-level", process.env.INFERENCEHUB_ENVOY_COMPONENT_LOG]
+      : []),
   ];
 
   installCleanup();
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   running.set(child, dir);
-  const output = createOutputTail(name, opts.log);
+  const output = createOutputTail(
+    name,
+    opts.log ?? (process.env.INFERENCEHUB_ENVOY_COMPONENT_LOG ? (line) => console.error(line) : undefined),
+  );
   child.stdout?.on("data", output.push);
   child.stderr?.on("data", output.push);
   // A test that forgets stop() must not keep its process alive forever: unreferenced, Envoy lets

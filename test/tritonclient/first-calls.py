@@ -66,16 +66,13 @@ def statistics():
     return [{"name": s.name, "version": s.version, "success": s.inference_stats.success.count} for s in stats]
 
 
-def stream():
-    # A stream is routed by the model header (its first message is not read by the gateway yet).
+def stream(version=""):
+    # No routing header: the gateway routes the stream by its first message (model and version).
     answers = queue.Queue()
-    client.start_stream(
-        callback=lambda result, error: answers.put((result, error)),
-        headers={**headers, "inferencehub-model": "scale", "inferencehub-model-version": "2"},
-    )
+    client.start_stream(callback=lambda result, error: answers.put((result, error)), headers=headers)
     try:
         for row in ([[1, 2, 3, 4]], [[5, 6, 7, 8]], [[0, 0, 0, 0]]):
-            client.async_stream_infer("scale", [scale_input(row)], model_version="2")
+            client.async_stream_infer("scale", [scale_input(row)], model_version=version)
         out = []
         for _ in range(3):
             result, error = answers.get(timeout=10)
@@ -98,7 +95,9 @@ record("infer_v2", lambda: infer("2"))
 record("async_infer_v2", async_infer)
 record("model_config_v2", model_config)
 record("statistics_v2", statistics)
-record("stream_v2", stream)
+record("stream_v2", lambda: stream("2"))
+record("stream_any", stream)
 record("no_credentials", lambda: client.is_server_live())
 record("unknown_model", lambda: client.is_model_ready("resnet-50", headers=headers))
+record("ungranted_model", lambda: client.is_model_ready("mlp", headers=headers))
 print(json.dumps(results))

@@ -57,6 +57,8 @@ function expandFields(message: Record<string, unknown>, json: Record<string, unk
 }
 
 function anyToJson(typeUrl: string, value: Uint8Array): JsonValue {
+  // An empty Any is a value of its own (route FilterConfig.config: "enable the filter").
+  if (typeUrl === "" && value.length === 0) return {};
   if (!isKnownTypeUrl(typeUrl)) {
     throw new Error(`toEnvoyJson: no codec for ${typeUrl}; add it to resources/registry.ts`);
   }

@@ -14,7 +14,11 @@ export {
   routerTypeUrl,
   scopedRouteConfigurationTypeUrl,
   stdoutAccessLogTypeUrl,
+  celFilterTypeUrl,
+  grpcFieldExtractionTypeUrl,
+  luaPerRouteTypeUrl,
   luaTypeUrl,
+  routeFilterConfigTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";

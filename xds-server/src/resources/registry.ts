@@ -6,7 +6,9 @@ import { Cluster } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
+import { FilterConfig as RouteFilterConfig } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
+import { ExpressionFilter as CelFilter } from "../../../gen/envoy/envoy/extensions/access_loggers/filters/cel/v3/cel.js";
 import { StdoutAccessLog } from "../../../gen/envoy/envoy/extensions/access_loggers/stream/v3/stream.js";
 import {
   ExtAuthz,
@@ -15,7 +17,8 @@ import {
 import { Router } from "../../../gen/envoy/envoy/extensions/filters/http/router/v3/router.js";
 import { FilterConfig as GrpcStatsConfig } from "../../../gen/envoy/envoy/extensions/filters/http/grpc_stats/v3/config.js";
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
-import { Lua } from "../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
+import { Lua, LuaPerRoute } from "../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
+import { GrpcFieldExtractionConfig } from "../../../gen/envoy/envoy/extensions/filters/http/grpc_field_extraction/v3/config.js";
 import { UpstreamCodec } from "../../../gen/envoy/envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.js";
 import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
@@ -37,7 +40,11 @@ import {
   routerTypeUrl,
   scopedRouteConfigurationTypeUrl,
   stdoutAccessLogTypeUrl,
+  celFilterTypeUrl,
+  grpcFieldExtractionTypeUrl,
+  luaPerRouteTypeUrl,
   luaTypeUrl,
+  routeFilterConfigTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";
@@ -57,6 +64,10 @@ export interface MessageTypes {
   [headerMutationTypeUrl]: HeaderMutation;
   [earlyHeaderMutationTypeUrl]: EarlyHeaderMutation;
   [luaTypeUrl]: Lua;
+  [luaPerRouteTypeUrl]: LuaPerRoute;
+  [celFilterTypeUrl]: CelFilter;
+  [grpcFieldExtractionTypeUrl]: GrpcFieldExtractionConfig;
+  [routeFilterConfigTypeUrl]: RouteFilterConfig;
   [upstreamCodecTypeUrl]: UpstreamCodec;
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate;
@@ -86,6 +97,10 @@ export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<Message
   [headerMutationTypeUrl]: HeaderMutation,
   [earlyHeaderMutationTypeUrl]: EarlyHeaderMutation,
   [luaTypeUrl]: Lua,
+  [luaPerRouteTypeUrl]: LuaPerRoute,
+  [celFilterTypeUrl]: CelFilter,
+  [grpcFieldExtractionTypeUrl]: GrpcFieldExtractionConfig,
+  [routeFilterConfigTypeUrl]: RouteFilterConfig,
   [upstreamCodecTypeUrl]: UpstreamCodec,
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate,

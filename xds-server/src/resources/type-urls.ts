@@ -50,6 +50,21 @@ export type GrpcStatsTypeUrl = typeof grpcStatsTypeUrl;
 export const luaTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua";
 export type LuaTypeUrl = typeof luaTypeUrl;
 
+export const grpcFieldExtractionTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.grpc_field_extraction.v3.GrpcFieldExtractionConfig";
+export type GrpcFieldExtractionTypeUrl = typeof grpcFieldExtractionTypeUrl;
+
+/** Per-route settings for any HTTP filter; here, to enable on a route one that is off by default. */
+export const routeFilterConfigTypeUrl = "type.googleapis.com/envoy.config.route.v3.FilterConfig";
+export type RouteFilterConfigTypeUrl = typeof routeFilterConfigTypeUrl;
+
+export const celFilterTypeUrl =
+  "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter";
+export type CelFilterTypeUrl = typeof celFilterTypeUrl;
+
+export const luaPerRouteTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute";
+export type LuaPerRouteTypeUrl = typeof luaPerRouteTypeUrl;
+
 export const upstreamCodecTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";
 export type UpstreamCodecTypeUrl = typeof upstreamCodecTypeUrl;

@@ -118,10 +118,13 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
     // Checked like any call; the case's config names the control plane.
     ["server", "route", "-"],
     ["no-model-header:read-body", "directResponse", "body 256"],
+    // Streams: routed by the model their first message names, then checked on that route.
+    ["no-model-header:first-message", "directResponse", "-"],
     ["no-model-header", "directResponse", "-"],
     ["unknown-method", "directResponse", "-"],
   ]);
-  const readBody = hosts.get("ingress_no_model")?.routes.find((r) => r.name === "no-model-header:read-body");
+  const route = (name: string) => hosts.get("ingress_no_model")?.routes.find((r) => r.name === name);
+  const readBody = route("no-model-header:read-body");
   assert.deepEqual(readBody?.match?.pathSpecifier, {
     $case: "safeRegex",
     safeRegex: {
@@ -138,12 +141,22 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
   assert.ok(regex.test("/inference.GRPCInferenceService/ModelStatistics"));
   assert.ok(!regex.test("/inference.GRPCInferenceService/ModelStreamInfer"), "streams never wait for a body");
   assert.ok(!regex.test("/inference.GRPCInferenceService/ModelInferX"));
+  // A stream is held only until its first message is whole, by the extraction filter.
+  const stream = route("no-model-header:first-message");
+  assert.deepEqual(stream?.match?.pathSpecifier, {
+    $case: "path",
+    path: "/inference.GRPCInferenceService/ModelStreamInfer",
+  });
+  assert.deepEqual(Object.keys(stream.typedPerFilterConfig), [
+    "envoy.filters.http.grpc_field_extraction",
+    "envoy.filters.http.lua",
+  ]);
 });
 
-test("without auth: no per-route settings (no body read), no reflection route; health still bounded", () => {
+test("without auth: no ext_authz settings (no body read), no reflection route; health still bounded", () => {
   for (const vh of virtualHosts(byName("pinned-shadow").resources.envoy).values()) {
     assert.deepEqual(vh.typedPerFilterConfig, {});
-    assert.ok(vh.routes.every((r) => Object.keys(r.typedPerFilterConfig).length === 0));
+    assert.ok(vh.routes.every((r) => authzSetting(r.typedPerFilterConfig) === "-"));
     assert.ok(!vh.routes.some((r) => r.name.includes("reflection")));
   }
   const scale = virtualHosts(byName("pinned-shadow").resources.envoy).get("ingress_scale");

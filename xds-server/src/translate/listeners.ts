@@ -24,6 +24,7 @@ import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/
 import type { TypedExtensionConfig } from "../../../gen/envoy/envoy/config/core/v3/extension.js";
 import type { GatewayIR, ModelIR } from "../ir/index.js";
 import {
+  celFilterTypeUrl,
   earlyHeaderMutationTypeUrl,
   httpConnectionManagerTypeUrl,
   packAny,
@@ -31,7 +32,7 @@ import {
 } from "../resources/index.js";
 import { adsConfigSource, grpcStatus, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
-import { buildHttpFilters } from "./filters/index.js";
+import { buildHttpFilters, firstMessageTooLargeDetails } from "./filters/index.js";
 import {
   ingressListenerName,
   ingressScopedRoutesName,
@@ -191,8 +192,30 @@ function localReplies(): LocalReplyConfig {
         grpcStatus.resourceExhausted,
         "the request is larger than the 1 MiB the gateway can buffer to write the version into it for this model version's nodes (versionFrom: body); send smaller requests",
       ),
+      // A call without the model header whose first message is more than Envoy buffers to read
+      // the model name from it (model-from-first-message); Envoy's own answer is
+      // FAILED_PRECONDITION, "internal buffer limits are exceeded".
+      grpcReply(
+        celFilter(`response.code_details == '${firstMessageTooLargeDetails}'`),
+        grpcStatus.resourceExhausted,
+        `without the ${modelHeader} header the gateway reads the model name from the first message, which must then fit in 1 MiB: set the ${modelHeader} header for larger messages`,
+      ),
     ],
   });
+}
+
+/**
+ * Matches a CEL expression over Envoy's attributes.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/advanced/attributes
+ */
+function celFilter(expression: string): AccessLogFilter["filterSpecifier"] {
+  return {
+    $case: "extensionFilter",
+    extensionFilter: {
+      name: "envoy.access_loggers.extension_filters.cel",
+      configType: { $case: "typedConfig", typedConfig: packAny(celFilterTypeUrl, { expression }) },
+    },
+  };
 }
 
 /** Matches one HTTP status; Envoy requires a runtime key beside the value. */

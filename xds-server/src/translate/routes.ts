@@ -8,9 +8,10 @@
  * (streams). With ext_authz on, the routes also say where it reads the body and where it does not
  * run: reflection first in every configuration (answered unchecked); the unary routes read the
  * first body bytes (ext-authz refuses a body naming another model or version than the headers);
- * without a model header, the health route without a model, the route where ext-authz reads the
- * model name from the body, and the INVALID_ARGUMENT catch-all. Each configuration ends in a
- * catch-all because Envoy skips ext_authz for a call that matches no route.
+ * without a model header, the health route without a model. Without a model header, model calls
+ * are routed by the model their first message names (ext-authz reads it for unary calls when on,
+ * model-from-first-message otherwise), and anything else ends in a catch-all, because Envoy skips
+ * ext_authz for a call that matches no route.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/ext_authz_filter
  *
  * Every Envoy route configuration removes the caller's `authorization` header on the way to the
@@ -34,7 +35,7 @@ import type { ControlPlaneIR, ExtAuthzIR, ModelIR, RetryIR, VersionRouteIR } fro
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
 import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
-import { extAuthzPerRoute } from "./filters/index.js";
+import { extAuthzPerRoute, modelFromFirstMessagePerRoute } from "./filters/index.js";
 import {
   ingressRouteConfigName,
   modelHeader,
@@ -68,6 +69,19 @@ const modelInBodyPathSpecifier: RouteMatch["pathSpecifier"] = {
   safeRegex: { regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready|Config|Statistics)$" },
 };
 
+const streamPathSpecifier: RouteMatch["pathSpecifier"] = {
+  $case: "path",
+  path: "/inference.GRPCInferenceService/ModelStreamInfer",
+};
+
+/** The same calls and ModelStreamInfer, whose every message has the model name as field 1. */
+const modelInMessagePathSpecifier: RouteMatch["pathSpecifier"] = {
+  $case: "safeRegex",
+  safeRegex: {
+    regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready|Config|Statistics|StreamInfer)$",
+  },
+};
+
 /** Envoy: one model's routes, chosen by its scope. */
 export function envoyModelRouteConfig(
   model: ModelIR,
@@ -92,10 +106,16 @@ export function noModelRouteConfig(
         healthWithoutModelRoute(),
         serverRoute(controlPlane),
         modelInBodyRoute(authz),
+        modelInFirstMessageRoute(streamPathSpecifier),
         noModelHeaderRoute(),
         unknownMethodRoute(),
       ]
-    : [serverRoute(controlPlane), noModelHeaderRoute(), unknownMethodRoute()];
+    : [
+        serverRoute(controlPlane),
+        modelInFirstMessageRoute(modelInMessagePathSpecifier),
+        noModelHeaderRoute(),
+        unknownMethodRoute(),
+      ];
   return envoyRouteConfig(noModelRouteConfigName, routes, authz);
 }
 
@@ -360,22 +380,39 @@ function healthWithoutModelRoute(): Route {
 }
 
 /**
- * A unary call that names its model only in the body (stock Open Inference Protocol clients):
- * ext-authz gets the first bytes, sets the model headers, and Envoy chooses the route again. The
- * answer below is for a body where it found no model name.
+ * A unary call that names its model only in the body (stock Open Inference Protocol clients),
+ * with ext_authz on: ext-authz gets the first bytes, sets the model headers, and Envoy chooses the
+ * route again. It reads a prefix of the message, so the message may be any size. The answer below
+ * is for a body where it found no model name.
  */
 function modelInBodyRoute(authz: ExtAuthzIR): Route {
-  const route = grpcErrorRoute(
-    "no-model-header:read-body",
-    [],
-    grpcStatus.invalidArgument,
-    `set the ${modelHeader} header, or model_name in an uncompressed request`,
-  );
   return {
-    ...route,
-    match: RouteMatch.fromPartial({ pathSpecifier: modelInBodyPathSpecifier }),
+    ...modelInMessageAnswer("no-model-header:read-body", modelInBodyPathSpecifier),
     typedPerFilterConfig: extAuthzPerRoute.readBody(authz),
   };
+}
+
+/**
+ * The same routing by the model named in the first message, by model-from-first-message: for
+ * ModelStreamInfer always (ext_authz's body read would wait for the end of the stream), and for
+ * the unary calls too when ext_authz is off. It holds the first message until it is whole, which
+ * Envoy's 1 MiB buffer bounds.
+ */
+function modelInFirstMessageRoute(pathSpecifier: RouteMatch["pathSpecifier"]): Route {
+  return {
+    ...modelInMessageAnswer("no-model-header:first-message", pathSpecifier),
+    typedPerFilterConfig: modelFromFirstMessagePerRoute(),
+  };
+}
+
+function modelInMessageAnswer(name: string, pathSpecifier: RouteMatch["pathSpecifier"]): Route {
+  const route = grpcErrorRoute(
+    name,
+    [],
+    grpcStatus.invalidArgument,
+    `set the ${modelHeader} header, or model_name in an uncompressed first message`,
+  );
+  return { ...route, match: RouteMatch.fromPartial({ pathSpecifier }) };
 }
 
 /** A method of the protocol that needs a model: without one it can go nowhere. */

@@ -72,12 +72,20 @@ test("weighted clusters sum to exactly 100 and leave out weight-0 versions", () 
 test("the router is the last filter; ext_authz is off unless the IR sets it, and never proxyless", () => {
   const minimal = byName("minimal");
   assert.deepEqual(filterNames(minimal.resources.envoy), [
-    ["envoy.filters.http.header_mutation", "envoy.filters.http.grpc_stats", "envoy.filters.http.router"],
+    [
+      "envoy.filters.http.header_mutation",
+      "envoy.filters.http.grpc_field_extraction",
+      "envoy.filters.http.lua",
+      "envoy.filters.http.grpc_stats",
+      "envoy.filters.http.router",
+    ],
   ]);
   const edge = byName("edge");
   assert.deepEqual(filterNames(edge.resources.envoy), [
     [
       "envoy.filters.http.header_mutation",
+      "envoy.filters.http.grpc_field_extraction",
+      "envoy.filters.http.lua",
       "envoy.filters.http.ext_authz",
       "envoy.filters.http.grpc_stats",
       "envoy.filters.http.router",
@@ -151,6 +159,7 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
   ]);
   assert.deepEqual(names("ingress_no_model"), [
     ["server:no-control-plane", "directResponse"],
+    ["no-model-header:first-message", "directResponse"],
     ["no-model-header", "directResponse"],
     ["unknown-method", "directResponse"],
   ]);

@@ -8,15 +8,24 @@ import type { ClientGroup } from "../types.js";
 import { extAuthzFilter, extAuthzPerRoute } from "./ext-authz.js";
 import { grpcStatsFilter } from "./grpc-stats.js";
 import type { HttpFilterSpec } from "./http-filter.js";
+import {
+  firstMessageTooLargeDetails,
+  grpcFieldExtractionFilter,
+  modelFromFirstMessageFilter,
+  modelFromFirstMessagePerRoute,
+} from "./model-from-first-message.js";
 import { routerFilter } from "./router.js";
 import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
 
 /**
- * Headers are stripped before ext_authz reads them, and ext_authz decides before the router
- * routes. grpc_stats comes after ext_authz, so it counts the calls that reached a version.
+ * Headers are stripped before anything reads them; a call without a model header gets it from
+ * its first message before ext_authz checks it; ext_authz decides before the router routes.
+ * grpc_stats comes after ext_authz, so it counts the calls that reached a version.
  */
 export const httpFilterChain: readonly HttpFilterSpec[] = [
   stripGatewayHeadersFilter,
+  grpcFieldExtractionFilter,
+  modelFromFirstMessageFilter,
   extAuthzFilter,
   grpcStatsFilter,
   routerFilter,
@@ -26,5 +35,15 @@ export function buildHttpFilters(ir: GatewayIR, group: ClientGroup): HttpFilter[
   return httpFilterChain.filter((filter) => filter.enabled(ir, group)).map((filter) => filter.build(ir));
 }
 
-export { extAuthzFilter, extAuthzPerRoute, grpcStatsFilter, routerFilter, stripGatewayHeadersFilter };
+export {
+  firstMessageTooLargeDetails,
+  extAuthzFilter,
+  grpcFieldExtractionFilter,
+  extAuthzPerRoute,
+  grpcStatsFilter,
+  modelFromFirstMessageFilter,
+  modelFromFirstMessagePerRoute,
+  routerFilter,
+  stripGatewayHeadersFilter,
+};
 export type { HttpFilterSpec };
