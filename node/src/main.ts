@@ -1,12 +1,13 @@
 /**
  * Command line for the reference inference node.
  *   tsx node/src/main.ts --name node-1 --port 9001 --models-dir models [--metrics-port 9101]
+ *     [--version-port scale/2=9012 ...]
  */
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { loadRepositoryToken } from "./repository-auth.js";
-import { startInferenceNode } from "./server.js";
+import { startInferenceNode, type VersionPort } from "./server.js";
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     "shutdown-grace-ms": { type: "string", default: "30000" },
     providers: { type: "string", default: process.env.ORT_PROVIDERS ?? "cpu" },
     "repository-token-file": { type: "string" },
+    // model/version=port: a port that serves that version only (for proxyless clients).
+    "version-port": { type: "string", multiple: true, default: [] },
   },
 });
 
@@ -43,6 +46,18 @@ function versionFrom(): "header" | "body" {
   if (raw === "header" || raw === "body") return raw;
   console.error(`--version-from must be header or body, got '${String(raw)}'`);
   process.exit(2);
+}
+
+function versionPorts(): VersionPort[] {
+  return (values["version-port"] ?? []).map((raw) => {
+    const m = /^([a-z0-9][a-z0-9-]*)\/([A-Za-z0-9][A-Za-z0-9-]*)=(\d{1,5})$/.exec(raw);
+    const port = Number(m?.[3]);
+    if (!m?.[1] || !m[2] || port > 65535) {
+      console.error(`--version-port takes model/version=port (e.g. scale/2=9012), got '${raw}'`);
+      process.exit(2);
+    }
+    return { model: m[1], version: m[2], port };
+  });
 }
 
 const log = pino({ name: "inference-node", level: process.env.LOG_LEVEL ?? "info" });
@@ -70,6 +85,7 @@ const node = await startInferenceNode({
   maxMessageBytes: int("max-message-bytes"),
   inferDelayMs: int("infer-delay-ms"),
   versionFrom: versionFrom(),
+  versionPorts: versionPorts(),
   drainDelayMs: int("drain-delay-ms"),
   shutdownGraceMs: int("shutdown-grace-ms"),
   executionProviders: (values.providers ?? "cpu").split(","),
@@ -82,7 +98,13 @@ const node = await startInferenceNode({
 
 // Tests and the local stack read this line to learn the ports chosen.
 console.log(
-  JSON.stringify({ event: "ready", name: node.name, port: node.port, metricsPort: node.metricsPort }),
+  JSON.stringify({
+    event: "ready",
+    name: node.name,
+    port: node.port,
+    versionPorts: node.versionPorts,
+    metricsPort: node.metricsPort,
+  }),
 );
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

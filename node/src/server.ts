@@ -9,7 +9,9 @@ import {
   Metadata,
   Server,
   ServerCredentials,
+  ServerInterceptingCall,
   status,
+  type ServerInterceptor,
   type Deadline,
   type ServerDuplexStream,
   type ServerUnaryCall,
@@ -86,11 +88,26 @@ export interface InferenceNodeOptions {
    * repository-auth.ts). Without one, repository calls are refused.
    */
   repositoryToken?: string;
+  /**
+   * Extra ports, each serving one version of one model: a call there is handled as if the gateway
+   * had routed it to that version (x-inferencehub-model and -version set). Proxyless clients
+   * (grpc-js-xds) send no headers, so the control plane points each version's cluster at its port.
+   */
+  versionPorts?: readonly VersionPort[];
+}
+
+export interface VersionPort {
+  model: string;
+  version: string;
+  /** 0 picks a free port. */
+  port: number;
 }
 
 export interface InferenceNode {
   name: string;
   port: number;
+  /** The version ports as bound (a requested 0 replaced by the port chosen). */
+  versionPorts: VersionPort[];
   metricsPort: number | undefined;
   repository: ModelRepository;
   metrics: NodeMetrics;
@@ -108,6 +125,24 @@ interface InferContext {
   getDeadline(): Deadline;
   once(event: "cancelled", listener: () => void): unknown;
   off(event: "cancelled", listener: () => void): unknown;
+}
+
+/**
+ * A version port's calls arrive as if the gateway had routed them: the model and version headers
+ * are the port's, whatever the caller sent.
+ */
+function routedTo(model: string, version: string): ServerInterceptor {
+  return (_method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, forward) => {
+            metadata.set(ROUTED_MODEL_HEADER, model);
+            metadata.set(ROUTED_VERSION_HEADER, version);
+            forward(metadata);
+          },
+        }),
+    });
 }
 
 function statusName(code: number): string {
@@ -366,12 +401,12 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     call.on("error", (err) => log.debug({ err }, "ModelStreamInfer stream error"));
   };
 
-  const server = new Server({
+  const serverOptions = {
     "grpc.max_receive_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
     "grpc.max_send_message_length": -1,
-  });
+  };
 
-  server.addService(GRPCInferenceServiceService, {
+  const inferenceService = {
     serverLive: unary("ServerLive", async () => ({ live: true })),
     serverReady: unary("ServerReady", async () => ({ ready: !draining })),
     modelReady: unary("ModelReady", async (call) => {
@@ -447,9 +482,9 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       }
       return {};
     }),
-  });
+  };
 
-  server.addService(HealthService, {
+  const healthService = {
     check: unary("Check", async (call) => {
       const s = servingStatus((call.request as HealthCheckRequest).service);
       if (s === ServingStatus.SERVICE_UNKNOWN) throw new NodeError(status.NOT_FOUND, "unknown service");
@@ -460,15 +495,30 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       healthWatchers.add(call);
       call.on("cancelled", () => healthWatchers.delete(call));
     },
-  });
+  };
 
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      `${options.host ?? "127.0.0.1"}:${options.port}`,
-      ServerCredentials.createInsecure(),
-      (err, p) => (err ? reject(err) : resolve(p)),
-    ),
+  const serve = async (port: number, interceptors: ServerInterceptor[] = []) => {
+    const server = new Server({ ...serverOptions, interceptors });
+    server.addService(GRPCInferenceServiceService, inferenceService);
+    server.addService(HealthService, healthService);
+    const bound = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        `${options.host ?? "127.0.0.1"}:${port}`,
+        ServerCredentials.createInsecure(),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      ),
+    );
+    return { server, port: bound };
+  };
+  const main = await serve(options.port);
+  const port = main.port;
+  const versionServers = await Promise.all(
+    (options.versionPorts ?? []).map(async (vp) => {
+      const served = await serve(vp.port, [routedTo(vp.model, vp.version)]);
+      return { ...served, versionPort: { ...vp, port: served.port } };
+    }),
   );
+  const servers = [main.server, ...versionServers.map((v) => v.server)];
 
   let metricsServer: HttpServer | undefined;
   let metricsPort: number | undefined;
@@ -489,7 +539,8 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       ),
     );
   }
-  log.info({ port, metricsPort, models: repository.index(true) }, "inference node serving");
+  const versionPorts = versionServers.map((v) => v.versionPort);
+  log.info({ port, versionPorts, metricsPort, models: repository.index(true) }, "inference node serving");
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -502,13 +553,16 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           log.warn("in-flight calls outlived the grace period; closing them");
-          server.forceShutdown();
+          for (const server of servers) server.forceShutdown();
           resolve();
         }, options.shutdownGraceMs ?? 30_000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
+        let open = servers.length;
+        for (const server of servers)
+          server.tryShutdown(() => {
+            if (--open > 0) return;
+            clearTimeout(force);
+            resolve();
+          });
       });
       await new Promise<void>((resolve) =>
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),
@@ -519,5 +573,5 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     return shutdownPromise;
   };
 
-  return { name: options.name, port, metricsPort, repository, metrics, statistics, shutdown };
+  return { name: options.name, port, versionPorts, metricsPort, repository, metrics, statistics, shutdown };
 }

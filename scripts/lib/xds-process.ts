@@ -22,6 +22,8 @@ export interface XdsStatus {
   health?: Record<string, Record<string, string>>;
   /** Models whose split is degraded: versions with no node up, and the weights in force. */
   degradedSplits?: Record<string, { versionsDown: string[]; weights: Record<string, number> }>;
+  /** What proxyless clients cannot be given as configured (runner/proxyless-limits.ts). */
+  proxylessLimits: string[];
 }
 
 export interface XdsProcess {

@@ -19,6 +19,7 @@ export function formatConfig(config: Config): string {
       pool: node.pool,
       ...(node.drain ? { drain: true } : {}),
       ...(node.versionFrom !== "header" ? { versionFrom: node.versionFrom } : {}),
+      ...(node.versionPorts.length > 0 ? { versionPorts: node.versionPorts } : {}),
     })),
     models: config.models.map((model) => rawModel(model, config.defaults)),
     ...(config.auth ? { auth: rawAuth(config.auth) } : {}),

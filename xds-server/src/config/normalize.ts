@@ -80,6 +80,11 @@ function normalizeNode(raw: RawNode): NodeConfig {
     pool: raw.pool ?? defaultPool,
     drain: raw.drain ?? false,
     versionFrom: raw.versionFrom ?? "header",
+    versionPorts: (raw.versionPorts ?? []).map((vp) => ({
+      model: vp.model,
+      version: String(vp.version),
+      port: vp.port,
+    })),
   };
 }
 

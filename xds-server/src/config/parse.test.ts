@@ -42,6 +42,7 @@ test("a minimal file gets every default", () => {
       pool: "default",
       drain: false,
       versionFrom: "header",
+      versionPorts: [],
     },
   ]);
   const [model] = config.models;

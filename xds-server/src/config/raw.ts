@@ -33,6 +33,13 @@ export interface RawNode {
   pool?: string;
   drain?: boolean;
   versionFrom?: "header" | "body";
+  versionPorts?: RawVersionPort[];
+}
+
+export interface RawVersionPort {
+  model: string;
+  version: string | number;
+  port: number;
 }
 
 export interface RawSettings {

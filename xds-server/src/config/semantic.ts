@@ -27,6 +27,7 @@ export function checkSemantics(raw: unknown): Issue[] {
   return [
     ...checkPools(raw),
     ...checkNodes(raw),
+    ...checkVersionPorts(raw),
     ...checkListener(raw.listener),
     ...checkModels(raw, nodeNames),
     ...checkAuth(raw),
@@ -95,6 +96,66 @@ function checkNodes(raw: Raw): Issue[] {
       "address",
     ),
   );
+  return issues;
+}
+
+/**
+ * A node's version ports: each names a version that lists the node, once, on a port of its own
+ * (not the node's main port, not another version's).
+ */
+function checkVersionPorts(raw: Raw): Issue[] {
+  const versionNodes = new Map<string, string[]>();
+  for (const model of listOf(raw.models)) {
+    if (!isRecord(model)) continue;
+    for (const version of listOf(model.versions)) {
+      if (!isRecord(version)) continue;
+      versionNodes.set(
+        `${stringOf(model.name)}/${versionOf(version.version)}`,
+        listOf(version.nodes).flatMap((n) => stringOf(n) ?? []),
+      );
+    }
+  }
+  const issues: Issue[] = [];
+  listOf(raw.nodes).forEach((node, i) => {
+    if (!isRecord(node)) return;
+    const name = stringOf(node.name) ?? `#${i}`;
+    const mainPort = typeof node.address === "string" ? splitAddress(node.address)?.port : undefined;
+    const entries = listOf(node.versionPorts).map((vp, j) => ({
+      vp: isRecord(vp) ? vp : {},
+      at: ["nodes", i, "versionPorts", j] as PathSegments,
+    }));
+    for (const { vp, at } of entries) {
+      const key = `${stringOf(vp.model)}/${versionOf(vp.version)}`;
+      const nodes = versionNodes.get(key);
+      if (nodes === undefined) {
+        issues.push({ segments: at, message: `names ${key}, which no model version in models is` });
+      } else if (!nodes.includes(name)) {
+        issues.push({
+          segments: at,
+          message: `names ${key}, whose nodes (${nodes.join(", ")}) do not include ${quote(name)}`,
+        });
+      }
+      if (vp.port !== undefined && vp.port === mainPort) {
+        issues.push({
+          segments: [...at, "port"],
+          message: `is the node's own port (address); give the version a port of its own`,
+        });
+      }
+    }
+    issues.push(
+      ...duplicates(
+        entries.map(({ vp, at }) => ({ key: `${stringOf(vp.model)}/${versionOf(vp.version)}`, at })),
+        "version port",
+      ),
+      ...duplicates(
+        entries.map(({ vp, at }) => ({
+          key: Number.isInteger(vp.port) ? String(vp.port) : undefined,
+          at: [...at, "port"],
+        })),
+        "port",
+      ),
+    );
+  });
   return issues;
 }
 

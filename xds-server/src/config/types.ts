@@ -93,6 +93,14 @@ export interface NodeConfig {
    * Triton, MLServer, KServe runtimes), which the gateway then rewrites.
    */
   versionFrom: "header" | "body";
+  /** Ports of the node serving one version each, for proxyless clients (send no version header). */
+  versionPorts: VersionPort[];
+}
+
+export interface VersionPort {
+  model: string;
+  version: string;
+  port: number;
 }
 
 export interface RetrySettings {

@@ -215,14 +215,18 @@ function buildEndpoints(model: string, version: VersionConfig, ctx: ClusterConte
   });
   // Priorities count only the pools present here, so a cluster without gpu nodes starts at 0.
   const present = ctx.pools.filter((pool) => nodes.some((node) => node.pool === pool));
-  const endpoints = nodes.map((node): EndpointIR => ({
-    node: node.name,
-    host: node.host,
-    port: node.port,
-    pool: node.pool,
-    priority: present.indexOf(node.pool),
-    health: node.drain ? "DRAINING" : ctx.health(node.name, model, version.version),
-  }));
+  const endpoints = nodes.map((node): EndpointIR => {
+    const versionPort = node.versionPorts.find((vp) => vp.model === model && vp.version === version.version);
+    return {
+      node: node.name,
+      host: node.host,
+      port: node.port,
+      ...(versionPort ? { proxylessPort: versionPort.port } : {}),
+      pool: node.pool,
+      priority: present.indexOf(node.pool),
+      health: node.drain ? "DRAINING" : ctx.health(node.name, model, version.version),
+    };
+  });
   return endpoints.sort((a, b) => a.priority - b.priority || compare(a.node, b.node));
 }
 

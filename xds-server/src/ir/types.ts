@@ -173,6 +173,11 @@ export interface EndpointIR {
   /** IP address, without brackets. */
   host: string;
   port: number;
+  /**
+   * The node's port for this version alone (nodes[].versionPorts), where proxyless clients go:
+   * they send no version header, so the port says which version their split chose.
+   */
+  proxylessPort?: number;
   /** Pool name; one locality per pool. */
   pool: string;
   /**

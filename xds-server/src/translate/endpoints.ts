@@ -1,17 +1,19 @@
 /**
  * One ClusterLoadAssignment per cluster: one locality per pool, at the pool's priority, so Envoy
- * and grpc-js fail over pool by pool. Shared by both client groups.
+ * and grpc-js fail over pool by pool. The same for both client groups, except that proxyless
+ * clients go to a node's port for the version (nodes[].versionPorts) where it has one.
  */
 import { HealthStatus } from "../../../gen/envoy/envoy/config/core/v3/health_check.js";
 import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import { LocalityLbEndpoints } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint_components.js";
 import type { ClusterIR, EndpointIR } from "../ir/index.js";
 import { socketAddress } from "./common.js";
+import type { ClientGroup } from "./types.js";
 
-export function loadAssignment(cluster: ClusterIR): ClusterLoadAssignment {
+export function loadAssignment(cluster: ClusterIR, group: ClientGroup): ClusterLoadAssignment {
   return ClusterLoadAssignment.fromPartial({
     clusterName: cluster.name,
-    endpoints: byPool(cluster.endpoints).map(locality),
+    endpoints: byPool(cluster.endpoints).map((endpoints) => locality(endpoints, group)),
   });
 }
 
@@ -31,7 +33,7 @@ function byPool(endpoints: readonly EndpointIR[]): EndpointIR[][] {
  * src/xds-dependency-manager.ts); with one locality per priority its value does not matter, so
  * every locality weighs 1.
  */
-function locality(endpoints: EndpointIR[]): LocalityLbEndpoints {
+function locality(endpoints: EndpointIR[], group: ClientGroup): LocalityLbEndpoints {
   const first = endpoints[0];
   if (!first) throw new Error("locality: an empty endpoint group");
   return LocalityLbEndpoints.fromPartial({
@@ -39,7 +41,10 @@ function locality(endpoints: EndpointIR[]): LocalityLbEndpoints {
     lbEndpoints: endpoints.map((e) => ({
       hostIdentifier: {
         $case: "endpoint",
-        endpoint: { address: socketAddress(e.host, e.port), hostname: e.node },
+        endpoint: {
+          address: socketAddress(e.host, group === "proxyless" ? (e.proxylessPort ?? e.port) : e.port),
+          hostname: e.node,
+        },
       },
       healthStatus: HealthStatus[e.health],
     })),

@@ -86,14 +86,18 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
     id: `cluster ${cluster.name}`,
     input: { cluster, gateway },
     build: () => {
-      // Endpoints are the same for both groups: one object, encoded once.
-      const endpoints = [{ name: cluster.name, resource: loadAssignment(cluster) }];
+      // The same endpoints for both groups (one object, encoded once) unless a node has a port
+      // for this version alone, which only proxyless clients are sent to.
+      const envoyEndpoints = [{ name: cluster.name, resource: loadAssignment(cluster, "envoy") }];
+      const proxylessEndpoints = cluster.endpoints.some((e) => e.proxylessPort !== undefined)
+        ? [{ name: cluster.name, resource: loadAssignment(cluster, "proxyless") }]
+        : envoyEndpoints;
       const clusterFor = (group: ClientGroup) => [
         { name: cluster.name, resource: translateCluster(cluster, group) },
       ];
       return {
-        envoy: { ...emptySet(), clusters: clusterFor("envoy"), endpoints },
-        proxyless: { ...emptySet(), clusters: clusterFor("proxyless"), endpoints },
+        envoy: { ...emptySet(), clusters: clusterFor("envoy"), endpoints: envoyEndpoints },
+        proxyless: { ...emptySet(), clusters: clusterFor("proxyless"), endpoints: proxylessEndpoints },
       };
     },
   }));
