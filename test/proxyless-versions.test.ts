@@ -8,12 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { status } from "@grpc/grpc-js";
 import * as xds from "@grpc/grpc-js-xds";
 import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
 import { freePorts } from "../scripts/lib/ports.js";
 import { fp32Output, fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT, scaleReference } from "../scripts/lib/test-models.js";
-import { assertClose } from "./lib/assertions.js";
+import { assertClose, failure } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 
@@ -94,8 +95,8 @@ describe("proxyless clients and a node serving three versions, one port each (#1
     const sd = Math.sqrt(1000 * 0.4 * 0.6);
     assert.ok(Math.abs(v2 - 400) <= 4.5 * sd, `version 2 answered ${v2} of 1000`);
     assert.equal((counts.get("1") ?? 0) + v2, 1000);
-    const status = await gw.xds.status();
-    assert.deepEqual(status.proxylessLimits, [], "every version of node-a has its port");
+    const xdsStatus = await gw.xds.status();
+    assert.deepEqual(xdsStatus.proxylessLimits, [], "every version of node-a has its port");
   });
 
   test("a call pinned by the version header gets that version, weight 0 included", async () => {
@@ -105,12 +106,26 @@ describe("proxyless clients and a node serving three versions, one port each (#1
     }
   });
 
+  test("a version in the body that the split did not choose is refused, never answered by another", async () => {
+    // grpc-js routes on headers only: the body's version is the node's to check against its port's.
+    const request = { ...fp32Request("scale", SCALE_SAMPLE_INPUT), modelVersion: "3" };
+    const err = await failure(client.infer(request, { deadlineMs: 10_000 }));
+    assert.equal(err.code, status.INVALID_ARGUMENT, err.details);
+    assert.match(
+      err.details,
+      /model_version '3' in the request is not version '[12]', which the gateway routed/,
+    );
+    // Pinned by the header as well, the same version: answered.
+    const pinned = await client.infer(request, { metadata: { "inferencehub-model-version": "3" } });
+    assert.equal(pinned.response.modelVersion, "3");
+  });
+
   test("without version ports the control plane says which versions proxyless clients cannot get", async () => {
     await gw.applyConfig(config(gw.nodeEntries(), gw.listenPort, false), { clients: ["proxyless-versions"] });
-    const status = await gw.xds.status();
-    assert.equal(status.proxylessLimits.length, 1);
+    const xdsStatus = await gw.xds.status();
+    assert.equal(xdsStatus.proxylessLimits.length, 1);
     assert.match(
-      status.proxylessLimits[0] ?? "",
+      xdsStatus.proxylessLimits[0] ?? "",
       /node 'node-a' serves versions 1, 2, 3, and 1, 2, 3 without a port/,
     );
   });

@@ -263,12 +263,19 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
 
   /**
    * The version a model call is for. Behind the gateway, the version cluster that picked this node
-   * names its version; it wins over the body, whose version the gateway's routing did not read
-   * (unless the node reads only the body, as a stock server does).
+   * names its version (unless the node reads only the body, as a stock server does). A body naming
+   * another version was not routed on (ext-authz off, or a proxyless client): refused rather than
+   * answered by a version the caller did not ask for.
    */
   const routedVersion = (call: { metadata: Metadata }, bodyVersion: string): string => {
     const routed = options.versionFrom === "body" ? undefined : call.metadata.get(ROUTED_VERSION_HEADER)[0];
-    return typeof routed === "string" && routed !== "" ? routed : bodyVersion;
+    if (typeof routed !== "string" || routed === "") return bodyVersion;
+    if (bodyVersion !== "" && bodyVersion !== routed) {
+      throw invalidArgument(
+        `model_version '${clip(bodyVersion)}' in the request is not version '${clip(routed)}', which the gateway routed the call to; pin the version with the inferencehub-model-version header, or leave model_version empty`,
+      );
+    }
+    return routed;
   };
 
   /** One inference, for ModelInfer or one message of ModelStreamInfer: queued, run, counted. */
