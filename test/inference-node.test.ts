@@ -115,12 +115,26 @@ describe("reference inference node, called directly", () => {
     assert.equal(response.modelVersion, SCALE_VERSIONS.at(-1), "no version asked: the newest answers");
   });
 
-  test("the gateway's x-inferencehub-model-version header picks the version over the body", async () => {
-    const { response } = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }), {
+  test("the gateway's x-inferencehub-model-version header picks the version; a body naming another is refused", async () => {
+    const { response } = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT), {
       metadata: { "x-inferencehub-model-version": "2" },
     });
     assert.equal(response.modelVersion, "2");
     assertClose(fp32Output(response), scaleReference("2", SCALE_SAMPLE_INPUT));
+    // The same version in both: answered. Another: refused, naming both, never answered by either.
+    const same = await client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "2" }), {
+      metadata: { "x-inferencehub-model-version": "2" },
+    });
+    assert.equal(same.response.modelVersion, "2");
+    await assert.rejects(
+      client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }), {
+        metadata: { "x-inferencehub-model-version": "2" },
+      }),
+      isStatus(
+        status.INVALID_ARGUMENT,
+        /model_version '1' in the request is not version '2', which the gateway routed/,
+      ),
+    );
   });
 
   test("a body naming another model than the gateway routed for is refused", async () => {
@@ -310,12 +324,14 @@ describe("reference inference node, called directly", () => {
     const stream = openStream(client.raw, {
       metadata: { "x-inferencehub-model": "scale", "x-inferencehub-model-version": "2" },
     });
-    stream.send(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }));
+    stream.send(fp32Request("scale", SCALE_SAMPLE_INPUT));
     stream.send(fp32Request("mlp", MLP_SAMPLE_INPUT));
+    stream.send(fp32Request("scale", SCALE_SAMPLE_INPUT, { version: "1" }));
     const pinned = await stream.next();
-    assert.equal(pinned.inferResponse?.modelVersion, "2", "the routed version wins over the body");
+    assert.equal(pinned.inferResponse?.modelVersion, "2", "the routed version");
     assertClose(fp32Output(pinned.inferResponse ?? assert.fail()), scaleReference("2", SCALE_SAMPLE_INPUT));
     assert.match((await stream.next()).errorMessage, /routed for model 'scale' but its body names 'mlp'/);
+    assert.match((await stream.next()).errorMessage, /model_version '1' in the request is not version '2'/);
     assert.equal((await stream.headers)["x-inferencehub-model-version"], "2");
     stream.end();
     assert.equal((await stream.status).code, status.OK);
