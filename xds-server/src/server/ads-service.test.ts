@@ -1,5 +1,5 @@
 /**
- * The ADS protocol over real gRPC, one behaviour of XDS-CHECKLIST.md per test: nonces, ACK and
+ * The ADS protocol over real gRPC, one behaviour of docs/XDS-CHECKLIST.md per test: nonces, ACK and
  * NACK, wildcard and named subscriptions, ordering, delta diffs, reconnect with known versions.
  */
 import assert from "node:assert/strict";

@@ -42,7 +42,7 @@ export const proxylessListenerName = (model: string): string => model;
  */
 export const proxylessRouteConfigName = (model: string): string => `proxyless_${model}`;
 
-/** Request headers clients set to pick a model and, optionally, pin its version (DESIGN.md). */
+/** Request headers clients set to pick a model and, optionally, pin its version (docs/DESIGN.md). */
 export const modelHeader = "inferencehub-model";
 export const versionHeader = "inferencehub-model-version";
 /**
@@ -53,7 +53,7 @@ export const routedVersionHeader = "x-inferencehub-model-version";
 /** Set beside routedVersionHeader: the model the call was routed and authorized for. */
 export const routedModelHeader = "x-inferencehub-model";
 
-/** Every header a client must not set: the gateway's own, stripped from client requests (DESIGN.md). */
+/** Every header a client must not set: the gateway's own, stripped from client requests (docs/DESIGN.md). */
 export const gatewayHeaderPrefix = "x-inferencehub-";
 /** Set by ext-authz on an allowed call: the caller's tenant, for the node. */
 export const tenantHeader = "x-inferencehub-tenant";
