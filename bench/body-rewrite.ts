@@ -10,7 +10,8 @@
  */
 import { fp32Request } from "../scripts/lib/requests.js";
 import { startGateway } from "../test/lib/gateway-fixture.js";
-import { machineLine, percentile, printTable } from "./lib/xds-bench.js";
+import { latencyRounds } from "./lib/latency-rounds.js";
+import { machineLine, printTable } from "./lib/xds-bench.js";
 
 const calls = Number(process.env.BENCH_CALLS ?? 1000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
@@ -20,11 +21,6 @@ const sizes = [
   { name: "1 row (16 B of data)", rows: 1 },
   { name: "4,096 rows (64 KiB)", rows: 4096 },
 ];
-const paths = [
-  { name: "header (no rewrite)", version: "1" },
-  { name: "body rewrite (Lua)", version: "2" },
-];
-
 async function main(): Promise<void> {
   const gw = await startGateway({
     nodes: [
@@ -47,51 +43,31 @@ async function main(): Promise<void> {
   });
   try {
     const client = gw.client();
-    const latencies = new Map<string, number[]>();
-    const run = async (size: (typeof sizes)[number], path: (typeof paths)[number]) => {
-      const input = Array.from({ length: size.rows }, (_, i) => [i, i + 1, i + 2, i + 3]);
-      const request = fp32Request("scale", input);
-      const metadata = { "inferencehub-model": "scale", "inferencehub-model-version": path.version };
-      const key = `${size.name}|${path.name}`;
-      const out = latencies.get(key) ?? [];
-      latencies.set(key, out);
-      let sent = 0;
-      const worker = async () => {
-        while (sent < calls) {
-          sent++;
-          const start = performance.now();
-          const { response } = await client.infer(request, { metadata });
-          out.push(performance.now() - start);
-          if (response.modelVersion !== path.version)
-            throw new Error(`version ${response.modelVersion} answered`);
-        }
-      };
-      await Promise.all(Array.from({ length: concurrency }, worker));
-    };
-    for (const size of sizes) for (const path of paths) await run(size, path); // warm-up
-    latencies.clear();
-    for (let r = 0; r < rounds; r++) {
-      process.stderr.write(`[body-rewrite] round ${r + 1}/${rounds}\n`);
-      for (const size of sizes)
-        for (const path of r % 2 === 0 ? paths : [...paths].reverse()) await run(size, path);
-    }
-    const rows: (string | number)[][] = [];
-    for (const size of sizes) {
-      const [base, rewrite] = paths.map((p) => latencies.get(`${size.name}|${p.name}`) ?? []);
-      for (const [path, xs] of [
-        [paths[0]!.name, base!],
-        [paths[1]!.name, rewrite!],
-      ] as const) {
-        rows.push([size.name, path, percentile(xs, 50).toFixed(3), percentile(xs, 99).toFixed(3), xs.length]);
-      }
-      rows.push([
-        size.name,
-        "ratio rewrite/header",
-        (percentile(rewrite!, 50) / percentile(base!, 50)).toFixed(2),
-        (percentile(rewrite!, 99) / percentile(base!, 99)).toFixed(2),
-        "",
-      ]);
-    }
+    const requests = new Map(
+      sizes.map((size) => [
+        size,
+        fp32Request(
+          "scale",
+          Array.from({ length: size.rows }, (_, i) => [i, i + 1, i + 2, i + 3]),
+        ),
+      ]),
+    );
+    const pinned = (name: string, version: string) => ({
+      name,
+      call: async (size: (typeof sizes)[number]) => {
+        const metadata = { "inferencehub-model": "scale", "inferencehub-model-version": version };
+        const { response } = await client.infer(requests.get(size)!, { metadata });
+        if (response.modelVersion !== version) throw new Error(`version ${response.modelVersion} answered`);
+      },
+    });
+    const rows = await latencyRounds({
+      label: "body-rewrite",
+      sizes,
+      paths: [pinned("header (no rewrite)", "1"), pinned("body rewrite (Lua)", "2")],
+      calls,
+      rounds,
+      concurrency,
+    });
     printTable(
       `ModelInfer pinned through Envoy, with and without the body rewrite, ${concurrency} in flight, ${rounds} rounds; ${machineLine()}`,
       ["request", "path", "p50 ms", "p99 ms", "calls"],
