@@ -76,13 +76,19 @@ describe("control plane lifecycle", () => {
 
   test("a garbled file (YAML syntax) is refused too", async () => {
     const before = (await xds.status()).snapshots.envoy;
-    await writeFile(gw.configPath, "nodes: [\n  - {name: oops\n");
-    const refused = await xds.waitFor((s) => s.refusedEdit.length > 0, "the edit to be refused");
-    assert.ok(refused.refusedEdit[0]!.line !== undefined, "a syntax error says where");
-    assert.equal(refused.snapshots.envoy, before);
-    assert.deepEqual(await versionsServed(), ["2"]);
-    await gw.writeConfig(config(gw.nodeEntries(), listenPort, [0, 100]));
-    await xds.waitFor((s) => s.refusedEdit.length === 0, "the good file to be back");
+    try {
+      // writeFile is not atomic: the watcher may first see the file empty (refused without a line).
+      await writeFile(gw.configPath, "nodes: [\n  - {name: oops\n");
+      const refused = await xds.waitFor(
+        (s) => s.refusedEdit.some((e) => e.line !== undefined),
+        "the syntax error to be refused, saying where",
+      );
+      assert.equal(refused.snapshots.envoy, before);
+      assert.deepEqual(await versionsServed(), ["2"]);
+    } finally {
+      await gw.writeConfig(config(gw.nodeEntries(), listenPort, [0, 100]));
+      await xds.waitFor((s) => s.refusedEdit.length === 0, "the good file to be back");
+    }
   });
 
   test("a restarted Envoy reconnects and gets the same versions: no churn", async () => {
