@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { parseListenPort } from "./config/index.js";
-import { startControlPlane } from "./runner/control-plane.js";
+import { startControlPlane } from "./runner/index.js";
 
 const { values } = parseArgs({
   options: {

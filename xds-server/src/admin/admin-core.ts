@@ -12,15 +12,14 @@ import type {
   Model,
 } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { parseConfig, type Config } from "../config/index.js";
-import type { ControlPlaneStatus } from "../runner/control-plane.js";
-import type { ConfigFile, EditResult } from "../runner/config-file.js";
 import { applyEdit, type Edit } from "./edits.js";
 import { AdminError } from "./errors.js";
+import type { AdminConfigFile, AdminStatus, ConfigEditResult } from "./ports.js";
 
 export interface AdminCoreOptions {
-  config: ConfigFile;
+  config: AdminConfigFile;
   log: Logger;
-  status: () => ControlPlaneStatus;
+  status: () => AdminStatus;
 }
 
 function toModel(config: Config, name: string): Model {
@@ -64,8 +63,7 @@ export class AdminCore {
         nodeId: c.nodeId,
         group: c.group,
         transport: c.transport,
-        inSync:
-          c.syncedVersion !== "" && c.syncedVersion === s.snapshots[c.group as keyof typeof s.snapshots],
+        inSync: c.syncedVersion !== "" && c.syncedVersion === s.snapshots[c.group],
         syncedVersion: c.syncedVersion,
         nacks: c.nacks.map((n) => ({ kind: n.kind, version: n.version, message: n.message, at: n.at })),
       })),
@@ -94,7 +92,7 @@ export class AdminCore {
     this.#current();
     const file = this.options.config;
     let before: Model | undefined;
-    let result: EditResult;
+    let result: ConfigEditResult;
     try {
       result = await file.edit(({ text, hash, current, currentHash }) => {
         if (hash !== currentHash) {

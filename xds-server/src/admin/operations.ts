@@ -5,16 +5,13 @@
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import * as api from "../../../gen/inference/inferencehub/admin/v1/admin.js";
-import { repoRoot } from "../../../scripts/lib/paths.js";
+import { protoDir } from "../paths.js";
 import type { AdminCore } from "./admin-core.js";
 import type { Edit } from "./edits.js";
 import { AdminError } from "./errors.js";
 import { RuleSet } from "./pgv.js";
 
-const rules = RuleSet.load(
-  join(repoRoot, "proto/inferencehub/admin/v1/admin.proto"),
-  "inferencehub.admin.v1",
-);
+const rules = RuleSet.load(join(protoDir, "inferencehub/admin/v1/admin.proto"), "inferencehub.admin.v1");
 
 interface Codec<T> {
   fromJSON(o: unknown): T;

@@ -3,7 +3,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { repoRoot } from "../../../scripts/lib/paths.js";
+import { repoRoot } from "../paths.js";
 import { RuleSet } from "./pgv.js";
 
 const rules = RuleSet.load(

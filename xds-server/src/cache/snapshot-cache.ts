@@ -2,7 +2,7 @@
  * The current snapshot of each node group, and the streams watching it. Deciding what to serve
  * (the runner) is kept apart from serving it (the ADS streams), as in go-control-plane.
  */
-import type { Snapshot } from "../snapshot/snapshot.js";
+import type { Snapshot } from "../snapshot/index.js";
 
 export type SnapshotListener = (snapshot: Snapshot) => void;
 

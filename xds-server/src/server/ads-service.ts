@@ -12,9 +12,8 @@ import type {
   DiscoveryRequest,
   DiscoveryResponse,
 } from "../../../gen/envoy/envoy/service/discovery/v3/discovery.js";
-import type { SnapshotCache } from "../cache/snapshot-cache.js";
-import { TYPE_URLS, kindOf, type XdsKind } from "../snapshot/kinds.js";
-import { setVersion, type Snapshot } from "../snapshot/snapshot.js";
+import type { SnapshotCache } from "../cache/index.js";
+import { TYPE_URLS, kindOf, setVersion, type Snapshot, type XdsKind } from "../snapshot/index.js";
 import type { ClientRecord, ClientRegistry } from "./client-registry.js";
 import type { XdsMetrics } from "./metrics.js";
 import { StreamState, type Outgoing, type Transport } from "./stream-state.js";

@@ -3,7 +3,7 @@
  * status. Entries live exactly as long as their stream.
  */
 import type { Node } from "../../../gen/envoy/envoy/config/core/v3/base.js";
-import { XDS_KINDS, type XdsKind } from "../snapshot/kinds.js";
+import { XDS_KINDS, type XdsKind } from "../snapshot/index.js";
 import type { Transport } from "./stream-state.js";
 
 export interface NackRecord {

@@ -16,8 +16,13 @@
  * - a changed cluster's endpoints go out with it, even if unchanged, or it stays warming.
  * https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
  */
-import type { Snapshot, SnapshotResource } from "../snapshot/snapshot.js";
-import { XDS_KINDS, isFullState, type XdsKind } from "../snapshot/kinds.js";
+import {
+  XDS_KINDS,
+  isFullState,
+  type Snapshot,
+  type SnapshotResource,
+  type XdsKind,
+} from "../snapshot/index.js";
 
 export type Transport = "sotw" | "delta";
 

@@ -4,7 +4,7 @@ import {
   listenerTypeUrl,
   routeConfigurationTypeUrl,
   scopedRouteConfigurationTypeUrl,
-} from "../resources/type-urls.js";
+} from "../resources/index.js";
 
 /**
  * The five xDS kinds the control plane serves, in make-before-break order: a client gets new

@@ -1,0 +1,14 @@
+export { AdminCore, type AdminCoreOptions } from "./admin-core.js";
+export { createAdminGrpcService } from "./admin-grpc.js";
+export { handleAdminHttp, type HttpResult } from "./admin-http.js";
+export { AdminAuth } from "./auth.js";
+export { AdminError, httpStatusOf } from "./errors.js";
+export { applyEdit, rescale, type Edit } from "./edits.js";
+export type {
+  AdminClientStatus,
+  AdminConfigFile,
+  AdminStatus,
+  ConfigEditBase,
+  ConfigEditPlan,
+  ConfigEditResult,
+} from "./ports.js";
