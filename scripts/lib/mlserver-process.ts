@@ -9,7 +9,7 @@
  * over gRPC (polled with backoff; the process exiting first fails the start). stop() ends the
  * whole group, always.
  *
- * What MLServer 1.7.1 needs (seen on these machines, see ../shared/TOOLCHAIN-NOTES.md):
+ * What MLServer 1.7.1 needs (seen on these machines):
  * - `"parallel_workers": 0`: with workers, they crash-loop with "There is no current event loop";
  * - its own ports: the default HTTP port is 8080, Envoy's data port here (metrics, 8082 by
  *   default, are off in test/mlserver/settings.json, and get a free port all the same);

@@ -3,7 +3,7 @@
  * kind, and the decision of what to send next. Shared by State-of-the-World and delta streams;
  * only the shape of the response differs (see sotw-stream.ts and delta-stream.ts).
  *
- * Rules, from Envoy's xDS protocol document and XDS-CHECKLIST.md:
+ * Rules, from Envoy's xDS protocol document and docs/XDS-CHECKLIST.md:
  * - one response per kind in flight; the next waits for its ACK or NACK;
  * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, scopes,
  *   routes); listeners, scopes and routes wait while clusters or endpoints have a response in
