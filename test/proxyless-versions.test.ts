@@ -9,14 +9,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
-import * as xds from "@grpc/grpc-js-xds";
-import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
+import type { InferClient } from "../scripts/lib/infer-client.js";
 import { freePorts } from "../scripts/lib/ports.js";
 import { fp32Output, fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT, scaleReference } from "../scripts/lib/test-models.js";
 import { assertClose, failure } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
+import { proxylessClient } from "./lib/proxyless.js";
 
 const versions = ["1", "2", "3"];
 
@@ -47,19 +47,7 @@ describe("proxyless clients and a node serving three versions, one port each (#1
       ],
       config: (nodes, port) => config(nodes, port, true),
     });
-    // grpc-js-xds reads its bootstrap once per process, when the first xds: channel starts.
-    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-      xds_servers: [
-        {
-          server_uri: `127.0.0.1:${gw.xds.adsPort}`,
-          channel_creds: [{ type: "insecure" }],
-          server_features: ["xds_v3"],
-        },
-      ],
-      node: { id: "proxyless-versions", cluster: "test", locality: {} },
-    });
-    xds.register();
-    client = createInferClient("xds:///scale");
+    client = proxylessClient(gw.xds.adsPort, "proxyless-versions", "xds:///scale");
   });
 
   after(async () => {

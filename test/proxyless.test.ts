@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import * as xds from "@grpc/grpc-js-xds";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
-import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
+import type { InferClient } from "../scripts/lib/infer-client.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { callMany } from "./lib/load.js";
+import { proxylessClient } from "./lib/proxyless.js";
 
 function config(nodes: NodeEntry[], listenPort: number, weights: [number, number]) {
   return gatewayConfig(nodes, listenPort, [scaleModel(weights, (version) => [`node-v${version}`])]);
@@ -28,19 +28,7 @@ describe("proxyless grpc-js-xds client", () => {
       nodes: [{ name: "node-v1" }, { name: "node-v2" }],
       config: (nodes, port) => ((listenPort = port), config(nodes, port, [70, 30])),
     });
-    // grpc-js-xds reads its bootstrap once per process, when the first xds: channel starts.
-    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-      xds_servers: [
-        {
-          server_uri: `127.0.0.1:${gw.xds.adsPort}`,
-          channel_creds: [{ type: "insecure" }],
-          server_features: ["xds_v3"],
-        },
-      ],
-      node: { id: "proxyless-1", cluster: "test", locality: {} },
-    });
-    xds.register();
-    client = createInferClient("xds:///scale");
+    client = proxylessClient(gw.xds.adsPort, "proxyless-1", "xds:///scale");
   });
 
   after(async () => {
