@@ -1,0 +1,143 @@
+/** The nodes section with pools and version ports: pool references, addresses, duplicates. */
+import { isIP } from "node:net";
+import { defaultPool } from "../defaults.js";
+import { quote } from "../errors.js";
+import type { PathSegments } from "../errors.js";
+import type { Issue } from "../schema.js";
+import { duplicates, isRecord, listOf, splitAddress, stringOf, versionOf } from "./shared.js";
+import type { Raw } from "./shared.js";
+
+export function checkPools(raw: Raw): Issue[] {
+  const pools = listOf(raw.pools).map((pool, i) => ({ key: stringOf(pool), at: ["pools", i] }));
+  return duplicates(pools, "pool");
+}
+
+export function checkNodes(raw: Raw): Issue[] {
+  const nodes = listOf(raw.nodes);
+  const declaredPools = Array.isArray(raw.pools) ? raw.pools.filter((p) => typeof p === "string") : undefined;
+  const issues: Issue[] = [];
+  nodes.forEach((node, i) => {
+    if (!isRecord(node)) return;
+    issues.push(...checkAddress(node.address, ["nodes", i, "address"]));
+    const pool = node.pool === undefined ? defaultPool : stringOf(node.pool);
+    if (declaredPools && pool !== undefined && !declaredPools.includes(pool)) {
+      const listed = `pools: ${[...new Set(declaredPools)].join(", ")}`;
+      issues.push(
+        node.pool === undefined
+          ? {
+              segments: ["nodes", i],
+              message: `names no pool and ${quote(pool)} is not in pools (${listed})`,
+            }
+          : { segments: ["nodes", i, "pool"], message: `unknown pool ${quote(pool)} (${listed})` },
+      );
+    }
+  });
+  const records = nodes.map((node, i) => ({ node: isRecord(node) ? node : {}, i }));
+  issues.push(
+    ...duplicates(
+      records.map(({ node, i }) => ({ key: stringOf(node.name), at: ["nodes", i] })),
+      "node",
+      "name",
+    ),
+    ...duplicates(
+      records.map(({ node, i }) => ({ key: canonicalAddress(node.address), at: ["nodes", i] })),
+      "address",
+      "address",
+    ),
+  );
+  return issues;
+}
+
+/**
+ * A node's version ports: each names a version that lists the node, once, on a port of its own
+ * (not the node's main port, not another version's).
+ */
+export function checkVersionPorts(raw: Raw): Issue[] {
+  const versionNodes = new Map<string, string[]>();
+  for (const model of listOf(raw.models)) {
+    if (!isRecord(model)) continue;
+    for (const version of listOf(model.versions)) {
+      if (!isRecord(version)) continue;
+      versionNodes.set(
+        `${stringOf(model.name)}/${versionOf(version.version)}`,
+        listOf(version.nodes).flatMap((n) => stringOf(n) ?? []),
+      );
+    }
+  }
+  const issues: Issue[] = [];
+  listOf(raw.nodes).forEach((node, i) => {
+    if (!isRecord(node)) return;
+    const name = stringOf(node.name) ?? `#${i}`;
+    const mainPort = typeof node.address === "string" ? splitAddress(node.address)?.port : undefined;
+    const entries = listOf(node.versionPorts).map((vp, j) => ({
+      vp: isRecord(vp) ? vp : {},
+      at: ["nodes", i, "versionPorts", j] as PathSegments,
+    }));
+    for (const { vp, at } of entries) {
+      const key = `${stringOf(vp.model)}/${versionOf(vp.version)}`;
+      const nodes = versionNodes.get(key);
+      if (nodes === undefined) {
+        issues.push({ segments: at, message: `names ${key}, which no model version in models is` });
+      } else if (!nodes.includes(name)) {
+        issues.push({
+          segments: at,
+          message: `names ${key}, whose nodes (${nodes.join(", ")}) do not include ${quote(name)}`,
+        });
+      }
+      if (vp.port !== undefined && vp.port === mainPort) {
+        issues.push({
+          segments: [...at, "port"],
+          message: `is the node's own port (address); give the version a port of its own`,
+        });
+      }
+    }
+    issues.push(
+      ...duplicates(
+        entries.map(({ vp, at }) => ({ key: `${stringOf(vp.model)}/${versionOf(vp.version)}`, at })),
+        "version port",
+      ),
+      ...duplicates(
+        entries.map(({ vp, at }) => ({
+          key: Number.isInteger(vp.port) ? String(vp.port) : undefined,
+          at: [...at, "port"],
+        })),
+        "port",
+      ),
+    );
+  });
+  return issues;
+}
+
+/** The schema's pattern for node addresses (definitions.node.properties.address). */
+const addressShape = /^(\[[0-9A-Fa-f:.]+\]|[0-9.]+):[0-9]{1,5}$/;
+
+/** One spelling per address, so [::1]:9001 and [0:0:0:0:0:0:0:1]:9001 count as the same node. */
+function canonicalAddress(value: unknown): string | undefined {
+  const parts = typeof value === "string" ? splitAddress(value) : undefined;
+  if (!parts) return undefined;
+  switch (isIP(parts.host)) {
+    case 4:
+      return `${parts.host}:${parts.port}`;
+    case 6:
+      // The WHATWG URL parser writes IPv6 in its shortest form (RFC 5952).
+      return `${new URL(`http://[${parts.host}]/`).hostname}:${parts.port}`;
+    default:
+      return undefined;
+  }
+}
+
+function checkAddress(value: unknown, at: PathSegments): Issue[] {
+  if (typeof value !== "string") return [];
+  const parts = addressShape.test(value) ? splitAddress(value) : undefined;
+  // A shape the schema pattern rejects is reported there.
+  if (!parts) return [];
+  const bracketed = value.startsWith("[");
+  const family = isIP(parts.host);
+  if (family === 0 || (family === 6) !== bracketed) {
+    return [{ segments: at, message: `${quote(parts.host)} is not an IP address (IPv6 goes in brackets)` }];
+  }
+  if (parts.port < 1 || parts.port > 65535) {
+    return [{ segments: at, message: `port ${parts.port} is not from 1 to 65535` }];
+  }
+  return [];
+}
