@@ -6,17 +6,18 @@
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parse as parseYaml } from "yaml";
+import { toObject, withLoopbackAdmin } from "./envoy-bootstrap.js";
 import { ensureEnvoy } from "./envoy.js";
-import { repoRoot } from "./paths.js";
+import { parseStats } from "./envoy-stats.js";
 
-/** Where the bootstrap files and templates live. */
-export const envoyConfigDir = join(repoRoot, "envoy");
+// Bootstrap rendering and stats parsing live in their own modules; callers import them from here.
+export { envoyConfigDir, renderBootstrap } from "./envoy-bootstrap.js";
+export { parseStats } from "./envoy-stats.js";
 
 export interface StartEnvoyOptions {
   /** A bootstrap object, or its YAML/JSON text (e.g. from renderBootstrap()). */
@@ -239,69 +240,6 @@ export async function validateBootstrap(opts: ValidateBootstrapOptions): Promise
   }
 }
 
-/**
- * Reads a YAML template (a name in envoy/, or a path) and replaces every ${NAME} with vars[NAME].
- * Throws when a placeholder outside a comment has no value, so a typo fails here instead of as an
- * Envoy config error.
- */
-export function renderBootstrap(templatePath: string, vars: Record<string, string | number>): string {
-  const path = resolveTemplate(templatePath);
-  const missing = new Set<string>();
-  const rendered = readFileSync(path, "utf8")
-    .split("\n")
-    .map((line) => {
-      // Comments may mention placeholders to document them.
-      if (line.trimStart().startsWith("#")) return line;
-      return line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (placeholder, key: string) => {
-        const value = vars[key];
-        if (value === undefined) {
-          missing.add(key);
-          return placeholder;
-        }
-        const text = String(value);
-        // A newline would let a value inject YAML structure.
-        if (/[\r\n]/.test(text)) throw new Error(`renderBootstrap: value of ${key} contains a newline`);
-        return text;
-      });
-    })
-    .join("\n");
-  if (missing.size > 0) {
-    throw new Error(`renderBootstrap(${templatePath}): no value for ${[...missing].sort().join(", ")}`);
-  }
-  return rendered;
-}
-
-function resolveTemplate(templatePath: string): string {
-  if (isAbsolute(templatePath)) return templatePath;
-  const inEnvoyDir = join(envoyConfigDir, templatePath);
-  return existsSync(inEnvoyDir) ? inEnvoyDir : join(repoRoot, templatePath);
-}
-
-function toObject(bootstrap: object | string): Record<string, unknown> {
-  // YAML 1.2 is a superset of JSON, so one parser takes both.
-  const value: unknown = typeof bootstrap === "string" ? parseYaml(bootstrap) : structuredClone(bootstrap);
-  if (!value || typeof value !== "object" || Array.isArray(value)) {
-    throw new Error("startEnvoy: bootstrap must be a YAML/JSON mapping or an object");
-  }
-  return value as Record<string, unknown>;
-}
-
-/** Forces the admin listener onto loopback: the admin API can quit the server and dump secrets. */
-function withLoopbackAdmin(bootstrap: Record<string, unknown>, adminPort: number | undefined) {
-  const admin = isRecord(bootstrap.admin) ? bootstrap.admin : {};
-  const address = isRecord(admin.address) ? admin.address : {};
-  const socket = isRecord(address.socket_address) ? address.socket_address : {};
-  const port = adminPort ?? (typeof socket.port_value === "number" ? socket.port_value : 0);
-  return {
-    ...bootstrap,
-    admin: { ...admin, address: { socket_address: { address: "127.0.0.1", port_value: port } } },
-  };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 async function waitUntilReady(opts: {
   waitUntil: "live" | "admin";
   adminAddressPath: string;
@@ -342,18 +280,6 @@ async function readAdminPort(path: string): Promise<number | undefined> {
   const match = /:(\d+)\s*$/.exec(text);
   const port = match?.[1] ? Number(match[1]) : 0;
   return port > 0 ? port : undefined;
-}
-
-/** Flattens /stats?format=json: {"stats":[{"name","value"} | {"histograms":…}]}. */
-export function parseStats(json: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  const entries = isRecord(json) && Array.isArray(json.stats) ? (json.stats as unknown[]) : [];
-  for (const entry of entries) {
-    if (isRecord(entry) && typeof entry.name === "string" && typeof entry.value === "number") {
-      out[entry.name] = entry.value;
-    }
-  }
-  return out;
 }
 
 function createOutputTail(name: string, log: ((line: string) => void) | undefined) {
