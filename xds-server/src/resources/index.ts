@@ -9,7 +9,6 @@ export {
   httpConnectionManagerTypeUrl,
   listenerTypeUrl,
   previousHostsPredicateTypeUrl,
-  resourceTypeUrls,
   routeConfigurationTypeUrl,
   routerTypeUrl,
   scopedRouteConfigurationTypeUrl,
@@ -33,7 +32,6 @@ export type {
   HttpConnectionManagerTypeUrl,
   ListenerTypeUrl,
   PreviousHostsPredicateTypeUrl,
-  ResourceTypeUrl,
   RouteConfigurationTypeUrl,
   RouterTypeUrl,
   ScopedRouteConfigurationTypeUrl,
@@ -45,3 +43,29 @@ export { codecFor, encodeMessage, isKnownTypeUrl, messageCodecs, packAny, unpack
 export type { KnownTypeUrl, MessageCodec, MessageTypes } from "./registry.js";
 export { durationToJson, toEnvoyJson } from "./envoy-json.js";
 export type { JsonValue } from "./envoy-json.js";
+export {
+  RESOURCE_KINDS,
+  TYPE_URLS,
+  XDS_KINDS,
+  connectionManagers,
+  isFullState,
+  isUpstream,
+  kindInfo,
+  kindOf,
+  kindTable,
+  resourceSetFields,
+  resourceTypeUrls,
+  waitedNames,
+  waitsFor,
+} from "./kinds.js";
+export type {
+  KindEntry,
+  KindInfo,
+  KindMessage,
+  KindSpec,
+  ReferenceSpec,
+  ResourceSetField,
+  ResourceKindEntry,
+  ResourceTypeUrl,
+  XdsKind,
+} from "./kinds.js";

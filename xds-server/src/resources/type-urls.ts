@@ -1,6 +1,6 @@
 /**
  * Every type URL the control plane writes, each a constant with its literal type. The first four
- * are the xDS resource kinds (a DiscoveryResponse's type_url); the rest appear inside Any fields.
+ * are the xDS resource kinds (a DiscoveryResponse's type_url; kinds.ts); the rest appear inside Any fields.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-docs/xds_protocol#resource-types
  */
 
@@ -80,13 +80,3 @@ export type PreviousHostsPredicateTypeUrl = typeof previousHostsPredicateTypeUrl
 export const stdoutAccessLogTypeUrl =
   "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
 export type StdoutAccessLogTypeUrl = typeof stdoutAccessLogTypeUrl;
-
-/** The five kinds served over ADS, in make-before-break push order (xds_protocol#eventual-consistency-considerations). */
-export const resourceTypeUrls = [
-  clusterTypeUrl,
-  clusterLoadAssignmentTypeUrl,
-  listenerTypeUrl,
-  scopedRouteConfigurationTypeUrl,
-  routeConfigurationTypeUrl,
-] as const;
-export type ResourceTypeUrl = (typeof resourceTypeUrls)[number];

@@ -13,12 +13,13 @@ import { SnapshotCache } from "../cache/index.js";
 import type { Config } from "../config/index.js";
 import { buildIR, unknownHealth, type GatewayIR, type HealthView } from "../ir/index.js";
 import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
-import { SnapshotBuilder, checkSnapshot, type Snapshot } from "../snapshot/index.js";
+import { SnapshotBuilder, type Snapshot } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { ConfigFile } from "./config-file.js";
 import { proxylessLimits } from "./proxyless-limits.js";
+import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
 
@@ -93,13 +94,23 @@ export function buildSnapshots(
 }
 
 function snapshotsOf(ir: GatewayIR, builder: SnapshotBuilder): Record<ClientGroup, Snapshot> {
-  const snapshots = builder.build(ir);
-  for (const [group, snapshot] of Object.entries(snapshots)) {
-    const problems = checkSnapshot(snapshot);
+  const built = builtGroups(ir, builder);
+  for (const [group, b] of Object.entries(built)) {
+    const problems = snapshotProblems(b);
     // A dangling reference would leave clients warming forever: a translator bug, not an operator's.
     if (problems.length > 0) throw new Error(`snapshot for ${group} is inconsistent: ${problems.join("; ")}`);
   }
-  return snapshots;
+  return { envoy: built.envoy.snapshot, proxyless: built.proxyless.snapshot };
+}
+
+/** Each group's snapshot with the resources it holds, for the consistency check. */
+function builtGroups(ir: GatewayIR, builder: SnapshotBuilder): Record<ClientGroup, BuiltGroup> {
+  const snapshots = builder.build(ir);
+  const resources = builder.lastResources;
+  return {
+    envoy: { snapshot: snapshots.envoy, resources: resources.envoy },
+    proxyless: { snapshot: snapshots.proxyless, resources: resources.proxyless },
+  };
 }
 
 interface Publisher {
@@ -115,15 +126,12 @@ interface Publisher {
 function publish(p: Publisher, config: Config, health: HealthView, why: string): void {
   const end = p.metrics.snapshotBuild.startTimer();
   const ir = buildIR(config, health);
-  const snapshots = snapshotsOf(ir, p.builder);
+  const built = builtGroups(ir, p.builder);
   end();
   recordSplits(p, ir);
   p.ready = gatewayReady(ir);
-  for (const [group, snapshot] of Object.entries(snapshots)) {
-    const { changed } = p.cache.set(group, snapshot);
-    if (changed)
-      p.log.info({ group, version: snapshot.version, why, ...p.builder.lastBuild }, "snapshot published");
-  }
+  // Checked before it is served: an inconsistent snapshot is refused, the last good one serves.
+  publishChecked(p, built, { why, ...p.builder.lastBuild });
 }
 
 /** Follows which models' splits are degraded: status, a gauge per model, a log line per change. */

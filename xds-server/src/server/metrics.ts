@@ -8,6 +8,7 @@ export interface XdsMetrics {
   nacks: Counter<"kind" | "transport">;
   snapshotBuild: Histogram<never>;
   configReloads: Counter<"result">;
+  snapshotsRefused: Counter<"group">;
   versionsDown: Gauge<"model">;
 }
 
@@ -55,6 +56,12 @@ export function createXdsMetrics(registry: Registry): XdsMetrics {
       name: "inferencehub_xds_config_reloads_total",
       help: "Config loads, by result (applied, unchanged, invalid)",
       labelNames: ["result"],
+      registers,
+    }),
+    snapshotsRefused: new Counter({
+      name: "inferencehub_xds_snapshots_refused_total",
+      help: "Snapshots not published because their resources are inconsistent (a dangling reference, a duplicate, an orphan); the last good one keeps serving",
+      labelNames: ["group"],
       registers,
     }),
     versionsDown: new Gauge({

@@ -6,8 +6,8 @@
  * Rules, from Envoy's xDS protocol document and docs/XDS-CHECKLIST.md:
  * - one response per kind in flight; the next waits for its ACK or NACK;
  * - make before break: kinds go in XDS_KINDS order (clusters, endpoints, listeners, scopes,
- *   routes); listeners, scopes and routes wait while clusters or endpoints have a response in
- *   flight (endpoints do not wait for clusters: Envoy ACKs CDS only once new clusters warm on
+ *   routes; the kinds table, resources/kinds.ts); routing kinds (listeners, scopes, routes) wait
+ *   while an upstream kind (clusters, endpoints) has a response in flight (endpoints do not wait for clusters: Envoy ACKs CDS only once new clusters warm on
  *   their endpoints, https://github.com/envoyproxy/envoy/issues/13009); and for clients that take
  *   every cluster (Envoy), a route that points at a cluster whose cluster and endpoints the client
  *   has not ACKed is held back; clusters the client's current routes still use are removed only
@@ -19,6 +19,7 @@
 import {
   XDS_KINDS,
   isFullState,
+  isUpstream,
   type Snapshot,
   type SnapshotResource,
   type XdsKind,
@@ -174,10 +175,12 @@ export class StreamState {
     for (const kind of XDS_KINDS) {
       const state = this.kinds[kind];
       // Endpoints flow while clusters await their ACK: Envoy ACKs CDS only once the new clusters
-      // have warmed, and they warm on their endpoints. Listeners and routes wait for both.
-      if (kind === "listener" && (this.kinds.cluster.pending || this.kinds.endpoint.pending)) break;
+      // have warmed, and they warm on their endpoints. Routing kinds (listeners, scopes, routes)
+      // wait for every upstream kind (clusters, endpoints), and each for those pushed before it.
+      const upstream = isUpstream(kind);
+      if (!upstream && XDS_KINDS.some((k) => isUpstream(k) && this.kinds[k].pending)) break;
       if (state.pending) {
-        if (kind === "cluster") continue;
+        if (upstream) continue;
         break;
       }
       if (!state.requested) continue;

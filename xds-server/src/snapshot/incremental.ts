@@ -6,7 +6,14 @@
  * only. The output equals a full build's (incremental.test.ts checks it edit by edit).
  */
 import type { GatewayIR } from "../ir/index.js";
-import { translationUnits, type ClientGroup } from "../translate/index.js";
+import {
+  resourceKinds,
+  translationUnits,
+  type ClientGroup,
+  type Named,
+  type ResourceSet,
+  type TranslateResult,
+} from "../translate/index.js";
 import { encodeResourceSet } from "./from-resources.js";
 import { XDS_KINDS, type XdsKind } from "./kinds.js";
 import { makeSnapshot, type EncodedResource, type Snapshot } from "./snapshot.js";
@@ -18,6 +25,18 @@ const groups: readonly ClientGroup[] = ["envoy", "proxyless"];
 const emptyKinds = (): Record<XdsKind, EncodedResource[]> =>
   Object.fromEntries(XDS_KINDS.map((k) => [k, []])) as unknown as Record<XdsKind, EncodedResource[]>;
 
+/** A unit's last input (as JSON), its resources, and their encoding. */
+interface Unit {
+  input: string;
+  resources: TranslateResult;
+  encoded: Encoded;
+}
+
+const emptySet = (): ResourceSet =>
+  Object.fromEntries(resourceKinds.map((k) => [k, []])) as unknown as ResourceSet;
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 export interface BuildStats {
   /** Units translated and encoded in this build. */
   built: number;
@@ -27,11 +46,17 @@ export interface BuildStats {
 
 export class SnapshotBuilder {
   /** Unit id → its input (as JSON) and encoded output, from the last build. */
-  #units = new Map<string, { input: string; encoded: Encoded }>();
+  #units = new Map<string, Unit>();
   lastBuild: BuildStats = { built: 0, reused: 0 };
+  /**
+   * The resources of the last build's snapshots, each group's lists sorted by name: what the
+   * runner checks (translate's checkResourceSet) before it publishes them.
+   */
+  lastResources: Record<ClientGroup, ResourceSet> = { envoy: emptySet(), proxyless: emptySet() };
 
   build(ir: GatewayIR): Record<ClientGroup, Snapshot> {
-    const units = new Map<string, { input: string; encoded: Encoded }>();
+    const units = new Map<string, Unit>();
+    const sets: Record<ClientGroup, ResourceSet> = { envoy: emptySet(), proxyless: emptySet() };
     const all: Encoded = { envoy: emptyKinds(), proxyless: emptyKinds() };
     const stats: BuildStats = { built: 0, reused: 0 };
     for (const unit of translationUnits(ir)) {
@@ -44,6 +69,7 @@ export class SnapshotBuilder {
         const shared = new Map<object, EncodedResource>();
         entry = {
           input,
+          resources: out,
           encoded: {
             envoy: encodeResourceSet(out.envoy, shared),
             proxyless: encodeResourceSet(out.proxyless, shared),
@@ -52,12 +78,18 @@ export class SnapshotBuilder {
         stats.built++;
       }
       units.set(unit.id, entry);
-      for (const group of groups)
+      for (const group of groups) {
         for (const kind of XDS_KINDS) all[group][kind].push(...entry.encoded[group][kind]);
+        for (const field of resourceKinds)
+          (sets[group][field] as Named<unknown>[]).push(...entry.resources[group][field]);
+      }
     }
     // Units gone from the IR (a removed model or cluster) are dropped with the rest of the old map.
     this.#units = units;
     this.lastBuild = stats;
+    for (const group of groups)
+      for (const field of resourceKinds) (sets[group][field] as Named<unknown>[]).sort(byName);
+    this.lastResources = sets;
     return { envoy: makeSnapshot(all.envoy), proxyless: makeSnapshot(all.proxyless) };
   }
 }

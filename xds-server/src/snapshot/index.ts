@@ -1,4 +1,4 @@
-export { TYPE_URLS, XDS_KINDS, isFullState, kindOf, type XdsKind } from "./kinds.js";
+export { TYPE_URLS, XDS_KINDS, isFullState, isUpstream, kindOf, type XdsKind } from "./kinds.js";
 export {
   checkSnapshot,
   contentHash,

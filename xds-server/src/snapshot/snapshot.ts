@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
+import { waitsFor } from "../resources/index.js";
 import { TYPE_URLS, XDS_KINDS, type XdsKind } from "./kinds.js";
 
 export interface SnapshotResource {
@@ -14,9 +15,9 @@ export interface SnapshotResource {
   readonly version: string;
   readonly any: Any;
   /**
-   * Names of the kind this resource depends on: a listener's route configurations, a scope's route
-   * configuration, a route configuration's clusters, a cluster's endpoint assignment. Drives
-   * make-before-break.
+   * Names of the kind this resource waits for (resources/kinds.ts, waitsFor): a listener's route
+   * configurations, a scope's route configuration, a route configuration's clusters, a cluster's
+   * endpoint assignment. Drives make-before-break.
    */
   readonly refs: readonly string[];
 }
@@ -72,13 +73,9 @@ export function makeSnapshot(input: Record<XdsKind, readonly EncodedResource[]>)
 /** Problems that would make a client wait forever: a reference to something the snapshot lacks. */
 export function checkSnapshot(snapshot: Snapshot): string[] {
   const problems: string[] = [];
-  const next: Partial<Record<XdsKind, XdsKind>> = {
-    listener: "route",
-    scopedRoute: "route",
-    route: "cluster",
-    cluster: "endpoint",
-  };
-  for (const [kind, target] of Object.entries(next) as [XdsKind, XdsKind][]) {
+  for (const kind of XDS_KINDS) {
+    const target = waitsFor(kind);
+    if (target === undefined) continue;
     for (const r of snapshot.resources[kind].values()) {
       for (const ref of r.refs) {
         if (!snapshot.resources[target].has(ref))

@@ -1,8 +1,4 @@
-import type { Cluster } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
-import type { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
-import type { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
-import type { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
-import type { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
+import { resourceSetFields, type MessageTypes, type ResourceKindEntry } from "../resources/index.js";
 
 /** A resource and the name clients subscribe to it by. */
 export interface Named<T> {
@@ -10,15 +6,14 @@ export interface Named<T> {
   resource: T;
 }
 
-/** Everything one group of clients is served; each list sorted by name. */
-export interface ResourceSet {
-  listeners: Named<Listener>[];
-  /** Envoy only: which route configuration serves which model header (grpc-js has no SRDS). */
-  scopedRoutes: Named<ScopedRouteConfiguration>[];
-  routes: Named<RouteConfiguration>[];
-  clusters: Named<Cluster>[];
-  endpoints: Named<ClusterLoadAssignment>[];
-}
+/**
+ * Everything one group of clients is served; each list sorted by name. One field per kind of the
+ * kinds table (resources/kinds.ts): listeners, scopedRoutes (Envoy only: which route
+ * configuration serves which model header; grpc-js has no SRDS), routes, clusters, endpoints.
+ */
+export type ResourceSet = {
+  [E in ResourceKindEntry as E["set"]]: Named<MessageTypes[E["typeUrl"]]>[];
+};
 
 /**
  * The two kinds of clients: Envoy proxies, and proxyless grpc-js clients, which accept a subset
@@ -29,10 +24,4 @@ export type ClientGroup = "envoy" | "proxyless";
 export type ResourceKind = keyof ResourceSet;
 
 /** Kinds in make-before-break push order: clusters, endpoints, listeners, scoped routes, routes. */
-export const resourceKinds: readonly ResourceKind[] = [
-  "clusters",
-  "endpoints",
-  "listeners",
-  "scopedRoutes",
-  "routes",
-];
+export const resourceKinds: readonly ResourceKind[] = resourceSetFields;
