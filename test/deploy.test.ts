@@ -920,13 +920,24 @@ describe("Grafana and Prometheus", () => {
       assert.ok(services[host.split(":")[0] ?? ""], `${host}: no such service`);
   });
 
-  it("promtool accepts prometheus.yml", async (t) => {
-    const found = await run("promtool", ["--version"]).then(
+  it("promtool accepts prometheus.yml, and refuses a broken one", async (t) => {
+    // Setup fetches promtool where apt is (scripts/fetch-deploy-schemas.sh); one on PATH also does.
+    const fetched = join(checkDir, "bin/promtool");
+    const promtool = existsSync(fetched) ? fetched : "promtool";
+    const found = await run(promtool, ["--version"]).then(
       () => true,
       () => false,
     );
-    if (!found) return t.skip("promtool is not installed here: prometheus.yml was checked structurally only");
-    await run("promtool", ["check", "config", "--syntax-only", join(deployDir, "prometheus/prometheus.yml")]);
+    if (!found) return t.skip("promtool is not here (no apt): prometheus.yml was checked structurally only");
+    await run(promtool, ["check", "config", "--syntax-only", join(deployDir, "prometheus/prometheus.yml")]);
+    const dir = await mkdtemp(join(tmpdir(), "inferencehub-promtool-"));
+    try {
+      const broken = join(dir, "prometheus.yml");
+      await writeFile(broken, "global:\n  scrape_intervall: 10s\n");
+      await assert.rejects(run(promtool, ["check", "config", "--syntax-only", broken]), /scrape_intervall/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
