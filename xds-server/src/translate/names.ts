@@ -42,6 +42,25 @@ export const proxylessListenerName = (model: string): string => model;
  */
 export const proxylessRouteConfigName = (model: string): string => `proxyless_${model}`;
 
+/** The Open Inference Protocol's gRPC service, as it appears in a call's :path. */
+export const inferenceService = "inference.GRPCInferenceService";
+
+/**
+ * The unary model calls, whose request names the model and version as fields 1 and 2, with those
+ * fields' names (ModelInferRequest's differ from the others'). Routing by the body and the body
+ * rewrite for stock servers both cover these.
+ */
+export const unaryModelMethods = {
+  ModelInfer: ["model_name", "model_version"],
+  ModelMetadata: ["name", "version"],
+  ModelReady: ["name", "version"],
+  ModelConfig: ["name", "version"],
+  ModelStatistics: ["name", "version"],
+} as const;
+
+/** Triton's streaming inference: every message is a ModelInferRequest. */
+export const streamModelMethod = "ModelStreamInfer";
+
 /** Request headers clients set to pick a model and, optionally, pin its version (docs/DESIGN.md). */
 export const modelHeader = "inferencehub-model";
 export const versionHeader = "inferencehub-model-version";

@@ -37,10 +37,13 @@ import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
 import { extAuthzPerRoute, modelFromFirstMessagePerRoute } from "./filters/index.js";
 import {
+  inferenceService,
   ingressRouteConfigName,
   modelHeader,
   noModelRouteConfigName,
   proxylessRouteConfigName,
+  streamModelMethod,
+  unaryModelMethods,
   versionHeader,
 } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
@@ -63,23 +66,27 @@ const serverCallTimeoutMs = 2_000;
 /** Removed from every call before it leaves Envoy: the caller's credentials stop at the gateway. */
 const credentialHeaders = ["authorization"];
 
+/** `^/inference\.GRPCInferenceService/Model(Infer|...)$` for these methods, all named Model*. */
+function modelMethodsRegex(methods: readonly string[]): string {
+  const service = inferenceService.replaceAll(".", "\\.");
+  return `^/${service}/Model(${methods.map((m) => m.slice("Model".length)).join("|")})$`;
+}
+
 /** Unary calls whose request has the model name and version as fields 1 and 2. */
 const modelInBodyPathSpecifier: RouteMatch["pathSpecifier"] = {
   $case: "safeRegex",
-  safeRegex: { regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready|Config|Statistics)$" },
+  safeRegex: { regex: modelMethodsRegex(Object.keys(unaryModelMethods)) },
 };
 
 const streamPathSpecifier: RouteMatch["pathSpecifier"] = {
   $case: "path",
-  path: "/inference.GRPCInferenceService/ModelStreamInfer",
+  path: `/${inferenceService}/${streamModelMethod}`,
 };
 
 /** The same calls and ModelStreamInfer, whose every message has the model name as field 1. */
 const modelInMessagePathSpecifier: RouteMatch["pathSpecifier"] = {
   $case: "safeRegex",
-  safeRegex: {
-    regex: "^/inference\\.GRPCInferenceService/Model(Infer|Metadata|Ready|Config|Statistics|StreamInfer)$",
-  },
+  safeRegex: { regex: modelMethodsRegex([...Object.keys(unaryModelMethods), streamModelMethod]) },
 };
 
 /** Envoy: one model's routes, chosen by its scope. */

@@ -16,6 +16,7 @@
  */
 import { Lua } from "../../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
 import { luaTypeUrl, packAny } from "../../resources/index.js";
+import { inferenceService, unaryModelMethods } from "../names.js";
 
 /** The Lua source for one cluster; `version` is a checked version name or "" (no quoting needed). */
 export function bodyVersionLua(version: string): string {
@@ -24,11 +25,9 @@ export function bodyVersionLua(version: string): string {
   }
   return `-- Written by the InferenceHub control plane: model_version := "${version}".
 local version = "${version}"
-local unary = { ["/inference.GRPCInferenceService/ModelInfer"] = true,
-  ["/inference.GRPCInferenceService/ModelMetadata"] = true,
-  ["/inference.GRPCInferenceService/ModelReady"] = true,
-  ["/inference.GRPCInferenceService/ModelConfig"] = true,
-  ["/inference.GRPCInferenceService/ModelStatistics"] = true }
+local unary = { ${Object.keys(unaryModelMethods)
+    .map((method) => `["/${inferenceService}/${method}"] = true`)
+    .join(",\n  ")} }
 
 local function varint(s, i)
   local value, scale = 0, 1

@@ -30,7 +30,13 @@ import {
   routeFilterConfigTypeUrl,
 } from "../../resources/index.js";
 import { grpcStatus } from "../common.js";
-import { modelHeader, versionHeader } from "../names.js";
+import {
+  inferenceService,
+  modelHeader,
+  streamModelMethod,
+  unaryModelMethods,
+  versionHeader,
+} from "../names.js";
 import type { HttpFilterSpec } from "./http-filter.js";
 
 const extractionFilterName = "envoy.filters.http.grpc_field_extraction";
@@ -44,17 +50,13 @@ export const firstMessageTooLargeDetails =
 const luaFilterName = "envoy.filters.http.lua";
 const sourceName = "model-from-first-message";
 
-/**
- * The calls whose request names the model and version in fields 1 and 2, and those fields' names
- * (ModelInferRequest's differ from the others').
- */
+/** The calls routed by their first message, and the names of its model and version fields. */
+const { ModelInfer, ...otherUnary } = unaryModelMethods;
+// In this order (the filter config's map is encoded in insertion order).
 const modelMethods: Record<string, readonly [string, string]> = {
-  ModelInfer: ["model_name", "model_version"],
-  ModelStreamInfer: ["model_name", "model_version"],
-  ModelMetadata: ["name", "version"],
-  ModelReady: ["name", "version"],
-  ModelConfig: ["name", "version"],
-  ModelStatistics: ["name", "version"],
+  ModelInfer,
+  [streamModelMethod]: ModelInfer,
+  ...otherUnary,
 };
 
 export const modelFromFirstMessageLua = `-- Written by the InferenceHub control plane: routes a call without the model header by the
@@ -116,7 +118,7 @@ export const grpcFieldExtractionFilter: HttpFilterSpec = {
             },
             extractionsByMethod: Object.fromEntries(
               Object.entries(modelMethods).map(([method, [name, version]]) => [
-                `inference.GRPCInferenceService.${method}`,
+                `${inferenceService}.${method}`,
                 { requestFieldExtractions: { [name]: {}, [version]: {} } },
               ]),
             ),
