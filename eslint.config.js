@@ -18,6 +18,13 @@ const stages = readdirSync(new URL("./xds-server/src/", import.meta.url), { with
 /** Tests and testing/ harnesses: they start Envoy and nodes with the shared dev helpers in scripts/lib. */
 const testFiles = ["xds-server/src/**/*.test.ts", "xds-server/src/**/testing/**"];
 
+/** The regex of a deep import of the contracts package's files: use its `exports` instead. */
+const contractsDeep = {
+  regex: "(?:^|/)contracts/(?:src|schema)/",
+  message:
+    "Import the shared contracts as @inferencehub/contracts/<entry> (contracts/package.json `exports`), not by path (#14).",
+};
+
 /**
  * no-restricted-imports for the files of xds-server/src `depth` folders down (0: main.ts), whose
  * specifiers reach src/ with `./` (depth 0) or `../` once per folder. Regex patterns (ESLint 9) say
@@ -34,6 +41,7 @@ function importBoundaries(depth, allowScripts) {
       message:
         "Import another xds-server stage folder through its index.js (export what you need there), not one of its files (#14).",
     },
+    contractsDeep,
   ];
   if (!allowScripts) {
     patterns.push({
@@ -50,6 +58,62 @@ const depths = [0, 1, 2, 3, 4];
 
 /** @param {number} depth */
 const srcFilesAt = (depth) => `xds-server/src/${"*/".repeat(depth)}*.ts`;
+
+/** The other services and tools: each is its own program, sharing only the contracts package. */
+const services = ["ext-authz", "hubctl", "node"];
+const serviceTests = services.map((s) => `${s}/**/*.test.ts`);
+
+/** @param {boolean} allowScripts */
+function serviceBoundaries(allowScripts) {
+  const patterns = [
+    {
+      regex: "^(?:\\.\\./)+xds-server/",
+      message:
+        "ext-authz, hubctl and the node do not import xds-server: what they share with it is in @inferencehub/contracts (#14).",
+    },
+    contractsDeep,
+  ];
+  if (!allowScripts) {
+    patterns.push({
+      regex: "^(?:\\.\\./)+scripts/",
+      message: "A service's source must not import scripts/ (dev and test helpers, not in its image) (#14).",
+    });
+  }
+  return { "no-restricted-imports": ["error", { patterns }] };
+}
+
+/** Tests, benches and scripts reach into xds-server through each stage's index.js or testing/index.js. */
+const harnessBoundaries = {
+  "no-restricted-imports": [
+    "error",
+    {
+      patterns: [
+        {
+          regex: `^(?:\\.\\./)+xds-server/src/(?:${stages.join("|")})/(?!(?:testing/)?index\\.js$)`,
+          message:
+            "Import an xds-server stage folder through its index.js (or its testing/index.js), not one of its files (#14).",
+        },
+        contractsDeep,
+      ],
+    },
+  ],
+};
+
+/** The contracts package stands alone: the services, the SDKs and hubctl import it, never the reverse. */
+const contractsBoundaries = {
+  "no-restricted-imports": [
+    "error",
+    {
+      patterns: [
+        {
+          regex: "^(?:\\.\\./)+(?:xds-server|ext-authz|hubctl|node|scripts|test|bench|gen)/",
+          message:
+            "contracts/ imports nothing of the repository's other folders: it is the package they all depend on (#14).",
+        },
+      ],
+    },
+  ],
+};
 
 export default tseslint.config(
   { ignores: ["node_modules/", "gen/", ".cache/", ".tools/", "models/"] },
@@ -73,4 +137,8 @@ export default tseslint.config(
     files: testFiles.map((glob) => [srcFilesAt(depth), glob]),
     rules: importBoundaries(depth, true),
   })),
+  { files: services.map((s) => `${s}/**/*.ts`), ignores: serviceTests, rules: serviceBoundaries(false) },
+  { files: serviceTests, rules: serviceBoundaries(true) },
+  { files: ["test/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts"], rules: harnessBoundaries },
+  { files: ["contracts/**/*.ts"], rules: contractsBoundaries },
 );

@@ -27,7 +27,7 @@ import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { startXdsServer, type XdsProcess } from "../scripts/lib/xds-process.js";
-import { buildSnapshots } from "../xds-server/src/runner/control-plane.js";
+import { buildSnapshots } from "../xds-server/src/runner/index.js";
 import { XDS_KINDS } from "../xds-server/src/snapshot/index.js";
 import type { Transport } from "./lib/ads-client.js";
 import {

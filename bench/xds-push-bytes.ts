@@ -12,8 +12,8 @@
  *   npx tsx bench/xds-push-bytes.ts
  *   BENCH_MODELS=10,1000,5000 npx tsx bench/xds-push-bytes.ts
  */
-import { buildSnapshots } from "../xds-server/src/runner/control-plane.js";
-import { openDelta, openSotw, startTestAds, type TestAds } from "../xds-server/src/server/test-harness.js";
+import { buildSnapshots } from "../xds-server/src/runner/index.js";
+import { openDelta, openSotw, startTestAds, type TestAds } from "../xds-server/src/server/testing/index.js";
 import { XDS_KINDS, type Snapshot, type XdsKind } from "../xds-server/src/snapshot/index.js";
 import type { ClientGroup } from "../xds-server/src/translate/index.js";
 import { metricValue } from "../scripts/lib/node-process.js";

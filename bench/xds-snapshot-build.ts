@@ -14,7 +14,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { buildIR, unknownHealth } from "../xds-server/src/ir/index.js";
-import { buildSnapshots } from "../xds-server/src/runner/control-plane.js";
+import { buildSnapshots } from "../xds-server/src/runner/index.js";
 import {
   XDS_KINDS,
   checkSnapshot,

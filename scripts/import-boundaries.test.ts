@@ -1,6 +1,8 @@
 /**
  * The import rules of #14 fire: ESLint's no-restricted-imports on xds-server/src (another stage
- * folder only through its index.js, no scripts/ from source), and the cycle check of `npm run
+ * folder only through its index.js, no scripts/ from source), on the other services (no xds-server,
+ * the contracts package only through its exports), on contracts/ (nothing else of the repository),
+ * and on tests and benches (stage indexes only); and the cycle check of `npm run
  * check` (dependency-cruiser's no-circular, .dependency-cruiser.mjs) on a fixture with a cycle.
  */
 import assert from "node:assert/strict";
@@ -62,7 +64,7 @@ test("a deep import into another stage folder is reported; its index import is c
   assert.deepEqual(
     await lintAt(
       "xds-server/src/translate/filters/deliberate-own-import.ts",
-      'import { modelHeader } from "../names.js";\nexport const header = modelHeader;\n',
+      'import { ingressListenerName } from "../names.js";\nexport const name = ingressListenerName;\n',
     ),
     [],
   );
@@ -88,6 +90,56 @@ test("xds-server source may not import scripts/; its tests and testing/ harnesse
     'import { ConfigFile } from "../runner/config-file.js";\nexport const file = ConfigFile;\n',
   );
   assert.equal(deepFromTest.length, 1, deepFromTest.join("\n"));
+});
+
+test("ext-authz, hubctl and the node share only the contracts package with xds-server", async () => {
+  const deep = await lintAt(
+    "ext-authz/src/deliberate-deep-import.ts",
+    'import { parseConfig } from "../../xds-server/src/config/index.js";\nexport const parse = parseConfig;\n',
+  );
+  assert.equal(deep.length, 1, deep.join("\n"));
+  assert.match(deep[0]!, /^no-restricted-imports: .*@inferencehub\/contracts/);
+  const fromHubctl = await lintAt(
+    "hubctl/src/deliberate-deep-import.ts",
+    'import { applyEdit } from "../../xds-server/src/admin/index.js";\nexport const edit = applyEdit;\n',
+  );
+  assert.equal(fromHubctl.length, 1, fromHubctl.join("\n"));
+  // The package by path instead of by its exports.
+  const byPath = await lintAt(
+    "node/src/deliberate-deep-import.ts",
+    'import { modelHeader } from "../../contracts/src/headers.js";\nexport const header = modelHeader;\n',
+  );
+  assert.equal(byPath.length, 1, byPath.join("\n"));
+  assert.match(byPath[0]!, /^no-restricted-imports: .*exports/);
+  assert.deepEqual(
+    await lintAt(
+      "node/src/deliberate-contracts-import.ts",
+      'import { modelHeader } from "@inferencehub/contracts/headers";\nexport const header = modelHeader;\n',
+    ),
+    [],
+  );
+});
+
+test("contracts imports nothing else of the repository; tests reach xds-server through stage indexes", async () => {
+  const up = await lintAt(
+    "contracts/src/deliberate-import.ts",
+    'import { translate } from "../../xds-server/src/translate/index.js";\nexport const t = translate;\n',
+  );
+  assert.equal(up.length, 1, up.join("\n"));
+  assert.match(up[0]!, /^no-restricted-imports: .*contracts\/ imports nothing/);
+
+  const deepFromTest = await lintAt(
+    "test/deliberate-deep-import.test.ts",
+    'import { buildSnapshots } from "../xds-server/src/runner/control-plane.js";\nexport const b = buildSnapshots;\n',
+  );
+  assert.equal(deepFromTest.length, 1, deepFromTest.join("\n"));
+  assert.deepEqual(
+    await lintAt(
+      "bench/lib/deliberate-harness-import.ts",
+      'import { startTestAds } from "../../xds-server/src/server/testing/index.js";\nexport const s = startTestAds;\n',
+    ),
+    [],
+  );
 });
 
 /** Runs the cycle check with the repository's config on `dir` (a folder with a tsconfig.json). */

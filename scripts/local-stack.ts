@@ -12,8 +12,9 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { stringify } from "yaml";
+import { parseConfig, formatErrors } from "@inferencehub/contracts/config";
+import { defaultPorts } from "@inferencehub/contracts/ports";
 import { generateApiKey, hashApiKey } from "../ext-authz/src/api-keys.js";
-import { parseConfig, formatErrors } from "../xds-server/src/config/index.js";
 import { renderBootstrap, startEnvoy } from "./lib/envoy-process.js";
 import { startExtAuthzProcess } from "./lib/ext-authz-process.js";
 import { startNode } from "./lib/node-process.js";
@@ -22,8 +23,8 @@ import { Supervisor } from "./lib/supervisor.js";
 import { startXdsServer } from "./lib/xds-process.js";
 
 const configPath = resolve(process.env.INFERENCEHUB_CONFIG ?? `${repoRoot}/inferencehub.yaml`);
-const adsPort = Number(process.env.ADS_PORT ?? 18000);
-const envoyAdminPort = Number(process.env.ENVOY_ADMIN_PORT ?? 9901);
+const adsPort = Number(process.env.ADS_PORT ?? defaultPorts.ads);
+const envoyAdminPort = Number(process.env.ENVOY_ADMIN_PORT ?? defaultPorts.envoyAdmin);
 // The admin API fails closed without a token: the local stack makes one per run unless given one.
 const adminToken = process.env.INFERENCEHUB_ADMIN_TOKEN ?? randomBytes(18).toString("base64url");
 
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     ),
   );
 
-  const xdsAdminPort = Number(process.env.XDS_ADMIN_PORT ?? 18080);
+  const xdsAdminPort = Number(process.env.XDS_ADMIN_PORT ?? defaultPorts.xdsAdmin);
   step(`starting the control plane (ADS :${adsPort}, admin 127.0.0.1:${xdsAdminPort}) on ${configPath}`);
   const xds = await supervisor.start(
     "control plane",

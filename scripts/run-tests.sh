@@ -8,10 +8,10 @@ shift || true
 if [ "$#" -gt 0 ]; then
   files=("$@")
 elif [ "$suite" = unit ]; then
-  mapfile -t files < <(find xds-server ext-authz node scripts hubctl -name '*.test.ts' -not -name '*.integration.test.ts' 2>/dev/null | sort)
+  mapfile -t files < <(find contracts xds-server ext-authz node scripts hubctl -name '*.test.ts' -not -name '*.integration.test.ts' 2>/dev/null | sort)
 else
   # test/ holds the end-to-end tests; *.integration.test.ts beside the code start real processes too.
-  mapfile -t files < <({ find test -name '*.test.ts'; find xds-server ext-authz node scripts hubctl -name '*.integration.test.ts' 2>/dev/null; } | sort)
+  mapfile -t files < <({ find test -name '*.test.ts'; find contracts xds-server ext-authz node scripts hubctl -name '*.integration.test.ts' 2>/dev/null; } | sort)
 fi
 if [ "${#files[@]}" -eq 0 ]; then
   echo "run-tests: no $suite tests found" >&2

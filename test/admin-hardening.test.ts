@@ -13,7 +13,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { AdminServiceClient } from "../gen/inference/inferencehub/admin/v1/admin.js";
-import { startControlPlane, type ControlPlane } from "../xds-server/src/runner/control-plane.js";
+import { startControlPlane, type ControlPlane } from "../xds-server/src/runner/index.js";
 import { contentHash } from "../xds-server/src/snapshot/index.js";
 import { grpcCall } from "./lib/assertions.js";
 

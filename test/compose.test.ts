@@ -12,6 +12,7 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -77,10 +78,23 @@ const dockerfile = { stages: dockerStages(text(join(deployDir, "docker/Dockerfil
 /** What the build stage produces, as found in a set-up checkout. */
 const buildOutputs: Record<string, { from: string; without?: string[] }> = {
   "/src/gen": { from: "gen" },
+  "/src/gen/inference": { from: "gen/inference" },
   "/src/node_modules": { from: "node_modules" },
   "/lean/node_modules": { from: "node_modules", without: ["onnxruntime-node", "onnxruntime-common"] },
   "/src/models": { from: "models" },
 };
+/** The npm workspace packages' scope: node_modules/@inferencehub/* link into the app's own folders. */
+const workspaceScope = "@inferencehub";
+
+/**
+ * The workspace links as npm ci leaves them in the image: relative (../../contracts), so they reach
+ * the image's copy of the package, and a file set that forgets to copy it fails.
+ */
+function linkWorkspaces(from: string, dest: string): void {
+  mkdirSync(dest, { recursive: true });
+  for (const entry of readdirSync(from)) symlinkSync(readlinkSync(join(from, entry)), join(dest, entry));
+}
+
 /** .dockerignore's effect on the copied folders. */
 const copyFilter = (src: string): boolean =>
   !src.endsWith(".test.ts") && !src.split("/").includes("testdata");
@@ -94,7 +108,15 @@ function jsonArray(args: string): string[] {
   return value as string[];
 }
 
-async function runImageFileSet(target: string, overrides: typeof buildOutputs = {}): Promise<void> {
+/**
+ * Lays out `target`'s files, starts it, and waits for its HEALTHCHECK. `overrides` replaces build
+ * outputs; a COPY source that `keep` refuses is left out (to show a file set that lacks it fails).
+ */
+async function runImageFileSet(
+  target: string,
+  overrides: typeof buildOutputs = {},
+  keep: (src: string) => boolean = () => true,
+): Promise<void> {
   const outputs = { ...buildOutputs, ...overrides };
   const chain = stageChain(dockerfile.stages, target).flatMap((st) => st.instructions);
   const root = await mkdtemp(join(tmpdir(), `inferencehub-image-${target}-`));
@@ -135,7 +157,7 @@ async function runImageFileSet(target: string, overrides: typeof buildOutputs = 
         const fromBuild = parts.find((p) => p.startsWith("--from="));
         const paths = parts.filter((p) => !p.startsWith("--"));
         const dest = place(paths.at(-1) ?? ".");
-        for (const src of paths.slice(0, -1)) {
+        for (const src of paths.slice(0, -1).filter(keep)) {
           if (fromBuild) {
             const output = outputs[src];
             assert.ok(
@@ -146,9 +168,12 @@ async function runImageFileSet(target: string, overrides: typeof buildOutputs = 
             if (output.from === "node_modules") {
               mkdirSync(dest, { recursive: true });
               for (const entry of readdirSync(from)) {
-                if (!output.without?.includes(entry)) symlinkSync(join(from, entry), join(dest, entry));
+                if (output.without?.includes(entry)) continue;
+                if (entry === workspaceScope) linkWorkspaces(join(from, entry), join(dest, entry));
+                else symlinkSync(join(from, entry), join(dest, entry));
               }
             } else {
+              mkdirSync(dirname(dest), { recursive: true });
               cpSync(from, dest, { recursive: true });
             }
           } else {
@@ -204,6 +229,35 @@ async function runImageFileSet(target: string, overrides: typeof buildOutputs = 
   }
 }
 
+/** Where a target's COPY instructions put files: paths under /app, or absolute ones (/models). */
+function copiedPaths(target: string): string[] {
+  const paths: string[] = [];
+  for (const ins of stageChain(dockerfile.stages, target).flatMap((st) => st.instructions)) {
+    if (ins.op !== "COPY") continue;
+    const parts = ins.args.split(/\s+/).filter((p) => !p.startsWith("--"));
+    const dest = (parts.at(-1) ?? ".").replace(/^\.\//, "").replace(/\/$/, "");
+    const sources = parts.slice(0, -1);
+    for (const src of sources) {
+      // "COPY a b ./" puts each source in the folder; "COPY a ./x" copies a to x.
+      paths.push(sources.length > 1 || dest === "." ? basename(src) : dest);
+    }
+  }
+  return paths.sort();
+}
+
+describe("image file sets hold only what their service runs", () => {
+  const shared = ["contracts", "healthcheck.mjs", "node_modules", "package.json", "tsconfig.json"];
+  it("xds-server: the control plane, the generated types and the .proto files its admin API reads", () => {
+    assert.deepEqual(copiedPaths("xds-server"), [...shared, "gen", "proto", "xds-server"].sort());
+  });
+  it("ext-authz: no xds-server, no .proto files; the contracts package holds the config parser", () => {
+    assert.deepEqual(copiedPaths("ext-authz"), [...shared, "ext-authz", "gen"].sort());
+  });
+  it("the node: the protocol's generated types and its models, none of Envoy's", () => {
+    assert.deepEqual(copiedPaths("node"), [...shared, "/models", "gen/inference", "node"].sort());
+  });
+});
+
 describe("image file sets run (no engine: files per the Dockerfile, this machine's Node)", () => {
   it("xds-server starts from its image's files and passes its HEALTHCHECK", () =>
     runImageFileSet("xds-server"));
@@ -214,6 +268,12 @@ describe("image file sets run (no engine: files per the Dockerfile, this machine
       return t.skip("ext-authz/src/main.ts does not exist yet: its image's file set was not run");
     }
     await runImageFileSet("ext-authz");
+  });
+  it("a file set without the contracts package fails: the workspace link reaches the image's copy", async () => {
+    await assert.rejects(
+      runImageFileSet("ext-authz", {}, (path) => path !== "contracts"),
+      /exited|never passed/,
+    );
   });
   it("a file set missing what the entry point needs fails", async () => {
     // The generated code replaced by something else: the entry point cannot import it.

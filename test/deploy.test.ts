@@ -35,12 +35,12 @@ import { promisify } from "node:util";
 import { Server, ServerCredentials, status as grpcStatus } from "@grpc/grpc-js";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 import {
   HealthCheckResponse_ServingStatus,
   HealthService,
   type HealthCheckRequest,
 } from "../gen/inference/grpc/health/v1/health.js";
-import { formatErrors, parseConfig } from "../xds-server/src/config/index.js";
 import { ENVOY_VERSION } from "../scripts/lib/envoy.js";
 import { startEnvoy, validateBootstrap } from "../scripts/lib/envoy-process.js";
 import { repoRoot } from "../scripts/lib/paths.js";

@@ -20,7 +20,7 @@ import {
   openSotw,
   type AdsNode,
   type AdsStream,
-} from "../../xds-server/src/server/test-harness.js";
+} from "../../xds-server/src/server/testing/index.js";
 import {
   TYPE_URLS,
   XDS_KINDS,

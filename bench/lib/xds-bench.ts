@@ -9,9 +9,9 @@ import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { formatErrors, parseConfig, type Config } from "@inferencehub/contracts/config";
 import type { EnvoyProcess } from "../../scripts/lib/envoy-process.js";
 import { metricValue } from "../../scripts/lib/node-process.js";
-import { formatErrors, parseConfig, type Config } from "../../xds-server/src/config/index.js";
 import { ingressRouteConfigName } from "../../xds-server/src/translate/index.js";
 
 // ---------------------------------------------------------------------------------------------

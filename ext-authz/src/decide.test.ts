@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
+import { formatErrors, parseConfig, type Config } from "@inferencehub/contracts/config";
 import { ModelInferRequest } from "../../gen/inference/inference/grpc_service.js";
-import { formatErrors, parseConfig, type Config } from "../../xds-server/src/config/index.js";
 import { fp32Request } from "../../scripts/lib/requests.js";
 import { createKeyStore, hashApiKey } from "./api-keys.js";
 import type { CallAttributes } from "./check-request.js";

@@ -12,7 +12,7 @@ import {
   repositoryTokenHeader,
   tenantHeader,
   versionHeader,
-} from "../../xds-server/src/translate/index.js";
+} from "@inferencehub/contracts/headers";
 import type { CallAttributes } from "./check-request.js";
 import { parseAuthorization } from "./credentials.js";
 import { AuthzError, invalidArgument, quoteInput, resourceExhausted } from "./errors.js";

@@ -12,7 +12,7 @@ import {
   type JSONWebKeySet,
   type JWTVerifyGetKey,
 } from "jose";
-import type { JwtConfig } from "../../xds-server/src/config/index.js";
+import type { JwtConfig } from "@inferencehub/contracts/config";
 import type { AuthzError } from "./errors.js";
 import { unauthenticated, unavailable } from "./errors.js";
 

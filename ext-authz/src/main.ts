@@ -6,16 +6,20 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { parseListenPort } from "../../xds-server/src/config/index.js";
+import { parseListenPort } from "@inferencehub/contracts/config";
+import { defaultPorts } from "@inferencehub/contracts/ports";
 import { startExtAuthz } from "./server.js";
 
 const { values } = parseArgs({
   options: {
     config: { type: "string", default: process.env.INFERENCEHUB_CONFIG ?? "inferencehub.yaml" },
     host: { type: "string", default: process.env.EXT_AUTHZ_HOST ?? "0.0.0.0" },
-    port: { type: "string", default: process.env.EXT_AUTHZ_PORT ?? "19000" },
+    port: { type: "string", default: process.env.EXT_AUTHZ_PORT ?? String(defaultPorts.extAuthz) },
     "metrics-host": { type: "string", default: process.env.METRICS_HOST ?? "0.0.0.0" },
-    "metrics-port": { type: "string", default: process.env.METRICS_PORT ?? "19090" },
+    "metrics-port": {
+      type: "string",
+      default: process.env.METRICS_PORT ?? String(defaultPorts.extAuthzMetrics),
+    },
     "repository-token-file": { type: "string" },
   },
 });

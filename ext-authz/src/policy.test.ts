@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { formatErrors, parseConfig, type Config } from "../../xds-server/src/config/index.js";
+import { formatErrors, parseConfig, type Config } from "@inferencehub/contracts/config";
 import { AuthzError } from "./errors.js";
 import { compilePolicy, type CallTarget } from "./policy.js";
 

@@ -4,8 +4,8 @@
  * versions only when every version that takes unpinned calls is one of them, since the route
  * picks the version after this decision.
  */
-import type { Config, TenantConfig } from "../../xds-server/src/config/index.js";
-import { versionHeader } from "../../xds-server/src/translate/index.js";
+import type { Config, TenantConfig } from "@inferencehub/contracts/config";
+import { versionHeader } from "@inferencehub/contracts/headers";
 import { permissionDenied, quoteInput } from "./errors.js";
 
 export interface CallTarget {

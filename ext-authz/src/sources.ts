@@ -10,15 +10,10 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { JWTVerifyGetKey } from "jose";
 import type { Logger } from "pino";
-import {
-  formatErrors,
-  parseConfig,
-  type AuthConfig,
-  type Config,
-} from "../../xds-server/src/config/index.js";
+import { formatErrors, parseConfig, type AuthConfig, type Config } from "@inferencehub/contracts/config";
+import { watchFile, type FileWatch } from "@inferencehub/contracts/file-watch";
 import { createKeyStore, parseKeysFile, type KeyStore } from "./api-keys.js";
 import type { DecideContext } from "./decide.js";
-import { watchFile, type FileWatch } from "./file-watch.js";
 import { createIdentities } from "./identities.js";
 import { createJwtVerifier, jwtVerifierOptions, parseJwks, remoteJwks } from "./jwt.js";
 import type { AuthzMetrics } from "./metrics.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { TenantConfig } from "../../xds-server/src/config/index.js";
+import type { TenantConfig } from "@inferencehub/contracts/config";
 import { createRateLimiter, createTokenBucket, type Take } from "./token-bucket.js";
 
 /** `take` at each time, in order: "+" let through, or the retry hint in ms. */

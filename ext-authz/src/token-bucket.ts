@@ -3,7 +3,7 @@
  * counts on its own, so N replicas behind the Envoys let a tenant through at up to N times its
  * limit; all Envoys that share one replica share its buckets (ext-authz/README.md).
  */
-import type { RateLimitConfig, TenantConfig } from "../../xds-server/src/config/index.js";
+import type { RateLimitConfig, TenantConfig } from "@inferencehub/contracts/config";
 
 export type Take = { ok: true } | { ok: false; retryAfterMs: number };
 

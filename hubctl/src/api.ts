@@ -1,32 +1,4 @@
 /** The admin API's HTTP/JSON front, as hubctl calls it. */
-export interface ApiVersion {
-  version: string;
-  weight: number;
-  nodes: string[];
-}
-
-export interface ApiModel {
-  name: string;
-  versions: ApiVersion[];
-  pinned?: string;
-  shadow?: { version: string; percent: number };
-}
-
-export interface ApiStatus {
-  configVersion: string;
-  snapshotVersions?: Record<string, string>;
-  clients?: {
-    nodeId: string;
-    group: string;
-    transport: string;
-    inSync?: boolean;
-    syncedVersion?: string;
-    nacks?: { kind: string; message: string; at: string }[];
-  }[];
-  nodes?: { node: string; address: string; models?: Record<string, string>; draining?: boolean }[];
-  refusedEdit?: string[];
-}
-
 export class ApiError extends Error {
   constructor(
     readonly status: number,

@@ -6,8 +6,10 @@
  * INFERENCEHUB_SERVER/INFERENCEHUB_ADMIN_TOKEN.
  */
 import { Command, Option } from "commander";
-import { parseDuration } from "../../xds-server/src/config/index.js";
-import { ApiError, createAdminApi, type AdminApi, type ApiModel, type ApiStatus } from "./api.js";
+import { parseDuration } from "@inferencehub/contracts/config";
+import { defaultPorts } from "@inferencehub/contracts/ports";
+import type { AdminApiModel, AdminApiStatus } from "@inferencehub/contracts/admin-api";
+import { ApiError, createAdminApi, type AdminApi } from "./api.js";
 import { sampleCluster } from "./envoy-stats.js";
 import { parseSteps, rollout } from "./rollout.js";
 import { table } from "./table.js";
@@ -17,7 +19,7 @@ const program = new Command("hubctl")
   .addOption(
     new Option("--server <url>", "control plane admin URL")
       .env("INFERENCEHUB_SERVER")
-      .default("http://127.0.0.1:18080"),
+      .default(`http://127.0.0.1:${defaultPorts.xdsAdmin}`),
   )
   .addOption(new Option("--token <token>", "admin API token").env("INFERENCEHUB_ADMIN_TOKEN"))
   .option("--json", "print JSON instead of tables", false)
@@ -31,7 +33,7 @@ const json = () => program.opts<{ json: boolean }>().json;
 const print = (value: unknown, text: () => string) =>
   console.log(json() ? JSON.stringify(value, null, 2) : text());
 
-const modelRows = (models: ApiModel[]) =>
+const modelRows = (models: AdminApiModel[]) =>
   models.flatMap((m) =>
     m.versions.map((v) => [
       m.name,
@@ -56,7 +58,7 @@ async function edit(
     ? (await api().get<{ configVersion: string }>(`/v1/models/${model}`)).configVersion
     : (await api().get<{ configVersion: string }>("/v1/models")).configVersion;
   const sep = path.includes("?") ? "&" : "?";
-  const res = await api().send<{ configVersion: string; model?: ApiModel }>(
+  const res = await api().send<{ configVersion: string; model?: AdminApiModel }>(
     method,
     method === "DELETE" ? `${path}${sep}base_version=${base}` : path,
     method === "DELETE" ? undefined : { base_version: base, ...body },
@@ -72,7 +74,7 @@ program
   .command("status")
   .description("whether every Envoy is in sync and every node healthy")
   .action(async () => {
-    const s = await api().get<ApiStatus>("/v1/status");
+    const s = await api().get<AdminApiStatus>("/v1/status");
     const clients = s.clients ?? [];
     const unhealthy = (s.nodes ?? []).flatMap((n) =>
       Object.entries(n.models ?? {})
@@ -119,7 +121,7 @@ program
   .command("models")
   .description("list models, versions and weights")
   .action(async () => {
-    const r = await api().get<{ configVersion: string; models: ApiModel[] }>("/v1/models");
+    const r = await api().get<{ configVersion: string; models: AdminApiModel[] }>("/v1/models");
     print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows(r.models ?? [])));
   });
 
@@ -127,7 +129,7 @@ program
   .command("model <model>")
   .description("one model")
   .action(async (model: string) => {
-    const r = await api().get<{ configVersion: string; model: ApiModel }>(`/v1/models/${model}`);
+    const r = await api().get<{ configVersion: string; model: AdminApiModel }>(`/v1/models/${model}`);
     print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows([r.model])));
   });
 
@@ -195,7 +197,7 @@ program
   .option(
     "--envoy-admin <urls>",
     "Envoy admin URLs to read statistics from, comma-separated",
-    "http://127.0.0.1:9901",
+    `http://127.0.0.1:${defaultPorts.envoyAdmin}`,
   )
   .action(
     async (
@@ -232,7 +234,7 @@ program
           sample: (cluster) => sampleCluster(admins, cluster),
           waitForSync: async () => {
             for (let i = 0; i < 200; i++) {
-              const s = await client.get<ApiStatus>("/v1/status");
+              const s = await client.get<AdminApiStatus>("/v1/status");
               if ((s.clients ?? []).every((c) => c.inSync)) return;
               await new Promise((r) => setTimeout(r, 50));
             }

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { AdminApi, ApiModel } from "./api.js";
+import type { AdminApiModel } from "@inferencehub/contracts/admin-api";
+import type { AdminApi } from "./api.js";
 import type { ClusterSample } from "./envoy-stats.js";
 import { parseSteps, rollout, stepWeights, type RolloutOptions } from "./rollout.js";
 
 /** An admin API over an in-memory model, recording every weight edit. */
-function fakeApi(model: ApiModel) {
+function fakeApi(model: AdminApiModel) {
   const edits: Record<string, number>[] = [];
   let version = 0;
   const api: AdminApi = {
@@ -21,7 +22,7 @@ function fakeApi(model: ApiModel) {
   return { api, edits };
 }
 
-const base = (): ApiModel => ({
+const base = (): AdminApiModel => ({
   name: "scale",
   versions: [
     { version: "1", weight: 100, nodes: ["a"] },

@@ -4,8 +4,9 @@
  * threshold, the weights go back to where they were. Every step is one admin edit, so an
  * interrupted rollout leaves a consistent weight, which it states.
  */
-import { rescale } from "../../xds-server/src/admin/edits.js";
-import type { AdminApi, ApiModel } from "./api.js";
+import { rescale } from "@inferencehub/contracts/admin-api";
+import type { AdminApiModel } from "@inferencehub/contracts/admin-api";
+import type { AdminApi } from "./api.js";
 import type { ClusterSample } from "./envoy-stats.js";
 
 export interface RolloutOptions {
@@ -39,7 +40,7 @@ export type RolloutResult =
   | { outcome: "rolled-back"; reason: string; weights: Record<string, number> }
   | { outcome: "interrupted"; weights: Record<string, number> };
 
-const weightsOf = (m: ApiModel) => Object.fromEntries(m.versions.map((v) => [v.version, v.weight ?? 0]));
+const weightsOf = (m: AdminApiModel) => Object.fromEntries(m.versions.map((v) => [v.version, v.weight ?? 0]));
 
 /** The weights of one step: `to` gets `percent`, the others keep their proportions in the rest. */
 export function stepWeights(
@@ -66,7 +67,7 @@ export function parseSteps(text: string): number[] {
 
 export async function rollout(opts: RolloutOptions, deps: RolloutDeps): Promise<RolloutResult> {
   const { api, log } = deps;
-  const read = () => api.get<{ configVersion: string; model: ApiModel }>(`/v1/models/${opts.model}`);
+  const read = () => api.get<{ configVersion: string; model: AdminApiModel }>(`/v1/models/${opts.model}`);
   const first = await read();
   if (!first.model.versions.some((v) => v.version === opts.to)) {
     throw new Error(`model '${opts.model}' has no version '${opts.to}'; add it first (hubctl add-version)`);

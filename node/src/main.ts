@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { defaultPorts } from "@inferencehub/contracts/ports";
 import { loadRepositoryToken } from "./repository-auth.js";
 import { startInferenceNode, type VersionPort } from "./server.js";
 
@@ -13,7 +14,7 @@ const { values } = parseArgs({
   options: {
     name: { type: "string", default: process.env.NODE_NAME ?? "node-1" },
     host: { type: "string", default: process.env.NODE_HOST ?? "127.0.0.1" },
-    port: { type: "string", default: process.env.NODE_PORT ?? "9001" },
+    port: { type: "string", default: process.env.NODE_PORT ?? String(defaultPorts.node) },
     "models-dir": { type: "string", default: process.env.MODELS_DIR ?? "models" },
     models: { type: "string" },
     "metrics-port": { type: "string", default: process.env.METRICS_PORT },

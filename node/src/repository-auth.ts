@@ -8,10 +8,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { status, type Metadata } from "@grpc/grpc-js";
+import { repositoryTokenHeader } from "@inferencehub/contracts/headers";
 import { NodeError } from "./errors.js";
 
-/** The metadata a repository call carries its token in; ext-authz sets the same name. */
-export const REPOSITORY_TOKEN_HEADER = "x-inferencehub-repository-token";
+/** The metadata a repository call carries its token in; ext-authz sets it (contracts/src/headers.ts). */
+export const REPOSITORY_TOKEN_HEADER = repositoryTokenHeader;
 /** The environment variable a node (and ext-authz) reads the token from when no file is given. */
 export const REPOSITORY_TOKEN_ENV = "INFERENCEHUB_REPOSITORY_TOKEN";
 

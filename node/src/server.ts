@@ -5,6 +5,7 @@
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { EventEmitter } from "node:events";
 import {
   Metadata,
   Server,
@@ -18,8 +19,15 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
+import {
+  routedModelHeader,
+  routedVersionHeader,
+  servedByHeader,
+  servedVersionHeader,
+  tenantHeader,
+} from "@inferencehub/contracts/headers";
+import { inferenceService as inferenceServiceName } from "@inferencehub/contracts/protocol";
 import {
   GRPCInferenceServiceService,
   type ModelInferRequest,
@@ -43,15 +51,6 @@ import { checkModelName, ModelRepository, type LoadedVersion } from "./model-rep
 import { repositoryGuard } from "./repository-auth.js";
 import { ModelStatisticsStore } from "./statistics.js";
 
-/** Response headers that tell a caller (and the tests) where a call was served. */
-export const SERVED_BY_HEADER = "x-inferencehub-node";
-export const SERVED_VERSION_HEADER = "x-inferencehub-model-version";
-/** Request header the gateway's version cluster sets: the version it routed the call to. */
-export const ROUTED_VERSION_HEADER = "x-inferencehub-model-version";
-/** Request header the gateway's version cluster sets: the model the call was routed and authorized for. */
-export const ROUTED_MODEL_HEADER = "x-inferencehub-model";
-
-const INFERENCE_SERVICE = "inference.GRPCInferenceService";
 const CLOCK_SLACK_MS = 20;
 
 export interface InferenceNodeOptions {
@@ -137,8 +136,8 @@ function routedTo(model: string, version: string): ServerInterceptor {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, forward) => {
-            metadata.set(ROUTED_MODEL_HEADER, model);
-            metadata.set(ROUTED_VERSION_HEADER, version);
+            metadata.set(routedModelHeader, model);
+            metadata.set(routedVersionHeader, version);
             forward(metadata);
           },
         }),
@@ -154,7 +153,7 @@ function statusName(code: number): string {
  * that picked this node); a body naming another model must not be answered here, whatever the call.
  */
 function checkRoutedModel(call: { metadata: Metadata }, bodyModel: string): void {
-  const routedModel = call.metadata.get(ROUTED_MODEL_HEADER)[0];
+  const routedModel = call.metadata.get(routedModelHeader)[0];
   if (typeof routedModel === "string" && routedModel !== "" && bodyModel !== routedModel) {
     throw invalidArgument(
       `the call was routed for model '${clip(routedModel)}' but its body names '${clip(bodyModel)}'; set inferencehub-model to the model in the body`,
@@ -189,7 +188,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
   const unloading = new Set<string>();
 
   const servingStatus = (service: string): ServingStatus => {
-    if (service !== "" && service !== INFERENCE_SERVICE) return ServingStatus.SERVICE_UNKNOWN;
+    if (service !== "" && service !== inferenceServiceName) return ServingStatus.SERVICE_UNKNOWN;
     return draining ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   };
 
@@ -201,7 +200,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
         (res) => callback(null, res),
         (err: unknown) => {
           const trailers = new Metadata();
-          trailers.set(SERVED_BY_HEADER, options.name);
+          trailers.set(servedByHeader, options.name);
           if (err instanceof NodeError) {
             callback({ code: err.code, details: boundDetails(err.message), metadata: trailers });
             return;
@@ -268,7 +267,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
    * answered by a version the caller did not ask for.
    */
   const routedVersion = (call: { metadata: Metadata }, bodyVersion: string): string => {
-    const routed = options.versionFrom === "body" ? undefined : call.metadata.get(ROUTED_VERSION_HEADER)[0];
+    const routed = options.versionFrom === "body" ? undefined : call.metadata.get(routedVersionHeader)[0];
     if (typeof routed !== "string" || routed === "") return bodyVersion;
     if (bodyVersion !== "" && bodyVersion !== routed) {
       throw invalidArgument(
@@ -331,10 +330,10 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
 
   const responseHeaders = (call: { metadata: Metadata }, version: string): Metadata => {
     const headers = new Metadata();
-    headers.set(SERVED_BY_HEADER, options.name);
-    headers.set(SERVED_VERSION_HEADER, version);
+    headers.set(servedByHeader, options.name);
+    headers.set(servedVersionHeader, version);
     // Echoes the x-inferencehub-tenant values that reached the node, for the gateway's tests.
-    headers.set("x-inferencehub-seen-tenant", call.metadata.get("x-inferencehub-tenant").join(","));
+    headers.set("x-inferencehub-seen-tenant", call.metadata.get(tenantHeader).join(","));
     return headers;
   };
 
@@ -373,7 +372,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
         headersSent = true;
         // The version of the first answer: behind the gateway every message has the routed one.
         const headers = responseHeaders(call, version ?? "");
-        if (version === undefined) headers.remove(SERVED_VERSION_HEADER);
+        if (version === undefined) headers.remove(servedVersionHeader);
         call.sendMetadata(headers);
       }
       call.write(reply);

@@ -4,16 +4,17 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { parseListenPort } from "./config/index.js";
+import { parseListenPort } from "@inferencehub/contracts/config";
+import { defaultPorts } from "@inferencehub/contracts/ports";
 import { startControlPlane } from "./runner/index.js";
 
 const { values } = parseArgs({
   options: {
     config: { type: "string", default: process.env.INFERENCEHUB_CONFIG ?? "inferencehub.yaml" },
     "ads-host": { type: "string", default: "0.0.0.0" },
-    "ads-port": { type: "string", default: process.env.ADS_PORT ?? "18000" },
+    "ads-port": { type: "string", default: process.env.ADS_PORT ?? String(defaultPorts.ads) },
     "admin-host": { type: "string", default: process.env.ADMIN_HOST ?? "127.0.0.1" },
-    "admin-port": { type: "string", default: process.env.ADMIN_PORT ?? "18080" },
+    "admin-port": { type: "string", default: process.env.ADMIN_PORT ?? String(defaultPorts.xdsAdmin) },
     "admin-tokens-file": { type: "string", default: process.env.INFERENCEHUB_ADMIN_TOKENS_FILE },
   },
 });

@@ -5,13 +5,13 @@
 import { isDeepStrictEqual } from "node:util";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { parseConfig, type Config } from "@inferencehub/contracts/config";
 import type {
   EditResponse,
   GetStatusResponse,
   ListModelsResponse,
   Model,
 } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
-import { parseConfig, type Config } from "../config/index.js";
 import { applyEdit, type Edit } from "./edits.js";
 import { AdminError } from "./errors.js";
 import type { AdminConfigFile, AdminStatus, ConfigEditResult } from "./ports.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { parse } from "yaml";
-import { applyEdit, rescale, type Edit } from "./edits.js";
+import { applyEdit, type Edit } from "./edits.js";
 import { AdminError } from "./errors.js";
 
 const file = `# routing for the demo (kept by every edit)
@@ -23,12 +23,6 @@ const models = (text: string) =>
       models: { name: string; versions: { version: string; weight: number }[]; pin?: string }[];
     }
   ).models;
-
-test("rescale keeps proportions with whole numbers that add up", () => {
-  assert.deepEqual(rescale([90, 10], 80), [72, 8]);
-  assert.deepEqual(rescale([1, 1, 1], 100), [34, 33, 33]);
-  assert.deepEqual(rescale([0, 0], 100), [100, 0]);
-});
 
 test("edits keep the operator's comments and the one-line style", () => {
   const out = applyEdit(file, { op: "setWeights", model: "scale", weights: { "1": 50, "2": 50 } });

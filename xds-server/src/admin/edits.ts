@@ -23,6 +23,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from "yaml";
+import { rescale } from "@inferencehub/contracts/admin-api";
 import { AdminError } from "./errors.js";
 
 export type Edit =
@@ -73,26 +74,6 @@ function version(m: YAMLMap, name: string): YAMLMap {
 
 const weightOf = (v: unknown) =>
   isMap(v) && typeof v.get("weight") === "number" ? (v.get("weight") as number) : 0;
-
-/**
- * Scales `weights` to add up to `total` with whole numbers (largest remainder), so a version
- * that comes or goes leaves the others in the same proportions.
- */
-export function rescale(weights: readonly number[], total: number): number[] {
-  const sum = weights.reduce((a, b) => a + b, 0);
-  if (weights.length === 0) return [];
-  const raw =
-    sum === 0 ? weights.map((_, i) => (i === 0 ? total : 0)) : weights.map((w) => (w * total) / sum);
-  const out = raw.map(Math.floor);
-  let left = total - out.reduce((a, b) => a + b, 0);
-  const order = raw.map((r, i) => [r - Math.floor(r), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-  for (const [, i] of order) {
-    if (left <= 0) break;
-    out[i] = (out[i] ?? 0) + 1;
-    left--;
-  }
-  return out;
-}
 
 /** A layout the splices do not handle; the edit then falls back to the library's printer. */
 class Unsupported extends Error {}

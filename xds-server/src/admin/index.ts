@@ -3,7 +3,7 @@ export { createAdminGrpcService } from "./admin-grpc.js";
 export { handleAdminHttp, type HttpResult } from "./admin-http.js";
 export { AdminAuth } from "./auth.js";
 export { AdminError, httpStatusOf } from "./errors.js";
-export { applyEdit, rescale, type Edit } from "./edits.js";
+export { applyEdit, type Edit } from "./edits.js";
 export type {
   AdminClientStatus,
   AdminConfigFile,

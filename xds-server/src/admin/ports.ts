@@ -3,7 +3,7 @@
  * depends on nothing above it (#14): the runner's ConfigFile and its status function satisfy
  * these structurally, and the runner, which wires admin in, is the only one that knows both.
  */
-import type { Config } from "../config/index.js";
+import type { Config } from "@inferencehub/contracts/config";
 
 /** What an edit plan sees: the file as it is on disk, and what serves. */
 export interface ConfigEditBase {

@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import type { Config } from "../config/index.js";
+import type { Config } from "@inferencehub/contracts/config";
 import type { HealthStatus } from "../ir/index.js";
 import { createHealthProber, type HealthProber } from "./prober.js";
 import {

@@ -13,7 +13,7 @@
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { Config } from "../config/index.js";
+import type { Config } from "@inferencehub/contracts/config";
 import { systemClock, type Clock } from "./clock.js";
 import { createGrpcProbeTransport } from "./grpc-transport.js";
 import { createHealthTable } from "./health-table.js";

@@ -1,5 +1,5 @@
 /** What to probe, derived from the config: pure, so config changes diff cleanly. */
-import type { Config, HealthSettings } from "../config/index.js";
+import type { Config, HealthSettings } from "@inferencehub/contracts/config";
 
 export interface ModelVersionTarget {
   model: string;

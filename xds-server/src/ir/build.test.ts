@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatErrors, parseConfig } from "../config/index.js";
-import type { Config } from "../config/index.js";
 import { stringify } from "yaml";
+import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
+import type { Config } from "@inferencehub/contracts/config";
 import { buildIR, shareOut, unknownHealth } from "./build.js";
 import type { HealthView } from "./types.js";
 

@@ -1,6 +1,13 @@
 /** Config + health → IR. Pure: no I/O, no clock; the same arguments give an equal IR. */
 import { isIP } from "node:net";
-import type { AuthConfig, Config, ModelConfig, NodeConfig, RetryOn, VersionConfig } from "../config/index.js";
+import type {
+  AuthConfig,
+  Config,
+  ModelConfig,
+  NodeConfig,
+  RetryOn,
+  VersionConfig,
+} from "@inferencehub/contracts/config";
 import { clusterName, controlPlaneClusterName, extAuthzClusterName } from "./names.js";
 import type {
   ClusterIR,

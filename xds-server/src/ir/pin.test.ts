@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseConfig } from "../config/index.js";
+import { parseConfig } from "@inferencehub/contracts/config";
 import { buildIR, unknownHealth } from "./index.js";
 
 const yaml = (pin: string) => `

@@ -4,7 +4,11 @@
  * nothing of the config file. Everything here is JSON-serialisable and sorted, so the same input
  * gives the same IR, byte for byte, on every replica.
  */
-import type { CircuitBreakerSettings, OutlierDetectionSettings, RetryOn } from "../config/index.js";
+import type {
+  CircuitBreakerSettings,
+  OutlierDetectionSettings,
+  RetryOn,
+} from "@inferencehub/contracts/config";
 
 /**
  * A node's state for one model version, as Envoy's EDS health_status understands it:

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { pino } from "pino";
-import { parseConfig, type Config } from "../config/index.js";
+import { parseConfig, type Config } from "@inferencehub/contracts/config";
 import { ConfigFile } from "./config-file.js";
 
 const text = (weight: number) => `nodes: [{ name: n1, address: "127.0.0.1:9001" }]

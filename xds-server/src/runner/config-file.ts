@@ -1,6 +1,6 @@
 /**
- * inferencehub.yaml on disk: read, validated, and watched. Editors save by rename as often as in
- * place, so the folder is watched, not the file (a watch on the file dies with its inode).
+ * inferencehub.yaml on disk: read, validated, and watched (with the watcher ext-authz uses too, which
+ * sees saves by rename as well as in place).
  * An invalid edit is refused with every error logged; the last good config keeps serving.
  *
  * Loads and the admin API's edits run one at a time, in the order they were asked for: an edit
@@ -8,11 +8,11 @@
  * one, and a load asked for after a write always reads that write.
  */
 import { randomBytes } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { formatErrors, parseConfig, type Config, type ConfigError } from "../config/index.js";
+import { formatErrors, parseConfig, type Config, type ConfigError } from "@inferencehub/contracts/config";
+import { watchFile, type FileWatch } from "@inferencehub/contracts/file-watch";
 import { contentHash } from "../snapshot/index.js";
 
 export type LoadResult =
@@ -50,8 +50,7 @@ export class ConfigFile {
   readonly path: string;
   #hash = "";
   #config: Config | undefined;
-  #watcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #watch: FileWatch | undefined;
   #lastErrors: ConfigError[] = [];
   /** The tail of the queue of loads and edits. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -186,20 +185,17 @@ export class ConfigFile {
   }
 
   watch(): void {
-    const name = basename(this.path);
-    this.#watcher = watch(dirname(this.path), (_event, file) => {
-      if (file !== null && file !== name) return;
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => {
-        this.load().catch((err: unknown) =>
+    this.#watch = watchFile(
+      this.path,
+      () =>
+        void this.load().catch((err: unknown) =>
           this.options.log.error({ err, file: this.path }, "applying the config file failed"),
-        );
-      }, this.options.debounceMs ?? 5);
-    });
+        ),
+      this.options.debounceMs,
+    );
   }
 
   close(): void {
-    clearTimeout(this.#timer);
-    this.#watcher?.close();
+    this.#watch?.close();
   }
 }

@@ -5,12 +5,12 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
+import type { Config } from "@inferencehub/contracts/config";
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
 import { AdminAuth, AdminCore, createAdminGrpcService, handleAdminHttp } from "../admin/index.js";
 import { SnapshotCache } from "../cache/index.js";
-import type { Config } from "../config/index.js";
 import { buildIR, unknownHealth, type GatewayIR, type HealthView } from "../ir/index.js";
 import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
 import { SnapshotBuilder, type Snapshot } from "../snapshot/index.js";

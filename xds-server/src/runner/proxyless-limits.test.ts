@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatErrors, parseConfig } from "../config/index.js";
+import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 import { proxylessLimits } from "./proxyless-limits.js";
 
 test("a node serving several versions of a model is named; versions on their own nodes are fine", () => {

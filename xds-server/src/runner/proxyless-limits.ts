@@ -6,7 +6,7 @@
  * there; one without runs the node's own default version for them, whatever the split said. The
  * control plane says so instead of letting it pass silently.
  */
-import type { Config } from "../config/index.js";
+import type { Config } from "@inferencehub/contracts/config";
 
 export function proxylessLimits(config: Config): string[] {
   const problems: string[] = [];

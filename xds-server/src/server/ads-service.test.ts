@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import type { DiscoveryResponse } from "../../../gen/envoy/envoy/service/discovery/v3/discovery.js";
 import { TYPE_URLS } from "../snapshot/index.js";
-import { openDelta, openSotw, snap, startTestAds, type TestAds } from "./test-harness.js";
+import { openDelta, openSotw, snap, startTestAds, type TestAds } from "./testing/index.js";
 
 const CDS = TYPE_URLS.cluster;
 const EDS = TYPE_URLS.endpoint;

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { makeSnapshot } from "../snapshot/index.js";
-import { snap } from "./test-harness.js";
+import { snap } from "./testing/index.js";
 import { StreamState } from "./stream-state.js";
 
 const names = (out: { resources: { name: string }[] }) => out.resources.map((r) => r.name);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatErrors, parseConfig } from "../config/index.js";
+import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 import { buildIR, unknownHealth, type HealthView } from "../ir/index.js";
 import type { ClientGroup } from "../translate/index.js";
 import { SnapshotBuilder } from "./incremental.js";

@@ -1,4 +1,5 @@
 /** One cluster per model version, discovered over EDS, speaking HTTP/2 (gRPC) to the nodes. */
+import { routedModelHeader, routedVersionHeader } from "@inferencehub/contracts/headers";
 import {
   Cluster,
   Cluster_DiscoveryType,
@@ -21,7 +22,6 @@ import {
 import { adsConfigSource, byName, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
 import { bodyVersionFilter } from "./filters/body-version.js";
-import { routedModelHeader, routedVersionHeader } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
 /**

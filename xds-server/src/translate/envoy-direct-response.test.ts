@@ -8,12 +8,12 @@ import { connect } from "node:http2";
 import { after, before, test } from "node:test";
 import { Client, Metadata, credentials, status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
+import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
+import { modelHeader, versionHeader } from "@inferencehub/contracts/headers";
 import { startEnvoy } from "../../../scripts/lib/envoy-process.js";
 import type { EnvoyProcess } from "../../../scripts/lib/envoy-process.js";
 import { freePorts } from "../../../scripts/lib/ports.js";
-import { formatErrors, parseConfig } from "../config/index.js";
 import { buildIR, unknownHealth } from "../ir/index.js";
-import { modelHeader, versionHeader } from "./names.js";
 import { toStaticBootstrap } from "./testing/index.js";
 import { translate } from "./translate.js";
 

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { RetryOn } from "../config/index.js";
+import type { RetryOn } from "@inferencehub/contracts/config";
 import type { GatewayIR } from "../ir/index.js";
 import { envoyValidate, loadGoldenCases, toStaticBootstrap } from "./testing/index.js";
 import { translate } from "./translate.js";

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { test } from "node:test";
 import { format, resolveConfig } from "prettier";
-import { formatErrors, parseConfig } from "../config/index.js";
+import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 import { goldenOutputs, invalidDir, loadGoldenCases, outDir } from "./testing/index.js";
 
 const update = process.env.UPDATE_GOLDENS === "1";

@@ -5,21 +5,12 @@ export type { ResourceProblem } from "./check.js";
 export { resourceKinds } from "./types.js";
 export type { ClientGroup, Named, ResourceKind, ResourceSet } from "./types.js";
 export {
-  gatewayHeaderPrefix,
   ingressListenerName,
   ingressRouteConfigName,
   ingressScopedRoutesName,
-  modelHeader,
-  noModelHeaderValue,
   noModelRouteConfigName,
-  principalHeader,
   proxylessListenerName,
   proxylessRouteConfigName,
-  repositoryTokenHeader,
-  routedVersionHeader,
-  strippedRequestHeaders,
-  tenantHeader,
-  versionHeader,
 } from "./names.js";
 export { buildHttpFilters, httpFilterChain } from "./filters/index.js";
 export type { HttpFilterSpec } from "./filters/index.js";

@@ -3,6 +3,7 @@
  * RDS per model); each proxyless client resolves `xds:///<model>` to an API listener named after
  * the model, with RDS. All over ADS.
  */
+import { modelHeader, noModelHeaderValue, versionHeader } from "@inferencehub/contracts/headers";
 import {
   AccessLog,
   ComparisonFilter_Op,
@@ -36,11 +37,8 @@ import { buildHttpFilters, firstMessageTooLargeDetails } from "./filters/index.j
 import {
   ingressListenerName,
   ingressScopedRoutesName,
-  modelHeader,
-  noModelHeaderValue,
   proxylessListenerName,
   proxylessRouteConfigName,
-  versionHeader,
 } from "./names.js";
 import type { Named } from "./types.js";
 

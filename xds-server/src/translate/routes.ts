@@ -18,6 +18,8 @@
  * node (the router applies it after ext_authz has read it, and to shadow copies too): callers'
  * credentials stop at the gateway.
  */
+import { modelHeader, versionHeader } from "@inferencehub/contracts/headers";
+import { inferenceService, streamModelMethod, unaryModelMethods } from "@inferencehub/contracts/protocol";
 import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
 import {
@@ -36,16 +38,7 @@ import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
 import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
 import { extAuthzPerRoute, modelFromFirstMessagePerRoute } from "./filters/index.js";
-import {
-  inferenceService,
-  ingressRouteConfigName,
-  modelHeader,
-  noModelRouteConfigName,
-  proxylessRouteConfigName,
-  streamModelMethod,
-  unaryModelMethods,
-  versionHeader,
-} from "./names.js";
+import { ingressRouteConfigName, noModelRouteConfigName, proxylessRouteConfigName } from "./names.js";
 import type { ClientGroup, Named } from "./types.js";
 
 const healthPathPrefix = "/grpc.health.v1.Health/";

@@ -5,9 +5,10 @@
  * does not implement SRDS, and its listener per model already selects the model.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/scoped_route.proto
  */
+import { noModelHeaderValue } from "@inferencehub/contracts/headers";
 import { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import type { ModelIR } from "../ir/index.js";
-import { ingressRouteConfigName, noModelHeaderValue, noModelRouteConfigName } from "./names.js";
+import { ingressRouteConfigName, noModelRouteConfigName } from "./names.js";
 import type { Named } from "./types.js";
 
 export function modelScope(model: ModelIR): Named<ScopedRouteConfiguration> {

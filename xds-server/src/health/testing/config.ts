@@ -1,6 +1,6 @@
 /** Builds a valid Config the way an operator would write it, through parseConfig. */
-import type { Config } from "../../config/index.js";
-import { formatErrors, parseConfig } from "../../config/index.js";
+import type { Config } from "@inferencehub/contracts/config";
+import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 
 export interface RawHealth {
   interval?: string;

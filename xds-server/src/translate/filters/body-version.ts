@@ -14,9 +14,9 @@
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/lua_filter
  * https://protobuf.dev/programming-guides/encoding/
  */
+import { inferenceService, unaryModelMethods } from "@inferencehub/contracts/protocol";
 import { Lua } from "../../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
 import { luaTypeUrl, packAny } from "../../resources/index.js";
-import { inferenceService, unaryModelMethods } from "../names.js";
 
 /** The Lua source for one cluster; `version` is a checked version name or "" (no quoting needed). */
 export function bodyVersionLua(version: string): string {

@@ -1,3 +1,4 @@
+import { gatewayHeaderPrefix, modelHeader, versionHeader } from "@inferencehub/contracts/headers";
 import { ApiVersion } from "../../../../gen/envoy/envoy/config/core/v3/config_source.js";
 import type { ExtAuthzPerRoute } from "../../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
 import { ExtAuthz } from "../../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
@@ -8,7 +9,6 @@ import { StatusCode } from "../../../../gen/envoy/envoy/type/v3/http_status.js";
 import type { ExtAuthzIR, GatewayIR } from "../../ir/index.js";
 import { extAuthzPerRouteTypeUrl, extAuthzTypeUrl, packAny } from "../../resources/index.js";
 import { duration } from "../durations.js";
-import { gatewayHeaderPrefix, modelHeader, versionHeader } from "../names.js";
 import type { HttpFilterSpec } from "./http-filter.js";
 
 const filterName = "envoy.filters.http.ext_authz";

@@ -16,6 +16,8 @@
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/grpc_field_extraction_filter
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/lua_filter
  */
+import { modelHeader, versionHeader } from "@inferencehub/contracts/headers";
+import { inferenceService, streamModelMethod, unaryModelMethods } from "@inferencehub/contracts/protocol";
 import { FilterConfig } from "../../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { GrpcFieldExtractionConfig } from "../../../../gen/envoy/envoy/extensions/filters/http/grpc_field_extraction/v3/config.js";
 import { Lua } from "../../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
@@ -30,13 +32,6 @@ import {
   routeFilterConfigTypeUrl,
 } from "../../resources/index.js";
 import { grpcStatus } from "../common.js";
-import {
-  inferenceService,
-  modelHeader,
-  streamModelMethod,
-  unaryModelMethods,
-  versionHeader,
-} from "../names.js";
 import type { HttpFilterSpec } from "./http-filter.js";
 
 const extractionFilterName = "envoy.filters.http.grpc_field_extraction";

@@ -1,7 +1,7 @@
+import { strippedRequestHeaders } from "@inferencehub/contracts/headers";
 import { HeaderMutation } from "../../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { HttpFilter } from "../../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { headerMutationTypeUrl, packAny } from "../../resources/index.js";
-import { strippedRequestHeaders } from "../names.js";
 import type { HttpFilterSpec } from "./http-filter.js";
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Calls back when a file changes. Editors save by rename as often as in place, so the folder is
- * watched, not the file (a watch on the file dies with its inode), as xds-server's config file is.
+ * watched, not the file (a watch on the file dies with its inode). xds-server watches
+ * inferencehub.yaml with it, ext-authz the config and its keys and JWKS files.
  * A burst of events from one save becomes one call.
  */
 import { watch, type FSWatcher } from "node:fs";

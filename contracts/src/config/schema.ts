@@ -8,7 +8,7 @@ import schema from "../../schema/inferencehub.schema.json" with { type: "json" }
 import { quote } from "./errors.js";
 import type { PathSegments } from "./errors.js";
 
-/** The published schema (xds-server/schema/inferencehub.schema.json), as an object. */
+/** The published schema (contracts/schema/inferencehub.schema.json), as an object. */
 export const configSchema: Readonly<Record<string, unknown>> = schema;
 
 /** A problem found at a path, before it is placed in the file. */

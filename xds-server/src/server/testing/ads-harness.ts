@@ -14,22 +14,22 @@ import { Registry } from "prom-client";
 import {
   AggregatedDiscoveryServiceClient,
   AggregatedDiscoveryServiceService,
-} from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
+} from "../../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import type {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
   DiscoveryRequest,
   DiscoveryResponse,
-} from "../../../gen/envoy/envoy/service/discovery/v3/discovery.js";
-import { SnapshotCache } from "../cache/index.js";
+} from "../../../../gen/envoy/envoy/service/discovery/v3/discovery.js";
+import { SnapshotCache } from "../../cache/index.js";
 import {
   XDS_KINDS,
   makeSnapshot,
   type EncodedResource,
   type Snapshot,
   type XdsKind,
-} from "../snapshot/index.js";
-import { ClientRegistry, createAdsService, createXdsMetrics } from "./index.js";
+} from "../../snapshot/index.js";
+import { ClientRegistry, createAdsService, createXdsMetrics } from "../index.js";
 
 export interface TestAds {
   address: string;

@@ -3,6 +3,7 @@
  * `default` annotations for editors; defaults.test.ts keeps the two in step.
  * Why each value: xds-server/README.md, "Defaults and why".
  */
+import { defaultPorts } from "../ports.js";
 import type { ExtAuthzServiceConfig, JwtConfig, ListenerConfig, ModelSettings } from "./types.js";
 
 /** Pool of a node that names none. */
@@ -15,7 +16,7 @@ export const defaultPool = "default";
  */
 export const defaultListener: Readonly<ListenerConfig> = {
   address: "0.0.0.0",
-  port: 8080,
+  port: defaultPorts.envoyData,
   maxConcurrentStreams: 100,
   initialStreamWindowSize: 1_048_576,
   initialConnectionWindowSize: 8_388_608,

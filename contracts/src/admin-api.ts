@@ -1,0 +1,65 @@
+/**
+ * The admin API's HTTP/JSON front (xds-server/README.md, "Admin API"), as its clients see it: the
+ * JSON of its answers and errors. The gRPC form is proto/inferencehub/admin/v1/admin.proto; the
+ * JSON is that message's canonical JSON, in which fields at their default are left out.
+ */
+
+/** One version of a model, with its routing weight and the nodes that serve it. */
+export interface AdminApiVersion {
+  version: string;
+  weight: number;
+  nodes: string[];
+}
+
+/** GET /v1/models/{model}, and each entry of GET /v1/models. */
+export interface AdminApiModel {
+  name: string;
+  versions: AdminApiVersion[];
+  pinned?: string;
+  shadow?: { version: string; percent: number };
+}
+
+/** GET /v1/status. */
+export interface AdminApiStatus {
+  configVersion: string;
+  snapshotVersions?: Record<string, string>;
+  clients?: {
+    nodeId: string;
+    group: string;
+    transport: string;
+    inSync?: boolean;
+    syncedVersion?: string;
+    nacks?: { kind: string; message: string; at: string }[];
+  }[];
+  nodes?: { node: string; address: string; models?: Record<string, string>; draining?: boolean }[];
+  refusedEdit?: string[];
+}
+
+/** Every answer that is not 2xx. */
+export interface AdminApiErrorBody {
+  error: string;
+  /** The gRPC status name, when the operation ran (NOT_FOUND, FAILED_PRECONDITION, ...). */
+  code?: string;
+  /** A refused edit: each field that is wrong, by its path in the request or the config. */
+  violations?: { field: string; message: string }[];
+}
+
+/**
+ * Scales `weights` to add up to `total` with whole numbers (largest remainder), so a version
+ * that comes or goes leaves the others in the same proportions.
+ */
+export function rescale(weights: readonly number[], total: number): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (weights.length === 0) return [];
+  const raw =
+    sum === 0 ? weights.map((_, i) => (i === 0 ? total : 0)) : weights.map((w) => (w * total) / sum);
+  const out = raw.map(Math.floor);
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = raw.map((r, i) => [r - Math.floor(r), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    out[i] = (out[i] ?? 0) + 1;
+    left--;
+  }
+  return out;
+}
