@@ -2,6 +2,7 @@
  * One ModelInfer call against a loaded model version: check the request against the graph's
  * metadata, run it, and answer in the form the client used (raw in, raw out; typed in, typed out).
  */
+import type { Deadline, Metadata } from "@grpc/grpc-js";
 import type { Tensor } from "onnxruntime-node";
 import type {
   ModelInferRequest,
@@ -19,6 +20,42 @@ import {
   tensorFromContents,
   tensorFromRaw,
 } from "./tensors.js";
+
+/**
+ * What one inference needs of the call that asked for it: a gRPC unary call, one message of a
+ * gRPC stream, or a REST request (its headers as metadata, no deadline).
+ */
+export interface InferContext {
+  metadata: Metadata;
+  readonly cancelled: boolean;
+  getDeadline(): Deadline;
+  once(event: "cancelled", listener: () => void): unknown;
+  off(event: "cancelled", listener: () => void): unknown;
+}
+
+/**
+ * The calls a protocol front end (the gRPC services, the REST port) makes on the node: one
+ * implementation of each, so both answer alike.
+ */
+export interface InferenceCore {
+  /** The node's name, as in the x-inferencehub-node header. */
+  name: string;
+  serverReady(): boolean;
+  serverMetadata(): { name: string; version: string; extensions: string[] };
+  modelMetadata(
+    call: { metadata: Metadata },
+    name: string,
+    version: string,
+  ): { name: string; versions: string[]; platform: string; inputs: TensorSpec[]; outputs: TensorSpec[] };
+  modelReady(call: { metadata: Metadata }, name: string, version: string): boolean;
+  /** One inference: version choice, queue, run, statistics and metrics. */
+  infer(
+    call: InferContext,
+    request: ModelInferRequest,
+  ): Promise<{ loaded: LoadedVersion; response: ModelInferResponse }>;
+  /** The headers a successful model call answers with (x-inferencehub-node, -model-version). */
+  responseHeaders(call: { metadata: Metadata }, version: string): Metadata;
+}
 
 function checkShape(spec: TensorSpec, shape: readonly number[]): void {
   const fits =

@@ -1,7 +1,7 @@
 /**
  * Command line for the reference inference node.
  *   tsx node/src/main.ts --name node-1 --port 9001 --models-dir models [--metrics-port 9101]
- *     [--version-port scale/2=9012 ...]
+ *     [--version-port scale/2=9012 ...] [--http-port 8001]
  */
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -18,6 +18,9 @@ const { values } = parseArgs({
     "models-dir": { type: "string", default: process.env.MODELS_DIR ?? "models" },
     models: { type: "string" },
     "metrics-port": { type: "string", default: process.env.METRICS_PORT },
+    // The v2 REST/JSON protocol on its own HTTP/1.1 port; off unless set (0 picks a free port).
+    "http-port": { type: "string", default: process.env.NODE_HTTP_PORT },
+    "http-request-timeout-ms": { type: "string", default: "30000" },
     "max-concurrent": { type: "string", default: "4" },
     "max-queue": { type: "string", default: "64" },
     "max-message-bytes": { type: "string", default: String(64 * 1024 * 1024) },
@@ -81,6 +84,8 @@ const node = await startInferenceNode({
   modelRoot: values["models-dir"] ?? "models",
   ...(values.models ? { models: values.models.split(",").filter(Boolean) } : {}),
   ...(values["metrics-port"] !== undefined ? { metricsPort: int("metrics-port") } : {}),
+  ...(values["http-port"] !== undefined && values["http-port"] !== "" ? { httpPort: int("http-port") } : {}),
+  httpRequestTimeoutMs: int("http-request-timeout-ms"),
   maxConcurrent: int("max-concurrent"),
   maxQueue: int("max-queue"),
   maxMessageBytes: int("max-message-bytes"),
@@ -105,6 +110,7 @@ console.log(
     port: node.port,
     versionPorts: node.versionPorts,
     metricsPort: node.metricsPort,
+    httpPort: node.httpPort,
   }),
 );
 

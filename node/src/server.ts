@@ -13,7 +13,6 @@ import {
   ServerInterceptingCall,
   status,
   type ServerInterceptor,
-  type Deadline,
   type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -43,12 +42,13 @@ import {
 } from "../../gen/inference/grpc/health/v1/health.js";
 import { boundDetails, clip } from "./client-text.js";
 import { invalidArgument, NodeError } from "./errors.js";
-import { buildFeeds, buildResponse, outputNames } from "./infer.js";
+import { buildFeeds, buildResponse, outputNames, type InferContext, type InferenceCore } from "./infer.js";
 import { Limiter } from "./limiter.js";
 import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
 import { modelConfig } from "./model-config.js";
 import { checkModelName, ModelRepository, type LoadedVersion } from "./model-repository.js";
 import { repositoryGuard } from "./repository-auth.js";
+import { startRestServer, type RestServer } from "./rest/server.js";
 import { ModelStatisticsStore } from "./statistics.js";
 
 const CLOCK_SLACK_MS = 20;
@@ -93,6 +93,13 @@ export interface InferenceNodeOptions {
    * (grpc-js-xds) send no headers, so the control plane points each version's cluster at its port.
    */
   versionPorts?: readonly VersionPort[];
+  /**
+   * Serves the v2 REST/JSON protocol (with Triton's binary tensor extension) on this HTTP/1.1 port
+   * when set (0 picks a free port); off when absent. See rest/server.ts.
+   */
+  httpPort?: number;
+  /** How long the REST port waits for a whole request (headers and body); 30 s by default. */
+  httpRequestTimeoutMs?: number;
 }
 
 export interface VersionPort {
@@ -108,6 +115,8 @@ export interface InferenceNode {
   /** The version ports as bound (a requested 0 replaced by the port chosen). */
   versionPorts: VersionPort[];
   metricsPort: number | undefined;
+  /** The REST port as bound; undefined when REST is off. */
+  httpPort: number | undefined;
   repository: ModelRepository;
   metrics: NodeMetrics;
   statistics: ModelStatisticsStore;
@@ -116,15 +125,6 @@ export interface InferenceNode {
 }
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>) => Promise<Res>;
-
-/** What one inference needs of its call: a unary call, or a stream for each of its messages. */
-interface InferContext {
-  metadata: Metadata;
-  readonly cancelled: boolean;
-  getDeadline(): Deadline;
-  once(event: "cancelled", listener: () => void): unknown;
-  off(event: "cancelled", listener: () => void): unknown;
-}
 
 /**
  * A version port's calls arrive as if the gateway had routed them: the model and version headers
@@ -337,8 +337,35 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     return headers;
   };
 
+  const core: InferenceCore = {
+    name: options.name,
+    serverReady: () => !draining,
+    serverMetadata: () => ({
+      name: "inferencehub-node",
+      version: "0.1.0",
+      extensions: ["model_repository", "model_configuration", "statistics"],
+    }),
+    modelMetadata: (call, name, version) => {
+      checkRoutedModel(call, name);
+      const loaded = repository.get(name, version);
+      return {
+        name: loaded.model,
+        versions: repository.versions(loaded.model),
+        platform: "onnxruntime_onnx",
+        inputs: loaded.inputs,
+        outputs: loaded.outputs,
+      };
+    },
+    modelReady: (call, name, version) => {
+      checkRoutedModel(call, name);
+      return !draining && !unloading.has(name) && repository.isReady(name, version);
+    },
+    infer,
+    responseHeaders,
+  };
+
   const modelInfer: Handler<ModelInferRequest, ModelInferResponse> = async (call) => {
-    const { loaded, response } = await infer(call, call.request);
+    const { loaded, response } = await core.infer(call, call.request);
     call.sendMetadata(responseHeaders(call, loaded.version));
     return response;
   };
@@ -378,7 +405,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       call.write(reply);
     };
     call.on("data", (request: ModelInferRequest) => {
-      const result = infer(context, request).then(
+      const result = core.infer(context, request).then(
         ({ loaded, response }) => ({
           reply: { errorMessage: "", inferResponse: response },
           version: loaded.version,
@@ -414,28 +441,15 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
 
   const inferenceService = {
     serverLive: unary("ServerLive", async () => ({ live: true })),
-    serverReady: unary("ServerReady", async () => ({ ready: !draining })),
+    serverReady: unary("ServerReady", async () => ({ ready: core.serverReady() })),
     modelReady: unary("ModelReady", async (call) => {
       const { name, version } = call.request as { name: string; version: string };
-      checkRoutedModel(call, name);
-      return { ready: !draining && !unloading.has(name) && repository.isReady(name, version) };
+      return { ready: core.modelReady(call, name, version) };
     }),
-    serverMetadata: unary("ServerMetadata", async () => ({
-      name: "inferencehub-node",
-      version: "0.1.0",
-      extensions: ["model_repository", "model_configuration", "statistics"],
-    })),
+    serverMetadata: unary("ServerMetadata", async () => core.serverMetadata()),
     modelMetadata: unary("ModelMetadata", async (call) => {
       const { name, version } = call.request as { name: string; version: string };
-      checkRoutedModel(call, name);
-      const loaded = repository.get(name, version);
-      return {
-        name: loaded.model,
-        versions: repository.versions(loaded.model),
-        platform: "onnxruntime_onnx",
-        inputs: loaded.inputs,
-        outputs: loaded.outputs,
-      };
+      return core.modelMetadata(call, name, version);
     }),
     modelInfer: unary("ModelInfer", modelInfer),
     modelStreamInfer,
@@ -545,8 +559,24 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       ),
     );
   }
+  const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+  let rest: RestServer | undefined;
+  if (options.httpPort !== undefined) {
+    rest = await startRestServer({
+      core,
+      host: options.host ?? "127.0.0.1",
+      port: options.httpPort,
+      maxBodyBytes: maxMessageBytes,
+      requestTimeoutMs: options.httpRequestTimeoutMs ?? 30_000,
+      log,
+    });
+  }
+  const httpPort = rest?.port;
   const versionPorts = versionServers.map((v) => v.versionPort);
-  log.info({ port, versionPorts, metricsPort, models: repository.index(true) }, "inference node serving");
+  log.info(
+    { port, versionPorts, metricsPort, httpPort, models: repository.index(true) },
+    "inference node serving",
+  );
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -556,12 +586,13 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       log.info({ drainDelayMs: options.drainDelayMs ?? 0 }, "draining: reporting NOT_SERVING");
       if (options.drainDelayMs) await new Promise((r) => setTimeout(r, options.drainDelayMs));
       for (const w of healthWatchers) w.end();
-      await new Promise<void>((resolve) => {
+      const graceMs = options.shutdownGraceMs ?? 30_000;
+      const grpcClosed = new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           log.warn("in-flight calls outlived the grace period; closing them");
           for (const server of servers) server.forceShutdown();
           resolve();
-        }, options.shutdownGraceMs ?? 30_000);
+        }, graceMs);
         let open = servers.length;
         for (const server of servers)
           server.tryShutdown(() => {
@@ -570,6 +601,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
             resolve();
           });
       });
+      await Promise.all([grpcClosed, rest?.close(graceMs)]);
       await new Promise<void>((resolve) =>
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),
       );
@@ -579,5 +611,15 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     return shutdownPromise;
   };
 
-  return { name: options.name, port, versionPorts, metricsPort, repository, metrics, statistics, shutdown };
+  return {
+    name: options.name,
+    port,
+    versionPorts,
+    metricsPort,
+    httpPort,
+    repository,
+    metrics,
+    statistics,
+    shutdown,
+  };
 }

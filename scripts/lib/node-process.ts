@@ -8,6 +8,8 @@ export interface NodeProcess {
   name: string;
   port: number;
   metricsPort: number;
+  /** The v2 REST port as bound, when started with `httpPort`. */
+  httpPort: number | undefined;
   address: string;
   process: ChildProcess;
   /** Prometheus text from the node's /metrics. */
@@ -35,10 +37,12 @@ export interface StartNodeOptions {
    * `args` works too.
    */
   repositoryToken?: string;
+  /** Serves the v2 REST protocol on this port too (`--http-port`; 0 picks a free one). */
+  httpPort?: number;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<NodeProcess> {
-  const p = await startReadyProcess<{ port: number; metricsPort: number }>({
+  const p = await startReadyProcess<{ port: number; metricsPort: number; httpPort?: number }>({
     label: `node ${options.name}`,
     script: join(repoRoot, "node/src/main.ts"),
     ...(options.netns ? { wrap: ["ip", "netns", "exec", options.netns.name] } : {}),
@@ -53,15 +57,17 @@ export async function startNode(options: StartNodeOptions): Promise<NodeProcess>
       "--metrics-port",
       "0",
       ...(options.models ? ["--models", options.models.join(",")] : []),
+      ...(options.httpPort !== undefined ? ["--http-port", String(options.httpPort)] : []),
       ...(options.args ?? []),
     ],
     env: { INFERENCEHUB_REPOSITORY_TOKEN: options.repositoryToken ?? "" },
   });
-  const { port, metricsPort } = p.ready;
+  const { port, metricsPort, httpPort } = p.ready;
   return {
     name: options.name,
     port,
     metricsPort,
+    httpPort,
     address: `${options.netns?.host ?? "127.0.0.1"}:${port}`,
     process: p.process,
     logs: p.logs,
