@@ -10,12 +10,12 @@
  * https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md
  */
 import { status } from "@grpc/grpc-js";
+import type { GatewayError } from "@inferencehub/contracts/errors";
 import {
   HeaderValueOption_HeaderAppendAction,
   type HeaderValueOption,
 } from "../../gen/envoy/envoy/config/core/v3/base.js";
 import type { CheckResponse } from "../../gen/envoy/envoy/service/auth/v3/external_auth.js";
-import type { AuthzError } from "./errors.js";
 
 const httpStatus: Partial<Record<status, number>> = {
   [status.INVALID_ARGUMENT]: 400,
@@ -52,7 +52,7 @@ export function okResponse(set: readonly [string, string][], remove: readonly st
   };
 }
 
-export function deniedResponse(error: AuthzError): CheckResponse {
+export function deniedResponse(error: GatewayError): CheckResponse {
   const headers = [header("grpc-status", String(error.code))];
   if (error.code === status.UNAUTHENTICATED) headers.push(header("www-authenticate", "Bearer"));
   if (error.retryAfterMs !== undefined) {

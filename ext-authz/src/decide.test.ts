@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { formatErrors, parseConfig, type Config } from "@inferencehub/contracts/config";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { ModelInferRequest } from "../../gen/inference/inference/grpc_service.js";
 import { fp32Request } from "../../scripts/lib/requests.js";
 import { createKeyStore, hashApiKey } from "./api-keys.js";
 import type { CallAttributes } from "./check-request.js";
 import { deniedResponse, okResponse } from "./check-response.js";
 import { decide, type DecideContext, type Decision } from "./decide.js";
-import { AuthzError } from "./errors.js";
 import { createIdentities } from "./identities.js";
 import { compilePolicy } from "./policy.js";
 import { createRateLimiter } from "./token-bucket.js";
@@ -38,7 +38,7 @@ const keys = {
 
 function context(now = () => 0): DecideContext {
   const cfg = config();
-  const limiter = createRateLimiter(now);
+  const limiter = createRateLimiter({ now });
   limiter.update(cfg.auth?.tenants ?? []);
   return {
     identities: createIdentities({
@@ -280,7 +280,7 @@ test("responses: OK sets and removes headers; denials carry grpc-status, the HTT
   assert.deepEqual(ok.httpResponse.okResponse.headersToRemove, ["x-inferencehub-foo"]);
   assert.equal(ok.httpResponse.okResponse.headers[0]?.header?.value, "acme");
 
-  const headersOf = (err: AuthzError) => {
+  const headersOf = (err: GatewayError) => {
     const r = deniedResponse(err);
     assert.ok(r.httpResponse?.$case === "deniedResponse");
     assert.equal(r.status?.code, err.code);
@@ -290,14 +290,14 @@ test("responses: OK sets and removes headers; denials carry grpc-status, the HTT
       Object.fromEntries(r.httpResponse.deniedResponse.headers.map((h) => [h.header?.key, h.header?.value])),
     ];
   };
-  assert.deepEqual(headersOf(new AuthzError(status.UNAUTHENTICATED, "m")), [
+  assert.deepEqual(headersOf(new GatewayError(status.UNAUTHENTICATED, "m")), [
     401,
     { "grpc-status": "16", "www-authenticate": "Bearer" },
   ]);
-  assert.deepEqual(headersOf(new AuthzError(status.PERMISSION_DENIED, "m")), [403, { "grpc-status": "7" }]);
-  assert.deepEqual(headersOf(new AuthzError(status.INVALID_ARGUMENT, "m")), [400, { "grpc-status": "3" }]);
-  assert.deepEqual(headersOf(new AuthzError(status.UNAVAILABLE, "m")), [502, { "grpc-status": "14" }]);
-  assert.deepEqual(headersOf(new AuthzError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 })), [
+  assert.deepEqual(headersOf(new GatewayError(status.PERMISSION_DENIED, "m")), [403, { "grpc-status": "7" }]);
+  assert.deepEqual(headersOf(new GatewayError(status.INVALID_ARGUMENT, "m")), [400, { "grpc-status": "3" }]);
+  assert.deepEqual(headersOf(new GatewayError(status.UNAVAILABLE, "m")), [502, { "grpc-status": "14" }]);
+  assert.deepEqual(headersOf(new GatewayError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 })), [
     429,
     { "grpc-status": "8", "retry-after": "2", "grpc-retry-pushback-ms": "1500" },
   ]);

@@ -13,9 +13,10 @@ import {
   tenantHeader,
   versionHeader,
 } from "@inferencehub/contracts/headers";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import type { CallAttributes } from "./check-request.js";
 import { parseAuthorization } from "./credentials.js";
-import { AuthzError, invalidArgument, quoteInput, resourceExhausted } from "./errors.js";
+import { invalidArgument, quoteInput, resourceExhausted } from "./errors.js";
 import type { Identities } from "./identities.js";
 import { readModelFromBody, type BodyModelFailure } from "./model-from-body.js";
 import { repositoryPathPrefix, type Policy } from "./policy.js";
@@ -43,7 +44,7 @@ export type Decision =
       /** Client-sent gateway headers to remove. */
       remove: string[];
     }
-  | { allowed: false; error: AuthzError; tenant?: string; modelSource?: ModelSource };
+  | { allowed: false; error: GatewayError; tenant?: string; modelSource?: ModelSource };
 
 /** As the config schema: model names are DNS labels, versions letters, digits and '-'. */
 const modelName = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -85,7 +86,7 @@ export async function decide(call: CallAttributes, ctx: DecideContext): Promise<
     );
     return { allowed: true, tenant, principal: identity.principal, modelSource: target.source, set, remove };
   } catch (err) {
-    if (!(err instanceof AuthzError)) throw err;
+    if (!(err instanceof GatewayError)) throw err;
     return {
       allowed: false,
       error: err,

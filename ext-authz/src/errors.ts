@@ -1,34 +1,21 @@
-import { status } from "@grpc/grpc-js";
+import { Code, GatewayError } from "@inferencehub/contracts/errors";
 
-/**
- * The one error type ext-authz raises on purpose: a gRPC status for the client, a message safe to
- * send (it never holds a credential) that says what to do next, and a cause for the log only.
+/*
+ * ext-authz raises GatewayError (@inferencehub/contracts/errors): a gRPC status for the client, a
+ * message safe to send (it never holds a credential) that says what to do next, and a cause for
+ * the log only. These name the statuses it answers with.
  */
-export class AuthzError extends Error {
-  /** RESOURCE_EXHAUSTED only: how long until a call would be let through. */
-  readonly retryAfterMs: number | undefined;
 
-  constructor(
-    readonly code: status,
-    message: string,
-    options: { cause?: unknown; retryAfterMs?: number } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "AuthzError";
-    this.retryAfterMs = options.retryAfterMs;
-  }
-}
-
-export const unauthenticated = (message: string, cause?: unknown): AuthzError =>
-  new AuthzError(status.UNAUTHENTICATED, message, { cause });
-export const permissionDenied = (message: string): AuthzError =>
-  new AuthzError(status.PERMISSION_DENIED, message);
-export const invalidArgument = (message: string): AuthzError =>
-  new AuthzError(status.INVALID_ARGUMENT, message);
-export const unavailable = (message: string, cause?: unknown): AuthzError =>
-  new AuthzError(status.UNAVAILABLE, message, { cause });
-export const resourceExhausted = (message: string, retryAfterMs: number): AuthzError =>
-  new AuthzError(status.RESOURCE_EXHAUSTED, message, { retryAfterMs });
+export const unauthenticated = (message: string, cause?: unknown): GatewayError =>
+  new GatewayError(Code.UNAUTHENTICATED, message, { cause });
+export const permissionDenied = (message: string): GatewayError =>
+  new GatewayError(Code.PERMISSION_DENIED, message);
+export const invalidArgument = (message: string): GatewayError =>
+  new GatewayError(Code.INVALID_ARGUMENT, message);
+export const unavailable = (message: string, cause?: unknown): GatewayError =>
+  new GatewayError(Code.UNAVAILABLE, message, { cause });
+export const resourceExhausted = (message: string, retryAfterMs: number): GatewayError =>
+  new GatewayError(Code.RESOURCE_EXHAUSTED, message, { retryAfterMs });
 
 /**
  * A client-supplied value inside a message: quoted, with control characters escaped and cut to a

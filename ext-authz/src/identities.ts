@@ -11,7 +11,7 @@ export interface Identity {
 }
 
 export interface Identities {
-  /** Throws an UNAUTHENTICATED AuthzError (UNAVAILABLE when a remote JWKS cannot be fetched). */
+  /** Throws an UNAUTHENTICATED GatewayError (UNAVAILABLE when a remote JWKS cannot be fetched). */
   authenticate(credential: Credential): Promise<Identity>;
 }
 

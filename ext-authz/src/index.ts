@@ -21,6 +21,5 @@ export { createRateLimiter, createTokenBucket } from "./token-bucket.js";
 export type { RateLimiter, Take, TokenBucket } from "./token-bucket.js";
 export { readModelFromBody } from "./model-from-body.js";
 export type { BodyModel, BodyModelFailure } from "./model-from-body.js";
-export { AuthzError } from "./errors.js";
 export { createAuthzMetrics } from "./metrics.js";
 export type { AuthzMetrics } from "./metrics.js";

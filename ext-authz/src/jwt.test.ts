@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
-import { AuthzError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { createJwtVerifier, parseJwks, remoteJwks, type JwtVerifier } from "./jwt.js";
 
 const issuer = "https://idp.test";
@@ -30,7 +30,7 @@ before(async () => {
     audience,
     tenantClaim: "tenant",
     clockSkewMs: 5_000,
-    now: () => now,
+    clock: { now: () => now },
   });
 });
 
@@ -131,7 +131,7 @@ for (const { name, token, message } of rejected) {
   test(`a token rejected with UNAUTHENTICATED: ${name}`, async () => {
     const t = await token();
     await assert.rejects(verifier.verify(t), (err: unknown) => {
-      assert.ok(err instanceof AuthzError, String(err));
+      assert.ok(err instanceof GatewayError, String(err));
       assert.equal(err.code, status.UNAUTHENTICATED);
       assert.match(err.message, message);
       assert.ok(!err.message.includes(t), "the message never holds the token");
@@ -166,7 +166,7 @@ test("a JWKS URL: fetched once and cached; unreachable means UNAVAILABLE, not UN
     audience,
     tenantClaim: "tenant",
     clockSkewMs: 0,
-    now: () => now,
+    clock: { now: () => now },
   });
   const token = await sign(base);
   assert.equal((await remote.verify(token)).tenant, "acme");
@@ -180,11 +180,11 @@ test("a JWKS URL: fetched once and cached; unreachable means UNAVAILABLE, not UN
     audience,
     tenantClaim: "tenant",
     clockSkewMs: 0,
-    now: () => now,
+    clock: { now: () => now },
   });
   await assert.rejects(
     cold.verify(token),
-    (err: unknown) => err instanceof AuthzError && err.code === status.UNAVAILABLE,
+    (err: unknown) => err instanceof GatewayError && err.code === status.UNAVAILABLE,
   );
 });
 

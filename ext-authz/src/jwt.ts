@@ -13,7 +13,8 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import type { JwtConfig } from "@inferencehub/contracts/config";
-import type { AuthzError } from "./errors.js";
+import type { GatewayError } from "@inferencehub/contracts/errors";
+import type { Clock } from "@inferencehub/contracts/clock";
 import { unauthenticated, unavailable } from "./errors.js";
 
 export interface JwtIdentity {
@@ -23,7 +24,7 @@ export interface JwtIdentity {
 }
 
 export interface JwtVerifier {
-  /** Throws an UNAUTHENTICATED AuthzError for a bad token, UNAVAILABLE when the JWKS cannot be fetched. */
+  /** Throws an UNAUTHENTICATED GatewayError for a bad token, UNAVAILABLE when the JWKS cannot be fetched. */
   verify(token: string): Promise<JwtIdentity>;
 }
 
@@ -33,8 +34,8 @@ export interface JwtVerifierOptions {
   audience: string;
   tenantClaim: string;
   clockSkewMs: number;
-  /** Milliseconds since the epoch: exp and nbf are judged against it. */
-  now: () => number;
+  /** exp and nbf are judged against it. */
+  clock: Pick<Clock, "now">;
 }
 
 /**
@@ -56,7 +57,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
           algorithms,
           requiredClaims: ["exp"],
           clockTolerance: Math.round(options.clockSkewMs / 1000),
-          currentDate: new Date(options.now()),
+          currentDate: new Date(options.clock.now()),
         }));
       } catch (err) {
         throw jwtError(err);
@@ -71,7 +72,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
 }
 
 /** jose's errors as messages a caller can act on; never the token. */
-function jwtError(err: unknown): AuthzError {
+function jwtError(err: unknown): GatewayError {
   if (err instanceof errors.JWTExpired) return unauthenticated(`the JWT has expired; ${getNew}`, err);
   if (err instanceof errors.JWTClaimValidationFailed) {
     const what = err.reason === "missing" ? "is missing" : "is not accepted by this gateway";
@@ -140,7 +141,7 @@ export function remoteJwks(url: string, cacheMs: number): JWTVerifyGetKey {
 export function jwtVerifierOptions(
   config: JwtConfig,
   keys: JWTVerifyGetKey,
-  now: () => number,
+  clock: Pick<Clock, "now">,
 ): JwtVerifierOptions {
   return {
     keys,
@@ -148,6 +149,6 @@ export function jwtVerifierOptions(
     audience: config.audience,
     tenantClaim: config.tenantClaim,
     clockSkewMs: config.clockSkewMs,
-    now,
+    clock,
   };
 }

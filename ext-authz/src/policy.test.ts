@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { formatErrors, parseConfig, type Config } from "@inferencehub/contracts/config";
-import { AuthzError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { compilePolicy, type CallTarget } from "./policy.js";
 
 function config(): Config {
@@ -79,7 +79,7 @@ for (const { tenant, target, denied } of cases) {
     assert.throws(
       () => policy.check(tenant, target),
       (err: unknown) =>
-        err instanceof AuthzError && err.code === status.PERMISSION_DENIED && denied.test(err.message),
+        err instanceof GatewayError && err.code === status.PERMISSION_DENIED && denied.test(err.message),
     );
   });
 }

@@ -19,7 +19,7 @@ export interface CallTarget {
 
 export interface Policy {
   hasTenant(name: string): boolean;
-  /** Returns when the tenant may make the call; throws a PERMISSION_DENIED AuthzError otherwise. */
+  /** Returns when the tenant may make the call; throws a PERMISSION_DENIED GatewayError otherwise. */
   check(tenant: string, target: CallTarget): void;
 }
 

@@ -7,6 +7,7 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { wallClock, type Clock } from "@inferencehub/contracts/clock";
 import {
   AuthorizationService,
   type CheckRequest,
@@ -30,8 +31,8 @@ export interface ExtAuthzOptions {
   metricsPort: number;
   /** Follow edits of the config, keys and JWKS files (default true). */
   watch?: boolean;
-  /** Milliseconds since the epoch (default Date.now): rate limits and JWT expiry use it. */
-  now?: () => number;
+  /** Rate limits and JWT expiry are judged by it (default: the wall clock, as a token's issuer keeps). */
+  clock?: Pick<Clock, "now">;
   /** The nodes' repository token, sent with the repository calls of tenants allowed them. */
   repositoryToken?: string;
 }
@@ -54,7 +55,7 @@ export async function startExtAuthz(options: ExtAuthzOptions): Promise<ExtAuthzS
     configPath: options.configPath,
     log: log.child({ component: "sources" }),
     metrics,
-    now: options.now ?? Date.now,
+    clock: options.clock ?? wallClock,
     ...(options.repositoryToken !== undefined ? { repositoryToken: options.repositoryToken } : {}),
   });
   await sources.load();

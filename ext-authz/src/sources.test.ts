@@ -56,7 +56,7 @@ function sources(): AuthSources {
     configPath: join(dir, "inferencehub.yaml"),
     log,
     metrics: createAuthzMetrics(),
-    now: () => 0,
+    clock: { now: () => 0 },
     debounceMs: 1,
   });
   open.push(s);

@@ -12,6 +12,7 @@ import type { JWTVerifyGetKey } from "jose";
 import type { Logger } from "pino";
 import { formatErrors, parseConfig, type AuthConfig, type Config } from "@inferencehub/contracts/config";
 import { watchFile, type FileWatch } from "@inferencehub/contracts/file-watch";
+import type { Clock } from "@inferencehub/contracts/clock";
 import { createKeyStore, parseKeysFile, type KeyStore } from "./api-keys.js";
 import type { DecideContext } from "./decide.js";
 import { createIdentities } from "./identities.js";
@@ -24,8 +25,8 @@ export interface AuthSourcesOptions {
   configPath: string;
   log: Logger;
   metrics: AuthzMetrics;
-  /** Milliseconds since the epoch: rate limits and JWT expiry are judged against it. */
-  now: () => number;
+  /** Rate limits and JWT expiry are judged against it. */
+  clock: Pick<Clock, "now">;
   /** Coalesces the burst of events one save produces. */
   debounceMs?: number;
   /** The nodes' repository token (SECURITY.md), added to the repository calls the policy allows. */
@@ -79,7 +80,7 @@ export class AuthSources {
 
   constructor(private readonly options: AuthSourcesOptions) {
     this.configPath = resolve(options.configPath);
-    this.#limiter = createRateLimiter(options.now);
+    this.#limiter = createRateLimiter(options.clock);
   }
 
   /** What Check calls are decided with now. */
@@ -287,7 +288,7 @@ export class AuthSources {
     const keys = auth.keysFile !== undefined ? this.#keys?.value.store : undefined;
     const jwt =
       auth.jwt && this.#jwks
-        ? createJwtVerifier(jwtVerifierOptions(auth.jwt, this.#jwks.value, this.options.now))
+        ? createJwtVerifier(jwtVerifierOptions(auth.jwt, this.#jwks.value, this.options.clock))
         : undefined;
     this.#context = {
       identities: createIdentities({ ...(keys ? { keys } : {}), ...(jwt ? { jwt } : {}) }),

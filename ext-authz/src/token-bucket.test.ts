@@ -69,7 +69,7 @@ const tenant = (name: string, callsPerSecond?: number, burst = 1): TenantConfig 
 
 test("rate limiter: one bucket per tenant; a tenant without a limit is never limited", () => {
   let now = 0;
-  const limiter = createRateLimiter(() => now);
+  const limiter = createRateLimiter({ now: () => now });
   limiter.update([tenant("a", 1), tenant("b", 1), tenant("free")]);
   assert.deepEqual(limiter.take("a"), { ok: true });
   assert.deepEqual(limiter.take("a"), { ok: false, retryAfterMs: 1000 });
@@ -82,7 +82,7 @@ test("rate limiter: one bucket per tenant; a tenant without a limit is never lim
 
 test("rate limiter: an edit keeps unchanged buckets, restarts changed ones, drops removed ones", () => {
   const now = 0;
-  const limiter = createRateLimiter(() => now);
+  const limiter = createRateLimiter({ now: () => now });
   limiter.update([tenant("a", 1), tenant("b", 1)]);
   limiter.take("a");
   limiter.take("b");

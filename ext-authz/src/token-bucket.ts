@@ -3,6 +3,7 @@
  * counts on its own, so N replicas behind the Envoys let a tenant through at up to N times its
  * limit; all Envoys that share one replica share its buckets (ext-authz/README.md).
  */
+import type { Clock } from "@inferencehub/contracts/clock";
 import type { RateLimitConfig, TenantConfig } from "@inferencehub/contracts/config";
 
 export type Take = { ok: true } | { ok: false; retryAfterMs: number };
@@ -43,10 +44,10 @@ export interface RateLimiter {
   update(tenants: readonly TenantConfig[]): void;
 }
 
-export function createRateLimiter(now: () => number): RateLimiter {
+export function createRateLimiter(clock: Pick<Clock, "now">): RateLimiter {
   let buckets = new Map<string, TokenBucket>();
   return {
-    take: (tenant) => buckets.get(tenant)?.take(now()) ?? { ok: true },
+    take: (tenant) => buckets.get(tenant)?.take(clock.now()) ?? { ok: true },
     update: (tenants) => {
       const next = new Map<string, TokenBucket>();
       for (const tenant of tenants) {
@@ -55,7 +56,7 @@ export function createRateLimiter(now: () => number): RateLimiter {
         const same =
           old?.limit.callsPerSecond === tenant.rateLimit.callsPerSecond &&
           old.limit.burst === tenant.rateLimit.burst;
-        next.set(tenant.name, same && old ? old : createTokenBucket({ ...tenant.rateLimit }, now()));
+        next.set(tenant.name, same && old ? old : createTokenBucket({ ...tenant.rateLimit }, clock.now()));
       }
       buckets = next;
     },

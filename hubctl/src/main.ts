@@ -9,7 +9,8 @@ import { Command, Option } from "commander";
 import { parseDuration } from "@inferencehub/contracts/config";
 import { defaultPorts } from "@inferencehub/contracts/ports";
 import type { AdminApiModel, AdminApiStatus } from "@inferencehub/contracts/admin-api";
-import { ApiError, createAdminApi, type AdminApi } from "./api.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
+import { createAdminApi, type AdminApi } from "./api.js";
 import { sampleCluster } from "./envoy-stats.js";
 import { parseSteps, rollout } from "./rollout.js";
 import { table } from "./table.js";
@@ -251,7 +252,7 @@ program
   );
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof ApiError) {
+  if (err instanceof GatewayError) {
     console.error(`hubctl: ${err.message}`);
     // The server's message may already list them; print only what it does not say.
     for (const v of err.violations.filter((x) => !err.message.includes(x.message)))

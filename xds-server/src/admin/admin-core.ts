@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from "node:util";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { parseConfig, type Config } from "@inferencehub/contracts/config";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import type {
   EditResponse,
   GetStatusResponse,
@@ -13,7 +14,6 @@ import type {
   Model,
 } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { applyEdit, type Edit } from "./edits.js";
-import { AdminError } from "./errors.js";
 import type { AdminConfigFile, AdminStatus, ConfigEditResult } from "./ports.js";
 
 export interface AdminCoreOptions {
@@ -24,7 +24,7 @@ export interface AdminCoreOptions {
 
 function toModel(config: Config, name: string): Model {
   const m = config.models.find((x) => x.name === name);
-  if (!m) throw new AdminError(status.NOT_FOUND, `model '${name}' is not in the config`);
+  if (!m) throw new GatewayError(status.NOT_FOUND, `model '${name}' is not in the config`);
   return {
     name: m.name,
     versions: m.versions.map((v) => ({ version: v.version, weight: v.weight, nodes: [...v.nodes] })),
@@ -38,7 +38,7 @@ export class AdminCore {
 
   #current(): Config {
     const c = this.options.config.current;
-    if (!c) throw new AdminError(status.UNAVAILABLE, "no config is serving yet");
+    if (!c) throw new GatewayError(status.UNAVAILABLE, "no config is serving yet");
     return c;
   }
 
@@ -96,13 +96,13 @@ export class AdminCore {
     try {
       result = await file.edit(({ text, hash, current, currentHash }) => {
         if (hash !== currentHash) {
-          throw new AdminError(
+          throw new GatewayError(
             status.ABORTED,
             `${file.path} holds changes that are not serving (an edit in progress or one that was refused); resolve them, then retry`,
           );
         }
         if (baseVersion !== currentHash) {
-          throw new AdminError(
+          throw new GatewayError(
             status.ABORTED,
             `conflict: this edit was based on config version ${baseVersion}, but the config is now at ${currentHash}; read it again and retry`,
           );
@@ -112,10 +112,10 @@ export class AdminCore {
         if (next === text) return undefined;
         const parsed = parseConfig(next, file.path);
         if (!parsed.ok) {
-          throw new AdminError(
+          throw new GatewayError(
             status.INVALID_ARGUMENT,
             `the edit would make the config invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
-            parsed.errors.map((e) => ({ field: e.path, message: e.message })),
+            { violations: parsed.errors.map((e) => ({ field: e.path, message: e.message })) },
           );
         }
         // Same meaning, other text (say `drain: false` removed): nothing to serve, nothing to write.
@@ -123,9 +123,9 @@ export class AdminCore {
         return { text: next, config: parsed.value };
       });
     } catch (err) {
-      if (err instanceof AdminError) throw err;
+      if (err instanceof GatewayError) throw err;
       this.options.log.error({ err, who, edit, baseVersion }, "admin edit failed; nothing was changed");
-      throw new AdminError(
+      throw new GatewayError(
         status.INTERNAL,
         `the edit failed and nothing was changed (the file and the config serving are as before): ${
           err instanceof Error ? err.message : String(err)

@@ -6,9 +6,9 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import type { AdminCore } from "./admin-core.js";
 import type { AdminAuth } from "./auth.js";
-import { AdminError } from "./errors.js";
 import { dispatch, operations } from "./operations.js";
 
 export function createAdminGrpcService(
@@ -26,7 +26,7 @@ export function createAdminGrpcService(
         .then(
           (res) => callback(null, res),
           (err: unknown) => {
-            if (err instanceof AdminError) return callback({ code: err.code, details: err.message });
+            if (err instanceof GatewayError) return callback({ code: err.code, details: err.message });
             log.error({ err, method: operation.method }, "admin call failed");
             callback({ code: status.INTERNAL, details: "internal error; see the control plane's log" });
           },

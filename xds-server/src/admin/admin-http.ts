@@ -15,9 +15,11 @@
  *   GET    /v1/status                         GetStatus
  */
 import { status } from "@grpc/grpc-js";
+import type { AdminApiErrorBody } from "@inferencehub/contracts/admin-api";
+import { codeName, GatewayError } from "@inferencehub/contracts/errors";
 import type { AdminCore } from "./admin-core.js";
 import type { AdminAuth } from "./auth.js";
-import { AdminError, httpStatusOf } from "./errors.js";
+import { adminHttpStatusOf } from "./errors.js";
 import { dispatch, fromJson, operations } from "./operations.js";
 
 interface Route {
@@ -64,14 +66,14 @@ function bodyObject(body: string): Record<string, unknown> {
   try {
     json = JSON.parse(body);
   } catch (err) {
-    throw new AdminError(
+    throw new GatewayError(
       status.INVALID_ARGUMENT,
       `the body is not valid JSON (${(err as Error).message}); send a JSON object, such as {"base_version": "..."}`,
     );
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     const kind = json === null ? "null" : Array.isArray(json) ? "an array" : `a ${typeof json}`;
-    throw new AdminError(
+    throw new GatewayError(
       status.INVALID_ARGUMENT,
       `the body must be a JSON object, such as {"base_version": "..."}; got ${kind}`,
     );
@@ -83,7 +85,7 @@ function pathParam(name: string, raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new AdminError(
+    throw new GatewayError(
       status.INVALID_ARGUMENT,
       `the ${name} in the path is not valid percent-encoding: '${raw}'`,
     );
@@ -116,10 +118,14 @@ export async function handleAdminHttp(
     const result = await dispatch(operation, core, fromJson(operation, json), who);
     return { status: 200, body: operation.response.toJSON(result) };
   } catch (err) {
-    if (err instanceof AdminError) {
+    if (err instanceof GatewayError) {
       return {
-        status: httpStatusOf(err.code),
-        body: { error: err.message, code: status[err.code], violations: err.violations },
+        status: adminHttpStatusOf(err.code),
+        body: {
+          error: err.message,
+          code: codeName(err.code),
+          violations: [...err.violations],
+        } satisfies AdminApiErrorBody,
       };
     }
     throw err;

@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { parse } from "yaml";
-import { AdminError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 
 interface TokenEntry {
   name: string;
@@ -44,7 +44,7 @@ export class AdminAuth {
   /** The caller's name for the audit log, from `authorization: Bearer <token>`; throws UNAUTHENTICATED. */
   check(authorization: readonly string[]): string {
     if (!this.configured) {
-      throw new AdminError(
+      throw new GatewayError(
         status.UNAUTHENTICATED,
         "the admin API has no token configured: start xds-server with INFERENCEHUB_ADMIN_TOKEN or --admin-tokens-file",
       );
@@ -53,10 +53,13 @@ export class AdminAuth {
     const bearer =
       authorization.length === 1 ? /^Bearer (\S+)$/.exec(authorization[0] ?? "")?.[1] : undefined;
     if (!bearer)
-      throw new AdminError(status.UNAUTHENTICATED, "send the admin token as 'authorization: Bearer <token>'");
+      throw new GatewayError(
+        status.UNAUTHENTICATED,
+        "send the admin token as 'authorization: Bearer <token>'",
+      );
     const digest = sha256(bearer);
     const match = this.tokens.find((t) => timingSafeEqual(t.sha256, digest));
-    if (!match) throw new AdminError(status.UNAUTHENTICATED, "the admin token is not valid");
+    if (!match) throw new GatewayError(status.UNAUTHENTICATED, "the admin token is not valid");
     return match.name;
   }
 }

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { parse } from "yaml";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { applyEdit, type Edit } from "./edits.js";
-import { AdminError } from "./errors.js";
 
 const file = `# routing for the demo (kept by every edit)
 nodes:
@@ -70,7 +70,7 @@ test("pin, shadow and drain write their fields; unpin and shadow 0 remove them",
 });
 
 test("edits refuse what cannot be: unknown names, duplicates, the last version", () => {
-  const code = (c: status) => (err: unknown) => err instanceof AdminError && err.code === c;
+  const code = (c: status) => (err: unknown) => err instanceof GatewayError && err.code === c;
   assert.throws(() => applyEdit(file, { op: "pin", model: "nope", version: "1" }), code(status.NOT_FOUND));
   assert.throws(() => applyEdit(file, { op: "pin", model: "scale", version: "9" }), /no version '9'/);
   assert.throws(

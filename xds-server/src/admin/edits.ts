@@ -24,7 +24,7 @@ import {
   type YAMLSeq,
 } from "yaml";
 import { rescale } from "@inferencehub/contracts/admin-api";
-import { AdminError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 
 export type Edit =
   | { op: "addVersion"; model: string; version: string; nodes: string[]; weight: number }
@@ -38,7 +38,7 @@ export type Edit =
 
 function seq(doc: Document, key: string): YAMLSeq {
   const s = doc.get(key, true);
-  if (!isSeq(s)) throw new AdminError(status.FAILED_PRECONDITION, `the config has no '${key}' list`);
+  if (!isSeq(s)) throw new GatewayError(status.FAILED_PRECONDITION, `the config has no '${key}' list`);
   return s;
 }
 
@@ -54,21 +54,24 @@ function findByName(
 
 function model(doc: Document, name: string): YAMLMap {
   const found = findByName(seq(doc, "models"), name);
-  if (!found) throw new AdminError(status.NOT_FOUND, `model '${name}' is not in the config`);
+  if (!found) throw new GatewayError(status.NOT_FOUND, `model '${name}' is not in the config`);
   return found.item;
 }
 
 function versions(m: YAMLMap): YAMLSeq {
   const v = m.get("versions", true);
   if (!isSeq(v))
-    throw new AdminError(status.FAILED_PRECONDITION, `model '${String(m.get("name"))}' has no versions list`);
+    throw new GatewayError(
+      status.FAILED_PRECONDITION,
+      `model '${String(m.get("name"))}' has no versions list`,
+    );
   return v;
 }
 
 function version(m: YAMLMap, name: string): YAMLMap {
   const found = findByName(versions(m), name, "version");
   if (!found)
-    throw new AdminError(status.NOT_FOUND, `model '${String(m.get("name"))}' has no version '${name}'`);
+    throw new GatewayError(status.NOT_FOUND, `model '${String(m.get("name"))}' has no version '${name}'`);
   return found.item;
 }
 
@@ -316,7 +319,7 @@ function edit(doc: Document, s: Splicer, edit: Edit): void {
     case "addVersion": {
       const list = versions(model(doc, edit.model));
       if (findByName(list, edit.version, "version")) {
-        throw new AdminError(
+        throw new GatewayError(
           status.ALREADY_EXISTS,
           `model '${edit.model}' already has version '${edit.version}'`,
         );
@@ -332,19 +335,19 @@ function edit(doc: Document, s: Splicer, edit: Edit): void {
       const list = versions(m);
       version(m, edit.version);
       if (list.items.length === 1) {
-        throw new AdminError(
+        throw new GatewayError(
           status.FAILED_PRECONDITION,
           `'${edit.version}' is the only version of '${edit.model}'; remove the model instead`,
         );
       }
       if (m.getIn(["shadow", "version"]) === edit.version) {
-        throw new AdminError(
+        throw new GatewayError(
           status.FAILED_PRECONDITION,
           `'${edit.version}' is the shadow of '${edit.model}'; remove the shadow first`,
         );
       }
       if (m.get("pin") === edit.version) {
-        throw new AdminError(
+        throw new GatewayError(
           status.FAILED_PRECONDITION,
           `'${edit.model}' is pinned to '${edit.version}'; unpin it first`,
         );
@@ -361,15 +364,15 @@ function edit(doc: Document, s: Splicer, edit: Edit): void {
       const missing = names.filter((n) => !(n in edit.weights));
       const unknown = Object.keys(edit.weights).filter((n) => !names.includes(n));
       if (unknown.length > 0)
-        throw new AdminError(
+        throw new GatewayError(
           status.NOT_FOUND,
           `model '${edit.model}' has no version(s) ${unknown.join(", ")}`,
         );
       if (missing.length > 0) {
-        throw new AdminError(
+        throw new GatewayError(
           status.INVALID_ARGUMENT,
           `give a weight for every version of '${edit.model}'; missing: ${missing.join(", ")}`,
-          [{ field: "weights", message: `missing ${missing.join(", ")}` }],
+          { violations: [{ field: "weights", message: `missing ${missing.join(", ")}` }] },
         );
       }
       for (const n of names) {
@@ -420,7 +423,7 @@ function edit(doc: Document, s: Splicer, edit: Edit): void {
     case "drain":
     case "undrain": {
       const found = findByName(seq(doc, "nodes"), edit.node);
-      if (!found) throw new AdminError(status.NOT_FOUND, `node '${edit.node}' is not in the config`);
+      if (!found) throw new GatewayError(status.NOT_FOUND, `node '${edit.node}' is not in the config`);
       if (edit.op === "drain") {
         s.set(found.item, "drain", true);
         found.item.set("drain", true);
@@ -436,7 +439,10 @@ function edit(doc: Document, s: Splicer, edit: Edit): void {
 export function applyEdit(text: string, change: Edit): string {
   const doc = parseDocument(text);
   if (doc.errors.length > 0)
-    throw new AdminError(status.FAILED_PRECONDITION, "the config file does not parse; fix it by hand first");
+    throw new GatewayError(
+      status.FAILED_PRECONDITION,
+      "the config file does not parse; fix it by hand first",
+    );
   const splicer = new Splicer(text);
   edit(doc, splicer, change);
   const out = splicer.apply();

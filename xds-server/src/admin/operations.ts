@@ -4,11 +4,11 @@
  */
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import * as api from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { protoDir } from "../paths.js";
 import type { AdminCore } from "./admin-core.js";
 import type { Edit } from "./edits.js";
-import { AdminError } from "./errors.js";
 import { RuleSet } from "./pgv.js";
 
 const rules = RuleSet.load(join(protoDir, "inferencehub/admin/v1/admin.proto"), "inferencehub.admin.v1");
@@ -134,10 +134,10 @@ export const operations: Record<string, Operation<unknown, unknown>> = {
 export function fromJson(operation: Operation<unknown, unknown>, json: Record<string, unknown>): unknown {
   const violations = rules.checkJson(operation.message, json);
   if (violations.length > 0) {
-    throw new AdminError(
+    throw new GatewayError(
       status.INVALID_ARGUMENT,
       `invalid ${operation.method} request: ${violations.map((v) => `${v.field} ${v.message}`).join("; ")}`,
-      violations,
+      { violations: violations },
     );
   }
   return operation.request.fromJSON(json);
@@ -152,10 +152,10 @@ export async function dispatch(
 ): Promise<unknown> {
   const violations = rules.check(operation.message, req as Record<string, unknown>);
   if (violations.length > 0) {
-    throw new AdminError(
+    throw new GatewayError(
       status.INVALID_ARGUMENT,
       `invalid ${operation.method} request: ${violations.map((v) => `${v.field} ${v.message}`).join("; ")}`,
-      violations,
+      { violations: violations },
     );
   }
   return operation.run(core, req, who);

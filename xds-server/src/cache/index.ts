@@ -1,1 +1,1 @@
-export { SnapshotCache, type SnapshotListener } from "./snapshot-cache.js";
+export { createSnapshotCache, type SnapshotCache, type SnapshotListener } from "./snapshot-cache.js";

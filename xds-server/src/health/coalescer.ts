@@ -6,7 +6,7 @@
  *
  * Over any span of D ms there are at most D / windowMs + 1 flushes.
  */
-import type { Clock } from "./clock.js";
+import type { Clock } from "@inferencehub/contracts/clock";
 
 export interface CoalescerOptions {
   windowMs: number;

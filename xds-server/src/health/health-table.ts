@@ -3,8 +3,8 @@
  * the coalesced change feed. Probing lives in prober.ts; this file only keeps and publishes.
  */
 import type { Logger } from "pino";
+import type { Clock } from "@inferencehub/contracts/clock";
 import type { HealthStatus, HealthView } from "../ir/index.js";
-import type { Clock } from "./clock.js";
 import { createCoalescer } from "./coalescer.js";
 import {
   initialEntryState,

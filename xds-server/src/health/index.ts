@@ -14,8 +14,6 @@ export { createGrpcProbeTransport } from "./grpc-transport.js";
 export type { GrpcProbeTransportOptions } from "./grpc-transport.js";
 export { createHealthMetrics, healthStatuses } from "./metrics.js";
 export type { HealthMetrics } from "./metrics.js";
-export { systemClock } from "./clock.js";
-export type { Clock } from "./clock.js";
 export type {
   ConnectTarget,
   HealthChange,

@@ -14,7 +14,7 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Config } from "@inferencehub/contracts/config";
-import { systemClock, type Clock } from "./clock.js";
+import { systemClock, type Clock } from "@inferencehub/contracts/clock";
 import { createGrpcProbeTransport } from "./grpc-transport.js";
 import { createHealthTable } from "./health-table.js";
 import { createHealthMetrics, type HealthMetrics } from "./metrics.js";

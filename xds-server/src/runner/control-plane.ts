@@ -10,10 +10,16 @@ import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/serv
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
 import { AdminAuth, AdminCore, createAdminGrpcService, handleAdminHttp } from "../admin/index.js";
-import { SnapshotCache } from "../cache/index.js";
+import { createSnapshotCache, type SnapshotCache } from "../cache/index.js";
 import { buildIR, unknownHealth, type GatewayIR, type HealthView } from "../ir/index.js";
-import { ClientRegistry, createAdsService, createXdsMetrics, type XdsMetrics } from "../server/index.js";
-import { SnapshotBuilder, type Snapshot } from "../snapshot/index.js";
+import {
+  createAdsService,
+  createClientRegistry,
+  createXdsMetrics,
+  type ClientRegistry,
+  type XdsMetrics,
+} from "../server/index.js";
+import { createSnapshotBuilder, type Snapshot, type SnapshotBuilder } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
@@ -88,7 +94,7 @@ function healthByNode(snapshot: HealthSnapshot): Record<string, Record<string, s
 export function buildSnapshots(
   config: Config,
   health: HealthView = unknownHealth,
-  builder: SnapshotBuilder = new SnapshotBuilder(),
+  builder: SnapshotBuilder = createSnapshotBuilder(),
 ): Record<ClientGroup, Snapshot> {
   return snapshotsOf(buildIR(config, health), builder);
 }
@@ -161,14 +167,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = createXdsMetrics(registry);
-  const cache = new SnapshotCache();
-  const clients = new ClientRegistry();
+  const cache = createSnapshotCache();
+  const clients = createClientRegistry();
 
   const publisher: Publisher = {
     cache,
     metrics,
     log: log.child({ component: "snapshot" }),
-    builder: new SnapshotBuilder(),
+    builder: createSnapshotBuilder(),
     degradedSplits: {},
     ready: false,
   };

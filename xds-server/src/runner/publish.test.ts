@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { Cluster, Cluster_DiscoveryType } from "../../../gen/envoy/envoy/config/cluster/v3/cluster.js";
 import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
-import { SnapshotCache } from "../cache/index.js";
+import { createSnapshotCache } from "../cache/index.js";
 import { createXdsMetrics } from "../server/index.js";
 import { snapshotFromResources } from "../snapshot/index.js";
 import type { ResourceSet } from "../translate/index.js";
@@ -33,7 +33,7 @@ function target() {
   const lines: { msg: string; level: number; group?: string; problems?: string[] }[] = [];
   const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   const metrics = createXdsMetrics(new Registry());
-  return { cache: new SnapshotCache(), log, metrics, lines };
+  return { cache: createSnapshotCache(), log, metrics, lines };
 }
 
 test("a consistent snapshot is published", () => {

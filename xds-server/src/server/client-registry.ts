@@ -51,7 +51,23 @@ export interface ClientStatus {
 
 const MAX_NACKS_KEPT = 10;
 
-export class ClientRegistry {
+/** The clients connected over ADS, for status and metrics. */
+export interface ClientRegistry {
+  /** Records a stream opening; the record returned is updated in place as the stream goes on. */
+  open(node: Node, group: string, transport: Transport, now: Date): ClientRecord;
+  close(stream: number): void;
+  /** Keeps the last few NACKs of a client. */
+  recordNack(status: ClientRecord, nack: NackRecord): void;
+  /** A copy of every client's status, for /status and the admin API. */
+  list(): ClientStatus[];
+  readonly size: number;
+}
+
+export function createClientRegistry(): ClientRegistry {
+  return new MemoryClientRegistry();
+}
+
+class MemoryClientRegistry implements ClientRegistry {
   readonly #clients = new Map<number, ClientRecord>();
   #nextStream = 1;
 

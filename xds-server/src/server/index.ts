@@ -1,4 +1,10 @@
 export { createAdsService, type AdsServiceOptions } from "./ads-service.js";
-export { ClientRegistry, type ClientRecord, type ClientStatus, type NackRecord } from "./client-registry.js";
+export {
+  createClientRegistry,
+  type ClientRecord,
+  type ClientRegistry,
+  type ClientStatus,
+  type NackRecord,
+} from "./client-registry.js";
 export { createXdsMetrics, type XdsMetrics } from "./metrics.js";
 export { StreamState, type Transport } from "./stream-state.js";

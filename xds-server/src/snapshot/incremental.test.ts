@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 import { buildIR, unknownHealth, type HealthView } from "../ir/index.js";
 import type { ClientGroup } from "../translate/index.js";
-import { SnapshotBuilder } from "./incremental.js";
+import { createSnapshotBuilder } from "./incremental.js";
 import { XDS_KINDS } from "./kinds.js";
 import type { Snapshot } from "./snapshot.js";
 
@@ -68,7 +68,7 @@ function assertSame(
 const unhealthy: HealthView = (node) => (node === "n1" ? "UNHEALTHY" : "HEALTHY");
 
 test("each edit rebuilds only the units it touches, and the result equals a full build", () => {
-  const builder = new SnapshotBuilder();
+  const builder = createSnapshotBuilder();
   // Each step edits the one before it. 1 gateway unit + 4 models + 8 clusters at first.
   const s1: Shape = { weights: [100, 0], models: 4 };
   const s2: Shape = { ...s1, weights: [0, 100] };
@@ -92,13 +92,13 @@ test("each edit rebuilds only the units it touches, and the result equals a full
   for (const step of steps) {
     const health = step.health ?? unknownHealth;
     const reused = builder.build(ir(step.shape, health));
-    assertSame(reused, new SnapshotBuilder().build(ir(step.shape, health)), step.what);
+    assertSame(reused, createSnapshotBuilder().build(ir(step.shape, health)), step.what);
     assert.equal(builder.lastBuild.built, step.built, `${step.what}: units built`);
   }
 });
 
 test("endpoints, shared by both groups, are encoded once: both snapshots hold the same bytes", () => {
-  const snapshots = new SnapshotBuilder().build(ir({ weights: [100, 0], models: 2 }));
+  const snapshots = createSnapshotBuilder().build(ir({ weights: [100, 0], models: 2 }));
   const envoy = snapshots.envoy.resources.endpoint;
   assert.equal(envoy.size, 4);
   for (const [name, r] of envoy) {

@@ -44,14 +44,26 @@ export interface BuildStats {
   reused: number;
 }
 
-export class SnapshotBuilder {
-  /** Unit id → its input (as JSON) and encoded output, from the last build. */
-  #units = new Map<string, Unit>();
-  lastBuild: BuildStats = { built: 0, reused: 0 };
+/** Builds each client group's snapshot from the IR, reusing what an earlier build made of the same input. */
+export interface SnapshotBuilder {
+  build(ir: GatewayIR): Record<ClientGroup, Snapshot>;
+  /** How many translation units the last build made and reused. */
+  readonly lastBuild: BuildStats;
   /**
    * The resources of the last build's snapshots, each group's lists sorted by name: what the
    * runner checks (translate's checkResourceSet) before it publishes them.
    */
+  readonly lastResources: Record<ClientGroup, ResourceSet>;
+}
+
+export function createSnapshotBuilder(): SnapshotBuilder {
+  return new IncrementalSnapshotBuilder();
+}
+
+class IncrementalSnapshotBuilder implements SnapshotBuilder {
+  /** Unit id → its input (as JSON) and encoded output, from the last build. */
+  #units = new Map<string, Unit>();
+  lastBuild: BuildStats = { built: 0, reused: 0 };
   lastResources: Record<ClientGroup, ResourceSet> = { envoy: emptySet(), proxyless: emptySet() };
 
   build(ir: GatewayIR): Record<ClientGroup, Snapshot> {

@@ -9,4 +9,4 @@ export {
   type SnapshotResource,
 } from "./snapshot.js";
 export { clusterRefs, listenerRefs, routeRefs, scopeRefs, snapshotFromResources } from "./from-resources.js";
-export { SnapshotBuilder, type BuildStats } from "./incremental.js";
+export { createSnapshotBuilder, type BuildStats, type SnapshotBuilder } from "./incremental.js";

@@ -4,7 +4,7 @@
  * fake clock, as grpc-js does for a SIGSTOPped server.
  */
 import { status as grpcStatus } from "@grpc/grpc-js";
-import type { Clock } from "../clock.js";
+import type { Clock } from "@inferencehub/contracts/clock";
 import type { ConnectTarget, NodeConnection, ProbeResult, ProbeTransport, ServingStatus } from "../types.js";
 
 export interface FakeNode {

@@ -1,6 +1,5 @@
 /** Helpers for the prober's unit tests; nothing here runs in the control plane. */
-export { createFakeClock } from "./fake-clock.js";
-export type { FakeClock } from "./fake-clock.js";
+export { createFakeClock, type FakeClock } from "@inferencehub/contracts/testing/fake-clock";
 export { createFakeTransport } from "./fake-transport.js";
 export type { FakeNode, FakeTransport, ProbeCall } from "./fake-transport.js";
 export { testConfig } from "./config.js";

@@ -21,7 +21,7 @@ import type {
   DiscoveryRequest,
   DiscoveryResponse,
 } from "../../../../gen/envoy/envoy/service/discovery/v3/discovery.js";
-import { SnapshotCache } from "../../cache/index.js";
+import { createSnapshotCache, type SnapshotCache } from "../../cache/index.js";
 import {
   XDS_KINDS,
   makeSnapshot,
@@ -29,7 +29,7 @@ import {
   type Snapshot,
   type XdsKind,
 } from "../../snapshot/index.js";
-import { ClientRegistry, createAdsService, createXdsMetrics } from "../index.js";
+import { createAdsService, createClientRegistry, createXdsMetrics, type ClientRegistry } from "../index.js";
 
 export interface TestAds {
   address: string;
@@ -42,8 +42,8 @@ export interface TestAds {
 export async function startTestAds(
   groupOf: (node: { userAgentName: string }) => string = () => "envoy",
 ): Promise<TestAds> {
-  const cache = new SnapshotCache();
-  const registry = new ClientRegistry();
+  const cache = createSnapshotCache();
+  const registry = createClientRegistry();
   const metricsRegistry = new Registry();
   const server = new Server();
   server.addService(

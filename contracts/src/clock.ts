@@ -1,6 +1,7 @@
 /**
- * Time for the prober, injected so that thresholds, jitter and coalescing run on a fake clock in
- * unit tests (10 simulated seconds in a few milliseconds, the same result every run).
+ * Time, injected wherever behaviour depends on it (the prober's thresholds, jitter and coalescing,
+ * ext-authz's token expiry and rate limits), so that tests run on a fake clock
+ * (testing/fake-clock.ts: 10 simulated seconds in a few milliseconds, the same result every run).
  */
 export interface Clock {
   /** Milliseconds since the epoch, never going backwards. */
@@ -20,4 +21,13 @@ export const systemClock: Clock = {
     const timer = setTimeout(fn, ms);
     return () => clearTimeout(timer);
   },
+};
+
+/**
+ * The wall clock, for what is compared with times written elsewhere (a JWT's `exp` and `nbf`): it
+ * follows NTP steps, as the issuer's clock does.
+ */
+export const wallClock: Clock = {
+  now: () => Date.now(),
+  setTimer: systemClock.setTimer,
 };
