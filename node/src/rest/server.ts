@@ -120,10 +120,22 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     };
   };
 
-  const tooLarge = (res: ServerResponse) => {
-    // The rest of the body is not read: the connection closes once the 413 is out.
-    res.shouldKeepAlive = false;
-    sendError(res, 413, new BodyTooLarge(options.maxBodyBytes).message, { connection: "close" });
+  /**
+   * 413 for a body over the limit. Nothing more of it is stored; what the client still sends is
+   * read and dropped, up to as much again as the limit (at least 1 MiB) and within the request
+   * timeout, because an HTTP/1.1 client sends its whole body before it reads the answer, and a
+   * connection closed under it would show it a reset instead of the 413. Past that, it is reset.
+   */
+  const tooLarge = (req: IncomingMessage, res: ServerResponse) => {
+    sendError(res, 413, new BodyTooLarge(options.maxBodyBytes).message);
+    const cap = Math.max(options.maxBodyBytes, 1 << 20);
+    let dropped = 0;
+    req.removeAllListeners("data");
+    req.on("data", (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > cap) req.socket.destroy();
+    });
+    req.resume();
   };
 
   const infer = async (req: IncomingMessage, res: ServerResponse, model: string, version: string) => {
@@ -131,7 +143,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     try {
       body = await readBody(req, options.maxBodyBytes);
     } catch (err) {
-      if (err instanceof BodyTooLarge) tooLarge(res);
+      if (err instanceof BodyTooLarge) tooLarge(req, res);
       else if (!(err instanceof BodyAborted)) throw err;
       return;
     }
@@ -231,8 +243,10 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
   // Expect: 100-continue: a body over the limit is refused before the client sends it.
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
     if (declaredTooLarge(req, options.maxBodyBytes)) {
+      // The client waits for 100 Continue before it sends the body: it will not come; close after.
       res.setHeader(servedByHeader, core.name);
-      tooLarge(res);
+      res.shouldKeepAlive = false;
+      sendError(res, 413, new BodyTooLarge(options.maxBodyBytes).message, { connection: "close" });
       return;
     }
     res.writeContinue();
