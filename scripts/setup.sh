@@ -40,17 +40,18 @@ npx tsx scripts/lib/envoy.ts
 step "fetching deploy schemas and tools (for the deploy checks)"
 bash scripts/fetch-deploy-schemas.sh
 
-# The stock tritonclient (PyPI, gRPC flavour, about 60 MB with numpy and grpcio) in a venv of its own:
-# test/tritonclient.test.ts calls the gateway with it exactly as a Triton user would.
+# The stock tritonclient (PyPI, gRPC and HTTP flavours, about 70 MB with numpy, grpcio and gevent) in
+# a venv of its own: test/tritonclient.test.ts calls the gateway with it exactly as a Triton user
+# would, and test/node-rest.test.ts calls a node's REST port with tritonclient.http.
 tritonclient_version=2.73.0
 tritonclient_venv=.tools/tritonclient-venv
-if [ "$(cat "$tritonclient_venv/.stamp" 2>/dev/null)" != "tritonclient==$tritonclient_version" ]; then
-  step "installing tritonclient $tritonclient_version into $tritonclient_venv (once)"
+if [ "$(cat "$tritonclient_venv/.stamp" 2>/dev/null)" != "tritonclient[grpc,http]==$tritonclient_version" ]; then
+  step "installing tritonclient[grpc,http] $tritonclient_version into $tritonclient_venv (once)"
   rm -rf "$tritonclient_venv"
   python3 -m venv "$tritonclient_venv"
   "$tritonclient_venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar off \
-    "tritonclient[grpc]==$tritonclient_version"
-  echo "tritonclient==$tritonclient_version" > "$tritonclient_venv/.stamp"
+    "tritonclient[grpc,http]==$tritonclient_version"
+  echo "tritonclient[grpc,http]==$tritonclient_version" > "$tritonclient_venv/.stamp"
 fi
 
 # MLServer (PyPI, about 330 MB installed with its dependencies) in a venv of its own: test/mlserver.test.ts
