@@ -19,7 +19,7 @@ import {
   servedVersionHeader,
 } from "@inferencehub/contracts/headers";
 import { startInferenceNode, type InferenceNode } from "../node/src/server.js";
-import { startNode, type NodeProcess } from "../scripts/lib/node-process.js";
+import { metricValue, startNode, type NodeProcess } from "../scripts/lib/node-process.js";
 import { modelsDir, repoRoot, toolsDir } from "../scripts/lib/paths.js";
 import {
   MIXED_SAMPLE_INPUTS,
@@ -211,6 +211,9 @@ describe("the reference node's v2 REST port", () => {
   });
 
   test("infer with JSON: nested and flat data, FP32 outputs equal to the known weights", async () => {
+    const counted = async () =>
+      metricValue(await node.metrics(), "inferencehub_node_requests_total", { model: "mlp", version: "1" });
+    const before = await counted();
     const res = await infer("/v2/models/mlp/infer", {
       id: "req-7",
       inputs: [fp32Input("input", MLP_SAMPLE_INPUT)],
@@ -239,6 +242,7 @@ describe("the reference node's v2 REST port", () => {
     const flatBody = (await flat.json()) as InferJson;
     assertClose(unflatten(flatBody.outputs[0]?.data as number[], 3), mlpReference(MLP_SAMPLE_INPUT));
     assert.equal(flatBody.id, "");
+    assert.equal(await counted(), before + 2, "REST calls count in the node's metrics as ModelInfer does");
   });
 
   test("infer with JSON on the mixed model: FP32, INT64, INT32, BOOL, FP16 and BYTES in and out", async () => {
@@ -517,6 +521,19 @@ describe("the reference node's v2 REST port", () => {
     );
     assert.equal(small.status, 200);
     await small.arrayBuffer();
+  });
+
+  test("HTTP that does not parse is a JSON 400; HEAD is answered where GET is", async () => {
+    const socket = connect(node.httpPort ?? 0, "127.0.0.1");
+    let received = "";
+    socket.on("data", (d: Buffer) => (received += d.toString()));
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    socket.write("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n");
+    await closed;
+    assert.match(received, /^HTTP\/1\.1 400 /);
+    assert.match(received, /\{"error":"the request is not valid HTTP\/1\.1"\}$/);
+    const head = await fetch(`${base}/v2/models/scale/ready`, { method: "HEAD" });
+    assert.equal(head.status, 200);
   });
 
   test("a body that does not arrive in time is 408, and the connection closes", async () => {

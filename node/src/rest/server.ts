@@ -233,10 +233,14 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
 
   const server = createServer(
     {
+      // 0 turns the whole-request limit off (as in Node); the headers keep theirs.
       requestTimeout: options.requestTimeoutMs,
-      headersTimeout: Math.min(options.requestTimeoutMs, 20_000),
+      headersTimeout: options.requestTimeoutMs > 0 ? Math.min(options.requestTimeoutMs, 20_000) : 20_000,
       // Timeouts are checked on this interval; the default (30 s) would let a short one run long.
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(options.requestTimeoutMs / 4))),
+      connectionsCheckingInterval:
+        options.requestTimeoutMs > 0
+          ? Math.max(50, Math.min(1000, Math.floor(options.requestTimeoutMs / 4)))
+          : 1000,
     },
     handle,
   );
