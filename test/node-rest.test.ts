@@ -549,6 +549,61 @@ describe("the reference node's v2 REST port", () => {
   });
 });
 
+describe("the REST port shares the node's queue", () => {
+  let node: NodeProcess;
+  before(async () => {
+    node = await startNode({
+      name: "rest-busy",
+      httpPort: 0,
+      models: ["scale"],
+      args: ["--max-concurrent", "1", "--max-queue", "1", "--infer-delay-ms", "1500"],
+    });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  test("past --max-queue a call is 429 at once; a client that leaves the queue is counted as CANCELLED", async () => {
+    const base = `http://127.0.0.1:${node.httpPort}`;
+    const labels = { model: "scale", version: "3" };
+    const metric = async (name: string, extra: Record<string, string> = {}) =>
+      metricValue(await node.metrics(), name, { ...labels, ...extra });
+    /** Waits on the node's own gauges, not on a fixed time. */
+    const until = async (what: string, ok: () => Promise<boolean>) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await ok())) {
+        assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const call = (signal?: AbortSignal) =>
+      fetch(`${base}/v2/models/scale/infer`, {
+        method: "POST",
+        body: json({ inputs: [fp32Input("input", SCALE_SAMPLE_INPUT)] }),
+        ...(signal ? { signal } : {}),
+      });
+    const running = call();
+    await until("the first call to run", async () => (await metric("inferencehub_node_inflight")) === 1);
+    const abort = new AbortController();
+    const queued = call(abort.signal);
+    await until(
+      "the second call to queue",
+      async () => (await metric("inferencehub_node_queue_depth")) === 1,
+    );
+    await errorOf(await call(), 429, /queue|busy|capacity/i);
+    abort.abort();
+    await assert.rejects(queued, { name: "AbortError" });
+    await until(
+      "the abandoned call to be counted",
+      async () => (await metric("inferencehub_node_errors_total", { code: "CANCELLED" })) === 1,
+    );
+    assert.equal(await metric("inferencehub_node_queue_depth"), 0);
+    const first = await running;
+    assert.equal(first.status, 200);
+    await first.arrayBuffer();
+  });
+});
+
 describe("the REST port on shutdown", () => {
   let node: InferenceNode;
 

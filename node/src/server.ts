@@ -1,7 +1,8 @@
 /**
  * The reference inference node: an Open Inference Protocol (KServe v2) gRPC server on grpc-js,
  * backed by onnxruntime, with grpc.health.v1, a bounded queue, Prometheus metrics and a graceful
- * shutdown that lets load balancers move away before the port closes.
+ * shutdown that lets load balancers move away before the port closes. With httpPort, the same
+ * calls in the v2 REST/JSON form too (rest/), answered by the same InferenceCore.
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -434,8 +435,9 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     call.on("error", (err) => log.debug({ err }, "ModelStreamInfer stream error"));
   };
 
+  const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
   const serverOptions = {
-    "grpc.max_receive_message_length": options.maxMessageBytes ?? 64 * 1024 * 1024,
+    "grpc.max_receive_message_length": maxMessageBytes,
     "grpc.max_send_message_length": -1,
   };
 
@@ -559,7 +561,6 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       ),
     );
   }
-  const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
   let rest: RestServer | undefined;
   if (options.httpPort !== undefined) {
     rest = await startRestServer({

@@ -115,7 +115,7 @@ test("requests that are not valid are refused, naming the input where there is o
         body({ inputs: [{ name: "x", shape: [1], datatype: "FP32", parameters: { binary_data_size: 4 } }] }),
         undefined,
       ),
-    /input 'x': binary_data_size 4 overruns the binary data \(0 bytes left\)/,
+    /input 'x' has parameters.binary_data_size but the request has no Inference-Header-Content-Length/,
   );
   refuses(
     () =>

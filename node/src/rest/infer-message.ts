@@ -100,6 +100,12 @@ export function parseInferRequest(
       throw invalidArgument(`input '${clip(name)}' has no data: set data or parameters.binary_data_size`);
     return { name, datatype: datatype as KservDatatype, shape, size, data: raw["data"] };
   });
+  if (headerLength === undefined && declared.some((d) => d.size !== undefined)) {
+    const name = declared.find((d) => d.size !== undefined)?.name ?? "";
+    throw invalidArgument(
+      `input '${clip(name)}' has parameters.binary_data_size but the request has no Inference-Header-Content-Length saying where the JSON ends`,
+    );
+  }
   const slices = takeBinaryTensors(binary, declared);
 
   const inputs: ModelInferRequest_InferInputTensor[] = [];
