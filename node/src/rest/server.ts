@@ -16,7 +16,7 @@ import {
   servedByHeader,
   tenantHeader,
 } from "@inferencehub/contracts/headers";
-import { boundDetails } from "../client-text.js";
+import { boundDetails, clip } from "../client-text.js";
 import { invalidArgument, NodeError } from "../errors.js";
 import type { InferContext, InferenceCore } from "../infer.js";
 import { headerLengthHeader, headerLengthResponseHeader } from "./binary-data.js";
@@ -216,19 +216,29 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     const match = matchRoute(req.method ?? "", req.url ?? "/");
     if (!match.ok) {
       if (match.status === 405)
-        return sendError(res, 405, `${req.method ?? ""} is not allowed here; use ${match.allow}`, {
+        return sendError(res, 405, `${clip(req.method ?? "", 16)} is not allowed here; use ${match.allow}`, {
           allow: match.allow,
         });
-      return sendError(res, 404, `no such endpoint: ${req.method ?? ""} ${(req.url ?? "").split("?")[0]}`);
+      return sendError(
+        res,
+        404,
+        `no such endpoint: ${clip(req.method ?? "", 16)} ${clip((req.url ?? "").split("?")[0] ?? "", 200)}`,
+      );
     }
     const encoding = req.headers["content-encoding"];
     if (encoding !== undefined && encoding !== "identity")
       return sendError(
         res,
         415,
-        `Content-Encoding '${encoding}' is not supported; send the body uncompressed`,
+        `Content-Encoding '${clip(encoding, 32)}' is not supported; send the body uncompressed`,
       );
-    serve(req, res, match.route).catch((err: unknown) => fail(res, err, match.route.kind));
+    serve(req, res, match.route)
+      .catch((err: unknown) => fail(res, err, match.route.kind))
+      .catch((err: unknown) => {
+        // Not even the error could be written: drop the connection rather than the process.
+        log.error({ err }, "REST response failed");
+        res.destroy();
+      });
   };
 
   const server = createServer(
