@@ -532,6 +532,7 @@ describe("the reference node's v2 REST port", () => {
     await closed;
     assert.match(received, /^HTTP\/1\.1 400 /);
     assert.match(received, /\{"error":"the request is not valid HTTP\/1\.1"\}$/);
+    assert.match(received, new RegExp(`${servedByHeader}: rest-1\r\n`, "i"));
     const head = await fetch(`${base}/v2/models/scale/ready`, { method: "HEAD" });
     assert.equal(head.status, 200);
   });

@@ -63,10 +63,10 @@ function callMetadata(req: IncomingMessage): Metadata {
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), "utf8");
 
 /** An HTTP/1.1 response written straight to a socket, for errors raised before any ServerResponse. */
-function rawResponse(code: number, message: string): string {
+function rawResponse(node: string, code: number, message: string): string {
   const body = JSON.stringify({ error: message });
   return (
-    `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ""}\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ""}\r\nContent-Type: application/json\r\n${servedByHeader}: ${node}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
   );
 }
@@ -277,7 +277,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
             ? [431, "the request headers are too large"]
             : [400, "the request is not valid HTTP/1.1"];
       // Like Node's own answer to these, then the connection closes (at once if the client lingers).
-      socket.end(rawResponse(code, message));
+      socket.end(rawResponse(core.name, code, message));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
