@@ -103,7 +103,8 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
   /** The REST request as the core's call: headers as metadata, no deadline, cancelled if the client leaves. */
   const context = (req: IncomingMessage, res: ServerResponse): InferContext => {
     const cancel = new EventEmitter();
-    let cancelled = false;
+    // Gone already (between the body's end and here): the call is dropped before it queues.
+    let cancelled = res.destroyed;
     res.once("close", () => {
       if (res.writableFinished) return;
       cancelled = true;
