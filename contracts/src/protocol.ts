@@ -3,6 +3,8 @@
  * the methods that name a model. The routes, the filters and ext-authz derive from this one list.
  */
 
+import packageJson from "../package.json" with { type: "json" };
+
 /** The Open Inference Protocol's gRPC service, as it appears in a call's :path. */
 export const inferenceService = "inference.GRPCInferenceService";
 
@@ -21,3 +23,15 @@ export const unaryModelMethods = {
 
 /** Triton's streaming inference: every message is a ModelInferRequest. */
 export const streamModelMethod = "ModelStreamInfer";
+
+/**
+ * The protocol's REST/JSON form (KServe v2 HTTP): every path is under /v2, and a model's under
+ * /v2/models/<model>[/versions/<version>].
+ * https://kserve.github.io/website/docs/concepts/architecture/data-plane/v2-protocol
+ */
+export const restPrefix = "/v2";
+export const restModelsPrefix = "/v2/models/";
+
+/** How the gateway names itself in ServerMetadata, gRPC and REST alike. */
+export const gatewayServerName = "inferencehub";
+export const gatewayVersion: string = packageJson.version;

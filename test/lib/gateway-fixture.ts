@@ -20,6 +20,8 @@ export interface NodeEntry {
   name: string;
   address: string;
   pool?: string;
+  /** The node's REST port, for nodes started with `httpPort`. */
+  restPort?: number;
 }
 
 export interface GatewayFixture {
@@ -80,6 +82,7 @@ export async function startGateway(opts: {
         name: n.name,
         address: n.address,
         pool: pools[n.name] ?? "default",
+        ...(n.httpPort !== undefined ? { restPort: n.httpPort } : {}),
       }));
     const serialize = (config: object) => stringify(config);
     await writeFile(

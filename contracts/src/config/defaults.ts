@@ -24,6 +24,8 @@ export const defaultListener: Readonly<ListenerConfig> = {
   streamIdleTimeoutMs: 300_000,
   requestHeadersTimeoutMs: 10_000,
   maxRequestHeadersKb: 60,
+  // The reference node's own limit (--max-message-bytes): a body the node would refuse is refused here.
+  maxRequestBodyBytes: 67_108_864,
   accessLog: false,
 };
 

@@ -65,6 +65,7 @@ function normalizeListener(raw: RawListener): ListenerConfig {
     streamIdleTimeoutMs: ms(raw.streamIdleTimeout, d.streamIdleTimeoutMs),
     requestHeadersTimeoutMs: ms(raw.requestHeadersTimeout, d.requestHeadersTimeoutMs),
     maxRequestHeadersKb: raw.maxRequestHeadersKb ?? d.maxRequestHeadersKb,
+    maxRequestBodyBytes: raw.maxRequestBodyBytes ?? d.maxRequestBodyBytes,
     accessLog: raw.accessLog ?? d.accessLog,
   };
 }
@@ -79,6 +80,7 @@ function normalizeNode(raw: RawNode): NodeConfig {
     port: parts.port,
     pool: raw.pool ?? defaultPool,
     drain: raw.drain ?? false,
+    ...(raw.restPort !== undefined ? { restPort: raw.restPort } : {}),
     versionFrom: raw.versionFrom ?? "header",
     versionPorts: (raw.versionPorts ?? []).map((vp) => ({
       model: vp.model,

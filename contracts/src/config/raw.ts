@@ -24,6 +24,7 @@ export interface RawListener {
   streamIdleTimeout?: string;
   requestHeadersTimeout?: string;
   maxRequestHeadersKb?: number;
+  maxRequestBodyBytes?: number;
   accessLog?: boolean;
 }
 
@@ -32,6 +33,7 @@ export interface RawNode {
   address: string;
   pool?: string;
   drain?: boolean;
+  restPort?: number;
   versionFrom?: "header" | "body";
   versionPorts?: RawVersionPort[];
 }

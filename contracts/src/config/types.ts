@@ -73,6 +73,8 @@ export interface ListenerConfig {
   requestHeadersTimeoutMs: number;
   /** Largest request header block accepted, in KiB. */
   maxRequestHeadersKb: number;
+  /** Largest REST request body forwarded, by its Content-Length; larger gets 413. */
+  maxRequestBodyBytes: number;
   /** Log one JSON line per call on Envoy's stdout. */
   accessLog: boolean;
 }
@@ -87,6 +89,8 @@ export interface NodeConfig {
   pool: string;
   /** An operator is taking the node out: it gets no new calls (Envoy's DRAINING). */
   drain: boolean;
+  /** The node's REST/JSON port on `host`; absent = it serves gRPC only. */
+  restPort?: number;
   /**
    * Where the node's server reads the version the gateway chose: "header"
    * (x-inferencehub-model-version, the reference node) or "body" (model_version in the request:

@@ -8,7 +8,7 @@ import type {
   RetryOn,
   VersionConfig,
 } from "@inferencehub/contracts/config";
-import { clusterName, controlPlaneClusterName, extAuthzClusterName } from "./names.js";
+import { clusterName, controlPlaneClusterName, extAuthzClusterName, restClusterName } from "./names.js";
 import type {
   ClusterIR,
   EndpointIR,
@@ -17,7 +17,9 @@ import type {
   HealthView,
   ListenerIR,
   ModelIR,
+  RestRoutingIR,
   RetryIR,
+  VersionRouteIR,
 } from "./types.js";
 
 /**
@@ -44,6 +46,8 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
   const nodes = new Map(config.nodes.map((node) => [node.name, node]));
   const models = sortBy(config.models, (m) => m.name);
   const extAuthz = options.extAuthz ?? (config.auth ? buildExtAuthz(config.auth) : undefined);
+  const clusterContext = { nodes, pools: config.pools, health };
+  const builtModels = models.map((model) => buildModel(model, versionUp(nodes, health), servesRest(nodes)));
   return {
     listener: buildListener(config),
     ...(extAuthz ? { extAuthz: { ...extAuthz, service: { ...extAuthz.service } } } : {}),
@@ -59,14 +63,28 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
           },
         }
       : {}),
-    models: models.map((model) => buildModel(model, versionUp(nodes, health))),
+    ready: builtModels.every((model) =>
+      model.versions.some((v) => v.weight > 0 && !(model.versionsDown ?? []).includes(v.version)),
+    ),
+    models: builtModels,
     clusters: sortBy(
       models.flatMap((model) =>
-        model.versions.map((version) => buildCluster(model, version, { nodes, pools: config.pools, health })),
+        model.versions.flatMap((version) => {
+          const grpc = buildCluster(model, version, clusterContext, "grpc");
+          const rest = buildCluster(model, version, clusterContext, "rest");
+          return rest.endpoints.length > 0 ? [grpc, rest] : [grpc];
+        }),
       ),
       (c) => c.name,
     ),
   };
+}
+
+/** Whether a version has a node that serves the REST/JSON form (one with a restPort). */
+type ServesRest = (version: VersionConfig) => boolean;
+
+function servesRest(nodes: ReadonlyMap<string, NodeConfig>): ServesRest {
+  return (version) => version.nodes.some((name) => nodes.get(name)?.restPort !== undefined);
 }
 
 function buildListener(config: Config): ListenerIR {
@@ -83,6 +101,7 @@ function buildListener(config: Config): ListenerIR {
     streamIdleTimeoutMs: l.streamIdleTimeoutMs,
     requestHeadersTimeoutMs: l.requestHeadersTimeoutMs,
     maxRequestHeadersKb: l.maxRequestHeadersKb,
+    maxRequestBodyBytes: l.maxRequestBodyBytes,
     accessLog: l.accessLog,
   };
 }
@@ -110,7 +129,7 @@ function versionUp(nodes: ReadonlyMap<string, NodeConfig>, health: HealthView): 
     });
 }
 
-function buildModel(model: ModelConfig, up: VersionUp): ModelIR {
+function buildModel(model: ModelConfig, up: VersionUp, rest: ServesRest): ModelIR {
   const retry = buildRetry(model);
   const versions = sortBy(model.versions, (v) => v.version);
   // A pin overrides the weights: the pinned version takes every call.
@@ -125,13 +144,18 @@ function buildModel(model: ModelConfig, up: VersionUp): ModelIR {
           versions.map((v) => !down.includes(v)),
         )
       : configured;
+  const routes = versions.map((v, i) => ({
+    version: v.version,
+    weight: weights[i] ?? 0,
+    cluster: clusterName(model.name, v.version),
+  }));
+  const restRouting = buildRestRouting(model, routes, (version) => {
+    const v = versions.find((x) => x.version === version);
+    return v !== undefined && rest(v);
+  });
   return {
     name: model.name,
-    versions: versions.map((v, i) => ({
-      version: v.version,
-      weight: weights[i] ?? 0,
-      cluster: clusterName(model.name, v.version),
-    })),
+    versions: routes,
     ...(model.shadow
       ? {
           shadow: {
@@ -143,7 +167,49 @@ function buildModel(model: ModelConfig, up: VersionUp): ModelIR {
       : {}),
     timeoutMs: model.timeoutMs,
     ...(retry ? { retry } : {}),
+    ...(restRouting ? { rest: restRouting } : {}),
     ...(down.length > 0 ? { versionsDown: down.map((v) => v.version) } : {}),
+  };
+}
+
+/**
+ * REST calls go where gRPC calls go, among the versions with a node that serves REST: a weighted
+ * version without one gives its share to the others in proportion, as a version that is down does.
+ */
+function buildRestRouting(
+  model: ModelConfig,
+  routes: readonly VersionRouteIR[],
+  servesRest: (version: string) => boolean,
+): RestRoutingIR | undefined {
+  const withRest = routes.filter((r) => servesRest(r.version));
+  if (withRest.length === 0) return undefined;
+  const weights = shareOut(
+    routes.map((r) => r.weight),
+    routes.map((r) => servesRest(r.version)),
+  );
+  const shadow = model.shadow;
+  return {
+    versions: routes.flatMap((r, i) =>
+      servesRest(r.version)
+        ? [
+            {
+              version: r.version,
+              // shareOut leaves the weights alone when no weighted version serves REST.
+              weight: withRest.some((x) => x.weight > 0) ? (weights[i] ?? 0) : 0,
+              cluster: restClusterName(model.name, r.version),
+            },
+          ]
+        : [],
+    ),
+    ...(shadow && servesRest(shadow.version)
+      ? {
+          shadow: {
+            version: shadow.version,
+            cluster: restClusterName(model.name, shadow.version),
+            percent: shadow.percent,
+          },
+        }
+      : {}),
   };
 }
 
@@ -198,32 +264,57 @@ interface ClusterContext {
   health: HealthView;
 }
 
-function buildCluster(model: ModelConfig, version: VersionConfig, ctx: ClusterContext): ClusterIR {
+function buildCluster(
+  model: ModelConfig,
+  version: VersionConfig,
+  ctx: ClusterContext,
+  protocol: ClusterIR["protocol"],
+): ClusterIR {
+  const rest = protocol === "rest";
   return {
-    name: clusterName(model.name, version.version),
+    name: rest ? restClusterName(model.name, version.version) : clusterName(model.name, version.version),
+    protocol,
     model: model.name,
     version: version.version,
     connectTimeoutMs: model.connectTimeoutMs,
     circuitBreaker: { ...model.circuitBreaker },
     outlierDetection: { ...model.outlierDetection },
     panicThreshold: model.panicThreshold,
-    endpoints: buildEndpoints(model.name, version, ctx),
-    ...(version.nodes.some((name) => ctx.nodes.get(name)?.versionFrom === "body")
+    endpoints: buildEndpoints(model.name, version, ctx, protocol),
+    // REST calls name the version in the path the gateway writes: nothing to rewrite in the body.
+    ...(!rest && version.nodes.some((name) => ctx.nodes.get(name)?.versionFrom === "body")
       ? { bodyVersion: version.serverVersion }
       : {}),
   };
 }
 
-function buildEndpoints(model: string, version: VersionConfig, ctx: ClusterContext): EndpointIR[] {
-  const nodes = version.nodes.map((name) => {
-    const node = ctx.nodes.get(name);
-    if (!node) throw new Error(`buildIR: version ${model}~${version.version} names unknown node ${name}`);
-    return node;
-  });
+function buildEndpoints(
+  model: string,
+  version: VersionConfig,
+  ctx: ClusterContext,
+  protocol: ClusterIR["protocol"],
+): EndpointIR[] {
+  const nodes = version.nodes
+    .map((name) => {
+      const node = ctx.nodes.get(name);
+      if (!node) throw new Error(`buildIR: version ${model}~${version.version} names unknown node ${name}`);
+      return node;
+    })
+    .filter((node) => protocol === "grpc" || node.restPort !== undefined);
   // Priorities count only the pools present here, so a cluster without gpu nodes starts at 0.
   const present = ctx.pools.filter((pool) => nodes.some((node) => node.pool === pool));
   const endpoints = nodes.map((node): EndpointIR => {
     const versionPort = node.versionPorts.find((vp) => vp.model === model && vp.version === version.version);
+    if (protocol === "rest") {
+      return {
+        node: node.name,
+        host: node.host,
+        port: node.restPort ?? node.port,
+        pool: node.pool,
+        priority: present.indexOf(node.pool),
+        health: node.drain ? "DRAINING" : ctx.health(node.name, model, version.version),
+      };
+    }
     return {
       node: node.name,
       host: node.host,

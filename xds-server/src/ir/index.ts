@@ -1,6 +1,6 @@
 export { buildIR, unknownHealth } from "./build.js";
 export type { BuildIROptions } from "./build.js";
-export { clusterName, clusterSeparator, extAuthzClusterName } from "./names.js";
+export { clusterName, clusterSeparator, extAuthzClusterName, restClusterName } from "./names.js";
 export type {
   ClusterIR,
   EndpointIR,
@@ -12,6 +12,7 @@ export type {
   HealthView,
   ListenerIR,
   ModelIR,
+  RestRoutingIR,
   RetryIR,
   ShadowIR,
   VersionRouteIR,

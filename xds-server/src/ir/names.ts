@@ -10,6 +10,11 @@ export function clusterName(model: string, version: string): string {
   return `${model}${clusterSeparator}${version}`;
 }
 
+/** The version's cluster of nodes that serve the REST/JSON form, on their REST ports. */
+export function restClusterName(model: string, version: string): string {
+  return `${clusterName(model, version)}${clusterSeparator}rest`;
+}
+
 /**
  * The cluster that reaches ext-authz. `_` occurs in no model name, and the name has no `~`, so it
  * can never collide with a model version's cluster.

@@ -30,9 +30,14 @@ export interface GatewayIR {
    * control plane answers them for the whole gateway); absent = they get UNIMPLEMENTED.
    */
   controlPlane?: ControlPlaneIR;
+  /**
+   * Every model has a version that takes calls with a node up (UNKNOWN counts as up): what
+   * ServerReady and the REST form's /v2/health/ready answer.
+   */
+  ready: boolean;
   /** One per model, sorted by name. */
   models: ModelIR[];
-  /** One per model version, sorted by name. */
+  /** One per model version and protocol (gRPC, and REST where a node serves it), sorted by name. */
   clusters: ClusterIR[];
 }
 
@@ -58,6 +63,8 @@ export interface ListenerIR {
   requestHeadersTimeoutMs: number;
   /** Largest request header block accepted, in KiB. */
   maxRequestHeadersKb: number;
+  /** Largest REST request body forwarded, by its Content-Length; larger gets 413. */
+  maxRequestBodyBytes: number;
   /** Log one JSON line per call on stdout. */
   accessLog: boolean;
 }
@@ -110,11 +117,27 @@ export interface ModelIR {
   /** Absent when the model allows one try only. */
   retry?: RetryIR;
   /**
+   * The REST/JSON form's routing, absent when no node of the model serves REST. Its versions are
+   * those with a node that does, each with its REST cluster.
+   */
+  rest?: RestRoutingIR;
+  /**
    * Versions that take unpinned calls by the config but have no node to serve them (every node
    * UNHEALTHY or DRAINING), sorted; absent when there are none. With `versionFailover: share`
    * their weight is 0 here and the healthy versions' weights grew to keep 100.
    */
   versionsDown?: string[];
+}
+
+export interface RestRoutingIR {
+  /**
+   * The versions with a node that serves REST, sorted by name, `cluster` their REST cluster. Their
+   * weights are the model's, those of versions without REST moved to these in proportion (summing
+   * to 100 again); all 0 when no weighted version serves REST.
+   */
+  versions: VersionRouteIR[];
+  /** The model's shadow, when its version serves REST. */
+  shadow?: ShadowIR;
 }
 
 export interface VersionRouteIR {
@@ -155,8 +178,13 @@ export interface ClusterIR {
    * what Envoy writes into model_version of unary model calls ("" = none: the server's default).
    */
   bodyVersion?: string;
-  /** `<model>~<version>`: `~` cannot occur in either name, so names never collide. */
+  /**
+   * `<model>~<version>` for gRPC, `<model>~<version>~rest` for REST: `~` cannot occur in either
+   * name, so names never collide.
+   */
   name: string;
+  /** What the nodes speak: gRPC over HTTP/2, or the REST/JSON form over HTTP/1.1 (Envoy only). */
+  protocol: "grpc" | "rest";
   model: string;
   version: string;
   /** Longest Envoy waits for a TCP connection to a node. */

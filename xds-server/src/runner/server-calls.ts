@@ -6,6 +6,7 @@
  * https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_grpc.md
  */
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { gatewayServerName, gatewayVersion } from "@inferencehub/contracts/protocol";
 import type {
   GRPCInferenceServiceServer,
   ServerLiveRequest,
@@ -15,17 +16,11 @@ import type {
   ServerReadyRequest,
   ServerReadyResponse,
 } from "../../../gen/inference/inference/grpc_service.js";
-import packageJson from "../../../package.json" with { type: "json" };
 import type { GatewayIR } from "../ir/index.js";
 
-export const gatewayServerName = "inferencehub";
-
-/** Ready when every model has a version that takes calls and has a node up (UNKNOWN counts as up). */
+/** Ready when a config serves and every model has a version that takes calls with a node up (GatewayIR.ready). */
 export function gatewayReady(ir: GatewayIR | undefined): boolean {
-  if (!ir) return false;
-  return ir.models.every((model) =>
-    model.versions.some((v) => v.weight > 0 && !(model.versionsDown ?? []).includes(v.version)),
-  );
+  return ir?.ready ?? false;
 }
 
 /** Only the server-level handlers: grpc-js answers UNIMPLEMENTED for the methods left out. */
@@ -48,6 +43,6 @@ export function createServerCallsService(ready: () => boolean): ServerCallsServi
     serverMetadata: (
       _call: ServerUnaryCall<ServerMetadataRequest, ServerMetadataResponse>,
       done: sendUnaryData<ServerMetadataResponse>,
-    ) => done(null, { name: gatewayServerName, version: packageJson.version, extensions: [] }),
+    ) => done(null, { name: gatewayServerName, version: gatewayVersion, extensions: [] }),
   };
 }

@@ -85,8 +85,9 @@ test("each edit rebuilds only the units it touches, and the result equals a full
     { what: "a node added to one version (one cluster's endpoints)", shape: s4, built: 1 },
     { what: "a model added (the model and its two clusters)", shape: s5, built: 3 },
     { what: "two models removed", shape: s6, built: 0 },
-    // Every cluster it serves, and the three models with a version down (version failover).
-    { what: "a node unhealthy (every cluster it serves)", shape: s6, health: unhealthy, built: 9 },
+    // Every cluster it serves, the three models with a version down (version failover), and the
+    // gateway: with a model's every version down it is no longer ready (REST's /v2/health/ready).
+    { what: "a node unhealthy (every cluster it serves)", shape: s6, health: unhealthy, built: 10 },
     { what: "auth on: every unit reads the gateway part", shape: s7, health: unhealthy, built: 10 },
   ];
   for (const step of steps) {

@@ -1,4 +1,8 @@
-/** One cluster per model version, discovered over EDS, speaking HTTP/2 (gRPC) to the nodes. */
+/**
+ * One cluster per model version, discovered over EDS, speaking HTTP/2 (gRPC) to the nodes; and for
+ * a version with nodes that serve the REST/JSON form, one more (Envoy only) speaking HTTP/1.1 to
+ * their REST ports.
+ */
 import { routedModelHeader, routedVersionHeader } from "@inferencehub/contracts/headers";
 import {
   Cluster,
@@ -11,7 +15,10 @@ import {
   RoutingPriority,
 } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
-import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
+import {
+  HttpProtocolOptions,
+  HttpProtocolOptions_ExplicitHttpConfig,
+} from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { ClusterIR, ExtAuthzServiceIR, GatewayIR } from "../ir/index.js";
 import {
   headerMutationTypeUrl,
@@ -167,18 +174,27 @@ export function translateCluster(c: ClusterIR, group: ClientGroup): Cluster {
 
 /**
  * gRPC needs HTTP/2 to the node; `explicit_http_config` says so without ALPN (nodes are cleartext).
+ * REST nodes get HTTP/1.1, which every REST server speaks (the reference node's node:http, Triton,
+ * MLServer's uvicorn).
  * Envoy's clusters also name their version to the node in an upstream filter, which every call
  * through the cluster passes: weighted, pinned and shadow copies alike. grpc-js has no upstream
  * filters and ignores them; there a version is told apart by the nodes that serve it.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/upstreams/http/v3/http_protocol_options.proto
  */
+const http1 = HttpProtocolOptions_ExplicitHttpConfig.fromPartial({
+  protocolConfig: { $case: "httpProtocolOptions", httpProtocolOptions: {} },
+});
+const http2 = HttpProtocolOptions_ExplicitHttpConfig.fromPartial({
+  protocolConfig: { $case: "http2ProtocolOptions", http2ProtocolOptions: {} },
+});
+
 function upstreamProtocolOptions(c: ClusterIR, group: ClientGroup) {
   return packAny(
     upstreamHttpProtocolOptionsTypeUrl,
     HttpProtocolOptions.fromPartial({
       upstreamProtocolOptions: {
         $case: "explicitHttpConfig",
-        explicitHttpConfig: { protocolConfig: { $case: "http2ProtocolOptions", http2ProtocolOptions: {} } },
+        explicitHttpConfig: c.protocol === "rest" ? http1 : http2,
       },
       httpFilters:
         group === "envoy"

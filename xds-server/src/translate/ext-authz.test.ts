@@ -98,6 +98,9 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
   assert.deepEqual([...hosts.keys()], ["ingress_mlp", "ingress_no_model", "ingress_scale"]);
   assert.deepEqual(routes("ingress_scale"), [
     ["grpc-reflection", "directResponse", "disabled"],
+    // No node of scale serves REST: its REST paths get 501, and other HTTP requests 404.
+    ["scale:rest:grpc-only", "directResponse", "-"],
+    ["http:not-grpc", "directResponse", "-"],
     // issue #10 finding 1: health calls are checked (the virtual host's no-body default) and
     // bounded; only Check reaches the nodes.
     ["scale:health", "route", "-"],
@@ -117,6 +120,14 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
     ["grpc-health:no-model", "directResponse", "disabled"],
     // Checked like any call; the case's config names the control plane.
     ["server", "route", "-"],
+    // REST's server-level paths, answered by Envoy once checked; a model's path runs
+    // model-from-path (the Lua filter, not ext_authz's setting) and is checked in the model's scope.
+    ["rest:live", "directResponse", "-"],
+    ["rest:ready", "directResponse", "-"],
+    ["rest:server-metadata", "directResponse", "-"],
+    ["rest:model-from-path", "directResponse", "-"],
+    ["rest:unknown-path", "directResponse", "-"],
+    ["http:not-grpc", "directResponse", "-"],
     ["no-model-header:read-body", "directResponse", "body 256"],
     // Streams: routed by the model their first message names, then checked on that route.
     ["no-model-header:first-message", "directResponse", "-"],

@@ -34,6 +34,7 @@ import {
 import { adsConfigSource, grpcStatus, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
 import { buildHttpFilters, firstMessageTooLargeDetails } from "./filters/index.js";
+import { notGrpc } from "./rest-routes.js";
 import {
   ingressListenerName,
   ingressScopedRoutesName,
@@ -154,35 +155,43 @@ function noModelHeaderDefault(): TypedExtensionConfig {
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_conn_man/local_reply
  */
 function localReplies(): LocalReplyConfig {
+  const notServed = `model '%REQ(${modelHeader})%' is not served by this gateway`;
+  const authzDown =
+    "the gateway could not reach its authorization service, so the call was not checked and not sent; retry shortly";
+  const noNode =
+    "no node is up to serve %UPSTREAM_CLUSTER% (model~version); retry later, or pin another version";
+  // ext_authz's status_on_error (503, flag UAEX) comes with no body; ext-authz's own denials
+  // carry their message and never use 503 (check-response.ts), so only the outage matches.
+  const authzOutage: AccessLogFilter["filterSpecifier"] = {
+    $case: "andFilter",
+    andFilter: {
+      filters: [
+        { filterSpecifier: { $case: "responseFlagFilter", responseFlagFilter: { flags: ["UAEX"] } } },
+        { filterSpecifier: statusIs(503, "inferencehub.authz_error_status") },
+      ],
+    },
+  };
+  const noRoute: AccessLogFilter["filterSpecifier"] = {
+    $case: "responseFlagFilter",
+    responseFlagFilter: { flags: ["NR"] },
+  };
+  const noHealthyNode: AccessLogFilter["filterSpecifier"] = {
+    $case: "responseFlagFilter",
+    responseFlagFilter: { flags: ["UH"] },
+  };
   return LocalReplyConfig.fromPartial({
     mappers: [
-      grpcReply(
-        { $case: "responseFlagFilter", responseFlagFilter: { flags: ["NR"] } },
-        grpcStatus.notFound,
-        `model '%REQ(${modelHeader})%' is not served by this gateway`,
-      ),
-      // ext_authz's status_on_error (503, flag UAEX) comes with no body; ext-authz's own denials
-      // carry their message and never use 503 (check-response.ts), so only the outage matches.
-      grpcReply(
-        {
-          $case: "andFilter",
-          andFilter: {
-            filters: [
-              { filterSpecifier: { $case: "responseFlagFilter", responseFlagFilter: { flags: ["UAEX"] } } },
-              { filterSpecifier: statusIs(503, "inferencehub.authz_error_status") },
-            ],
-          },
-        },
-        grpcStatus.unavailable,
-        "the gateway could not reach its authorization service, so the call was not checked and not sent; retry shortly",
-      ),
+      // Requests that are not gRPC (REST, any HTTP/1.1 client) first: their errors are JSON,
+      // {"error": "..."}, with the HTTP status as it is.
+      restReply(noRoute, notServed),
+      restReply(authzOutage, authzDown),
+      restReply(noHealthyNode, noNode),
+      restReply(statusAtLeast(400, "inferencehub.rest_error_status"), "%LOCAL_REPLY_BODY%"),
+      grpcReply(noRoute, grpcStatus.notFound, notServed),
+      grpcReply(authzOutage, grpcStatus.unavailable, authzDown),
       // No node up for the version the route chose: a pinned call to a version that is down, or
       // every version of the model down. The cluster is `<model>~<version>`.
-      grpcReply(
-        { $case: "responseFlagFilter", responseFlagFilter: { flags: ["UH"] } },
-        grpcStatus.unavailable,
-        "no node is up to serve %UPSTREAM_CLUSTER% (model~version); retry later, or pin another version",
-      ),
+      grpcReply(noHealthyNode, grpcStatus.unavailable, noNode),
       // A request Envoy had to buffer whole (the body rewrite for stock servers) past its 1 MiB
       // per-connection buffer: Envoy's 413 would reach gRPC clients as UNKNOWN.
       grpcReply(
@@ -216,6 +225,16 @@ function celFilter(expression: string): AccessLogFilter["filterSpecifier"] {
   };
 }
 
+/** Matches an HTTP status of `code` or more. */
+function statusAtLeast(code: number, runtimeKey: string): AccessLogFilter["filterSpecifier"] {
+  return {
+    $case: "statusCodeFilter",
+    statusCodeFilter: {
+      comparison: { op: ComparisonFilter_Op.GE, value: { defaultValue: code, runtimeKey } },
+    },
+  };
+}
+
 /** Matches one HTTP status; Envoy requires a runtime key beside the value. */
 function statusIs(code: number, runtimeKey: string): AccessLogFilter["filterSpecifier"] {
   return {
@@ -224,6 +243,32 @@ function statusIs(code: number, runtimeKey: string): AccessLogFilter["filterSpec
       comparison: { op: ComparisonFilter_Op.EQ, value: { defaultValue: code, runtimeKey } },
     },
   };
+}
+
+/**
+ * A local reply to a request that is not gRPC (its content-type does not start with
+ * application/grpc, or it has none) that `filterSpecifier` matches: `{"error": message}` as JSON.
+ */
+function restReply(filterSpecifier: AccessLogFilter["filterSpecifier"], message: string): ResponseMapper {
+  return ResponseMapper.fromPartial({
+    filter: {
+      filterSpecifier: {
+        $case: "andFilter",
+        andFilter: {
+          filters: [
+            {
+              filterSpecifier: {
+                $case: "headerFilter",
+                headerFilter: { header: notGrpc() },
+              },
+            },
+            { filterSpecifier },
+          ],
+        },
+      },
+    },
+    bodyFormatOverride: { format: { $case: "jsonFormat", jsonFormat: { error: message } } },
+  });
 }
 
 /** A local reply that gRPC clients read as `status` with `message` (Envoy puts the body in grpc-message). */

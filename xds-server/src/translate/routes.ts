@@ -23,22 +23,20 @@ import { inferenceService, streamModelMethod, unaryModelMethods } from "@inferen
 import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
 import {
-  HeaderMatcher,
-  RetryPolicy,
   Route,
   RouteAction,
-  RouteAction_RequestMirrorPolicy,
   RouteMatch,
   WeightedCluster,
   WeightedCluster_ClusterWeight,
+  type HeaderMatcher,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
-import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
-import type { ControlPlaneIR, ExtAuthzIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
-import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
+import type { ControlPlaneIR, ExtAuthzIR, ListenerIR, ModelIR, VersionRouteIR } from "../ir/index.js";
 import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
 import { extAuthzPerRoute, modelFromFirstMessagePerRoute } from "./filters/index.js";
 import { ingressRouteConfigName, noModelRouteConfigName, proxylessRouteConfigName } from "./names.js";
+import { notGrpcRoute, restModelRoutes, restServerRoutes } from "./rest-routes.js";
+import { exactHeader, mirrorPolicy, presentHeader, retryPolicy } from "./route-parts.js";
 import type { ClientGroup, Named } from "./types.js";
 
 const healthPathPrefix = "/grpc.health.v1.Health/";
@@ -86,11 +84,18 @@ const modelInMessagePathSpecifier: RouteMatch["pathSpecifier"] = {
 export function envoyModelRouteConfig(
   model: ModelIR,
   authz: ExtAuthzIR | undefined,
+  listener: ListenerIR,
 ): Named<RouteConfiguration> {
   const reflection = authz ? [reflectionRoute()] : [];
   return envoyRouteConfig(
     ingressRouteConfigName(model.name),
-    [...reflection, ...healthRoutes(model), ...envoyModelRoutes(model, authz)],
+    [
+      ...reflection,
+      ...restModelRoutes(model, listener),
+      notGrpcRoute(),
+      ...healthRoutes(model),
+      ...envoyModelRoutes(model, authz),
+    ],
     authz,
   );
 }
@@ -99,12 +104,15 @@ export function envoyModelRouteConfig(
 export function noModelRouteConfig(
   authz: ExtAuthzIR | undefined,
   controlPlane: ControlPlaneIR | undefined,
+  ready: boolean,
 ): Named<RouteConfiguration> {
+  const rest = [...restServerRoutes(ready), notGrpcRoute()];
   const routes = authz
     ? [
         reflectionRoute(),
         healthWithoutModelRoute(),
         serverRoute(controlPlane),
+        ...rest,
         modelInBodyRoute(authz),
         modelInFirstMessageRoute(streamPathSpecifier),
         noModelHeaderRoute(),
@@ -112,6 +120,7 @@ export function noModelRouteConfig(
       ]
     : [
         serverRoute(controlPlane),
+        ...rest,
         modelInFirstMessageRoute(modelInMessagePathSpecifier),
         noModelHeaderRoute(),
         unknownMethodRoute(),
@@ -312,37 +321,6 @@ function routeAction(
   });
 }
 
-/**
- * previous_hosts makes a retry prefer a node the call has not failed on yet.
- * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/retry/host/previous_hosts/v3/previous_hosts.proto
- */
-function retryPolicy(retry: RetryIR, unary: boolean): RetryPolicy {
-  return RetryPolicy.fromPartial({
-    retryOn: retry.retryOn.join(","),
-    numRetries: retry.numRetries,
-    perTryTimeout: duration(retry.perTryTimeoutMs),
-    ...(unary ? { perTryIdleTimeout: duration(retry.perTryTimeoutMs) } : {}),
-    retryHostPredicate: [
-      {
-        name: "envoy.retry_host_predicates.previous_hosts",
-        configType: { $case: "typedConfig", typedConfig: packAny(previousHostsPredicateTypeUrl, {}) },
-      },
-    ],
-    hostSelectionRetryMaxAttempts: retry.hostSelectionRetryMaxAttempts,
-  });
-}
-
-function mirrorPolicy(cluster: string, percent: number): RouteAction_RequestMirrorPolicy {
-  return RouteAction_RequestMirrorPolicy.fromPartial({
-    cluster,
-    runtimeFraction: {
-      defaultValue: { numerator: percent, denominator: FractionalPercent_DenominatorType.HUNDRED },
-    },
-    // Send the copy with the client's :authority unchanged (Envoy appends "-shadow" by default).
-    disableShadowHostSuffixAppend: true,
-  });
-}
-
 function unknownVersionRoute(model: ModelIR): Route {
   return grpcErrorRoute(
     `${model.name}:unknown-version`,
@@ -467,22 +445,5 @@ function grpcErrorRoute(
       header("grpc-status", String(status)),
       header("grpc-message", message),
     ],
-  });
-}
-
-function exactHeader(name: string, value: string): HeaderMatcher {
-  return HeaderMatcher.fromPartial({
-    name,
-    headerMatchSpecifier: {
-      $case: "stringMatch",
-      stringMatch: { matchPattern: { $case: "exact", exact: value } },
-    },
-  });
-}
-
-function presentHeader(name: string): HeaderMatcher {
-  return HeaderMatcher.fromPartial({
-    name,
-    headerMatchSpecifier: { $case: "presentMatch", presentMatch: true },
   });
 }

@@ -141,9 +141,11 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
     routes
       .find((r) => r.name === config)
       ?.resource.virtualHosts[0]?.routes.map((r) => [r.name, r.action?.$case]);
-  // Health Check and the refusal of other health calls, pinned versions, then any other pinned
-  // version, then the weighted route.
+  // REST (none of scale's nodes serves it) and other HTTP first, then health Check and the refusal
+  // of other health calls, pinned versions, then any other pinned version, then the weighted route.
   assert.deepEqual(names("ingress_scale"), [
+    ["scale:rest:grpc-only", "directResponse"],
+    ["http:not-grpc", "directResponse"],
     ["scale:health", "route"],
     ["scale:health-other", "directResponse"],
     ["scale~1:unary", "route"],
@@ -159,6 +161,12 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
   ]);
   assert.deepEqual(names("ingress_no_model"), [
     ["server:no-control-plane", "directResponse"],
+    ["rest:live", "directResponse"],
+    ["rest:ready", "directResponse"],
+    ["rest:server-metadata", "directResponse"],
+    ["rest:model-from-path", "directResponse"],
+    ["rest:unknown-path", "directResponse"],
+    ["http:not-grpc", "directResponse"],
     ["no-model-header:first-message", "directResponse"],
     ["no-model-header", "directResponse"],
     ["unknown-method", "directResponse"],

@@ -60,7 +60,7 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
         ...emptySet(),
         listeners: envoyListeners(gatewayIR),
         scopedRoutes: [noModelScope()],
-        routes: [noModelRouteConfig(gateway.extAuthz, gateway.controlPlane)],
+        routes: [noModelRouteConfig(gateway.extAuthz, gateway.controlPlane, gateway.ready)],
         clusters: gatewayClusters(gatewayIR, "envoy"),
       },
       proxyless: { ...emptySet(), clusters: gatewayClusters(gatewayIR, "proxyless") },
@@ -73,7 +73,7 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
       envoy: {
         ...emptySet(),
         scopedRoutes: [modelScope(model)],
-        routes: [envoyModelRouteConfig(model, gateway.extAuthz)],
+        routes: [envoyModelRouteConfig(model, gateway.extAuthz, gateway.listener)],
       },
       proxyless: {
         ...emptySet(),
@@ -95,8 +95,11 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
       const clusterFor = (group: ClientGroup) => [
         { name: cluster.name, resource: translateCluster(cluster, group) },
       ];
+      const envoy = { ...emptySet(), clusters: clusterFor("envoy"), endpoints: envoyEndpoints };
+      // grpc-js speaks gRPC only: REST clusters are Envoy's.
+      if (cluster.protocol === "rest") return { envoy, proxyless: emptySet() };
       return {
-        envoy: { ...emptySet(), clusters: clusterFor("envoy"), endpoints: envoyEndpoints },
+        envoy,
         proxyless: { ...emptySet(), clusters: clusterFor("proxyless"), endpoints: proxylessEndpoints },
       };
     },

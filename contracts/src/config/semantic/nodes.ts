@@ -1,7 +1,7 @@
 /** The nodes section with pools and version ports: pool references, addresses, duplicates. */
 import { isIP } from "node:net";
 import { defaultPool } from "../defaults.js";
-import { quote } from "../errors.js";
+import { formatPath, quote } from "../errors.js";
 import type { PathSegments } from "../errors.js";
 import type { Issue } from "../schema.js";
 import { duplicates, isRecord, listOf, splitAddress, stringOf, versionOf } from "./shared.js";
@@ -19,6 +19,13 @@ export function checkNodes(raw: Raw): Issue[] {
   nodes.forEach((node, i) => {
     if (!isRecord(node)) return;
     issues.push(...checkAddress(node.address, ["nodes", i, "address"]));
+    const parts = typeof node.address === "string" ? splitAddress(node.address) : undefined;
+    if (parts && node.restPort !== undefined && node.restPort === parts.port) {
+      issues.push({
+        segments: ["nodes", i, "restPort"],
+        message: `is the node's gRPC port (address); REST is served on a port of its own`,
+      });
+    }
     const pool = node.pool === undefined ? defaultPool : stringOf(node.pool);
     if (declaredPools && pool !== undefined && !declaredPools.includes(pool)) {
       const listed = `pools: ${[...new Set(declaredPools)].join(", ")}`;
@@ -45,6 +52,32 @@ export function checkNodes(raw: Raw): Issue[] {
       "address",
     ),
   );
+  issues.push(...restAddressClashes(records));
+  return issues;
+}
+
+/** A node's REST address is an endpoint of its own: no other node may have it, as gRPC or REST. */
+function restAddressClashes(records: readonly { node: Record<string, unknown>; i: number }[]): Issue[] {
+  const taken = new Map<string, PathSegments>();
+  for (const { node, i } of records) {
+    const grpc = canonicalAddress(node.address);
+    if (grpc !== undefined && !taken.has(grpc)) taken.set(grpc, ["nodes", i, "address"]);
+  }
+  const issues: Issue[] = [];
+  for (const { node, i } of records) {
+    const parts = typeof node.address === "string" ? splitAddress(node.address) : undefined;
+    if (!parts || typeof node.restPort !== "number") continue;
+    const host = isIP(parts.host) === 6 ? `[${parts.host}]` : parts.host;
+    const rest = canonicalAddress(`${host}:${node.restPort}`);
+    if (rest === undefined) continue;
+    const earlier = taken.get(rest);
+    if (earlier) {
+      issues.push({
+        segments: ["nodes", i, "restPort"],
+        message: `makes REST address ${quote(rest)}, which ${formatPath(earlier)} has already`,
+      });
+    } else taken.set(rest, ["nodes", i, "restPort"]);
+  }
   return issues;
 }
 
@@ -82,6 +115,12 @@ export function checkVersionPorts(raw: Raw): Issue[] {
         issues.push({
           segments: at,
           message: `names ${key}, whose nodes (${nodes.join(", ")}) do not include ${quote(name)}`,
+        });
+      }
+      if (vp.port !== undefined && vp.port === node.restPort) {
+        issues.push({
+          segments: [...at, "port"],
+          message: `is the node's REST port (restPort); give the version a port of its own`,
         });
       }
       if (vp.port !== undefined && vp.port === mainPort) {

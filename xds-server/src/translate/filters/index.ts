@@ -8,10 +8,10 @@ import type { ClientGroup } from "../types.js";
 import { extAuthzFilter, extAuthzPerRoute } from "./ext-authz.js";
 import { grpcStatsFilter } from "./grpc-stats.js";
 import type { HttpFilterSpec } from "./http-filter.js";
+import { luaFilter, luaPerRoute } from "./lua.js";
 import {
   firstMessageTooLargeDetails,
   grpcFieldExtractionFilter,
-  modelFromFirstMessageFilter,
   modelFromFirstMessagePerRoute,
 } from "./model-from-first-message.js";
 import { routerFilter } from "./router.js";
@@ -19,13 +19,13 @@ import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
 
 /**
  * Headers are stripped before anything reads them; a call without a model header gets it from
- * its first message before ext_authz checks it; ext_authz decides before the router routes.
+ * its first message (gRPC) or its path (REST), by a Lua script, before ext_authz checks it; ext_authz decides before the router routes.
  * grpc_stats comes after ext_authz, so it counts the calls that reached a version.
  */
 export const httpFilterChain: readonly HttpFilterSpec[] = [
   stripGatewayHeadersFilter,
   grpcFieldExtractionFilter,
-  modelFromFirstMessageFilter,
+  luaFilter,
   extAuthzFilter,
   grpcStatsFilter,
   routerFilter,
@@ -41,7 +41,8 @@ export {
   grpcFieldExtractionFilter,
   extAuthzPerRoute,
   grpcStatsFilter,
-  modelFromFirstMessageFilter,
+  luaFilter,
+  luaPerRoute,
   modelFromFirstMessagePerRoute,
   routerFilter,
   stripGatewayHeadersFilter,

@@ -1,0 +1,58 @@
+/** Pieces of routes that the gRPC routes (routes.ts) and the REST routes (rest-routes.ts) share. */
+import {
+  HeaderMatcher,
+  RetryPolicy,
+  RouteAction_RequestMirrorPolicy,
+} from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
+import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
+import type { RetryIR } from "../ir/index.js";
+import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
+import { duration } from "./durations.js";
+
+/**
+ * previous_hosts makes a retry prefer a node the call has not failed on yet.
+ * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/retry/host/previous_hosts/v3/previous_hosts.proto
+ */
+export function retryPolicy(retry: RetryIR, unary: boolean): RetryPolicy {
+  return RetryPolicy.fromPartial({
+    retryOn: retry.retryOn.join(","),
+    numRetries: retry.numRetries,
+    perTryTimeout: duration(retry.perTryTimeoutMs),
+    ...(unary ? { perTryIdleTimeout: duration(retry.perTryTimeoutMs) } : {}),
+    retryHostPredicate: [
+      {
+        name: "envoy.retry_host_predicates.previous_hosts",
+        configType: { $case: "typedConfig", typedConfig: packAny(previousHostsPredicateTypeUrl, {}) },
+      },
+    ],
+    hostSelectionRetryMaxAttempts: retry.hostSelectionRetryMaxAttempts,
+  });
+}
+
+export function mirrorPolicy(cluster: string, percent: number): RouteAction_RequestMirrorPolicy {
+  return RouteAction_RequestMirrorPolicy.fromPartial({
+    cluster,
+    runtimeFraction: {
+      defaultValue: { numerator: percent, denominator: FractionalPercent_DenominatorType.HUNDRED },
+    },
+    // Send the copy with the client's :authority unchanged (Envoy appends "-shadow" by default).
+    disableShadowHostSuffixAppend: true,
+  });
+}
+
+export function exactHeader(name: string, value: string): HeaderMatcher {
+  return HeaderMatcher.fromPartial({
+    name,
+    headerMatchSpecifier: {
+      $case: "stringMatch",
+      stringMatch: { matchPattern: { $case: "exact", exact: value } },
+    },
+  });
+}
+
+export function presentHeader(name: string): HeaderMatcher {
+  return HeaderMatcher.fromPartial({
+    name,
+    headerMatchSpecifier: { $case: "presentMatch", presentMatch: true },
+  });
+}
