@@ -10,6 +10,11 @@ export interface CallAttributes {
   body: Uint8Array;
 }
 
+/** A gRPC call by its content type (application/grpc, application/grpc+proto, ...). */
+export function isGrpc(call: CallAttributes): boolean {
+  return (call.headers.get("content-type")?.[0] ?? "").startsWith("application/grpc");
+}
+
 /**
  * With encode_raw_headers (the control plane sets it) Envoy sends `header_map`, one entry per
  * value, in raw_value; without it, `headers`, repeated values joined by commas.

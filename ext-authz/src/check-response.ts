@@ -52,13 +52,18 @@ export function okResponse(set: readonly [string, string][], remove: readonly st
   };
 }
 
-export function deniedResponse(error: GatewayError): CheckResponse {
-  const headers = [header("grpc-status", String(error.code))];
+/**
+ * `grpc` is false for a request that is not gRPC (REST, any HTTP/1.1 client): it gets the HTTP
+ * status and the message only, which the gateway's local-reply mapper turns into
+ * `{"error": "<message>"}` (xds-server translate/listeners.ts).
+ */
+export function deniedResponse(error: GatewayError, grpc = true): CheckResponse {
+  const headers = grpc ? [header("grpc-status", String(error.code))] : [];
   if (error.code === status.UNAUTHENTICATED) headers.push(header("www-authenticate", "Bearer"));
   if (error.retryAfterMs !== undefined) {
     // retry-after for HTTP clients (whole seconds); grpc-retry-pushback-ms for gRPC retry policies (gRFC A6).
     headers.push(header("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)))));
-    headers.push(header("grpc-retry-pushback-ms", String(error.retryAfterMs)));
+    if (grpc) headers.push(header("grpc-retry-pushback-ms", String(error.retryAfterMs)));
   }
   return {
     status: { code: error.code, message: error.message, details: [] },

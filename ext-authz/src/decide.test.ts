@@ -280,8 +280,8 @@ test("responses: OK sets and removes headers; denials carry grpc-status, the HTT
   assert.deepEqual(ok.httpResponse.okResponse.headersToRemove, ["x-inferencehub-foo"]);
   assert.equal(ok.httpResponse.okResponse.headers[0]?.header?.value, "acme");
 
-  const headersOf = (err: GatewayError) => {
-    const r = deniedResponse(err);
+  const headersOf = (err: GatewayError, grpc = true) => {
+    const r = deniedResponse(err, grpc);
     assert.ok(r.httpResponse?.$case === "deniedResponse");
     assert.equal(r.status?.code, err.code);
     assert.equal(r.httpResponse.deniedResponse.body, err.message);
@@ -300,5 +300,14 @@ test("responses: OK sets and removes headers; denials carry grpc-status, the HTT
   assert.deepEqual(headersOf(new GatewayError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 })), [
     429,
     { "grpc-status": "8", "retry-after": "2", "grpc-retry-pushback-ms": "1500" },
+  ]);
+  // A REST (or any non-gRPC) request: the HTTP status and HTTP's headers, no gRPC ones.
+  assert.deepEqual(headersOf(new GatewayError(status.UNAUTHENTICATED, "m"), false), [
+    401,
+    { "www-authenticate": "Bearer" },
+  ]);
+  assert.deepEqual(headersOf(new GatewayError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 }), false), [
+    429,
+    { "retry-after": "2" },
   ]);
 });

@@ -13,7 +13,7 @@ import {
   type CheckRequest,
   type CheckResponse,
 } from "../../gen/envoy/envoy/service/auth/v3/external_auth.js";
-import { callAttributes } from "./check-request.js";
+import { callAttributes, isGrpc } from "./check-request.js";
 import { deniedResponse, okResponse } from "./check-response.js";
 import { decide, type Decision } from "./decide.js";
 import { createAuthzMetrics, type AuthzMetrics } from "./metrics.js";
@@ -94,7 +94,7 @@ export async function startExtAuthz(options: ExtAuthzOptions): Promise<ExtAuthzS
             },
             decision.error.message,
           );
-          callback(null, deniedResponse(decision.error));
+          callback(null, deniedResponse(decision.error, isGrpc(attributes)));
         }
       },
       (err: unknown) => {
