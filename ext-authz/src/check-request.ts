@@ -10,7 +10,11 @@ export interface CallAttributes {
   body: Uint8Array;
 }
 
-/** A gRPC call by its content type (application/grpc, application/grpc+proto, ...). */
+/**
+ * A gRPC call by its content type (application/grpc, application/grpc+proto, ...), which the gRPC
+ * protocol requires on every call: a request without one (a REST GET) is not gRPC. Envoy sends the
+ * header because the control plane lists it in the filter's allowed_headers.
+ */
 export function isGrpc(call: CallAttributes): boolean {
   return (call.headers.get("content-type")?.[0] ?? "").startsWith("application/grpc");
 }

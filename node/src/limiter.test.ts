@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { NodeError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { Limiter } from "./limiter.js";
 
 test("admits up to maxConcurrent at once, queues the rest in order", async () => {
@@ -28,7 +28,7 @@ test("a full queue refuses at once with RESOURCE_EXHAUSTED", async () => {
   const queued = limiter.acquire();
   await assert.rejects(
     limiter.acquire(),
-    (err: unknown) => err instanceof NodeError && err.code === status.RESOURCE_EXHAUSTED,
+    (err: unknown) => err instanceof GatewayError && err.code === status.RESOURCE_EXHAUSTED,
   );
   release();
   (await queued)();
@@ -38,12 +38,12 @@ test("a full queue refuses at once with RESOURCE_EXHAUSTED", async () => {
 test("an abandoned waiter leaves the queue and gets its reason", async () => {
   const limiter = new Limiter({ maxConcurrent: 1, maxQueue: 4 });
   const release = await limiter.acquire();
-  let abandon: ((e: NodeError) => void) | undefined;
+  let abandon: ((e: GatewayError) => void) | undefined;
   const waiting = limiter.acquire((w) => (abandon = (e) => w.abandon(e)));
-  abandon?.(new NodeError(status.DEADLINE_EXCEEDED, "late"));
+  abandon?.(new GatewayError(status.DEADLINE_EXCEEDED, "late"));
   await assert.rejects(
     waiting,
-    (err: unknown) => err instanceof NodeError && err.code === status.DEADLINE_EXCEEDED,
+    (err: unknown) => err instanceof GatewayError && err.code === status.DEADLINE_EXCEEDED,
   );
   assert.equal(limiter.queued, 0);
   release();

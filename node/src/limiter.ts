@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { NodeError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 
 export interface LimiterOptions {
   /** Inferences that run at once. */
@@ -10,12 +10,12 @@ export interface LimiterOptions {
 
 export interface Waiter {
   /** Gives up the wait (deadline passed, client went away); a no-op once admitted. */
-  abandon(reason: NodeError): void;
+  abandon(reason: GatewayError): void;
 }
 
 interface Pending {
   admit: () => void;
-  reject: (err: NodeError) => void;
+  reject: (err: GatewayError) => void;
 }
 
 /**
@@ -48,7 +48,7 @@ export class Limiter {
     }
     if (this.#queue.length >= this.options.maxQueue) {
       return Promise.reject(
-        new NodeError(
+        new GatewayError(
           status.RESOURCE_EXHAUSTED,
           `node is at capacity: ${this.options.maxConcurrent} running and ${this.options.maxQueue} queued; retry later or on another node`,
         ),

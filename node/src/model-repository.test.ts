@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { pino } from "pino";
-import { NodeError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { checkModelName, ModelRepository } from "./model-repository.js";
 
 const root = mkdtempSync(join(tmpdir(), "inferencehub-repo-"));
@@ -18,7 +18,7 @@ mkdirSync(join(root, "Not_A_Model", "1"), { recursive: true });
 const repository = new ModelRepository({ root, log: pino({ level: "silent" }) });
 
 const invalid = (err: unknown) => {
-  assert.ok(err instanceof NodeError, String(err));
+  assert.ok(err instanceof GatewayError, String(err));
   assert.equal(err.code, status.INVALID_ARGUMENT);
   assert.match(err.message, /is not a model name/);
   return true;
@@ -38,7 +38,7 @@ test("load refuses a path as a model name before touching the disk", async () =>
 
 test("a model not on disk is NOT_FOUND, and the message has no path", async () => {
   await assert.rejects(repository.load("absent"), (err) => {
-    assert.ok(err instanceof NodeError);
+    assert.ok(err instanceof GatewayError);
     assert.equal(err.code, status.NOT_FOUND);
     assert.ok(!err.message.includes(root), err.message);
     return true;
@@ -47,7 +47,7 @@ test("a model not on disk is NOT_FOUND, and the message has no path", async () =
 
 test("a version that fails to load: the index reason has no server path", async () => {
   await assert.rejects(repository.load("broken"), (err) => {
-    assert.ok(err instanceof NodeError);
+    assert.ok(err instanceof GatewayError);
     assert.equal(err.code, status.INTERNAL);
     assert.ok(!err.message.includes(root), err.message);
     return true;

@@ -7,10 +7,11 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
+import { status } from "@grpc/grpc-js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { kservTypeOf, type KservDatatype } from "./datatypes.js";
 import { clip, listText } from "./client-text.js";
-import { invalidArgument, NodeError, notFound } from "./errors.js";
-import { status } from "@grpc/grpc-js";
+import { invalidArgument, notFound } from "./errors.js";
 
 /** A model name: a DNS label, the same rule as the gateway's config (and so a safe directory name). */
 export const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -158,7 +159,7 @@ export class ModelRepository {
       }
     }
     if (next.size === 0) {
-      throw new NodeError(
+      throw new GatewayError(
         status.INTERNAL,
         `model '${model}': no version could be loaded; see the node's log`,
       );

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Metadata, status } from "@grpc/grpc-js";
-import { NodeError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import {
   DENIED_MESSAGE,
   loadRepositoryToken,
@@ -21,7 +21,7 @@ const withToken = (...values: string[]) => {
 };
 
 const refusedWith = (code: status, message?: RegExp) => (err: unknown) => {
-  assert.ok(err instanceof NodeError);
+  assert.ok(err instanceof GatewayError);
   assert.equal(err.code, code);
   if (message) assert.match(err.message, message);
   return true;

@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { status, type Metadata } from "@grpc/grpc-js";
 import { repositoryTokenHeader } from "@inferencehub/contracts/headers";
-import { NodeError } from "./errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 
 /** The metadata a repository call carries its token in; ext-authz sets it (contracts/src/headers.ts). */
 export const REPOSITORY_TOKEN_HEADER = repositoryTokenHeader;
@@ -66,11 +66,11 @@ const digest = (value: string | Buffer): Buffer => createHash("sha256").update(v
 export function repositoryGuard(token: string | undefined): (metadata: Metadata) => void {
   const expected = token === undefined ? undefined : digest(token);
   return (metadata) => {
-    if (expected === undefined) throw new NodeError(status.FAILED_PRECONDITION, DISABLED_MESSAGE);
+    if (expected === undefined) throw new GatewayError(status.FAILED_PRECONDITION, DISABLED_MESSAGE);
     const sent = metadata.get(REPOSITORY_TOKEN_HEADER);
     // Exactly one value: a second one could be a client's, appended to the gateway's.
     const only = sent.length === 1 ? sent[0] : undefined;
     const ok = only !== undefined && timingSafeEqual(digest(only), expected);
-    if (!ok) throw new NodeError(status.PERMISSION_DENIED, DENIED_MESSAGE);
+    if (!ok) throw new GatewayError(status.PERMISSION_DENIED, DENIED_MESSAGE);
   };
 }

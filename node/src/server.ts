@@ -28,6 +28,7 @@ import {
   tenantHeader,
 } from "@inferencehub/contracts/headers";
 import { inferenceService as inferenceServiceName } from "@inferencehub/contracts/protocol";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import {
   GRPCInferenceServiceService,
   type ModelInferRequest,
@@ -42,7 +43,7 @@ import {
   type HealthCheckResponse,
 } from "../../gen/inference/grpc/health/v1/health.js";
 import { boundDetails, clip } from "./client-text.js";
-import { invalidArgument, NodeError } from "./errors.js";
+import { invalidArgument } from "./errors.js";
 import { buildFeeds, buildResponse, outputNames, type InferContext, type InferenceCore } from "./infer.js";
 import { Limiter } from "./limiter.js";
 import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
@@ -193,7 +194,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     return draining ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   };
 
-  /** Wraps a handler: NodeError becomes its status, anything else INTERNAL with the cause logged. */
+  /** Wraps a handler: GatewayError becomes its status, anything else INTERNAL with the cause logged. */
   const unary =
     <Req, Res>(method: string, handler: Handler<Req, Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
@@ -202,7 +203,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
         (err: unknown) => {
           const trailers = new Metadata();
           trailers.set(servedByHeader, options.name);
-          if (err instanceof NodeError) {
+          if (err instanceof GatewayError) {
             callback({ code: err.code, details: boundDetails(err.message), metadata: trailers });
             return;
           }
@@ -238,7 +239,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
           const deadline = call.getDeadline();
           const at = deadline instanceof Date ? deadline.getTime() : deadline;
           const expired = () =>
-            new NodeError(status.DEADLINE_EXCEEDED, "deadline passed while queued on the node");
+            new GatewayError(status.DEADLINE_EXCEEDED, "deadline passed while queued on the node");
           if (Number.isFinite(at))
             timer = setTimeout(() => waiter.abandon(expired()), Math.max(0, at - Date.now()));
           // grpc-js ends the call itself when the deadline passes, racing the timer above; its timer
@@ -247,7 +248,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
             waiter.abandon(
               Date.now() >= at - CLOCK_SLACK_MS
                 ? expired()
-                : new NodeError(status.CANCELLED, "client cancelled while queued"),
+                : new GatewayError(status.CANCELLED, "client cancelled while queued"),
             );
           call.once("cancelled", onCancel.fn);
         })
@@ -304,7 +305,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       endQueue();
       metrics.inflight.inc(labels);
       try {
-        if (call.cancelled) throw new NodeError(status.CANCELLED, "client cancelled");
+        if (call.cancelled) throw new GatewayError(status.CANCELLED, "client cancelled");
         const endInfer = timer.phase("computeInfer");
         if (options.inferDelayMs) await new Promise((r) => setTimeout(r, options.inferDelayMs));
         const results = await loaded.session.run(feeds, names);
@@ -320,7 +321,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
       }
     } catch (err) {
       timer.failed();
-      const code = err instanceof NodeError ? err.code : status.INTERNAL;
+      const code = err instanceof GatewayError ? err.code : status.INTERNAL;
       metrics.errors.inc({ ...labels, code: statusName(code) });
       throw err;
     } finally {
@@ -412,10 +413,10 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
           version: loaded.version,
         }),
         (err: unknown) => {
-          if (!(err instanceof NodeError))
+          if (!(err instanceof GatewayError))
             log.error({ err, method: "ModelStreamInfer" }, "unexpected error in handler");
           const message =
-            err instanceof NodeError
+            err instanceof GatewayError
               ? boundDetails(err.message)
               : `ModelStreamInfer failed on node ${options.name}; see its log`;
           return { reply: { errorMessage: message, inferResponse: undefined }, version: undefined };
@@ -509,7 +510,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
   const healthService = {
     check: unary("Check", async (call) => {
       const s = servingStatus((call.request as HealthCheckRequest).service);
-      if (s === ServingStatus.SERVICE_UNKNOWN) throw new NodeError(status.NOT_FOUND, "unknown service");
+      if (s === ServingStatus.SERVICE_UNKNOWN) throw new GatewayError(status.NOT_FOUND, "unknown service");
       return { status: s };
     }),
     watch: (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import type { KservDatatype } from "./datatypes.js";
-import { NodeError } from "./errors.js";
 import {
   contentsFromTensor,
   emptyContents,
@@ -47,7 +47,7 @@ test("FP16 has no typed field and says to send it raw", () => {
   assert.throws(
     () => tensorFromContents("h", "FP16", [1], emptyContents()),
     (err: unknown) =>
-      err instanceof NodeError &&
+      err instanceof GatewayError &&
       err.code === status.INVALID_ARGUMENT &&
       /'h'.*raw_input_contents/.test(err.message),
   );

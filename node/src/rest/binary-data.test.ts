@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { NodeError } from "../errors.js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { binaryDataSize, binaryResponseBody, splitBody, takeBinaryTensors } from "./binary-data.js";
 
 function refuses(fn: () => unknown, message: RegExp): void {
   assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NodeError);
+    assert.ok(err instanceof GatewayError);
     assert.equal(err.code, status.INVALID_ARGUMENT);
     assert.match(err.message, message);
     return true;

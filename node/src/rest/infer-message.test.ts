@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import type { ModelInferResponse } from "../../../gen/inference/inference/grpc_service.js";
 import { emptyContents } from "../contents.js";
-import { NodeError } from "../errors.js";
 import { inferResponseBody, parseInferRequest } from "./infer-message.js";
 import { encodeBytesElements } from "./json-tensors.js";
 
 function refuses(fn: () => unknown, message: RegExp): void {
   assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NodeError, String(err));
+    assert.ok(err instanceof GatewayError, String(err));
     assert.equal(err.code, status.INVALID_ARGUMENT);
     assert.match(err.message, message);
     return true;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import type { KservDatatype } from "../datatypes.js";
-import { NodeError } from "../errors.js";
 import {
   encodeBytesElements,
   flattenData,
@@ -16,7 +16,7 @@ import {
 /** Asserts an INVALID_ARGUMENT whose message matches. */
 function refuses(fn: () => unknown, message: RegExp): void {
   assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NodeError, `expected a NodeError, got ${String(err)}`);
+    assert.ok(err instanceof GatewayError, `expected a GatewayError, got ${String(err)}`);
     assert.equal(err.code, status.INVALID_ARGUMENT);
     assert.match(err.message, message);
     return true;

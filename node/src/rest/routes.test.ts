@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { httpStatusOf } from "./http-status.js";
+import { httpStatusOf } from "@inferencehub/contracts/errors";
 import { matchRoute } from "./routes.js";
 
 test("the v2 REST paths, with the model and version from the path", () => {

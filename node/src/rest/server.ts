@@ -3,7 +3,8 @@
  * tensor extension) on a port of its own: a grpc-js server speaks only HTTP/2, and Triton and
  * MLServer serve REST on a separate port too. Every answer comes from the same InferenceCore the
  * gRPC services use, so versions, queueing, statistics, metrics and errors match; a gRPC status
- * becomes an HTTP status through http-status.ts. Errors are JSON `{"error": "..."}`.
+ * becomes an HTTP status by grpc-gateway's table (httpStatusOf, @inferencehub/contracts/errors).
+ * Errors are JSON `{"error": "..."}`.
  */
 import { EventEmitter } from "node:events";
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
@@ -16,11 +17,12 @@ import {
   servedByHeader,
   tenantHeader,
 } from "@inferencehub/contracts/headers";
+import { GatewayError } from "@inferencehub/contracts/errors";
+import { httpStatusOf } from "@inferencehub/contracts/errors";
 import { boundDetails, clip } from "../client-text.js";
-import { invalidArgument, NodeError } from "../errors.js";
+import { invalidArgument } from "../errors.js";
 import type { InferContext, InferenceCore } from "../infer.js";
 import { headerLengthHeader, headerLengthResponseHeader } from "./binary-data.js";
-import { httpStatusOf } from "./http-status.js";
 import { inferResponseBody, parseInferRequest } from "./infer-message.js";
 import { BodyAborted, BodyTooLarge, declaredTooLarge, readBody } from "./request-body.js";
 import { matchRoute, type Route } from "./routes.js";
@@ -92,7 +94,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
 
   /** A failure as the gRPC port would report it, in HTTP terms; anything unexpected is logged and 500. */
   const fail = (res: ServerResponse, err: unknown, what: string) => {
-    if (err instanceof NodeError) {
+    if (err instanceof GatewayError) {
       sendError(res, httpStatusOf(err.code), err.message);
       return;
     }

@@ -57,7 +57,8 @@ function extAuthzConfig(authz: ExtAuthzIR): ExtAuthz {
     // What ext-authz reads; everything else stays out of the check request.
     allowedHeaders: {
       patterns: [
-        ...["authorization", modelHeader, versionHeader].map((exact) =>
+        // content-type: a call that is not gRPC (REST) is denied without gRPC's headers.
+        ...["authorization", "content-type", modelHeader, versionHeader].map((exact) =>
           StringMatcher.fromPartial({ matchPattern: { $case: "exact", exact } }),
         ),
         StringMatcher.fromPartial({ matchPattern: { $case: "prefix", prefix: gatewayHeaderPrefix } }),
