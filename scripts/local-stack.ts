@@ -107,7 +107,9 @@ async function main(): Promise<void> {
   writeRepositoryToken();
   const local = config.nodes.filter((n) => n.host === "127.0.0.1" || n.host === "::1");
   step(
-    `starting ${local.length} reference node(s): ${local.map((n) => `${n.name} on :${n.port}`).join(", ")}`,
+    `starting ${local.length} reference node(s): ${local
+      .map((n) => `${n.name} on :${n.port}${n.restPort !== undefined ? ` (REST :${n.restPort})` : ""}`)
+      .join(", ")}`,
   );
   await Promise.all(
     local.map((n) =>
@@ -117,6 +119,7 @@ async function main(): Promise<void> {
           startNode({
             name: n.name,
             port: n.port,
+            ...(n.restPort !== undefined ? { httpPort: n.restPort } : {}),
             args: ["--repository-token-file", repositoryTokenFile],
           }),
         { onStart: recordPid(`node ${n.name}`), lastWords: (p) => p.logs },
@@ -197,6 +200,8 @@ async function main(): Promise<void> {
     grpcurl -plaintext -import-path proto -proto inference/grpc_service.proto -H 'inferencehub-model: scale'${apiKey ? ` -H "authorization: Bearer $INFERENCEHUB_API_KEY"` : ""} \\
       -d '{"model_name":"scale","inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"contents":{"fp32_contents":[1,2,3,4]}}]}' \\
       ${target} inference.GRPCInferenceService/ModelInfer
+    curl${apiKey ? ` -H "authorization: Bearer $INFERENCEHUB_API_KEY"` : ""} http://${target}/v2/models/scale/infer \
+      -d '{"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]}'
 
   Operate it (the admin token is made for this run):
     export INFERENCEHUB_ADMIN_TOKEN=${adminToken} INFERENCEHUB_SERVER=http://127.0.0.1:${controlPlane.adminPort}

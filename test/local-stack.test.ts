@@ -36,12 +36,14 @@ describe("npm start (the local stack)", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "inferencehub-stack-"));
-    ports = await freePorts(7);
-    const [data, node1, node2, ads, xdsAdmin, envoyAdmin, authz] = ports;
+    ports = await freePorts(9);
+    const [data, node1, node2, ads, xdsAdmin, envoyAdmin, authz, rest1, rest2] = ports;
     const yaml = (await readFile(join(repoRoot, "inferencehub.yaml"), "utf8"))
       .replace("port: 8080", `port: ${data}`)
       .replace("127.0.0.1:9001", `127.0.0.1:${node1}`)
       .replace("127.0.0.1:9002", `127.0.0.1:${node2}`)
+      .replace("restPort: 8001", `restPort: ${rest1}`)
+      .replace("restPort: 8002", `restPort: ${rest2}`)
       .replace("127.0.0.1:19000", `127.0.0.1:${authz}`);
     await writeFile(join(dir, "inferencehub.yaml"), yaml);
     env = {
@@ -117,6 +119,16 @@ describe("npm start (the local stack)", () => {
       run("bash", ["-c", call.trim()], { cwd: repoRoot, env: { ...process.env, INFERENCEHUB_API_KEY: "" } }),
       /UNAUTHENTICATED/,
     );
+    // The REST call it prints (curl, two lines), as pasted: the JSON answer of a version of scale.
+    const at = stack.output.findIndex((l) => l.trim().startsWith("curl "));
+    assert.ok(at >= 0, "the banner prints a REST call");
+    const curl = `${stack.output[at]?.trim().replace(/\\$/, "")} ${stack.output[at + 1]?.trim()}`;
+    const rest = await run("bash", ["-c", `${key.trim()}; ${curl} --fail-with-body --silent`], {
+      cwd: repoRoot,
+    });
+    const answer = JSON.parse(rest.stdout) as { model_name: string; model_version: string };
+    assert.equal(answer.model_name, "scale");
+    assert.ok(["1", "2"].includes(answer.model_version), rest.stdout);
   };
 
   test("it comes up, its printed call works through ext-authz, and Ctrl-C stops it all", async () => {

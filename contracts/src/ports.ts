@@ -20,4 +20,6 @@ export const defaultPorts = {
   node: 9001,
   /** The reference node's metrics. */
   nodeMetrics: 9101,
+  /** The first reference node's REST/JSON port (`--http-port`; further nodes count up). */
+  nodeRest: 8001,
 } as const;
