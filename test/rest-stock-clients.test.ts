@@ -358,8 +358,8 @@ describe(
     });
 
     test("errors as the client's exception: unknown model 404, no key 401, a model not the tenant's 403", () => {
-      raised(results, "unknown_model_metadata", 404, /no-such-model/);
-      raised(results, "unknown_model_infer", 404, /no-such-model/);
+      raised(results, "unknown_model_metadata", 404, /model 'no-such-model' is not served by this gateway/);
+      raised(results, "unknown_model_infer", 404, /model 'no-such-model' is not served by this gateway/);
       raised(results, "no_key_metadata", 401, /authorization: Bearer/);
       raised(results, "no_key_infer", 401, /authorization: Bearer/);
       raised(results, "wrong_key_infer", 401, /./);
@@ -371,6 +371,18 @@ describe(
       assertClose(
         scale.outputs["output"] as number[][],
         scaleReference(scale.model_version, SCALE_SAMPLE_INPUT),
+      );
+    });
+
+    test("an unknown model is 404 before any check, with or without a key (SECURITY.md: names can be probed)", () => {
+      // The model comes from the path, so a name no route serves is answered before ext-authz,
+      // as a gRPC call with the model header is (test/ext-authz.test.ts); SECURITY.md lists it.
+      raised(results, "no_key_unknown_model", 404, /model 'no-such-model' is not served by this gateway/);
+      raised(
+        results,
+        "no_key_unknown_model_infer",
+        404,
+        /model 'no-such-model' is not served by this gateway/,
       );
     });
 
