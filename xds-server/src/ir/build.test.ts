@@ -232,3 +232,45 @@ test("shareOut: always 100 in all, by largest remainder, and nothing to a versio
     );
   }
 });
+
+test("REST: a version's REST cluster holds its nodes with a restPort; REST weights skip versions without one", () => {
+  const cfg = config(`
+nodes:
+  - { name: a, address: "10.0.0.1:9001", restPort: 8000 }
+  - { name: b, address: "10.0.0.2:9001" }
+models:
+  - name: m
+    versions:
+      - { version: "1", weight: 50, nodes: [a, b] }
+      - { version: "2", weight: 30, nodes: [a] }
+      - { version: "3", weight: 20, nodes: [b] }
+      - { version: "4", weight: 0, nodes: [b] }
+    shadow: { version: "4", percent: 10 }
+  - name: grpc-only
+    versions: [{ version: "1", nodes: [b] }]
+`);
+  const ir = buildIR(cfg, unknownHealth);
+  const rest = ir.clusters.filter((c) => c.protocol === "rest");
+  assert.deepEqual(
+    rest.map((c) => [c.name, c.endpoints.map((e) => `${e.node}@${e.port}`)]),
+    [
+      ["m~1~rest", ["a@8000"]],
+      ["m~2~rest", ["a@8000"]],
+    ],
+  );
+  const m = ir.models.find((x) => x.name === "m");
+  // Version 3's 20 goes to 1 and 2 in proportion (50:30): 62.5 and 37.5, largest remainder.
+  assert.deepEqual(
+    m?.rest?.versions.map((v) => [v.version, v.weight, v.cluster]),
+    [
+      ["1", 63, "m~1~rest"],
+      ["2", 37, "m~2~rest"],
+    ],
+  );
+  // The shadow's version serves no REST: REST calls are not copied.
+  assert.equal(m?.rest?.shadow, undefined);
+  assert.equal(ir.models.find((x) => x.name === "grpc-only")?.rest, undefined);
+  assert.equal(ir.ready, true);
+  // Every node down: no model can be served, so the gateway is not ready.
+  assert.equal(buildIR(cfg, () => "UNHEALTHY").ready, false);
+});

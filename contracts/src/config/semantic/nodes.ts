@@ -66,7 +66,8 @@ function restAddressClashes(records: readonly { node: Record<string, unknown>; i
   const issues: Issue[] = [];
   for (const { node, i } of records) {
     const parts = typeof node.address === "string" ? splitAddress(node.address) : undefined;
-    if (!parts || typeof node.restPort !== "number") continue;
+    // Its own gRPC port is reported by checkNodes.
+    if (!parts || typeof node.restPort !== "number" || node.restPort === parts.port) continue;
     const host = isIP(parts.host) === 6 ? `[${parts.host}]` : parts.host;
     const rest = canonicalAddress(`${host}:${node.restPort}`);
     if (rest === undefined) continue;
