@@ -108,14 +108,19 @@ function jsonArray(args: string): string[] {
   return value as string[];
 }
 
+/** The ports the images serve on; the file sets run on free ports in their place. */
+const imagePorts = ["18000", "18080", "19000", "19090", "9001", "9101", "8000"];
+
 /**
  * Lays out `target`'s files, starts it, and waits for its HEALTHCHECK. `overrides` replaces build
  * outputs; a COPY source that `keep` refuses is left out (to show a file set that lacks it fails).
+ * `whenHealthy` then runs against the started file set, given where each image port landed.
  */
 async function runImageFileSet(
   target: string,
   overrides: typeof buildOutputs = {},
   keep: (src: string) => boolean = () => true,
+  whenHealthy?: (port: (imagePort: number) => number) => Promise<void>,
 ): Promise<void> {
   const outputs = { ...buildOutputs, ...overrides };
   const chain = stageChain(dockerfile.stages, target).flatMap((st) => st.instructions);
@@ -123,16 +128,15 @@ async function runImageFileSet(
   const app = join(root, "app");
   const place = (dest: string): string => (dest.startsWith("/") ? join(root, dest) : join(app, dest));
   const ports = new Map<string, string>();
-  const free = await freePorts(6);
-  for (const p of ["18000", "18080", "19000", "19090", "9001", "9101"])
-    ports.set(p, String(free[ports.size]));
+  const free = await freePorts(imagePorts.length);
+  for (const p of imagePorts) ports.set(p, String(free[ports.size]));
   const config = join(root, "etc/inferencehub/inferencehub.yaml");
   const remap = (value: string): string =>
     value
       .replaceAll("/etc/inferencehub/inferencehub.yaml", config)
       .replace(/(^|[^\w/])\/models\b/g, `$1${join(root, "models")}`)
       .replaceAll("0.0.0.0", "127.0.0.1")
-      .replace(/\b(18000|18080|19000|19090|9001|9101)\b/g, (p) => ports.get(p) ?? p);
+      .replace(new RegExp(`\\b(${imagePorts.join("|")})\\b`, "g"), (p) => ports.get(p) ?? p);
   let child: ChildProcess | undefined;
   const output: string[] = [];
   try {
@@ -217,6 +221,11 @@ async function runImageFileSet(
       if (Date.now() > deadline)
         assert.fail(`${target}: HEALTHCHECK never passed:\n${output.join("").slice(-2000)}`);
     }
+    await whenHealthy?.((p) => {
+      const port = ports.get(String(p));
+      assert.ok(port, `${target}: image port ${p} is not remapped (add it to imagePorts)`);
+      return Number(port);
+    });
   } finally {
     if (child && child.exitCode === null) {
       const gone = new Promise((resolve) => child?.once("exit", resolve));
@@ -261,8 +270,25 @@ describe("image file sets hold only what their service runs", () => {
 describe("image file sets run (no engine: files per the Dockerfile, this machine's Node)", () => {
   it("xds-server starts from its image's files and passes its HEALTHCHECK", () =>
     runImageFileSet("xds-server"));
-  it("the node starts from its image's files (with the models) and passes its gRPC HEALTHCHECK", () =>
-    runImageFileSet("node"));
+  it("the node starts from its image's files (with the models), passes its gRPC HEALTHCHECK and serves REST on NODE_HTTP_PORT", () =>
+    runImageFileSet("node", {}, undefined, async (port) => {
+      // The image's ENV alone (no --http-port in its CMD) opens the REST port the deployments
+      // declare as restPort (test/deploy.test.ts checks that they agree).
+      const rest = `http://127.0.0.1:${port(8000)}`;
+      const ready = await fetch(`${rest}/v2/health/ready`);
+      assert.equal(ready.status, 200, `GET /v2/health/ready: ${ready.status}`);
+      const infer = await fetch(`${rest}/v2/models/scale/versions/1/infer`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4] }],
+        }),
+      });
+      const body = (await infer.json()) as { model_version?: string; outputs?: { data: number[] }[] };
+      assert.equal(infer.status, 200, JSON.stringify(body));
+      assert.equal(body.model_version, "1");
+      assert.equal(body.outputs?.[0]?.data.length, 4);
+    }));
   it("ext-authz starts from its image's files and passes its HEALTHCHECK", async (t) => {
     if (!existsSync(join(repoRoot, "ext-authz/src/main.ts"))) {
       return t.skip("ext-authz/src/main.ts does not exist yet: its image's file set was not run");

@@ -65,9 +65,14 @@ const designPorts = {
   extAuthzMetrics: 19090,
   firstNode: 9001,
 };
-/** In deploy/ only (docs/DESIGN.md's row says so): the bootstrap's stats listener, the nodes' metrics port. */
+/**
+ * In deploy/ only (docs/DESIGN.md's row says so): the bootstrap's stats listener, the nodes' metrics
+ * port, and the nodes' REST/JSON port (`--http-port`, the image's NODE_HTTP_PORT, the configs'
+ * `restPort`; Triton's REST port too).
+ */
 const envoyStatsPort = 9902;
 const nodeMetricsPort = 9101;
+const nodeRestPort = 8000;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers for untyped YAML
@@ -214,6 +219,26 @@ const imageTargets = new Set(
     .map((s) => s.name),
 );
 
+/** The node image's ENV (all of its stage chain's ENV instructions, `NAME=value` form). */
+function nodeImageEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const ins of stageChain(dockerfile.stages, "node").flatMap((s) => s.instructions)) {
+    if (ins.op !== "ENV") continue;
+    for (const m of ins.args.matchAll(/(\w+)=(\S+)/g)) env[m[1] ?? ""] = m[2] ?? "";
+  }
+  delete env.NODE_ENV;
+  return env;
+}
+
+/** The node image's EXPOSEd ports, sorted. */
+function nodeImageExposed(): number[] {
+  return stageChain(dockerfile.stages, "node")
+    .flatMap((s) => s.instructions)
+    .filter((i) => i.op === "EXPOSE")
+    .flatMap((i) => i.args.split(/\s+/).map((p) => Number(p.split("/")[0])))
+    .sort((a, b) => a - b);
+}
+
 async function hadolint(source: string): Promise<{ ok: boolean; output: string }> {
   const bin = join(checkDir, "bin/hadolint");
   return new Promise((resolve) => {
@@ -263,6 +288,23 @@ describe("Dockerfile (deploy/docker/Dockerfile)", () => {
     }
   });
 
+  it("the node image serves gRPC, REST and metrics on the ports it EXPOSEs, REST on the deployments' port", () => {
+    const env = nodeImageEnv();
+    assert.equal(Number(env.NODE_PORT), designPorts.firstNode, "NODE_PORT");
+    assert.equal(Number(env.NODE_HTTP_PORT), nodeRestPort, "NODE_HTTP_PORT (the node's --http-port)");
+    assert.equal(Number(env.METRICS_PORT), nodeMetricsPort, "METRICS_PORT");
+    assert.equal(env.NODE_HOST, "0.0.0.0", "NODE_HOST");
+    assert.deepEqual(
+      nodeImageExposed(),
+      [env.NODE_PORT, env.NODE_HTTP_PORT, env.METRICS_PORT].map(Number).sort(),
+      "EXPOSE lists the ports ENV serves, and only those",
+    );
+    // node/src/main.ts takes its defaults from these variables (test/compose.test.ts runs it so).
+    const main = text(join(repoRoot, "node/src/main.ts"));
+    for (const name of Object.keys(env))
+      assert.ok(main.includes(`process.env.${name}`), `node/src/main.ts does not read ${name}`);
+  });
+
   it("copies only paths that exist and that .dockerignore lets through", () => {
     const ignore = text(join(repoRoot, ".dockerignore"))
       .split("\n")
@@ -308,7 +350,7 @@ const services = obj(compose.services, "services");
 const service = (name: string): Obj => obj(services[name], `services.${name}`);
 const composeConfig = parseYaml(text(join(deployDir, "compose/inferencehub.yaml"))) as {
   listener: { address: string; port: number };
-  nodes: { name: string; address: string }[];
+  nodes: { name: string; address: string; restPort?: number }[];
 };
 
 let composeValidator: ValidateFunction | undefined;
@@ -599,6 +641,12 @@ describe("docker-compose.yml", () => {
       assert.equal(flag(args, "--name"), node.name);
       assert.equal(flag(args, "--host"), "0.0.0.0");
       assert.equal(Number(flag(args, "--metrics-port")), nodeMetricsPort);
+      // REST: the config's restPort is the port the node serves REST on (its --http-port), the
+      // deployments' REST port, which is also the image's default (NODE_HTTP_PORT).
+      assert.equal(node.restPort, nodeRestPort, `${node.name}: restPort`);
+      assert.equal(flag(args, "--http-port"), String(node.restPort), `${node.name}: --http-port = restPort`);
+      assert.equal(nodeImageEnv().NODE_HTTP_PORT, String(node.restPort), `${node.name}: NODE_HTTP_PORT`);
+      assert.ok(nodeImageExposed().includes(Number(node.restPort)), `${node.name}: restPort not EXPOSEd`);
     }
   });
 
@@ -609,8 +657,9 @@ describe("docker-compose.yml", () => {
       .split("\n")
       .find((l) => l.includes("default ports"));
     assert.ok(line, "docs/DESIGN.md: no 'default ports' row");
-    for (const port of [...Object.values(designPorts), envoyStatsPort, nodeMetricsPort])
-      assert.ok(line.includes(String(port)), `docs/DESIGN.md lacks ${port}`);
+    // As whole numbers: 18000 does not say 8000.
+    for (const port of [...Object.values(designPorts), envoyStatsPort, nodeMetricsPort, nodeRestPort])
+      assert.match(line, new RegExp(`(^|\\D)${port}(\\D|$)`), `docs/DESIGN.md lacks ${port}`);
   });
 });
 
@@ -1126,7 +1175,11 @@ const expectedIngress: Record<string, Record<number, string[]>> = {
   envoy: { [designPorts.envoyData]: ["anywhere"], [envoyStatsPort]: [scraper] },
   "xds-server": { [designPorts.xdsAds]: ["envoy"], [designPorts.xdsAdmin]: [operator, scraper].sort() },
   "ext-authz": { [designPorts.extAuthzGrpc]: ["envoy"], [designPorts.extAuthzMetrics]: [scraper] },
-  node: { [designPorts.firstNode]: ["envoy", "xds-server"], [nodeMetricsPort]: [scraper] },
+  node: {
+    [designPorts.firstNode]: ["envoy", "xds-server"],
+    [nodeRestPort]: ["envoy"],
+    [nodeMetricsPort]: [scraper],
+  },
 };
 
 function networkPolicyProblems(all: K8sObject[]): string[] {
@@ -1334,10 +1387,13 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
 
   it("the config's node addresses are the fixed clusterIPs of per-node Services selecting one pod each", () => {
     const config = parseYaml(text(join(k8sDir, "config/inferencehub.yaml"))) as {
-      nodes: { name: string; address: string }[];
+      nodes: { name: string; address: string; restPort?: number }[];
     };
     const sts = find("StatefulSet", "node");
     const replicas = Number(sts.spec?.replicas);
+    const container = podTemplate(sts).spec.containers[0];
+    const containerPort = (target: unknown): number | undefined =>
+      (container?.ports ?? []).find((p) => p.name === target || p.containerPort === target)?.containerPort;
     assert.equal(config.nodes.length, replicas, "one config node per StatefulSet replica");
     for (const node of config.nodes) {
       const svc = find("Service", node.name);
@@ -1351,9 +1407,25 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
       assert.ok(inCidr(ip, "10.96.0.0/12"), `${node.name}: ${ip} outside kubeadm's default service CIDR`);
       assert.equal(spec.selector["statefulset.kubernetes.io/pod-name"], node.name);
       assert.equal(Number(spec.ports[0]?.port), Number(port));
+      // Both of the node's serving ports, each reaching the container port the node serves it on.
+      const servicePort = (p: number): Obj | undefined => spec.ports.find((q) => Number(q.port) === p);
+      assert.equal(node.restPort, nodeRestPort, `${node.name}: restPort`);
+      for (const [what, p] of [
+        ["gRPC", Number(port)],
+        ["REST", Number(node.restPort)],
+      ] as const) {
+        const sp = servicePort(p);
+        assert.ok(sp, `Service ${node.name}: no port ${p} (${what})`);
+        assert.equal(containerPort(sp.targetPort), p, `Service ${node.name}: port ${p} targets another port`);
+      }
     }
-    const args = podTemplate(sts).spec.containers[0]?.args ?? [];
+    const args = container?.args ?? [];
     assert.equal(flag(args, "--name"), "$(POD_NAME)", "the node is named after its pod");
+    for (const node of config.nodes) {
+      const [, port = ""] = node.address.split(":");
+      assert.equal(flag(args, "--port"), port, `${node.name}: the node's --port`);
+      assert.equal(flag(args, "--http-port"), String(node.restPort), `${node.name}: the node's --http-port`);
+    }
     const mounts = workloads.flatMap((w) => podTemplate(w).spec.volumes ?? []).map((v) => obj(v, "volume"));
     for (const gen of kustomization.configMapGenerator) {
       assert.ok(
@@ -1384,6 +1456,29 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
     delete rules[0]?.from;
     assert.deepEqual(networkPolicyProblems(wide), [
       "xds-server:18000 reachable from [anywhere]; expected [envoy]",
+    ]);
+    // The nodes' REST port: closed to Envoy (its rule gone), or open to more than Envoy.
+    const nodeRules = (all: K8sObject[]) => {
+      const policy = all.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "inference-node");
+      assert.ok(policy);
+      return (policy.spec as unknown as PolicySpec).ingress ?? [];
+    };
+    const restRule = (rules: NonNullable<PolicySpec["ingress"]>) =>
+      rules.findIndex((r) => r.ports?.some((p) => p.port === nodeRestPort));
+    const closed = structuredClone(objects);
+    const closedRules = nodeRules(closed);
+    assert.ok(restRule(closedRules) >= 0, "the node policy has a rule for the REST port");
+    closedRules.splice(restRule(closedRules), 1);
+    assert.deepEqual(networkPolicyProblems(closed), [
+      `node:${nodeRestPort} reachable from []; expected [envoy]`,
+    ]);
+    const opened = structuredClone(objects);
+    const openedRules = nodeRules(opened);
+    openedRules[restRule(openedRules)]?.from?.push({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "xds-server" } },
+    });
+    assert.deepEqual(networkPolicyProblems(opened), [
+      `node:${nodeRestPort} reachable from [envoy | xds-server]; expected [envoy]`,
     ]);
   });
 
