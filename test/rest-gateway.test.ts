@@ -21,6 +21,8 @@ import { assertClose } from "./lib/assertions.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 
 const apiKey = "ihk_rest-user";
+/** A tenant that may call every model: only it learns that a name is not served (404). */
+const allModelsKey = "ihk_rest-all";
 const bodyLimit = 64 * 1024;
 
 /**
@@ -45,7 +47,10 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number, we
     auth: {
       extAuthz: { address: `127.0.0.1:${extAuthzPort}` },
       keysFile: "keys.yaml",
-      tenants: [{ name: "rest-user", models: ["scale", "mlp"] }],
+      tenants: [
+        { name: "rest-user", models: ["scale", "mlp"] },
+        { name: "rest-all", models: ["*"] },
+      ],
     },
   };
 }
@@ -103,7 +108,12 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
     });
     await writeFile(
       join(gw.dir, "keys.yaml"),
-      stringify({ keys: [{ id: "user", tenant: "rest-user", sha256: hashApiKey(apiKey) }] }),
+      stringify({
+        keys: [
+          { id: "user", tenant: "rest-user", sha256: hashApiKey(apiKey) },
+          { id: "all", tenant: "rest-all", sha256: hashApiKey(allModelsKey) },
+        ],
+      }),
     );
     authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
     base = `http://127.0.0.1:${gw.listenPort}`;
@@ -178,8 +188,16 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
     );
   });
 
-  test("what is not served: 404 for an unknown model, version or path, 501 for a version served over gRPC only", async () => {
-    assertError(await infer("/v2/models/resnet-50/infer"), 404, /model 'resnet-50' is not served/);
+  test("what is not served: 404 for an unknown model (403 to a tenant limited to others, 401 without a key), version or path, 501 for a version served over gRPC only", async () => {
+    const unknown = { method: "POST", body: scaleBody };
+    assertError(
+      await call("/v2/models/resnet-50/infer", unknown, allModelsKey),
+      404,
+      /model 'resnet-50' is not served/,
+    );
+    // Anyone else is answered by the policy first, so a name's existence is not told apart.
+    assertError(await call("/v2/models/resnet-50/infer", unknown), 403, /may not call model 'resnet-50'/);
+    assertError(await call("/v2/models/resnet-50/infer", unknown, null), 401, /./);
     assertError(
       await infer("/v2/models/scale/versions/9/infer"),
       404,

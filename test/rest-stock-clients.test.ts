@@ -374,16 +374,13 @@ describe(
       );
     });
 
-    test("an unknown model is 404 before any check, with or without a key (SECURITY.md: names can be probed)", () => {
-      // The model comes from the path, so a name no route serves is answered before ext-authz,
-      // as a gRPC call with the model header is (test/ext-authz.test.ts); SECURITY.md lists it.
-      raised(results, "no_key_unknown_model", 404, /model 'no-such-model' is not served by this gateway/);
-      raised(
-        results,
-        "no_key_unknown_model_infer",
-        404,
-        /model 'no-such-model' is not served by this gateway/,
-      );
+    test("an unknown model is refused by the policy before anything says it does not exist", () => {
+      // ext-authz reads the model from the path before Envoy routes the call: without a key the
+      // answer is 401 whatever the name, and a tenant limited to some models gets 403 for a name
+      // that does not exist, as for one that does (only a tenant allowed '*' learns it is 404).
+      raised(results, "no_key_unknown_model", 401, /authorization: Bearer/);
+      raised(results, "no_key_unknown_model_infer", 401, /authorization: Bearer/);
+      raised(results, "limited_unknown_model", 403, /may not call model 'no-such-model'/);
     });
 
     test("a node killed under REST load: only calls in flight on it fail, none after", async () => {

@@ -306,8 +306,38 @@ test("responses: OK sets and removes headers; denials carry grpc-status, the HTT
     401,
     { "www-authenticate": "Bearer" },
   ]);
-  assert.deepEqual(headersOf(new GatewayError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 }), false), [
-    429,
-    { "retry-after": "2" },
-  ]);
+  assert.deepEqual(
+    headersOf(new GatewayError(status.RESOURCE_EXHAUSTED, "m", { retryAfterMs: 1500 }), false),
+    [429, { "retry-after": "2" }],
+  );
+});
+
+test("decide: a REST call names its model in the path; the policy answers an unknown model as a forbidden one", async () => {
+  const rest = (path: string, key: string, headers: Record<string, string> = {}): CallAttributes => ({
+    ...call({ ...bearer(key), "inferencehub-model": "-", "content-type": "application/json", ...headers }),
+    path,
+  });
+  const ok = await decide(rest("/v2/models/scale/versions/2/infer", keys.acme), context());
+  assert.ok(ok.allowed, JSON.stringify(ok));
+  assert.equal(ok.modelSource, "path");
+  // The model header routes it; the version stays in the path.
+  assert.deepEqual(ok.set.slice(2), [["inferencehub-model", "scale"]]);
+
+  const forbidden = await decide(rest("/v2/models/mlp/infer", keys.acme), context());
+  assert.equal(code(forbidden), "PERMISSION_DENIED");
+  const unknown = await decide(rest("/v2/models/resnet-50/infer", keys.acme), context());
+  assert.equal(code(unknown), "PERMISSION_DENIED");
+  assert.ok(!unknown.allowed && /may not call model 'resnet-50'/.test(unknown.error.message));
+  // No credentials: UNAUTHENTICATED whatever the path names.
+  assert.equal(
+    code(await decide(rest("/v2/models/resnet-50/infer", "ihk_nobody"), context())),
+    "UNAUTHENTICATED",
+  );
+  // Paths without a model: let through once authenticated (Envoy answers them).
+  const ready = await decide(rest("/v2/health/ready", keys.acme), context());
+  assert.ok(ready.allowed);
+  assert.equal(ready.modelSource, "none");
+  const badName = await decide(rest("/v2/models/Bad_Name/infer", keys.acme), context());
+  assert.ok(badName.allowed);
+  assert.equal(badName.modelSource, "none");
 });

@@ -14,6 +14,7 @@ import {
   versionHeader,
 } from "@inferencehub/contracts/headers";
 import { GatewayError } from "@inferencehub/contracts/errors";
+import { restModelsPrefix } from "@inferencehub/contracts/protocol";
 import type { CallAttributes } from "./check-request.js";
 import { parseAuthorization } from "./credentials.js";
 import { invalidArgument, quoteInput, resourceExhausted } from "./errors.js";
@@ -30,8 +31,8 @@ export interface DecideContext {
   repositoryToken?: string;
 }
 
-/** Where the model name came from: "header", "body", or why the body gave none. */
-export type ModelSource = "header" | "body" | "none" | BodyModelFailure;
+/** Where the model name came from: "header", "body", a REST "path", or why the body gave none. */
+export type ModelSource = "header" | "body" | "path" | "none" | BodyModelFailure;
 
 export type Decision =
   | {
@@ -119,6 +120,17 @@ function modelOf(call: CallAttributes): Target {
   const [model] = models;
   const [headerVersion] = versions;
   if (model !== undefined) return headerAndBody(call.body, model, headerVersion);
+  const rest = modelFromRestPath(call.path);
+  if (rest) {
+    // The model routes the call (Envoy chooses its scope again); the version stays in the path,
+    // which the model's REST routes read, and only pins here for the policy.
+    return {
+      ...rest,
+      version: headerVersion ?? rest.version,
+      source: "path",
+      route: [[modelHeader, rest.model]],
+    };
+  }
   if (call.body.length === 0) return { source: "none", route: [] };
   const found = readModelFromBody(call.body);
   if (!found.ok) return { source: found.reason, route: [] };
@@ -154,6 +166,19 @@ function headerAndBody(body: Uint8Array, model: string, headerVersion: string | 
   }
   checkNames(model, found.version);
   return { model, version: found.version, source: "header", route: [[versionHeader, found.version]] };
+}
+
+/**
+ * A REST call names its model in the path, /v2/models/<model>[/versions/<version>][/...]: read
+ * here, before Envoy routes it, so that the tenant's policy answers a call for a model that does
+ * not exist as it answers one the tenant may not call (the route would otherwise say which names
+ * exist before any check). A segment that is no model name gives nothing: Envoy's route answers.
+ */
+function modelFromRestPath(path: string): { model: string; version: string } | undefined {
+  if (!path.startsWith(restModelsPrefix)) return undefined;
+  const [model = "", versions, version = ""] = path.slice(restModelsPrefix.length).split("/");
+  if (!modelName.test(model)) return undefined;
+  return { model, version: versions === "versions" && versionName.test(version) ? version : "" };
 }
 
 function checkNames(model: string, version: string): void {

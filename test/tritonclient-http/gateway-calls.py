@@ -132,5 +132,6 @@ record("limited_metadata_mlp", lambda: client.get_model_metadata("mlp", headers=
 record("limited_infer_mlp", lambda: infer_fp32("mlp", plan["mlp"], True, headers=with_limited_key))
 record("no_key_unknown_model", lambda: client.get_model_metadata("no-such-model"))
 record("no_key_unknown_model_infer", lambda: infer_fp32("no-such-model", plan["scale"], False, headers=without_key))
+record("limited_unknown_model", lambda: client.get_model_metadata("no-such-model", headers=with_limited_key()))
 record("limited_infer_scale", lambda: infer_fp32("scale", plan["scale"], True, headers=with_limited_key))
 print(json.dumps(results))

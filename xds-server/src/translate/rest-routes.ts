@@ -2,9 +2,9 @@
  * The Open Inference Protocol's REST/JSON form (KServe v2 HTTP) on the same Envoy port as gRPC,
  * routed by the URL path: no body is read to route.
  *
- * Without a model header (every stock REST client), a call to /v2/models/<model>/... takes the
- * route that runs model-from-path, which sets the header from the path and has Envoy choose the
- * model's scope; the server-level paths (/v2, /v2/health/*) are answered by Envoy from the IR.
+ * Without a model header (every stock REST client), a call to /v2/models/<model>/... takes a
+ * route where ext-authz (or, without it, the model-from-path script) sets the header from the path
+ * and has Envoy choose the model's scope; the server-level paths (/v2, /v2/health/*) are answered by Envoy from the IR.
  * In the model's scope, in order: a body over the limit (413), a version named in the path (its
  * REST cluster, or 501 when no node of it serves REST; a version header that disagrees is 400), a
  * version named by the header, then the split: one route per weighted version, chosen by a
@@ -34,7 +34,7 @@ import {
   type RetryPolicy,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
-import type { ListenerIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
+import type { ExtAuthzIR, ListenerIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
 import { duration } from "./durations.js";
 import { luaPerRoute } from "./filters/index.js";
 import { exactHeader, mirrorPolicy, presentHeader, retryPolicy } from "./route-parts.js";
@@ -42,8 +42,14 @@ import { exactHeader, mirrorPolicy, presentHeader, retryPolicy } from "./route-p
 /** What every gRPC request's content type starts with (application/grpc, application/grpc+proto). */
 const grpcContentTypePrefix = "application/grpc";
 
-/** Envoy: the REST routes of calls without a model header, before the gRPC ones. */
-export function restServerRoutes(ready: boolean): Route[] {
+/**
+ * Envoy: the REST routes of calls without a model header, before the gRPC ones. A model's path is
+ * routed by its model: with ext_authz on, ext-authz reads the path, answers by the tenant's policy
+ * (so an unknown model is refused as one the tenant may not call, never told apart), and sets the
+ * header; without it (or failing open) the model-from-path script does.
+ */
+export function restServerRoutes(ready: boolean, authz: ExtAuthzIR | undefined): Route[] {
+  const modelFromPath = !authz || authz.failOpen;
   return [
     jsonRoute("rest:live", `${restPrefix}/health/live`, 200, { live: true }),
     ready
@@ -67,7 +73,7 @@ export function restServerRoutes(ready: boolean): Route[] {
         404,
         "the path names no model: use /v2/models/<model>, a model name is lowercase letters, digits and '-'",
       ),
-      typedPerFilterConfig: luaPerRoute("model-from-path"),
+      typedPerFilterConfig: modelFromPath ? luaPerRoute("model-from-path") : {},
     },
     textRoute(
       "rest:unknown-path",

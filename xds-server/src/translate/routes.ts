@@ -106,7 +106,7 @@ export function noModelRouteConfig(
   controlPlane: ControlPlaneIR | undefined,
   ready: boolean,
 ): Named<RouteConfiguration> {
-  const rest = [...restServerRoutes(ready), notGrpcRoute()];
+  const rest = [...restServerRoutes(ready, authz), notGrpcRoute()];
   const routes = authz
     ? [
         reflectionRoute(),
