@@ -12,6 +12,8 @@
  * - a 40/30/30 split of `scale` across v1 on a reference node and v2 and v3 on the one MLServer:
  *   every answer's output is the reference output of the version the answer names, the node fits
  *   the version, and each version's share is within binomial bounds;
+ * - the same over REST (#15): MLServer's HTTP port is the node's restPort; the gateway writes the
+ *   version as MLServer names it into the path (none for the unversioned model);
  * - kill -9 of MLServer and of a reference node at once: both UNHEALTHY within the same bound,
  *   the split fails over to v1; MLServer restarted on its port: HEALTHY again, the split back.
  *
@@ -175,7 +177,7 @@ describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
     const mlsEntry = mls.entry();
     gw = await startGateway({
       nodes: [
-        { name: REF, models: ["scale"] },
+        { name: REF, models: ["scale"], httpPort: 0 },
         { name: REF_KILLED, models: ["mlp"] },
       ],
       config: (entries, port) => ((listenPort = port), config([...entries, mlsEntry], port)),
@@ -259,6 +261,58 @@ describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
     }
   });
 
+  test("REST (#15): the split and the pins reach MLServer's HTTP port, with its own names for the versions in the path", async () => {
+    const base = `http://127.0.0.1:${listenPort}`;
+    const body = JSON.stringify({
+      inputs: [{ name: "input", shape: [2, 4], datatype: "FP32", data: SCALE_SAMPLE_INPUT.flat() }],
+    });
+    const rest = async (path: string): Promise<Answer> => {
+      const res = await fetch(`${base}${path}`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" },
+      });
+      const text = await res.text();
+      assert.equal(res.status, 200, `${path}: ${text}`);
+      const json = JSON.parse(text) as {
+        model_version?: string;
+        outputs: { data: number[]; shape: number[] }[];
+      };
+      const data = json.outputs[0]?.data ?? [];
+      return {
+        version: res.headers.get("x-inferencehub-model-version") ?? json.model_version ?? "",
+        node: res.headers.get("x-inferencehub-node") ?? undefined,
+        output: [data.slice(0, 4), data.slice(4, 8)],
+      };
+    };
+    // The unversioned model: its config version "1" is no version in MLServer's paths.
+    for (const path of [`/v2/models/${UNVERSIONED}/infer`, `/v2/models/${UNVERSIONED}/versions/1/infer`]) {
+      const a = await rest(path);
+      assert.equal(a.node, undefined, `${path}: MLServer answered`);
+      assertClose(a.output, scaleReference("1", SCALE_SAMPLE_INPUT), 0);
+    }
+    const total = 300;
+    const count = new Map<string, number>();
+    for (let i = 0; i < total; i++) {
+      const a = await rest("/v2/models/scale/infer");
+      assertRight(a);
+      count.set(a.version, (count.get(a.version) ?? 0) + 1);
+    }
+    for (const [version, weight] of Object.entries(WEIGHTS)) {
+      const n = count.get(version) ?? 0;
+      const [lo, hi] = binomialBounds(total, weight / 100);
+      assert.ok(
+        n >= lo && n <= hi,
+        `REST v${version} got ${n} of ${total}, expected ${lo.toFixed(0)}..${hi.toFixed(0)}`,
+      );
+    }
+    for (const version of ["1", "2", "3"]) {
+      const a = await rest(`/v2/models/scale/versions/${version}/infer`);
+      assert.equal(a.version, version);
+      assertRight(a);
+    }
+  });
+
   test('without versionFrom: body, MLServer runs what the body says: the config\'s version "1" is NOT_FOUND there', async () => {
     await gw.applyConfig(config(nodes(), listenPort, { bodyRewrite: false }));
     try {
@@ -325,7 +379,7 @@ describe("MLServer (stock) behind the gateway", { skip: skip ?? false }, () => {
     });
 
     // MLServer back on the same port: HEALTHY again and the split restored.
-    mls = await startMlserver({ name: MLS, grpcPort: port });
+    mls = await startMlserver({ name: MLS, grpcPort: port, httpPort: mls!.httpPort });
     await gw.xds.waitFor(
       (s) => s.health?.[MLS]?.["scale/2"] === "HEALTHY" && s.health[MLS]["scale/3"] === "HEALTHY",
       "MLServer HEALTHY again",

@@ -67,6 +67,8 @@ export interface StartMlserverOptions {
   settings?: Record<string, unknown>;
   /** The gRPC port (default: a free one): a restart keeps the address the config names. */
   grpcPort?: number;
+  /** The REST port (default: a free one), kept across a restart as grpcPort is. */
+  httpPort?: number;
   /** Default 60 s: a cold Python start on a loaded 2-core machine takes several seconds. */
   readyTimeoutMs?: number;
 }
@@ -83,8 +85,8 @@ export interface MlserverProcess {
   process: ChildProcess;
   /** stdout and stderr lines so far (the newest 2,000). */
   logs: string[];
-  /** A node entry for inferencehub.yaml. */
-  entry(pool?: string): { name: string; address: string; pool: string };
+  /** A node entry for inferencehub.yaml: gRPC at `address`, REST (MLServer's HTTP port) at `restPort`. */
+  entry(pool?: string): { name: string; address: string; restPort: number; pool: string };
   /** Signals the whole process group and waits for MLServer's exit; SIGKILL after 10 s. Idempotent. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   exited: Promise<number | null>;
@@ -127,8 +129,9 @@ export async function startMlserver(options: StartMlserverOptions): Promise<Mlse
 class PortClash extends Error {}
 
 async function startOnce(options: StartMlserverOptions): Promise<MlserverProcess> {
-  const [httpPort, freeGrpcPort, metricsPort] = (await freePorts(3)) as [number, number, number];
+  const [freeHttpPort, freeGrpcPort, metricsPort] = (await freePorts(3)) as [number, number, number];
   const grpcPort = options.grpcPort ?? freeGrpcPort;
+  const httpPort = options.httpPort ?? freeHttpPort;
   const dir = await mkdtemp(join(tmpdir(), `inferencehub-mlserver-${options.name}-`));
   await cp(options.repository ?? mlserverTestRepository, dir, { recursive: true });
   const settingsFile = join(dir, "settings.json");
@@ -209,7 +212,7 @@ async function startOnce(options: StartMlserverOptions): Promise<MlserverProcess
     dir,
     process: child,
     logs,
-    entry: (pool = "default") => ({ name: options.name, address, pool }),
+    entry: (pool = "default") => ({ name: options.name, address, restPort: httpPort, pool }),
     stop,
     exited,
   };

@@ -197,6 +197,8 @@ function buildRestRouting(
               // shareOut leaves the weights alone when no weighted version serves REST.
               weight: withRest.some((x) => x.weight > 0) ? (weights[i] ?? 0) : 0,
               cluster: restClusterName(model.name, r.version),
+              pathVersion:
+                model.versions.find((v) => v.version === r.version)?.serverVersion ?? r.version,
             },
           ]
         : [],

@@ -13,6 +13,7 @@ export type {
   ListenerIR,
   ModelIR,
   RestRoutingIR,
+  RestVersionIR,
   RetryIR,
   ShadowIR,
   VersionRouteIR,

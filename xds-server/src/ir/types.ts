@@ -135,9 +135,18 @@ export interface RestRoutingIR {
    * weights are the model's, those of versions without REST moved to these in proportion (summing
    * to 100 again); all 0 when no weighted version serves REST.
    */
-  versions: VersionRouteIR[];
+  versions: RestVersionIR[];
   /** The model's shadow, when its version serves REST. */
   shadow?: ShadowIR;
+}
+
+export interface RestVersionIR extends VersionRouteIR {
+  /**
+   * The version as its nodes name it in the path they serve (`serverVersion`, by default the
+   * version's own name): `/v2/models/<model>/versions/<pathVersion>/...`; "" for a server's
+   * unversioned model, `/v2/models/<model>/...`.
+   */
+  pathVersion: string;
 }
 
 export interface VersionRouteIR {

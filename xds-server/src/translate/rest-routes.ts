@@ -34,7 +34,7 @@ import {
   type RetryPolicy,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
-import type { ExtAuthzIR, ListenerIR, ModelIR, RetryIR, VersionRouteIR } from "../ir/index.js";
+import type { ExtAuthzIR, ListenerIR, ModelIR, RestVersionIR, RetryIR } from "../ir/index.js";
 import { duration } from "./durations.js";
 import { luaPerRoute } from "./filters/index.js";
 import { exactHeader, mirrorPolicy, presentHeader, retryPolicy } from "./route-parts.js";
@@ -134,9 +134,12 @@ export function restModelRoutes(model: ModelIR, listener: ListenerIR): Route[] {
       ]),
     });
     const target = byName.get(v.version);
+    // The nodes' own name for the version goes in the path, when it is not the version's.
+    const rewrite =
+      target && target.pathVersion !== target.version ? `${base}/versions/${v.version}` : undefined;
     routes.push(
       target
-        ? restRoute(`${target.cluster}:path`, routeMatch(path), model, target)
+        ? restRoute(`${target.cluster}:path`, routeMatch(path), model, target, rewrite)
         : noRestRoute(`${v.cluster}:rest:no-rest`, path, model.name, v.version),
     );
   }
@@ -221,16 +224,20 @@ function splitRoutes(model: ModelIR, base: string, underModel: PathSpecifier): R
 }
 
 /**
- * A REST call to one version's REST cluster. `rewriteFrom` (the model's base path) is set when the
- * path does not name the version yet: the route writes it in.
+ * A REST call to one version's REST cluster. `rewriteFrom` is set when the path does not name the
+ * version as its nodes do (the model's base path, or the version's under the gateway's name): the
+ * route writes their name in, `/v2/models/<model>/versions/<pathVersion>`, or no version at all
+ * for a server's unversioned model.
  */
 function restRoute(
   name: string,
   match: Route["match"],
   model: ModelIR,
-  target: VersionRouteIR,
+  target: RestVersionIR,
   rewriteFrom?: string,
 ): Route {
+  const base = `${restModelsPrefix}${model.name}`;
+  const to = target.pathVersion === "" ? base : `${base}/versions/${target.pathVersion}`;
   const timeout = duration(model.timeoutMs);
   const shadow = model.rest?.shadow;
   return Route.fromPartial({
@@ -244,7 +251,7 @@ function restRoute(
           ? {
               regexRewrite: {
                 pattern: { regex: `^${rewriteFrom}(/.*)?$` },
-                substitution: `${rewriteFrom}/versions/${target.version}\\1`,
+                substitution: `${to}\\1`,
               },
             }
           : {}),
