@@ -2,7 +2,8 @@
  * deploy/docker-compose.yml under a real Docker engine (issue #13): the images built (by
  * deploy/offline/build-images.sh where no image registry answers, as on this project's CI), the
  * stack up with ext-authz (profile "auth") and healthy, then, through Envoy's published port:
- * a call with the API key, a weight edit through the control plane's admin API seen in the split,
+ * a call with the API key, gRPC and REST (`POST /v2/models/scale/infer`, on the same port, to the
+ * nodes' REST port), 401 without it, a weight edit through the control plane's admin API seen in the split,
  * a node container killed under load with no call lost but those in flight, Prometheus answering
  * for Envoy's and the control plane's series, and `down` leaving nothing behind.
  *
@@ -150,6 +151,49 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
         client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT), { deadlineMs: 5_000 }),
       );
       assert.equal(anonymous.code, grpcStatus.UNAUTHENTICATED, anonymous.details);
+
+      // REST on the same published port, as curl would send it: the API key and a JSON body, no
+      // routing header; the weights split it (90/10 here, v3 only a shadow) and the routed version
+      // answers.
+      const restInput = [[1, 2, 3, 4]];
+      const restInfer = (headers: Record<string, string>) =>
+        fetch(`http://127.0.0.1:${envoyPort}/v2/models/scale/infer`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify({
+            inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: restInput.flat() }],
+          }),
+          signal: AbortSignal.timeout(5_000),
+        });
+      const rest = await eventually("a REST call to scale through Envoy", 30_000, async () => {
+        const res = await restInfer(bearer);
+        const body = (await res.json()) as {
+          model_name?: string;
+          model_version?: string;
+          outputs?: { name: string; datatype: string; shape: number[]; data: number[] }[];
+        };
+        assert.equal(res.status, 200, JSON.stringify(body));
+        return { res, body };
+      });
+      assert.equal(rest.body.model_name, "scale");
+      const restVersion = rest.body.model_version ?? "";
+      assert.ok(["1", "2"].includes(restVersion), `REST answered by version '${restVersion}'`);
+      assert.equal(rest.res.headers.get("x-inferencehub-model-version"), restVersion);
+      assert.match(rest.res.headers.get("x-inferencehub-node") ?? "", /^node-[12]$/);
+      const [output] = rest.body.outputs ?? [];
+      assert.ok(output, "REST: no output");
+      assert.equal(output.datatype, "FP32");
+      assert.deepEqual(output.shape, [1, 4]);
+      assertClose([output.data], scaleReference(restVersion, restInput));
+      const restAnonymous = await restInfer({});
+      assert.equal(restAnonymous.status, 401);
+      assert.match(restAnonymous.headers.get("content-type") ?? "", /^application\/json/);
+      assert.equal(restAnonymous.headers.get("grpc-status"), null);
+      const denial = (await restAnonymous.json()) as { error?: unknown };
+      assert.equal(typeof denial.error, "string", JSON.stringify(denial));
+      t.diagnostic(
+        `REST through Envoy: 200 from version ${restVersion} on ${rest.res.headers.get("x-inferencehub-node")}; 401 without the key`,
+      );
 
       // A weight edit through the admin API (published on the host's loopback), seen in the split.
       const admin = (method: string, path: string, body?: unknown) =>
