@@ -18,7 +18,11 @@ export function formatConfig(config: Config): string {
       address: node.address,
       pool: node.pool,
       ...(node.drain ? { drain: true } : {}),
-      ...(node.restPort !== undefined ? { restPort: node.restPort } : {}),
+      ...(node.protocol === "rest"
+        ? { protocol: node.protocol }
+        : node.restPort !== undefined
+          ? { restPort: node.restPort }
+          : {}),
       ...(node.versionFrom !== "header" ? { versionFrom: node.versionFrom } : {}),
       ...(node.versionPorts.length > 0 ? { versionPorts: node.versionPorts } : {}),
     })),

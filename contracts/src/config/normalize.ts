@@ -80,7 +80,12 @@ function normalizeNode(raw: RawNode): NodeConfig {
     port: parts.port,
     pool: raw.pool ?? defaultPool,
     drain: raw.drain ?? false,
-    ...(raw.restPort !== undefined ? { restPort: raw.restPort } : {}),
+    ...(raw.protocol === "rest"
+      ? { restPort: parts.port }
+      : raw.restPort !== undefined
+        ? { restPort: raw.restPort }
+        : {}),
+    protocol: raw.protocol ?? "grpc",
     versionFrom: raw.versionFrom ?? "header",
     versionPorts: (raw.versionPorts ?? []).map((vp) => ({
       model: vp.model,

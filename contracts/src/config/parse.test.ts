@@ -41,6 +41,7 @@ test("a minimal file gets every default", () => {
       port: 9001,
       pool: "default",
       drain: false,
+      protocol: "grpc",
       versionFrom: "header",
       versionPorts: [],
     },

@@ -34,6 +34,7 @@ export interface RawNode {
   pool?: string;
   drain?: boolean;
   restPort?: number;
+  protocol?: "grpc" | "rest";
   versionFrom?: "header" | "body";
   versionPorts?: RawVersionPort[];
 }

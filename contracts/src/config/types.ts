@@ -89,8 +89,13 @@ export interface NodeConfig {
   pool: string;
   /** An operator is taking the node out: it gets no new calls (Envoy's DRAINING). */
   drain: boolean;
-  /** The node's REST/JSON port on `host`; absent = it serves gRPC only. */
+  /**
+   * The node's REST/JSON port on `host`; absent = it serves gRPC only. A REST-only node's is its
+   * address's port.
+   */
   restPort?: number;
+  /** What `address` serves: gRPC (and REST at restPort, if any), or REST only. */
+  protocol: "grpc" | "rest";
   /**
    * Where the node's server reads the version the gateway chose: "header"
    * (x-inferencehub-model-version, the reference node) or "body" (model_version in the request:

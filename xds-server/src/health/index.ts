@@ -11,6 +11,7 @@ export type { RoundAnswers, RoundVerdict } from "./round.js";
 export { modelKey, probeTargets } from "./targets.js";
 export type { ModelVersionTarget, NodeTarget } from "./targets.js";
 export { createGrpcProbeTransport } from "./grpc-transport.js";
+export { createHttpProbeTransport } from "./http-transport.js";
 export type { GrpcProbeTransportOptions } from "./grpc-transport.js";
 export { createHealthMetrics, healthStatuses } from "./metrics.js";
 export type { HealthMetrics } from "./metrics.js";

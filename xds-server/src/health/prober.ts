@@ -16,6 +16,7 @@ import type { Registry } from "prom-client";
 import type { Config } from "@inferencehub/contracts/config";
 import { systemClock, type Clock } from "@inferencehub/contracts/clock";
 import { createGrpcProbeTransport } from "./grpc-transport.js";
+import { createHttpProbeTransport } from "./http-transport.js";
 import { createHealthTable } from "./health-table.js";
 import { createHealthMetrics, type HealthMetrics } from "./metrics.js";
 import { interpretRound, notImplemented, statusName } from "./round.js";
@@ -44,7 +45,7 @@ export interface HealthProberOptions {
   log: Logger;
   /** The prober's metrics are registered here (once per registry). */
   registry: Registry;
-  /** Default: gRPC (createGrpcProbeTransport()). */
+  /** Default: gRPC (createGrpcProbeTransport()), HTTP for REST-only nodes (createHttpProbeTransport()). */
   transport?: ProbeTransport;
   /** Default: systemClock. */
   clock?: Clock;
@@ -94,7 +95,7 @@ function unhealthyThreshold(t: NodeTarget): number {
 export function createHealthProber(options: HealthProberOptions): HealthProber {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
-  const transport = options.transport ?? createGrpcProbeTransport();
+  const transport = options.transport ?? byProtocol(createGrpcProbeTransport(), createHttpProbeTransport());
   const log = options.log;
   const metrics = createHealthMetrics(options.registry);
   const table = createHealthTable({
@@ -108,7 +109,7 @@ export function createHealthProber(options: HealthProberOptions): HealthProber {
   let stopped = false;
 
   const connect = (t: NodeTarget) =>
-    transport.connect({ node: t.node, address: t.address, intervalMs: t.intervalMs });
+    transport.connect({ node: t.node, address: t.address, protocol: t.protocol, intervalMs: t.intervalMs });
 
   const nextDelay = (t: NodeTarget) => t.intervalMs * (1 + t.jitter * random());
 
@@ -227,8 +228,8 @@ export function createHealthProber(options: HealthProberOptions): HealthProber {
     }
     for (const t of targets) {
       const rt = runtimes.get(t.node);
-      if (!rt || rt.target.address !== t.address) {
-        // Another address is another server: nothing known about the old one carries over.
+      if (!rt || rt.target.address !== t.address || rt.target.protocol !== t.protocol) {
+        // Another address (or protocol) is another server: nothing known about the old one carries over.
         if (rt) {
           closeRuntime(rt);
           table.removeNode(t.node);
@@ -303,4 +304,9 @@ function countFailures(
     if (!r.ok) count("model_ready", statusName(r.code));
     else if (!r.value) count("model_ready", "NOT_READY");
   }
+}
+
+/** Each node probed in the protocol it speaks. */
+function byProtocol(grpc: ProbeTransport, rest: ProbeTransport): ProbeTransport {
+  return { connect: (target) => (target.protocol === "rest" ? rest : grpc).connect(target) };
 }

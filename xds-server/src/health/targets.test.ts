@@ -14,6 +14,7 @@ test("one target per node with the versions placed on it; node settings are the 
   assert.deepEqual(a, {
     node: "a",
     address: "127.0.0.1:9001",
+    protocol: "grpc",
     intervalMs: 500,
     timeoutMs: 1000,
     jitter: 0.1,
@@ -52,6 +53,7 @@ test("one target per node with the versions placed on it; node settings are the 
   assert.deepEqual(idle, {
     node: "idle",
     address: "127.0.0.1:9003",
+    protocol: "grpc",
     intervalMs: 2000,
     timeoutMs: 1000,
     jitter: 0.1,

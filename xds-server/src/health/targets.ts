@@ -16,6 +16,8 @@ export interface ModelVersionTarget {
 export interface NodeTarget {
   node: string;
   address: string;
+  /** gRPC, or REST for a node that speaks only that (probed over HTTP). */
+  protocol: "grpc" | "rest";
   /**
    * Interval, timeout (of the node-level probes) and jitter: the smallest among the models the
    * node serves, so no model is probed less often or more leniently than it asked for. A node
@@ -52,6 +54,7 @@ export function probeTargets(config: Config): NodeTarget[] {
     return {
       node: node.name,
       address: node.address,
+      protocol: node.protocol,
       intervalMs: Math.min(...settings.map((s) => s.intervalMs)),
       timeoutMs: Math.min(...settings.map((s) => s.timeoutMs)),
       jitter: Math.min(...settings.map((s) => s.jitter)),

@@ -32,6 +32,8 @@ export interface ConnectTarget {
   node: string;
   /** `ip:port`, IPv6 in brackets. */
   address: string;
+  /** What the node speaks at `address`: the transport to probe it with. */
+  protocol: "grpc" | "rest";
   /** The node's probe interval: a transport may bound its reconnect backoff by it. */
   intervalMs: number;
 }

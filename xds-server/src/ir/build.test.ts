@@ -274,3 +274,48 @@ models:
   // Every node down: no model can be served, so the gateway is not ready.
   assert.equal(buildIR(cfg, () => "UNHEALTHY").ready, false);
 });
+
+test("a REST-only node: in REST clusters only; its version's share of gRPC calls moves to versions with a gRPC node", () => {
+  const cfg = config(`
+nodes:
+  - { name: both, address: "10.0.0.1:9001", restPort: 8000 }
+  - { name: rest, address: "10.0.0.2:8000", protocol: rest }
+models:
+  - name: m
+    versions:
+      - { version: "1", weight: 50, nodes: [both] }
+      - { version: "2", weight: 50, nodes: [rest] }
+`);
+  const ir = buildIR(cfg, unknownHealth);
+  const endpoints = (name: string) =>
+    ir.clusters.find((c) => c.name === name)?.endpoints.map((e) => `${e.node}@${e.port}`);
+  assert.deepEqual(endpoints("m~1"), ["both@9001"]);
+  assert.deepEqual(endpoints("m~2"), []);
+  assert.deepEqual(endpoints("m~2~rest"), ["rest@8000"]);
+  const m = ir.models[0];
+  assert.deepEqual(
+    m?.versions.map((v) => [v.version, v.weight]),
+    [
+      ["1", 100],
+      ["2", 0],
+    ],
+  );
+  // Not down: it never served gRPC, so the gRPC split is not degraded.
+  assert.equal(m?.versionsDown, undefined);
+  assert.deepEqual(
+    m?.rest?.versions.map((v) => [v.version, v.weight]),
+    [
+      ["1", 50],
+      ["2", 50],
+    ],
+  );
+  assert.equal(ir.ready, true);
+  // The REST-only version down: REST fails over to version 1; the model is still servable.
+  const down = buildIR(cfg, (node) => (node === "rest" ? "UNHEALTHY" : "HEALTHY"));
+  assert.deepEqual(down.models[0]?.rest?.versionsDown, ["2"]);
+  assert.deepEqual(
+    down.models[0]?.rest?.versions.map((v) => v.weight),
+    [100, 0],
+  );
+  assert.equal(down.ready, true);
+});

@@ -19,7 +19,6 @@ import type {
   ModelIR,
   RestRoutingIR,
   RetryIR,
-  VersionRouteIR,
 } from "./types.js";
 
 /**
@@ -47,7 +46,8 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
   const models = sortBy(config.models, (m) => m.name);
   const extAuthz = options.extAuthz ?? (config.auth ? buildExtAuthz(config.auth) : undefined);
   const clusterContext = { nodes, pools: config.pools, health };
-  const builtModels = models.map((model) => buildModel(model, versionUp(nodes, health), servesRest(nodes)));
+  const up = versionUp(nodes, health);
+  const built = models.map((model) => buildModel(model, nodes, up));
   return {
     listener: buildListener(config),
     ...(extAuthz ? { extAuthz: { ...extAuthz, service: { ...extAuthz.service } } } : {}),
@@ -63,10 +63,8 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
           },
         }
       : {}),
-    ready: builtModels.every((model) =>
-      model.versions.some((v) => v.weight > 0 && !(model.versionsDown ?? []).includes(v.version)),
-    ),
-    models: builtModels,
+    ready: built.every((m) => m.servable),
+    models: built.map((m) => m.ir),
     clusters: sortBy(
       models.flatMap((model) =>
         model.versions.flatMap((version) => {
@@ -78,13 +76,6 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
       (c) => c.name,
     ),
   };
-}
-
-/** Whether a version has a node that serves the REST/JSON form (one with a restPort). */
-type ServesRest = (version: VersionConfig) => boolean;
-
-function servesRest(nodes: ReadonlyMap<string, NodeConfig>): ServesRest {
-  return (version) => version.nodes.some((name) => nodes.get(name)?.restPort !== undefined);
 }
 
 function buildListener(config: Config): ListenerIR {
@@ -117,93 +108,133 @@ function buildExtAuthz(auth: AuthConfig): ExtAuthzIR {
   };
 }
 
-/** Whether a version has a node that may serve it: one HEALTHY, or UNKNOWN (not probed yet). */
-type VersionUp = (model: string, version: VersionConfig) => boolean;
+/** Which nodes a protocol's calls can go to: gRPC (at `address`), or REST (at `restPort`). */
+type Serves = (node: NodeConfig) => boolean;
+const servesGrpc: Serves = (node) => node.protocol !== "rest";
+const servesRest: Serves = (node) => node.restPort !== undefined;
+
+/**
+ * Whether a version has a node that may serve it over a protocol: one HEALTHY, or UNKNOWN (not
+ * probed yet), not draining.
+ */
+type VersionUp = (model: string, version: VersionConfig, serves: Serves) => boolean;
 
 function versionUp(nodes: ReadonlyMap<string, NodeConfig>, health: HealthView): VersionUp {
-  return (model, version) =>
+  return (model, version, serves) =>
     version.nodes.some((name) => {
-      if (nodes.get(name)?.drain) return false;
+      const node = nodes.get(name);
+      if (!node || node.drain || !serves(node)) return false;
       const status = health(name, model, version.version);
       return status === "HEALTHY" || status === "UNKNOWN";
     });
 }
 
-function buildModel(model: ModelConfig, up: VersionUp, rest: ServesRest): ModelIR {
+/** One protocol's split of a model's calls: the weights, and the weighted versions down. */
+interface Split {
+  weights: number[];
+  down: VersionConfig[];
+  /** Which versions have a node that speaks the protocol at all. */
+  capable: boolean[];
+}
+
+/**
+ * A version none of whose nodes speaks the protocol gives its share of that protocol's calls to
+ * the others in proportion; then a version with no node up does the same (versionFailover:
+ * share), and is listed as down.
+ */
+function splitFor(
+  model: ModelConfig,
+  versions: readonly VersionConfig[],
+  configured: readonly number[],
+  nodes: ReadonlyMap<string, NodeConfig>,
+  up: VersionUp,
+  serves: Serves,
+): Split {
+  const capable = versions.map((v) => v.nodes.some((name) => serves(nodes.get(name) ?? ({} as NodeConfig))));
+  const base = capable.some((c, i) => c && (configured[i] ?? 0) > 0)
+    ? shareOut(configured, capable)
+    : [...configured];
+  const down = versions.filter((v, i) => capable[i] && (base[i] ?? 0) > 0 && !up(model.name, v, serves));
+  const weights =
+    down.length > 0 && model.versionFailover === "share" && model.pin === undefined
+      ? shareOut(
+          base,
+          versions.map((v) => !down.includes(v)),
+        )
+      : base;
+  return { weights, down, capable };
+}
+
+function buildModel(
+  model: ModelConfig,
+  nodes: ReadonlyMap<string, NodeConfig>,
+  up: VersionUp,
+): { ir: ModelIR; servable: boolean } {
   const retry = buildRetry(model);
   const versions = sortBy(model.versions, (v) => v.version);
   // A pin overrides the weights: the pinned version takes every call.
   const configured = versions.map((v) =>
     model.pin === undefined ? v.weight : v.version === model.pin ? 100 : 0,
   );
-  const down = versions.filter((v, i) => (configured[i] ?? 0) > 0 && !up(model.name, v));
-  const weights =
-    down.length > 0 && model.versionFailover === "share" && model.pin === undefined
-      ? shareOut(
-          configured,
-          versions.map((v) => !down.includes(v)),
-        )
-      : configured;
+  const grpc = splitFor(model, versions, configured, nodes, up, servesGrpc);
+  const rest = splitFor(model, versions, configured, nodes, up, servesRest);
   const routes = versions.map((v, i) => ({
     version: v.version,
-    weight: weights[i] ?? 0,
+    weight: grpc.weights[i] ?? 0,
     cluster: clusterName(model.name, v.version),
   }));
-  const restRouting = buildRestRouting(model, routes, (version) => {
-    const v = versions.find((x) => x.version === version);
-    return v !== undefined && rest(v);
-  });
+  const restRouting = buildRestRouting(model, versions, rest);
+  // Ready (ServerReady, /v2/health/ready) when some weighted version can serve one protocol or the other.
+  const takesCalls = (split: Split) =>
+    split.weights.some((w, i) => w > 0 && split.capable[i] && !split.down.includes(versions[i]!));
   return {
-    name: model.name,
-    versions: routes,
-    ...(model.shadow
-      ? {
-          shadow: {
-            version: model.shadow.version,
-            cluster: clusterName(model.name, model.shadow.version),
-            percent: model.shadow.percent,
-          },
-        }
-      : {}),
-    timeoutMs: model.timeoutMs,
-    ...(retry ? { retry } : {}),
-    ...(restRouting ? { rest: restRouting } : {}),
-    ...(down.length > 0 ? { versionsDown: down.map((v) => v.version) } : {}),
+    ir: {
+      name: model.name,
+      versions: routes,
+      ...(model.shadow
+        ? {
+            shadow: {
+              version: model.shadow.version,
+              cluster: clusterName(model.name, model.shadow.version),
+              percent: model.shadow.percent,
+            },
+          }
+        : {}),
+      timeoutMs: model.timeoutMs,
+      ...(retry ? { retry } : {}),
+      ...(restRouting ? { rest: restRouting } : {}),
+      ...(grpc.down.length > 0 ? { versionsDown: grpc.down.map((v) => v.version) } : {}),
+    },
+    servable: takesCalls(grpc) || (restRouting !== undefined && takesCalls(rest)),
   };
 }
 
 /**
- * REST calls go where gRPC calls go, among the versions with a node that serves REST: a weighted
- * version without one gives its share to the others in proportion, as a version that is down does.
+ * REST calls are split as gRPC calls are, among the versions with a node that serves REST (a
+ * weighted version without one, or with none up, gives its share to the others in proportion).
  */
 function buildRestRouting(
   model: ModelConfig,
-  routes: readonly VersionRouteIR[],
-  servesRest: (version: string) => boolean,
+  versions: readonly VersionConfig[],
+  split: Split,
 ): RestRoutingIR | undefined {
-  const withRest = routes.filter((r) => servesRest(r.version));
-  if (withRest.length === 0) return undefined;
-  const weights = shareOut(
-    routes.map((r) => r.weight),
-    routes.map((r) => servesRest(r.version)),
-  );
+  if (!split.capable.some(Boolean)) return undefined;
   const shadow = model.shadow;
+  const shadowIndex = versions.findIndex((v) => v.version === shadow?.version);
   return {
-    versions: routes.flatMap((r, i) =>
-      servesRest(r.version)
+    versions: versions.flatMap((v, i) =>
+      split.capable[i]
         ? [
             {
-              version: r.version,
-              // shareOut leaves the weights alone when no weighted version serves REST.
-              weight: withRest.some((x) => x.weight > 0) ? (weights[i] ?? 0) : 0,
-              cluster: restClusterName(model.name, r.version),
-              pathVersion:
-                model.versions.find((v) => v.version === r.version)?.serverVersion ?? r.version,
+              version: v.version,
+              weight: split.weights[i] ?? 0,
+              cluster: restClusterName(model.name, v.version),
+              pathVersion: v.serverVersion,
             },
           ]
         : [],
     ),
-    ...(shadow && servesRest(shadow.version)
+    ...(shadow && split.capable[shadowIndex]
       ? {
           shadow: {
             version: shadow.version,
@@ -212,6 +243,7 @@ function buildRestRouting(
           },
         }
       : {}),
+    ...(split.down.length > 0 ? { versionsDown: split.down.map((v) => v.version) } : {}),
   };
 }
 
@@ -302,7 +334,7 @@ function buildEndpoints(
       if (!node) throw new Error(`buildIR: version ${model}~${version.version} names unknown node ${name}`);
       return node;
     })
-    .filter((node) => protocol === "grpc" || node.restPort !== undefined);
+    .filter(protocol === "grpc" ? servesGrpc : servesRest);
   // Priorities count only the pools present here, so a cluster without gpu nodes starts at 0.
   const present = ctx.pools.filter((pool) => nodes.some((node) => node.pool === pool));
   const endpoints = nodes.map((node): EndpointIR => {

@@ -138,6 +138,8 @@ export interface RestRoutingIR {
   versions: RestVersionIR[];
   /** The model's shadow, when its version serves REST. */
   shadow?: ShadowIR;
+  /** As ModelIR.versionsDown, for REST: weighted versions with a REST node but none up. */
+  versionsDown?: string[];
 }
 
 export interface RestVersionIR extends VersionRouteIR {

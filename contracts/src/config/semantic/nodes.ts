@@ -20,7 +20,17 @@ export function checkNodes(raw: Raw): Issue[] {
     if (!isRecord(node)) return;
     issues.push(...checkAddress(node.address, ["nodes", i, "address"]));
     const parts = typeof node.address === "string" ? splitAddress(node.address) : undefined;
-    if (parts && node.restPort !== undefined && node.restPort === parts.port) {
+    if (node.protocol === "rest" && node.restPort !== undefined) {
+      issues.push({
+        segments: ["nodes", i, "restPort"],
+        message: `is for a node that serves gRPC at its address; a REST-only node's address is its REST port: drop restPort`,
+      });
+    } else if (node.protocol === "rest" && listOf(node.versionPorts).length > 0) {
+      issues.push({
+        segments: ["nodes", i, "versionPorts"],
+        message: `are gRPC ports for proxyless clients; a REST-only node has none`,
+      });
+    } else if (parts && node.restPort !== undefined && node.restPort === parts.port) {
       issues.push({
         segments: ["nodes", i, "restPort"],
         message: `is the node's gRPC port (address); REST is served on a port of its own`,
