@@ -3,6 +3,7 @@
  * array of JSON values, turned into the little-endian raw form the inference core reads, and raw
  * output tensors turned back into JSON text. Pure: no I/O; every error names the tensor.
  */
+import { float16ToFloat32, float32ToFloat16 } from "@inferencehub/contracts/float16";
 import { clip, shapeText } from "../client-text.js";
 import { elementSize, type KservDatatype } from "../datatypes.js";
 import { invalidArgument } from "../errors.js";
@@ -82,44 +83,6 @@ function checkElement(name: string, datatype: KservDatatype, value: unknown, ind
   }
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE 754 binary16 bits of a number (through float32), rounding half to even. */
-export function toFloat16Bits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    const shift = 14 - e;
-    const full = mant | 0x800000;
-    let half = full >>> shift;
-    const rem = full & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1) === 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1)) half++;
-  return sign | half;
-}
-
-export function fromFloat16Bits(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant !== 0 ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
 /** BYTES elements in the raw form: each a 4-byte little-endian length, then its bytes. */
 export function encodeBytesElements(elements: readonly (string | Uint8Array)[]): Buffer {
   const parts: Buffer[] = [];
@@ -158,7 +121,7 @@ export function encodeValues(datatype: KservDatatype, values: readonly unknown[]
         view.setUint16(i * 2, v, true);
         break;
       case "FP16":
-        view.setUint16(i * 2, toFloat16Bits(v), true);
+        view.setUint16(i * 2, float32ToFloat16(v), true);
         break;
       case "INT32":
         view.setInt32(i * 4, v, true);
@@ -254,7 +217,7 @@ export function jsonDataText(datatype: KservDatatype, raw: Buffer): string {
         parts[i] = String(view.getUint16(i * 2, true));
         break;
       case "FP16":
-        parts[i] = numberText(fromFloat16Bits(view.getUint16(i * 2, true)));
+        parts[i] = numberText(float16ToFloat32(view.getUint16(i * 2, true)));
         break;
       case "INT32":
         parts[i] = String(view.getInt32(i * 4, true));
