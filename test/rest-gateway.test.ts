@@ -24,6 +24,7 @@ const apiKey = "ihk_rest-user";
 /** A tenant that may call every model: only it learns that a name is not served (404). */
 const allModelsKey = "ihk_rest-all";
 const bodyLimit = 64 * 1024;
+const modelTimeoutMs = 2_000;
 
 /**
  * scale: versions 1 and 2 on the REST nodes a and b, version 3 on node c, which serves gRPC only;
@@ -36,6 +37,8 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number, we
     models: [
       {
         name: "scale",
+        // Bounds a REST call whole, upload included: a slow body is cut here.
+        timeout: `${modelTimeoutMs}ms`,
         versions: [
           { version: "1", weight: weights[0], nodes: ["node-a"] },
           { version: "2", weight: weights[1], nodes: ["node-b"] },
@@ -247,6 +250,43 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
       headers: { "content-type": "application/json" },
     });
     assert.equal(justUnder.status, 400, JSON.stringify(justUnder.json));
+  });
+
+  test("a body that does not match the model's inputs is 400 from the node, naming the input", async () => {
+    const answer = await call("/v2/models/scale/infer", {
+      method: "POST",
+      body: JSON.stringify({
+        inputs: [{ name: "inputz", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4] }],
+      }),
+      headers: { "content-type": "application/json" },
+    });
+    assertError(answer, 400, /inputz/);
+  });
+
+  test("a body sent too slowly is cut at the model's timeout, and the gateway keeps serving", async () => {
+    const started = Date.now();
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${base}/v2/models/scale/infer`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          "content-type": "application/json",
+          "content-length": "1000",
+        },
+      });
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += String(d)));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      // A tenth of the body, then nothing: a client that holds the call open.
+      req.write(" ".repeat(100));
+    });
+    const tookMs = Date.now() - started;
+    assert.equal(answer.status, 408, `${answer.status} ${answer.body}`);
+    assert.ok(tookMs < modelTimeoutMs + 3_000, `answered after ${tookMs} ms`);
+    assert.equal((await infer("/v2/models/scale/infer")).status, 200);
   });
 
   test("one weight change steers a gRPC client and a REST client of the same model at once", async () => {
