@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { servedByHeader, servedVersionHeader } from "@inferencehub/contracts/headers";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
@@ -83,6 +84,17 @@ describe("a REST-only node behind the gateway (#15)", () => {
       assert.equal(response.modelVersion, "1");
       assert.equal(headers[servedByHeader], "node-g");
     }
+    // Pinned over gRPC to the REST-only version: told so, not "no node is up".
+    await assert.rejects(
+      client.infer(fp32Request("scale", SCALE_SAMPLE_INPUT), {
+        metadata: { "inferencehub-model": "scale", "inferencehub-model-version": "2" },
+      }),
+      (err: ServiceError) => {
+        assert.equal(err.code, status.UNIMPLEMENTED, err.details);
+        assert.match(err.details, /version '2' of model 'scale' is served over REST only/);
+        return true;
+      },
+    );
   });
 
   test("killed: found UNHEALTHY over HTTP, and its share of REST calls goes to the other version", async () => {

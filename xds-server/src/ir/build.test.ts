@@ -300,8 +300,12 @@ models:
       ["2", 0],
     ],
   );
-  // Not down: it never served gRPC, so the gRPC split is not degraded.
+  // Not down: it never served gRPC, so the gRPC split is not degraded; its gRPC routes say so.
   assert.equal(m?.versionsDown, undefined);
+  assert.deepEqual(
+    m?.versions.map((v) => v.restOnly ?? false),
+    [false, true],
+  );
   assert.deepEqual(
     m?.rest?.versions.map((v) => [v.version, v.weight]),
     [

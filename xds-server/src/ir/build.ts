@@ -182,6 +182,7 @@ function buildModel(
     version: v.version,
     weight: grpc.weights[i] ?? 0,
     cluster: clusterName(model.name, v.version),
+    ...(grpc.capable[i] ? {} : { restOnly: true as const }),
   }));
   const restRouting = buildRestRouting(model, versions, rest);
   // Ready (ServerReady, /v2/health/ready) when some weighted version can serve one protocol or the other.

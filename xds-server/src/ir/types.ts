@@ -160,6 +160,8 @@ export interface VersionRouteIR {
   weight: number;
   /** The cluster serving this version (ClusterIR.name). */
   cluster: string;
+  /** In ModelIR.versions: every node of the version speaks REST only, so gRPC calls cannot reach it. */
+  restOnly?: true;
 }
 
 export interface ShadowIR {

@@ -232,6 +232,15 @@ function headersFor(model: ModelIR, group: ClientGroup, version?: string): Heade
 }
 
 function pinnedRoute(model: ModelIR, version: VersionRouteIR, group: ClientGroup, unary = false): Route {
+  if (version.restOnly && group === "envoy") {
+    // Its nodes speak REST only: say so, rather than "no node is up" from an empty cluster.
+    return grpcErrorRoute(
+      version.cluster,
+      headersFor(model, group, version.version),
+      grpcStatus.unimplemented,
+      `version '${version.version}' of model '${model.name}' is served over REST only (its nodes have protocol: rest); call it at /v2/models/${model.name}/versions/${version.version}`,
+    );
+  }
   return Route.fromPartial({
     name: version.cluster,
     match: {
