@@ -316,6 +316,7 @@ function buildCluster(
     outlierDetection: { ...model.outlierDetection },
     panicThreshold: model.panicThreshold,
     endpoints: buildEndpoints(model.name, version, ctx, protocol),
+    ...(rest && model.shadow?.version === version.version ? { restPathVersion: version.serverVersion } : {}),
     // REST calls name the version in the path the gateway writes: nothing to rewrite in the body.
     ...(!rest && version.nodes.some((name) => ctx.nodes.get(name)?.versionFrom === "body")
       ? { bodyVersion: version.serverVersion }

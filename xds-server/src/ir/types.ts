@@ -198,6 +198,12 @@ export interface ClusterIR {
   name: string;
   /** What the nodes speak: gRPC over HTTP/2, or the REST/JSON form over HTTP/1.1 (Envoy only). */
   protocol: "grpc" | "rest";
+  /**
+   * A REST cluster of a version that is some model's shadow: shadow copies carry the path the
+   * route wrote for the primary version, so the cluster writes this one (the nodes' name for the
+   * version, "" for none) into every path.
+   */
+  restPathVersion?: string;
   model: string;
   version: string;
   /** Longest Envoy waits for a TCP connection to a node. */

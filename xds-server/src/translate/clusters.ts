@@ -29,6 +29,7 @@ import {
 import { adsConfigSource, byName, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
 import { bodyVersionFilter } from "./filters/body-version.js";
+import { restPathVersionFilter } from "./filters/rest-path-version.js";
 import type { ClientGroup, Named } from "./types.js";
 
 /**
@@ -200,6 +201,7 @@ function upstreamProtocolOptions(c: ClusterIR, group: ClientGroup) {
         group === "envoy"
           ? [
               ...(c.bodyVersion !== undefined ? [bodyVersionFilter(c.bodyVersion)] : []),
+              ...(c.restPathVersion !== undefined ? [restPathVersionFilter(c.model, c.restPathVersion)] : []),
               ...routedHeaderFilters(c.model, c.version),
             ]
           : [],
