@@ -23,6 +23,8 @@ import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway
 const apiKey = "ihk_rest-user";
 /** A tenant that may call every model: only it learns that a name is not served (404). */
 const allModelsKey = "ihk_rest-all";
+/** A tenant with a rate limit of one call at a time. */
+const limitedKey = "ihk_rest-limited";
 const bodyLimit = 64 * 1024;
 const modelTimeoutMs = 2_000;
 
@@ -53,6 +55,7 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number, we
       tenants: [
         { name: "rest-user", models: ["scale", "mlp"] },
         { name: "rest-all", models: ["*"] },
+        { name: "rest-limited", models: ["scale"], rateLimit: { callsPerSecond: 0.1, burst: 1 } },
       ],
     },
   };
@@ -115,6 +118,7 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
         keys: [
           { id: "user", tenant: "rest-user", sha256: hashApiKey(apiKey) },
           { id: "all", tenant: "rest-all", sha256: hashApiKey(allModelsKey) },
+          { id: "limited", tenant: "rest-limited", sha256: hashApiKey(limitedKey) },
         ],
       }),
     );
@@ -250,6 +254,14 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
       headers: { "content-type": "application/json" },
     });
     assert.equal(justUnder.status, 400, JSON.stringify(justUnder.json));
+  });
+
+  test("over its tenant's rate limit a REST call is 429 with Retry-After, as JSON", async () => {
+    const first = await call("/v2/models/scale/infer", { method: "POST", body: scaleBody }, limitedKey);
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    const second = await call("/v2/models/scale/infer", { method: "POST", body: scaleBody }, limitedKey);
+    assertError(second, 429, /over its rate limit/);
+    assert.ok(Number(second.headers.get("retry-after")) >= 1, String(second.headers.get("retry-after")));
   });
 
   test("a body that does not match the model's inputs is 400 from the node, naming the input", async () => {
