@@ -87,7 +87,7 @@ test("xds-server source may not import scripts/; its tests and testing/ harnesse
   // A test still imports other stage folders through their index.
   const deepFromTest = await lintAt(
     "xds-server/src/admin/deliberate-deep-import.test.ts",
-    'import { ConfigFile } from "../runner/config-file.js";\nexport const file = ConfigFile;\n',
+    'import { ConfigFile } from "../source/config-file.js";\nexport const file = ConfigFile;\n',
   );
   assert.equal(deepFromTest.length, 1, deepFromTest.join("\n"));
 });

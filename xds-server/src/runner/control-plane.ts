@@ -23,7 +23,7 @@ import { createSnapshotBuilder, type Snapshot, type SnapshotBuilder } from "../s
 import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
-import { ConfigFile } from "./config-file.js";
+import { ConfigFile } from "../source/index.js";
 import { proxylessLimits } from "./proxyless-limits.js";
 import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
