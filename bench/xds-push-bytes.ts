@@ -3,7 +3,7 @@
  * models of 3 versions, State of the World vs delta, and for contrast one endpoint change (scale
  * version 3 leaves one of its two nodes), counted on the wire side: a synthetic
  * client subscribes as Envoy does (CDS, LDS and SRDS wildcard, EDS and RDS by name) over a real grpc-js
- * ADS server in process (test-harness startTestAds, openSotw/openDelta), ACKs everything, and
+ * ADS server in process (server/testing startTestAds, openSotw/openDelta), ACKs everything, and
  * sums the encoded size of every response from the new snapshot until the stream is quiet.
  *
  * Baseline, from the same two snapshots: the encoded size of the resources whose content changed

@@ -1,7 +1,7 @@
 /**
  * Synthetic ADS clients that subscribe as Envoy does (CDS, LDS and SRDS wildcard, EDS and RDS by
  * the names those return) and ACK every response at once, over a raw stream from
- * xds-server/src/server/test-harness.ts (openSotw/openDelta), each with a node identity of its own
+ * xds-server/src/server/testing/ads-harness.ts (openSotw/openDelta), each with a node identity of its own
  * so that a hundred of them show as a hundred clients in /status. Each response is counted, by
  * kind, at its size on the wire (the encoded DiscoveryResponse) unless told not to.
  */
