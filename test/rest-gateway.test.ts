@@ -102,6 +102,26 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
     assert.equal(answer.headers.get("grpc-status"), null);
   };
 
+  /**
+   * A POST to scale's infer path that sends `headers` and then only `sent` of its body, and
+   * resolves with Envoy's answer: what a client that declares more than it sends gets.
+   */
+  const postPartly = (headers: Record<string, string>, sent: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${base}/v2/models/scale/infer`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...headers },
+      });
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += String(d)));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      if (sent === "") req.flushHeaders();
+      else req.write(sent);
+    });
+
   before(async () => {
     extAuthzPort = await freePort();
     gw = await startGateway({
@@ -226,25 +246,8 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
   });
 
   test("a body declared larger than listener.maxRequestBodyBytes is refused with 413 before it is sent", async () => {
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${base}/v2/models/scale/infer`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${apiKey}`,
-          "content-type": "application/json",
-          "content-length": String(bodyLimit + 1),
-          // Envoy answers before the body: the client need not send it at all.
-          expect: "100-continue",
-        },
-      });
-      req.on("response", (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += String(d)));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("error", reject);
-      req.flushHeaders();
-    });
+    // Envoy answers before the body: the client need not send it at all.
+    const answer = await postPartly({ "content-length": String(bodyLimit + 1), expect: "100-continue" }, "");
     assert.equal(answer.status, 413, answer.body);
     assert.match(String((JSON.parse(answer.body) as { error: string }).error), /larger than the 65536 bytes/);
     // Just under the limit is forwarded (and refused by the node as not a tensor, not by size).
@@ -277,24 +280,8 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
 
   test("a body sent too slowly is cut at the model's timeout, and the gateway keeps serving", async () => {
     const started = Date.now();
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${base}/v2/models/scale/infer`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${apiKey}`,
-          "content-type": "application/json",
-          "content-length": "1000",
-        },
-      });
-      req.on("response", (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += String(d)));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("error", reject);
-      // A tenth of the body, then nothing: a client that holds the call open.
-      req.write(" ".repeat(100));
-    });
+    // A tenth of the body, then nothing: a client that holds the call open.
+    const answer = await postPartly({ "content-length": "1000" }, " ".repeat(100));
     const tookMs = Date.now() - started;
     assert.equal(answer.status, 408, `${answer.status} ${answer.body}`);
     assert.ok(tookMs < modelTimeoutMs + 3_000, `answered after ${tookMs} ms`);

@@ -15,8 +15,7 @@
  * https://protobuf.dev/programming-guides/encoding/
  */
 import { inferenceService, unaryModelMethods } from "@inferencehub/contracts/protocol";
-import { Lua } from "../../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
-import { luaTypeUrl, packAny } from "../../resources/index.js";
+import { luaUpstreamFilter } from "./lua.js";
 
 /** The Lua source for one cluster; `version` is a checked version name or "" (no quoting needed). */
 export function bodyVersionLua(version: string): string {
@@ -107,16 +106,5 @@ end
 
 /** The upstream filter entry for a cluster's HttpProtocolOptions.http_filters. */
 export function bodyVersionFilter(version: string) {
-  return {
-    name: "envoy.filters.http.lua",
-    configType: {
-      $case: "typedConfig" as const,
-      typedConfig: packAny(
-        luaTypeUrl,
-        Lua.fromPartial({
-          defaultSourceCode: { specifier: { $case: "inlineString", inlineString: bodyVersionLua(version) } },
-        }),
-      ),
-    },
-  };
+  return luaUpstreamFilter(bodyVersionLua(version));
 }

@@ -45,6 +45,22 @@ export const luaFilter: HttpFilterSpec = {
     }),
 };
 
+/** A Lua script as an upstream filter, for a cluster's HttpProtocolOptions.http_filters. */
+export function luaUpstreamFilter(source: string) {
+  return {
+    name: luaFilterName,
+    configType: {
+      $case: "typedConfig" as const,
+      typedConfig: packAny(
+        luaTypeUrl,
+        Lua.fromPartial({
+          defaultSourceCode: { specifier: { $case: "inlineString", inlineString: source } },
+        }),
+      ),
+    },
+  };
+}
+
 /** typed_per_filter_config that runs the script `name` on a route. */
 export function luaPerRoute(name: LuaSourceName): Record<string, Any> {
   return { [luaFilterName]: packAny(luaPerRouteTypeUrl, { override: { $case: "name", name } }) };

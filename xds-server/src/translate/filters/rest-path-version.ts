@@ -7,8 +7,7 @@
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_filters/lua_filter
  */
 import { restModelsPrefix } from "@inferencehub/contracts/protocol";
-import { Lua } from "../../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
-import { luaTypeUrl, packAny } from "../../resources/index.js";
+import { luaUpstreamFilter } from "./lua.js";
 
 const name = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
 
@@ -39,18 +38,5 @@ end
 
 /** The upstream filter entry for a REST cluster's HttpProtocolOptions.http_filters. */
 export function restPathVersionFilter(model: string, pathVersion: string) {
-  return {
-    name: "envoy.filters.http.lua",
-    configType: {
-      $case: "typedConfig" as const,
-      typedConfig: packAny(
-        luaTypeUrl,
-        Lua.fromPartial({
-          defaultSourceCode: {
-            specifier: { $case: "inlineString", inlineString: restPathVersionLua(model, pathVersion) },
-          },
-        }),
-      ),
-    },
-  };
+  return luaUpstreamFilter(restPathVersionLua(model, pathVersion));
 }
