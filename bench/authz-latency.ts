@@ -8,12 +8,19 @@
  *   key+body       an API key, no model header: ext-authz reads the model name from the body's
  *                  first bytes and Envoy chooses the route again
  *
+ * Beside the latency, the CPU each call costs: the user + system time (/proc/<pid>/stat) that the
+ * Envoy serving the path, ext-authz and the node used over the measured rounds (not the warm-up),
+ * divided by the calls of those rounds, in µs. The node's figure is the inference itself (and its
+ * gRPC server), the yardstick for the gateway's. Before the rounds, 3 s with no calls give each
+ * process's idle CPU (ms per second), to read the per-call figures against.
+ *
  *   npx tsx bench/authz-latency.ts            # 4 rounds x 3000 calls, 16 in flight, 1 connection
  *   BENCH_CALLS=10000 BENCH_CONCURRENCY=32 BENCH_ROUNDS=6 npx tsx bench/authz-latency.ts
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { stringify } from "yaml";
 import { hashApiKey } from "../ext-authz/src/index.js";
@@ -22,11 +29,13 @@ import { startExtAuthzProcess, type ExtAuthzProcess } from "../scripts/lib/ext-a
 import { startNode, type NodeProcess } from "../scripts/lib/node-process.js";
 import { freePorts } from "../scripts/lib/ports.js";
 import { startXdsServer, type XdsProcess } from "../scripts/lib/xds-process.js";
+import { addCpu, cpuDelta, cpuSnapshot, usPerCall, type CpuSnapshot } from "./lib/cpu-per-call.js";
 import { ensureGhz, runGhz, type GhzResult } from "./lib/ghz.js";
 
 const calls = Number(process.env.BENCH_CALLS ?? 3000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
+const idleMs = 3000;
 
 const data = {
   model_name: "mlp",
@@ -66,6 +75,9 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "inferencehub-bench-authz-"));
   const stops: (() => Promise<void>)[] = [];
   const results = new Map<string, GhzResult[]>();
+  /** CPU ms over the measured rounds, per path: the path's Envoy, ext-authz and the node. */
+  const cpu = new Map<string, CpuSnapshot>();
+  let idle = "";
   try {
     const node: NodeProcess = await startNode({
       name: "bench-node",
@@ -118,8 +130,17 @@ async function main(): Promise<void> {
       await xds.waitForSync(name);
       return envoy;
     };
-    await gateway("plain", "plain.yaml");
-    await gateway("authz", "authz.yaml");
+    const plainEnvoy = await gateway("plain", "plain.yaml");
+    const authzEnvoy = await gateway("authz", "authz.yaml");
+    const pid = (p: { pid?: number | undefined }, what: string) => {
+      if (p.pid === undefined) throw new Error(`${what} has no pid`);
+      return p.pid;
+    };
+    const processes = (envoy: EnvoyProcess) => ({
+      envoy: envoy.pid,
+      "ext-authz": pid(authz.process, "ext-authz"),
+      node: pid(node.process, "the node"),
+    });
 
     const paths = {
       "no-authz": { target: `127.0.0.1:${plainPort}`, metadata: { "inferencehub-model": "mlp" } },
@@ -133,17 +154,47 @@ async function main(): Promise<void> {
       },
       "key+body": { target: `127.0.0.1:${authzPort}`, metadata: { authorization: `Bearer ${apiKey}` } },
     } as const;
+    // The processes whose CPU each path's calls are charged to (ext-authz idles on no-authz).
+    const pids: Record<keyof typeof paths, Record<string, number>> = {
+      "no-authz": processes(plainEnvoy),
+      "key+header": processes(authzEnvoy),
+      "jwt+header": processes(authzEnvoy),
+      "key+body": processes(authzEnvoy),
+    };
     for (const path of Object.values(paths)) {
       const warm = await runGhz(ghz, { ...path, total: 500, concurrency, data });
       if (warm.errors > 0) throw new Error(`warm-up to ${path.target} failed ${warm.errors} calls`);
     }
+    // What each process spends with no calls at all (stats flushes, health probes, timers): over
+    // a measured round that is (ms/s) / (calls/s) of its µs per call.
+    const all = {
+      "envoy (no-authz)": plainEnvoy.pid,
+      "envoy (authz)": authzEnvoy.pid,
+      "ext-authz": pids["key+header"]["ext-authz"]!,
+      node: pids["key+header"].node!,
+    };
+    const idleStart = cpuSnapshot(all);
+    const idleFrom = performance.now();
+    await sleep(idleMs);
+    const idleUsed = cpuDelta(idleStart, cpuSnapshot(all));
+    const idleS = (performance.now() - idleFrom) / 1000;
+    idle = Object.entries(idleUsed)
+      .map(([proc, ms]) => `${proc} ${(ms / idleS).toFixed(1)}`)
+      .join(", ");
+    console.error(`idle ${idleS.toFixed(1)} s, CPU ms/s: ${idle}`);
     // Interleaved rounds, so drift on a shared machine hits every path alike.
     for (let r = 0; r < rounds; r++) {
       for (const [name, path] of Object.entries(paths)) {
+        const before = cpuSnapshot(pids[name as keyof typeof paths]);
         const res = await runGhz(ghz, { ...path, total: calls, concurrency, data });
+        const used = cpuDelta(before, cpuSnapshot(pids[name as keyof typeof paths]));
+        cpu.set(name, addCpu(cpu.get(name) ?? {}, used));
         results.set(name, [...(results.get(name) ?? []), res]);
+        const perCall = Object.entries(used)
+          .map(([proc, ms]) => `${proc} ${usPerCall(ms, res.count).toFixed(0)}`)
+          .join(" ");
         console.error(
-          `round ${r + 1}/${rounds} ${name.padEnd(10)} p50 ${res.p50Ms.toFixed(3)} ms  p99 ${res.p99Ms.toFixed(3)} ms  ${res.rps.toFixed(0)} calls/s  errors ${res.errors}`,
+          `round ${r + 1}/${rounds} ${name.padEnd(10)} p50 ${res.p50Ms.toFixed(3)} ms  p99 ${res.p99Ms.toFixed(3)} ms  ${res.rps.toFixed(0)} calls/s  errors ${res.errors}  CPU µs/call: ${perCall}`,
         );
       }
     }
@@ -159,6 +210,7 @@ async function main(): Promise<void> {
       p99: median(rs.map((r) => r.p99Ms)),
       rps: median(rs.map((r) => r.rps)),
       errors: rs.reduce((n, r) => n + r.errors, 0),
+      count: rs.reduce((n, r) => n + r.count, 0),
     };
   };
   const base = summary("no-authz");
@@ -175,6 +227,30 @@ async function main(): Promise<void> {
       `| ${name} | ${s.p50.toFixed(3)} | ${s.p99.toFixed(3)} | ${s.rps.toFixed(0)} | ${(s.p50 / base.p50).toFixed(2)} | ${(s.p99 / base.p99).toFixed(2)} | ${s.errors} |`,
     );
   }
+  // CPU: the sum over the rounds divided by the calls of the rounds (clock ticks are coarse, so a
+  // per-round median would be noisier than the total).
+  const cpuUs = (name: string) => {
+    const used = cpu.get(name) ?? {};
+    const n = summary(name).count;
+    const envoy = usPerCall(used.envoy ?? NaN, n);
+    const extAuthz = usPerCall(used["ext-authz"] ?? NaN, n);
+    return { envoy, extAuthz, gateway: envoy + extAuthz, node: usPerCall(used.node ?? NaN, n) };
+  };
+  const baseCpu = cpuUs("no-authz");
+  console.log(
+    `\nCPU per call (user + system from /proc over the ${rounds} measured rounds, divided by their calls), µs`,
+  );
+  console.log(
+    "| path | Envoy µs | ext-authz µs | Envoy + ext-authz µs | node µs | gateway / node | gateway / no-authz gateway |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const name of results.keys()) {
+    const c = cpuUs(name);
+    console.log(
+      `| ${name} | ${c.envoy.toFixed(0)} | ${c.extAuthz.toFixed(0)} | ${c.gateway.toFixed(0)} | ${c.node.toFixed(0)} | ${(c.gateway / c.node).toFixed(2)} | ${(c.gateway / baseCpu.gateway).toFixed(2)} |`,
+    );
+  }
+  console.log(`idle, before the rounds (CPU ms per second, no calls): ${idle}`);
   const header = summary("key+header");
   const body = summary("key+body");
   console.log(
