@@ -200,7 +200,7 @@ async function main(): Promise<void> {
     grpcurl -plaintext -import-path proto -proto inference/grpc_service.proto -H 'inferencehub-model: scale'${apiKey ? ` -H "authorization: Bearer $INFERENCEHUB_API_KEY"` : ""} \\
       -d '{"model_name":"scale","inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"contents":{"fp32_contents":[1,2,3,4]}}]}' \\
       ${target} inference.GRPCInferenceService/ModelInfer
-    curl${apiKey ? ` -H "authorization: Bearer $INFERENCEHUB_API_KEY"` : ""} http://${target}/v2/models/scale/infer \
+    curl${apiKey ? ` -H "authorization: Bearer $INFERENCEHUB_API_KEY"` : ""} http://${target}/v2/models/scale/infer \\
       -d '{"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]}'
 
   Operate it (the admin token is made for this run):

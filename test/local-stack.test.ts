@@ -122,7 +122,8 @@ describe("npm start (the local stack)", () => {
     // The REST call it prints (curl, two lines), as pasted: the JSON answer of a version of scale.
     const at = stack.output.findIndex((l) => l.trim().startsWith("curl "));
     assert.ok(at >= 0, "the banner prints a REST call");
-    const curl = `${stack.output[at]?.trim().replace(/\\$/, "")} ${stack.output[at + 1]?.trim()}`;
+    assert.match(stack.output[at] ?? "", /\\$/, "the curl call goes on on the next line");
+    const curl = `${stack.output[at]?.trim()}\n${stack.output[at + 1]?.trim()}`;
     const rest = await run("bash", ["-c", `${key.trim()}; ${curl} --fail-with-body --silent`], {
       cwd: repoRoot,
     });
