@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { MLP_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { fp32Request } from "../scripts/lib/requests.js";
+import { failoverDefaults } from "./lib/configs.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { startLoad } from "./lib/load.js";
 
@@ -17,19 +18,7 @@ function config(nodes: NodeEntry[], listenPort: number) {
   return {
     listener: { address: "127.0.0.1", port: listenPort },
     nodes,
-    defaults: {
-      retry: {
-        attempts: 3,
-        perTryTimeout: `${PER_TRY_TIMEOUT_MS}ms`,
-        on: ["connect-failure", "refused-stream", "reset-before-request"],
-      },
-      outlierDetection: {
-        consecutiveLocalOriginFailure: 2,
-        interval: "500ms",
-        baseEjectionTime: "10s",
-        maxEjectionPercent: 67,
-      },
-    },
+    defaults: failoverDefaults(PER_TRY_TIMEOUT_MS),
     models: [{ name: "mlp", versions: [{ version: "1", nodes: nodes.map((n) => n.name) }] }],
   };
 }

@@ -6,14 +6,10 @@
  * hang, when its node is killed mid-stream.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { stringify } from "yaml";
 import { DataType } from "../gen/inference/inference/grpc_service.js";
-import { hashApiKey } from "../ext-authz/src/index.js";
-import { startExtAuthzProcess, type ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
+import type { ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
 import { toMetadata } from "../scripts/lib/infer-client.js";
 import { metricValue } from "../scripts/lib/node-process.js";
 import { freePort } from "../scripts/lib/ports.js";
@@ -26,6 +22,7 @@ import {
 } from "../scripts/lib/test-models.js";
 import { assertClose, eventually, failure, grpcCall } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
+import { startTestAuthz } from "./lib/auth.js";
 import { startGateway, type GatewayFixture } from "./lib/gateway-fixture.js";
 import { openStream } from "./lib/stream-client.js";
 
@@ -65,11 +62,7 @@ describe("ModelConfig, ModelStatistics and ModelStreamInfer through the gateway 
           },
         ),
     });
-    await writeFile(
-      join(gw.dir, "keys.yaml"),
-      stringify({ keys: [{ id: "acme", tenant: "acme", sha256: hashApiKey(apiKey) }] }),
-    );
-    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+    authz = await startTestAuthz(gw, extAuthzPort, [{ id: "acme", tenant: "acme", key: apiKey }]);
   });
 
   after(async () => {

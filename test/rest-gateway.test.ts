@@ -7,17 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { stringify } from "yaml";
 import { servedByHeader, servedVersionHeader, versionHeader } from "@inferencehub/contracts/headers";
-import { hashApiKey } from "../ext-authz/src/index.js";
-import { startExtAuthzProcess, type ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
+import type { ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT, scaleReference } from "../scripts/lib/test-models.js";
 import { assertClose } from "./lib/assertions.js";
+import { startTestAuthz } from "./lib/auth.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 
 const apiKey = "ihk_rest-user";
@@ -132,17 +129,11 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
       ],
       config: (nodes, port) => config(nodes, port, extAuthzPort, [70, 30]),
     });
-    await writeFile(
-      join(gw.dir, "keys.yaml"),
-      stringify({
-        keys: [
-          { id: "user", tenant: "rest-user", sha256: hashApiKey(apiKey) },
-          { id: "all", tenant: "rest-all", sha256: hashApiKey(allModelsKey) },
-          { id: "limited", tenant: "rest-limited", sha256: hashApiKey(limitedKey) },
-        ],
-      }),
-    );
-    authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+    authz = await startTestAuthz(gw, extAuthzPort, [
+      { id: "user", tenant: "rest-user", key: apiKey },
+      { id: "all", tenant: "rest-all", key: allModelsKey },
+      { id: "limited", tenant: "rest-limited", key: limitedKey },
+    ]);
     base = `http://127.0.0.1:${gw.listenPort}`;
   });
 

@@ -9,15 +9,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import { stringify } from "yaml";
 import { servedByHeader, servedVersionHeader } from "@inferencehub/contracts/headers";
 import { gatewayServerName } from "@inferencehub/contracts/protocol";
-import { hashApiKey } from "../ext-authz/src/index.js";
-import { startExtAuthzProcess, type ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
+import type { ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
 import { repoRoot, toolsDir } from "../scripts/lib/paths.js";
 import { freePort } from "../scripts/lib/ports.js";
 import {
@@ -30,7 +27,8 @@ import {
   unflatten,
 } from "../scripts/lib/test-models.js";
 import { assertClose } from "./lib/assertions.js";
-import { gatewayConfig, scaleModel } from "./lib/configs.js";
+import { gatewayConfig, scaleModel, failoverDefaults } from "./lib/configs.js";
+import { startTestAuthz } from "./lib/auth.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 
 const python = join(toolsDir, "tritonclient-venv", "bin", "python");
@@ -59,19 +57,7 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
     ],
     {
       // As the gRPC failover tests: a call that could not reach a node is retried on another.
-      defaults: {
-        retry: {
-          attempts: 3,
-          perTryTimeout: `${PER_TRY_TIMEOUT_MS}ms`,
-          on: ["connect-failure", "refused-stream", "reset-before-request"],
-        },
-        outlierDetection: {
-          consecutiveLocalOriginFailure: 2,
-          interval: "500ms",
-          baseEjectionTime: "10s",
-          maxEjectionPercent: 67,
-        },
-      },
+      defaults: failoverDefaults(PER_TRY_TIMEOUT_MS),
       auth: {
         // Generous: ext-authz shares a small machine with the load; its latency is not under test.
         extAuthz: { address: `127.0.0.1:${extAuthzPort}`, timeout: "2s" },
@@ -224,16 +210,10 @@ describe(
         ],
         config: (nodes, port) => config(nodes, port, extAuthzPort),
       });
-      await writeFile(
-        join(gw.dir, "keys.yaml"),
-        stringify({
-          keys: [
-            { id: "all", tenant: "rest-all", sha256: hashApiKey(allKey) },
-            { id: "limited", tenant: "rest-limited", sha256: hashApiKey(limitedKey) },
-          ],
-        }),
-      );
-      authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+      authz = await startTestAuthz(gw, extAuthzPort, [
+        { id: "all", tenant: "rest-all", key: allKey },
+        { id: "limited", tenant: "rest-limited", key: limitedKey },
+      ]);
       await gw.xds.waitFor((s) => {
         const h = s.health ?? {};
         return (

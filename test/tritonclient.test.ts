@@ -7,17 +7,15 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import { stringify } from "yaml";
-import { hashApiKey } from "../ext-authz/src/index.js";
-import { startExtAuthzProcess, type ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
+import type { ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
 import { repoRoot, toolsDir } from "../scripts/lib/paths.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { scaleReference } from "../scripts/lib/test-models.js";
 import { scaleModel } from "./lib/configs.js";
+import { startTestAuthz } from "./lib/auth.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 
 const python = join(toolsDir, "tritonclient-venv", "bin", "python");
@@ -62,11 +60,7 @@ describe(
         ],
         config: (nodes, port) => config(nodes, port, extAuthzPort),
       });
-      await writeFile(
-        join(gw.dir, "keys.yaml"),
-        stringify({ keys: [{ id: "user", tenant: "triton-user", sha256: hashApiKey(apiKey) }] }),
-      );
-      authz = await startExtAuthzProcess({ configPath: gw.configPath, port: extAuthzPort });
+      authz = await startTestAuthz(gw, extAuthzPort, [{ id: "user", tenant: "triton-user", key: apiKey }]);
       await gw.applyConfig(
         config(gw.nodeEntries(), gw.listenPort, extAuthzPort, `127.0.0.1:${gw.xds.adsPort}`),
       );

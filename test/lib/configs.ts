@@ -19,6 +19,26 @@ export function gatewayConfig(
   return { listener: { address: "127.0.0.1", port: listenPort }, nodes, models, ...extra };
 }
 
+/**
+ * The failover tests' defaults: a call that could not reach a node is retried on another (never
+ * one that may have run), and a node that keeps failing locally is ejected at once.
+ */
+export function failoverDefaults(perTryTimeoutMs: number) {
+  return {
+    retry: {
+      attempts: 3,
+      perTryTimeout: `${perTryTimeoutMs}ms`,
+      on: ["connect-failure", "refused-stream", "reset-before-request"],
+    },
+    outlierDetection: {
+      consecutiveLocalOriginFailure: 2,
+      interval: "500ms",
+      baseEjectionTime: "10s",
+      maxEjectionPercent: 67,
+    },
+  };
+}
+
 /** `scale` with versions "1", "2", ... weighted in this order, on these nodes (or each version's). */
 export function scaleModel(
   weights: readonly number[],
