@@ -116,8 +116,13 @@ async function measure(
   b: Snapshot,
 ): Promise<Omit<Row, "group" | "models" | "change" | "diff">> {
   ads.cache.set(group, a);
+  // Envoy's xDS client takes messages of any size (EnvoyGrpc max_receive_message_length defaults
+  // to unlimited); grpc-js clients, the proxyless group, keep grpc-js's 4 MiB.
+  const opts = group === "envoy" ? { channelOptions: { "grpc.max_receive_message_length": -1 } } : {};
   const client: EnvoyLikeClient =
-    transport === "sotw" ? envoyLikeSotw(openSotw(ads.address)) : envoyLikeDelta(openDelta(ads.address));
+    transport === "sotw"
+      ? envoyLikeSotw(openSotw(ads.address, opts))
+      : envoyLikeDelta(openDelta(ads.address, opts));
   try {
     await waitSynced(ads, a.version);
     await client.quiet(QUIET_MS);
