@@ -76,6 +76,29 @@ describe("State-of-the-World ADS", () => {
     }
   });
 
+  test("push latency is set → ACK on one clock: a small positive time", async () => {
+    ads.cache.set("envoy", snap({ cluster: { latency: "1" } }));
+    const s = openSotw(ads.address);
+    try {
+      s.send({ typeUrl: CDS });
+      const r = await s.inbox.next();
+      s.send({ typeUrl: CDS, versionInfo: r.versionInfo, responseNonce: r.nonce });
+      const sample = (name: string, text: string) =>
+        Number(new RegExp(`${name}\\{kind="cluster",transport="sotw"\\} (\\S+)`).exec(text)?.[1] ?? NaN);
+      await waitFor(
+        async () =>
+          sample("inferencehub_xds_push_latency_seconds_count", await ads.metricsRegistry.metrics()) >= 1,
+      );
+      const text = await ads.metricsRegistry.metrics();
+      const mean =
+        sample("inferencehub_xds_push_latency_seconds_sum", text) /
+        sample("inferencehub_xds_push_latency_seconds_count", text);
+      assert.ok(mean >= 0 && mean < 10, `mean push latency ${mean} s`);
+    } finally {
+      s.close();
+    }
+  });
+
   test("named EDS: answered with what exists; a missing name is pushed when it appears", async () => {
     ads.cache.set("envoy", snap({ endpoint: { a: "1", b: "1" } }));
     const s = openSotw(ads.address);
@@ -314,9 +337,9 @@ describe("delta ADS", () => {
   });
 });
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setImmediate(r));
   }

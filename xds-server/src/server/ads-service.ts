@@ -5,6 +5,7 @@
  */
 import { status as grpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "@inferencehub/contracts/clock";
 import type { Node } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import type {
   DeltaDiscoveryRequest,
@@ -25,7 +26,11 @@ export interface AdsServiceOptions {
   log: Logger;
   /** The snapshot group a client gets, from its node (id, cluster, user agent). */
   groupOf: (node: Node) => string;
-  clock?: () => number;
+  /**
+   * Push latency is measured from the time the cache set a snapshot: the same clock as the
+   * cache's (default systemClock for both).
+   */
+  clock?: Pick<Clock, "now">;
 }
 
 interface IncomingRequest {
@@ -116,7 +121,7 @@ class AdsSession {
     } else {
       this.state.ack(kind);
       const setAt = this.opts.cache.setAt(pending.snapshotVersion);
-      const now = (this.opts.clock ?? (() => performance.now()))();
+      const now = (this.opts.clock ?? systemClock).now();
       if (setAt !== undefined) this.opts.metrics.pushLatency.observe(labels, (now - setAt) / 1000);
       this.log.debug({ kind, version: pending.version }, "ACK");
     }
