@@ -116,7 +116,10 @@ export interface ModelsConfigOptions {
   listener?: { address: string; port: number };
   /**
    * defaults.health.interval: the control plane's prober. Process benchmarks set it long, so no
-   * probe round lands in a measurement and no health change publishes a snapshot of its own.
+   * probe round lands in a measurement and no health change publishes a snapshot of its own. The
+   * probe timeout then goes to 10 s: the first round sends one ModelReady per model version at
+   * the one node (3,000 at 1,000 models), and within the default 250 ms the node's own probes
+   * time out behind them, marking every version UNHEALTHY until the next round, an hour later.
    */
   probeInterval?: string;
 }
@@ -154,7 +157,7 @@ export function modelsConfig(opts: ModelsConfigOptions): object {
   }
   return {
     ...(opts.listener ? { listener: opts.listener } : {}),
-    ...(opts.probeInterval ? { defaults: { health: { interval: opts.probeInterval } } } : {}),
+    ...(opts.probeInterval ? { defaults: { health: { interval: opts.probeInterval, timeout: "10s" } } } : {}),
     nodes: opts.nodes.map((n) => ({ name: n.name, address: n.address })),
     models,
   };
