@@ -23,6 +23,7 @@ const stampFile = join(genDir, ".stamp");
 const envoyProtos = [
   "envoy/service/discovery/v3/ads.proto",
   "envoy/service/auth/v3/external_auth.proto",
+  "envoy/service/ratelimit/v3/rls.proto",
   "envoy/config/cluster/v3/cluster.proto",
   "envoy/config/endpoint/v3/endpoint.proto",
   "envoy/config/listener/v3/listener.proto",
@@ -37,6 +38,10 @@ const envoyProtos = [
   "envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto",
   "envoy/extensions/filters/http/lua/v3/lua.proto",
   "envoy/extensions/filters/http/grpc_field_extraction/v3/config.proto",
+  "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
+  "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
+  "envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
