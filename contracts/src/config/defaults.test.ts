@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { defaultExtAuthz, defaultJwt, defaultPool } from "./defaults.js";
+import {
+  defaultAuth,
+  defaultExtAuthz,
+  defaultJwt,
+  defaultPool,
+  defaultRateLimitService,
+} from "./defaults.js";
 import { formatDuration } from "./duration.js";
 import { formatConfig } from "./format.js";
 import { parseConfig } from "./parse.js";
@@ -53,4 +59,10 @@ test("the schema documents the same auth defaults the code applies", () => {
   assert.equal(schemaDefaults(jwt.clockSkew ?? {}), formatDuration(defaultJwt.clockSkewMs));
   assert.equal(schemaDefaults(jwt.jwksCacheTtl ?? {}), formatDuration(defaultJwt.jwksCacheMs));
   assert.equal(schemaDefaults(defs.tenant?.properties?.repository ?? {}), false);
+  const auth = defs.auth?.properties ?? {};
+  assert.equal(schemaDefaults(auth.mode ?? {}), defaultAuth.mode);
+  assert.equal(schemaDefaults(auth.apiKeys?.properties?.issuer ?? {}), defaultAuth.apiKeysIssuer);
+  const limits = auth.rateLimitService?.properties ?? {};
+  assert.equal(schemaDefaults(limits.timeout ?? {}), formatDuration(defaultRateLimitService.timeoutMs));
+  assert.equal(schemaDefaults(limits.failOpen ?? {}), defaultRateLimitService.failOpen);
 });

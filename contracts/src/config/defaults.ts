@@ -4,7 +4,14 @@
  * Why each value: xds-server/README.md, "Defaults and why".
  */
 import { defaultPorts } from "../ports.js";
-import type { ExtAuthzServiceConfig, JwtConfig, ListenerConfig, ModelSettings } from "./types.js";
+import type {
+  AuthConfig,
+  ExtAuthzServiceConfig,
+  JwtConfig,
+  ListenerConfig,
+  ModelSettings,
+  RateLimitServiceConfig,
+} from "./types.js";
 
 /** Pool of a node that names none. */
 export const defaultPool = "default";
@@ -72,6 +79,24 @@ export const defaultSettings: Readonly<ModelSettings> = {
  */
 export const defaultExtAuthz: Readonly<Pick<ExtAuthzServiceConfig, "timeoutMs" | "failOpen">> = {
   timeoutMs: 250,
+  failOpen: false,
+};
+
+/**
+ * Envoy's own filters decide what they can (#16); ext-authz keeps the rest. Gateway-signed API
+ * keys name this issuer unless the config says otherwise.
+ */
+export const defaultAuth: Readonly<Pick<AuthConfig, "mode">> & { apiKeysIssuer: string } = {
+  mode: "native",
+  apiKeysIssuer: "inferencehub-keys",
+};
+
+/**
+ * The rate limit service answers from Redis in about a millisecond: 100 ms means it is down or
+ * overloaded, and the call fails closed (UNAVAILABLE) as an ext-authz outage does.
+ */
+export const defaultRateLimitService: Readonly<Pick<RateLimitServiceConfig, "timeoutMs" | "failOpen">> = {
+  timeoutMs: 100,
   failOpen: false,
 };
 

@@ -44,14 +44,25 @@ function rawListener(listener: ListenerConfig): RawConfig["listener"] {
 }
 
 function rawAuth(auth: AuthConfig): RawAuth {
-  const { extAuthz, jwt } = auth;
+  const { extAuthz, jwt, apiKeys, rateLimitService } = auth;
   return {
+    mode: auth.mode,
     extAuthz: {
       address: extAuthz.address,
       timeout: formatDuration(extAuthz.timeoutMs),
       failOpen: extAuthz.failOpen,
     },
     ...(auth.keysFile === undefined ? {} : { keysFile: auth.keysFile }),
+    ...(apiKeys ? { apiKeys: { ...apiKeys } } : {}),
+    ...(rateLimitService
+      ? {
+          rateLimitService: {
+            address: rateLimitService.address,
+            timeout: formatDuration(rateLimitService.timeoutMs),
+            failOpen: rateLimitService.failOpen,
+          },
+        }
+      : {}),
     ...(jwt
       ? {
           jwt: {

@@ -3,10 +3,12 @@
  * overrides merged field by field over `defaults` (lists replace), durations in milliseconds.
  */
 import {
+  defaultAuth,
   defaultExtAuthz,
   defaultJwt,
   defaultListener,
   defaultPool,
+  defaultRateLimitService,
   defaultSettings,
   minDerivedPerTryTimeoutMs,
   perTryTimeoutFactor,
@@ -16,12 +18,14 @@ import type { RawAuth, RawConfig, RawListener, RawModel, RawNode, RawSettings, R
 import { splitAddress } from "./semantic.js";
 import type {
   AuthConfig,
+  AuthMode,
   Config,
   JwtConfig,
   ListenerConfig,
   ModelConfig,
   ModelSettings,
   NodeConfig,
+  RateLimitServiceConfig,
   TenantConfig,
 } from "./types.js";
 
@@ -175,6 +179,7 @@ function normalizeAuth(raw: RawAuth): AuthConfig {
   if (!parts)
     throw new Error(`normalize: address ${raw.extAuthz.address} passed validation but does not parse`);
   return {
+    mode: (raw.mode as AuthMode | undefined) ?? defaultAuth.mode,
     extAuthz: {
       address: raw.extAuthz.address,
       host: parts.host,
@@ -184,7 +189,28 @@ function normalizeAuth(raw: RawAuth): AuthConfig {
     },
     ...(raw.keysFile === undefined ? {} : { keysFile: raw.keysFile }),
     ...(raw.jwt ? { jwt: normalizeJwt(raw.jwt) } : {}),
+    ...(raw.apiKeys
+      ? {
+          apiKeys: {
+            jwksFile: raw.apiKeys.jwksFile,
+            issuer: raw.apiKeys.issuer ?? defaultAuth.apiKeysIssuer,
+          },
+        }
+      : {}),
+    ...(raw.rateLimitService ? { rateLimitService: normalizeRateLimitService(raw.rateLimitService) } : {}),
     tenants: raw.tenants.map(normalizeTenant),
+  };
+}
+
+function normalizeRateLimitService(raw: NonNullable<RawAuth["rateLimitService"]>): RateLimitServiceConfig {
+  const parts = splitAddress(raw.address);
+  if (!parts) throw new Error(`normalize: address ${raw.address} passed validation but does not parse`);
+  return {
+    address: raw.address,
+    host: parts.host,
+    port: parts.port,
+    timeoutMs: ms(raw.timeout, defaultRateLimitService.timeoutMs),
+    failOpen: raw.failOpen ?? defaultRateLimitService.failOpen,
   };
 }
 

@@ -190,6 +190,9 @@ auth:
     - { name: ops, models: ["*"], rateLimit: { callsPerSecond: 100, burst: 500 }, repository: true }
 `,
     check: (c) => {
+      assert.equal(c.auth?.mode, "native");
+      assert.equal(c.auth?.apiKeys, undefined);
+      assert.equal(c.auth?.rateLimitService, undefined);
       assert.deepEqual(c.auth?.extAuthz, {
         address: "ext-authz:19000",
         host: "ext-authz",
@@ -243,6 +246,30 @@ auth:
       assert.equal(c.auth?.keysFile, undefined);
       assert.equal(c.auth?.jwt?.tenantClaim, "org");
       assert.deepEqual(c.auth?.tenants[0]?.models, [{ model: "m", versions: ["7"] }]);
+    },
+  },
+  {
+    name: "auth: native mode with gateway-signed API keys and a shared rate limit service",
+    yaml: `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models: [{ name: m, versions: [{ version: 1, nodes: [n1] }] }]
+auth:
+  mode: native
+  extAuthz: { address: "127.0.0.1:19000" }
+  keysFile: keys.yaml
+  apiKeys: { jwksFile: gateway-keys.jwks.json }
+  rateLimitService: { address: "ratelimit:8081" }
+  tenants: [{ name: t, models: [m], rateLimit: { callsPerSecond: 5 } }]
+`,
+    check: (c) => {
+      assert.deepEqual(c.auth?.apiKeys, { jwksFile: "gateway-keys.jwks.json", issuer: "inferencehub-keys" });
+      assert.deepEqual(c.auth?.rateLimitService, {
+        address: "ratelimit:8081",
+        host: "ratelimit",
+        port: 8081,
+        timeoutMs: 100,
+        failOpen: false,
+      });
     },
   },
   {
@@ -422,6 +449,43 @@ auth:
       "auth.tenants[0].models[2].versions[1]: unknown version '9' of model 'scale' (versions: 1)",
       "auth.tenants[0].models[2].versions[2]: duplicate version '1' (also auth.tenants[0].models[2].versions[0])",
       "auth.tenants[1].name: duplicate tenant 'acme' (also auth.tenants[0])",
+    ],
+  },
+  {
+    name: "auth: mode, signed keys without a keys file, a rate limit service in ext-authz mode",
+    yaml: `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models: [{ name: m, versions: [{ version: "1", nodes: [n1] }] }]
+auth:
+  mode: envoy
+  extAuthz: { address: "127.0.0.1:19000" }
+  jwt: { jwksFile: a.json, issuer: i, audience: a }
+  apiKeys: { jwksFile: "" }
+  rateLimitService: { address: "ratelimit", timeout: 0s }
+  tenants: [{ name: t, models: [m] }]
+`,
+    errors: [
+      "auth.mode: 'envoy' is not one of: native, ext-authz",
+      "auth.apiKeys: needs keysFile: a signed key works only while the keys file lists its id and hash (that is how it is revoked)",
+      "auth.apiKeys.jwksFile: '' must not be empty",
+      "auth.rateLimitService.address: 'ratelimit' is not a host:port address (e.g. 127.0.0.1:8081 or ratelimit:8081)",
+      "auth.rateLimitService.timeout: '0s' must be greater than 0",
+    ],
+  },
+  {
+    name: "auth: a rate limit service is for native mode",
+    yaml: `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models: [{ name: m, versions: [{ version: "1", nodes: [n1] }] }]
+auth:
+  mode: ext-authz
+  extAuthz: { address: "127.0.0.1:19000" }
+  keysFile: keys.yaml
+  rateLimitService: { address: "127.0.0.1:8081" }
+  tenants: [{ name: t, models: [m] }]
+`,
+    errors: [
+      "auth.rateLimitService: is used by Envoy in native mode only: with mode: ext-authz, ext-authz limits each tenant per replica",
     ],
   },
   {

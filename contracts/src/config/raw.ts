@@ -90,7 +90,10 @@ export interface RawModel extends RawSettings {
 }
 
 export interface RawAuth {
+  mode?: string;
   extAuthz: { address: string; timeout?: string; failOpen?: boolean };
+  apiKeys?: { jwksFile: string; issuer?: string };
+  rateLimitService?: { address: string; timeout?: string; failOpen?: boolean };
   keysFile?: string;
   jwt?: {
     jwksFile?: string;

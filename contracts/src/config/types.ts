@@ -204,11 +204,21 @@ export interface ModelConfig extends ModelSettings {
  * ext-authz itself (identities, tenants, rate limits), so one edit of the file changes both.
  */
 export interface AuthConfig {
+  /**
+   * native: Envoy verifies JWTs and gateway-signed API keys itself (jwt_authn), applies each
+   * route's tenant policy (rbac) and rate limits, and calls ext-authz only for what it cannot
+   * decide. ext-authz: every call is checked by ext-authz, as before #16.
+   */
+  mode: AuthMode;
   extAuthz: ExtAuthzServiceConfig;
   /** The API keys file (hashes only), as written; relative paths are relative to this file. */
   keysFile?: string;
   /** JWT bearer tokens; absent = only API keys are accepted. */
   jwt?: JwtConfig;
+  /** Gateway-signed API keys (compact JWS), verified by Envoy; absent = random `ihk_` keys only. */
+  apiKeys?: ApiKeysConfig;
+  /** envoyproxy/ratelimit on Redis: limits shared by every Envoy; absent = each Envoy limits alone. */
+  rateLimitService?: RateLimitServiceConfig;
   /** Sorted as written in the file. */
   tenants: TenantConfig[];
 }
@@ -223,6 +233,33 @@ export interface ExtAuthzServiceConfig {
   /** Longest Envoy waits for a decision. */
   timeoutMs: number;
   /** Let calls through when ext-authz cannot be reached or is too slow (false: UNAVAILABLE). */
+  failOpen: boolean;
+}
+
+export const authModes = ["native", "ext-authz"] as const;
+export type AuthMode = (typeof authModes)[number];
+
+/**
+ * API keys that are tokens the gateway signed: a compact JWS (ES256) whose `sub` is the key's id
+ * in the keys file and whose `tenant` names its tenant. The keys file still holds only hashes;
+ * this is the public half of the signing keys, so Envoy can verify a key without holding it.
+ */
+export interface ApiKeysConfig {
+  /** A JWKS document on disk, relative to this file: public keys only. */
+  jwksFile: string;
+  /** The `iss` claim of the keys the gateway signs. */
+  issuer: string;
+}
+
+/** Envoy's rate limit service API, served by envoyproxy/ratelimit with Redis. */
+export interface RateLimitServiceConfig {
+  /** As written: "<ip>:<port>", "[<ipv6>]:<port>" or "<dns name>:<port>". */
+  address: string;
+  host: string;
+  port: number;
+  /** Longest Envoy waits for the service's answer. */
+  timeoutMs: number;
+  /** Let calls through when the service cannot answer (false: UNAVAILABLE). */
   failOpen: boolean;
 }
 
@@ -247,7 +284,10 @@ export interface TenantConfig {
   name: string;
   /** What the tenant may call; a model not listed is PERMISSION_DENIED. */
   models: ModelGrant[];
-  /** Calls per second with a burst, per ext-authz replica; absent = unlimited. */
+  /**
+   * Calls per second with a burst; absent = unlimited. Held per Envoy (native mode without a
+   * rateLimitService), per ext-authz replica (ext-authz mode), or across every Envoy (with one).
+   */
   rateLimit?: RateLimitConfig;
   /** May call the model repository methods (load, unload, index): an operator's power. */
   repository: boolean;

@@ -12,6 +12,25 @@ export function checkAuth(raw: Raw): Issue[] {
   const issues: Issue[] = [];
   if (isRecord(auth.extAuthz))
     issues.push(...checkServiceAddress(auth.extAuthz.address, ["auth", "extAuthz", "address"]));
+  if (isRecord(auth.rateLimitService)) {
+    issues.push(
+      ...checkServiceAddress(auth.rateLimitService.address, ["auth", "rateLimitService", "address"]),
+    );
+  }
+  if (auth.mode === "ext-authz" && auth.rateLimitService !== undefined) {
+    issues.push({
+      segments: ["auth", "rateLimitService"],
+      message:
+        "is used by Envoy in native mode only: with mode: ext-authz, ext-authz limits each tenant per replica",
+    });
+  }
+  if (auth.apiKeys !== undefined && auth.keysFile === undefined) {
+    issues.push({
+      segments: ["auth", "apiKeys"],
+      message:
+        "needs keysFile: a signed key works only while the keys file lists its id and hash (that is how it is revoked)",
+    });
+  }
   if (auth.keysFile === undefined && auth.jwt === undefined) {
     issues.push({
       segments: ["auth"],
