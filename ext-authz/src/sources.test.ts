@@ -6,6 +6,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import { exportJWK, generateKeyPair, type CryptoKey } from "jose";
 import { pino } from "pino";
 import { stringify } from "yaml";
+import { createSigningKey, issueSignedApiKey } from "@inferencehub/contracts/signed-keys";
 import { hashApiKey } from "./api-keys.js";
 import { decide } from "./decide.js";
 import { createAuthzMetrics } from "./metrics.js";
@@ -238,4 +239,57 @@ test("watch: a refused edit no longer shows once the file is back to what serves
   await until(s, (st) => (st.keys?.refused.length ?? 0) > 0, "the broken keys file to be refused");
   await save("keys.yaml", keysYaml("a"));
   await until(s, (st) => st.keys?.refused.length === 0, "the keys refusal to clear");
+});
+
+test("auth.mode native: Envoy limits every call, so ext-authz counts nothing; mode ext-authz: its buckets limit", async () => {
+  const limited = (mode: string) =>
+    config(
+      auth({
+        mode,
+        tenants: [{ name: "acme", models: ["scale"], rateLimit: { callsPerSecond: 1, burst: 1 } }],
+      }),
+    );
+  await save("keys.yaml", keysYaml("a"));
+  await save("inferencehub.yaml", limited("native"));
+  const native = sources();
+  await native.load();
+  assert.equal(native.status().rateLimiter, "envoy");
+  for (let i = 0; i < 3; i++) assert.equal(await verdict(native, "ihk_a"), "ok");
+
+  await save("inferencehub.yaml", limited("ext-authz"));
+  const own = sources();
+  await own.load();
+  assert.equal(own.status().rateLimiter, "ext-authz");
+  assert.equal(await verdict(own, "ihk_a"), "ok");
+  assert.match(await verdict(own, "ihk_a"), /^tenant 'acme' is over its rate limit/);
+
+  // An edit to native turns ext-authz's limiter off without a restart.
+  own.watch();
+  const edited = limited("native");
+  await save("inferencehub.yaml", edited);
+  await until(own, (st) => st.config.version === contentVersion(edited), "the edit to native");
+  assert.equal(own.status().rateLimiter, "envoy");
+  assert.equal(await verdict(own, "ihk_a"), "ok");
+});
+
+test("a gateway-signed key is looked up by its hash when auth.apiKeys names its issuer", async () => {
+  const { privateJwk } = await createSigningKey("k1");
+  const token = await issueSignedApiKey({ privateJwk, issuer: "gw", id: "signed", tenant: "acme" });
+  const revoked = await issueSignedApiKey({ privateJwk, issuer: "gw", id: "gone", tenant: "acme" });
+  // ext-authz reads neither the signing key nor the public JWKS: the file need not exist here.
+  const withKeys = config(auth({ apiKeys: { jwksFile: "gateway-keys.jwks.json", issuer: "gw" } }));
+  await save("inferencehub.yaml", withKeys);
+  await save("keys.yaml", stringify({ keys: [{ id: "signed", tenant: "acme", sha256: hashApiKey(token) }] }));
+  const s = sources();
+  await s.load();
+  assert.equal(await verdict(s, token), "ok");
+  assert.equal(
+    await verdict(s, revoked),
+    "the API key is not valid (unknown or revoked): ask the gateway's operator for one",
+  );
+  // Without auth.apiKeys the same token is a JWT, and this gateway takes none.
+  await save("inferencehub.yaml", config(auth()));
+  const plain = sources();
+  await plain.load();
+  assert.match(await verdict(plain, token), /^JWTs are not accepted by this gateway/);
 });

@@ -19,7 +19,13 @@ import { createIdentities } from "./identities.js";
 import { createJwtVerifier, jwtVerifierOptions, parseJwks, remoteJwks } from "./jwt.js";
 import type { AuthzMetrics } from "./metrics.js";
 import { compilePolicy } from "./policy.js";
-import { createRateLimiter, type RateLimiter } from "./token-bucket.js";
+import {
+  createRateLimiter,
+  rateLimitEnforcer,
+  unlimited,
+  type RateLimitEnforcer,
+  type RateLimiter,
+} from "./token-bucket.js";
 
 export interface AuthSourcesOptions {
   configPath: string;
@@ -46,6 +52,11 @@ export interface SourceStatus {
 
 export interface SourcesStatus {
   config: SourceStatus;
+  /**
+   * Who enforces the tenants' rate limits: "envoy" (auth.mode native: this process counts nothing)
+   * or "ext-authz" (this process's token buckets); absent before a config is loaded.
+   */
+  rateLimiter?: RateLimitEnforcer;
   keys?: SourceStatus & { entries: number; leftOut: string[] };
   jwks?: SourceStatus;
 }
@@ -123,6 +134,7 @@ export class AuthSources {
     const auth = this.#config?.value.auth;
     return {
       config: s("config", this.#config, this.configPath),
+      ...(auth ? { rateLimiter: rateLimitEnforcer(auth.mode) } : {}),
       ...(auth?.keysFile !== undefined
         ? {
             keys: {
@@ -291,9 +303,13 @@ export class AuthSources {
         ? createJwtVerifier(jwtVerifierOptions(auth.jwt, this.#jwks.value, this.options.clock))
         : undefined;
     this.#context = {
-      identities: createIdentities({ ...(keys ? { keys } : {}), ...(jwt ? { jwt } : {}) }),
+      identities: createIdentities({
+        ...(keys ? { keys } : {}),
+        ...(jwt ? { jwt } : {}),
+        ...(auth.apiKeys ? { apiKeysIssuer: auth.apiKeys.issuer } : {}),
+      }),
       policy: compilePolicy(config),
-      limiter: this.#limiter,
+      limiter: rateLimitEnforcer(auth.mode) === "ext-authz" ? this.#limiter : unlimited,
       ...(this.options.repositoryToken !== undefined
         ? { repositoryToken: this.options.repositoryToken }
         : {}),

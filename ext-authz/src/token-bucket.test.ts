@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { TenantConfig } from "@inferencehub/contracts/config";
-import { createRateLimiter, createTokenBucket, type Take } from "./token-bucket.js";
+import {
+  createRateLimiter,
+  createTokenBucket,
+  rateLimitEnforcer,
+  unlimited,
+  type Take,
+} from "./token-bucket.js";
 
 /** `take` at each time, in order: "+" let through, or the retry hint in ms. */
 function run(limit: { callsPerSecond: number; burst: number }, times: number[]): (string | number)[] {
@@ -91,4 +97,13 @@ test("rate limiter: an edit keeps unchanged buckets, restarts changed ones, drop
   assert.equal(limiter.take("b").ok, true, "new limit: a new, full bucket");
   limiter.update([tenant("b", 2, 1)]);
   assert.equal(limiter.take("a").ok, true, "a has no limit any more");
+});
+
+test("who limits: Envoy in auth.mode native (ext-authz's limiter refuses nothing), ext-authz in mode ext-authz", () => {
+  assert.equal(rateLimitEnforcer("native"), "envoy");
+  assert.equal(rateLimitEnforcer("ext-authz"), "ext-authz");
+  unlimited.update([
+    { name: "acme", models: [], repository: false, rateLimit: { callsPerSecond: 1, burst: 1 } },
+  ]);
+  for (let i = 0; i < 5; i++) assert.deepEqual(unlimited.take("acme"), { ok: true });
 });

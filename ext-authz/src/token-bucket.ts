@@ -1,10 +1,12 @@
 /**
- * Rate limits: one token bucket per tenant, in this process's memory. Each ext-authz replica
- * counts on its own, so N replicas behind the Envoys let a tenant through at up to N times its
- * limit; all Envoys that share one replica share its buckets (ext-authz/README.md).
+ * Rate limits: one token bucket per tenant, in this process's memory, in auth.mode ext-authz only.
+ * Each ext-authz replica counts on its own, so N replicas behind the Envoys let a tenant through
+ * at up to N times its limit; all Envoys that share one replica share its buckets
+ * (ext-authz/README.md). In native mode Envoy limits every call, those ext-authz allows included,
+ * so the limiter here is `unlimited`: a call is never counted twice.
  */
 import type { Clock } from "@inferencehub/contracts/clock";
-import type { RateLimitConfig, TenantConfig } from "@inferencehub/contracts/config";
+import type { AuthMode, RateLimitConfig, TenantConfig } from "@inferencehub/contracts/config";
 
 export type Take = { ok: true } | { ok: false; retryAfterMs: number };
 
@@ -62,3 +64,13 @@ export function createRateLimiter(clock: Pick<Clock, "now">): RateLimiter {
     },
   };
 }
+
+/** Who enforces the tenants' `rateLimit`s: "envoy" (auth.mode native) or "ext-authz" (auth.mode ext-authz). */
+export type RateLimitEnforcer = "envoy" | "ext-authz";
+
+export function rateLimitEnforcer(mode: AuthMode): RateLimitEnforcer {
+  return mode === "ext-authz" ? "ext-authz" : "envoy";
+}
+
+/** Takes nothing and refuses nothing: ext-authz's limiter while Envoy enforces the limits. */
+export const unlimited: RateLimiter = { take: () => ({ ok: true }), update: () => undefined };

@@ -2,6 +2,7 @@
  * hubctl: operate InferenceHub's routing from a terminal, through the control plane's admin API.
  *   hubctl status | models | model <m> | weights <m> 1=90 2=10 | add-version | remove-version
  *   hubctl pin | unpin | shadow | drain | undrain | rollout <m> --to <v> --steps 5,25,50,100 --interval 30s
+ *   hubctl keys init | issue | revoke | list   (local files only: keys.ts)
  * Every command takes --json; the server and token come from --server/--token or
  * INFERENCEHUB_SERVER/INFERENCEHUB_ADMIN_TOKEN.
  */
@@ -12,11 +13,12 @@ import type { AdminApiModel, AdminApiStatus } from "@inferencehub/contracts/admi
 import { GatewayError } from "@inferencehub/contracts/errors";
 import { createAdminApi, type AdminApi } from "./api.js";
 import { sampleCluster } from "./envoy-stats.js";
+import { keysCommand } from "./keys.js";
 import { parseSteps, rollout } from "./rollout.js";
 import { table } from "./table.js";
 
 const program = new Command("hubctl")
-  .description("Operate InferenceHub: models, versions, weights, nodes and rollouts")
+  .description("Operate InferenceHub: models, versions, weights, nodes, rollouts and API keys")
   .addOption(
     new Option("--server <url>", "control plane admin URL")
       .env("INFERENCEHUB_SERVER")
@@ -250,6 +252,8 @@ program
       if (result.outcome !== "completed") process.exitCode = result.outcome === "rolled-back" ? 2 : 130;
     },
   );
+
+program.addCommand(keysCommand(json));
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof GatewayError) {
