@@ -42,6 +42,7 @@ const envoyProtos = [
   "envoy/extensions/filters/http/rbac/v3/rbac.proto",
   "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
   "envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto",
+  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",

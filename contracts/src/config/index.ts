@@ -6,14 +6,25 @@ export { ok, fail } from "./result.js";
 export type { Result } from "./result.js";
 export { parseDuration, formatDuration } from "./duration.js";
 export { parseListenPort } from "./port.js";
-export { defaultExtAuthz, defaultJwt, defaultListener, defaultPool, defaultSettings } from "./defaults.js";
+export {
+  defaultAuth,
+  defaultExtAuthz,
+  defaultJwt,
+  defaultListener,
+  defaultPool,
+  defaultRateLimitService,
+  defaultSettings,
+} from "./defaults.js";
 export { configSchema } from "./schema.js";
-export { retryOnValues } from "./types.js";
+export { authModes, retryOnValues } from "./types.js";
 export type {
+  ApiKeysConfig,
   AuthConfig,
+  AuthMode,
   CircuitBreakerSettings,
   ExtAuthzServiceConfig,
   JwtConfig,
+  RateLimitServiceConfig,
   ModelGrant,
   RateLimitConfig,
   TenantConfig,
