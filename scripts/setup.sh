@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything InferenceHub needs on a fresh machine, and returns in seconds the second
-# time: npm packages, protoc (Debian), generated protocol types, the test models, Envoy and
-# MLServer (a stock model server, for test/mlserver.test.ts).
+# time: npm packages, protoc (Debian), generated protocol types, the test models, Envoy,
+# MLServer (a stock model server, for test/mlserver.test.ts), and Redis with Envoy's rate limit
+# service (global rate limits, for test/ratelimit-service.test.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,5 +72,51 @@ elif [ "$(cat "$mlserver_venv/.stamp" 2>/dev/null)" != "mlserver==$mlserver_vers
   else
     rm -rf "$mlserver_venv"
     printf '\033[33m[setup] MLServer could not be installed (python3 with venv and PyPI are needed); test/mlserver.test.ts will skip\033[0m\n' >&2
+  fi
+fi
+
+# Global rate limits (#16): Redis (Debian's redis-server; never started as a system service, the
+# tests and the local stack start their own on free ports) and Envoy's reference rate limit
+# service, envoyproxy/ratelimit, built from the Go module proxy into .tools/ratelimit/bin. The
+# module has no tags: the pseudo-version is what `@latest` resolved to. The version must match
+# RATELIMIT_MODULE in scripts/lib/ratelimit-process.ts, which reads the stamp. Optional: without
+# them test/ratelimit-service.test.ts skips, saying why (INFERENCEHUB_REQUIRE_RATELIMIT=1 fails it).
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing Redis (Debian redis-server; not started as a service)"
+    # policy-rc.d answering 101 stops the package's scripts from starting the service now.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null ||
+      printf '\033[33m[setup] redis-server could not be installed; test/ratelimit-service.test.ts will skip\033[0m\n' >&2
+    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
+  else
+    printf '\033[33m[setup] redis-server is not installed (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis); test/ratelimit-service.test.ts will skip\033[0m\n' >&2
+  fi
+fi
+
+# About 70 s here (2 cores) with an empty Go build cache, plus the module downloads (about 10 s);
+# 3 s when Go's caches are warm; nothing at all once the stamp matches.
+ratelimit_module=github.com/envoyproxy/ratelimit/src/service_cmd@v1.4.1-0.20260122083618-3fb702589d36
+ratelimit_dir=.tools/ratelimit
+if [ "$(cat "$ratelimit_dir/.stamp" 2>/dev/null)" != "$ratelimit_module" ] || [ ! -x "$ratelimit_dir/bin/service_cmd" ]; then
+  if command -v go >/dev/null 2>&1; then
+    step "building Envoy's rate limit service ($ratelimit_module) into $ratelimit_dir (once)"
+    rm -rf "$ratelimit_dir"
+    mkdir -p "$ratelimit_dir/bin"
+    # -mod=mod: a GOFLAGS=-mod=vendor in the caller's environment would refuse a module install;
+    # GOTOOLCHAIN=local: build with the Go installed here instead of downloading the one go.mod names.
+    if GOBIN="$PWD/$ratelimit_dir/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local go install "$ratelimit_module"; then
+      echo "$ratelimit_module" > "$ratelimit_dir/.stamp"
+    else
+      rm -rf "$ratelimit_dir"
+      printf '\033[33m[setup] the rate limit service could not be built (Go 1.25.6 or newer and the Go module proxy are needed); test/ratelimit-service.test.ts will skip\033[0m\n' >&2
+    fi
+  else
+    printf '\033[33m[setup] Go is not installed, so the rate limit service cannot be built (https://go.dev/dl/); test/ratelimit-service.test.ts will skip\033[0m\n' >&2
   fi
 fi
