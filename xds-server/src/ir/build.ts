@@ -8,15 +8,26 @@ import type {
   RetryOn,
   VersionConfig,
 } from "@inferencehub/contracts/config";
-import { clusterName, controlPlaneClusterName, extAuthzClusterName, restClusterName } from "./names.js";
+import {
+  clusterName,
+  controlPlaneClusterName,
+  extAuthzClusterName,
+  jwksClusterName,
+  rateLimitServiceClusterName,
+  restClusterName,
+} from "./names.js";
 import type {
   ClusterIR,
   EndpointIR,
   ExtAuthzIR,
   GatewayIR,
   HealthView,
+  JwtProviderIR,
   ListenerIR,
+  ModelAccessIR,
   ModelIR,
+  NativeAuthIR,
+  RemoteJwksIR,
   RestRoutingIR,
   RetryIR,
 } from "./types.js";
@@ -39,18 +50,40 @@ const extAuthzBodyBytes = 256;
 export interface BuildIROptions {
   /** Sets the ext_authz slot directly, whatever the config's `auth` says (tests). */
   extAuthz?: GatewayIR["extAuthz"];
+  /** What the files the auth section names hold (source/auth-files.ts); none read = none usable. */
+  authFiles?: AuthFiles;
 }
+
+/** The parts of the auth section's files that Envoy may be given: never a hash, never a private key. */
+export interface AuthFiles {
+  /** The keys file's entries, id and tenant only. */
+  keys: { id: string; tenant: string }[];
+  /** The gateway-signed keys' public JWKS (auth.apiKeys.jwksFile), checked usable; absent = none. */
+  apiKeysJwks?: string;
+  /** The identity provider's JWKS (auth.jwt.jwksFile), checked usable; absent = none. */
+  idpJwks?: string;
+}
+
+export const noAuthFiles: AuthFiles = { keys: [] };
 
 export function buildIR(config: Config, health: HealthView, options: BuildIROptions = {}): GatewayIR {
   const nodes = new Map(config.nodes.map((node) => [node.name, node]));
   const models = sortBy(config.models, (m) => m.name);
   const extAuthz = options.extAuthz ?? (config.auth ? buildExtAuthz(config.auth) : undefined);
+  const native =
+    config.auth?.mode === "native" && extAuthz
+      ? buildNativeAuth(config.auth, options.authFiles ?? noAuthFiles)
+      : undefined;
   const clusterContext = { nodes, pools: config.pools, health };
   const up = versionUp(nodes, health);
-  const built = models.map((model) => buildModel(model, nodes, up));
+  const built = models.map((model) => {
+    const m = buildModel(model, nodes, up);
+    return native && config.auth ? { ...m, ir: { ...m.ir, access: modelAccess(model, config.auth) } } : m;
+  });
   return {
     listener: buildListener(config),
     ...(extAuthz ? { extAuthz: { ...extAuthz, service: { ...extAuthz.service } } } : {}),
+    ...(native ? { nativeAuth: native } : {}),
     ...(config.controlPlane
       ? {
           controlPlane: {
@@ -105,6 +138,107 @@ function buildExtAuthz(auth: AuthConfig): ExtAuthzIR {
     timeoutMs,
     failOpen,
     bodyBytes: extAuthzBodyBytes,
+  };
+}
+
+/**
+ * Envoy's side of native authorization: the JWT providers it verifies with, the signed keys it
+ * accepts, and the rate limits. A provider whose JWKS is unusable is left out, so its tokens go
+ * to ext-authz, which refuses them with the reason.
+ */
+function buildNativeAuth(auth: AuthConfig, files: AuthFiles): NativeAuthIR {
+  const { jwt, apiKeys, rateLimitService } = auth;
+  const idpJwks: JwtProviderIR["jwks"] | undefined = jwt?.jwksUrl
+    ? remoteJwks(jwt.jwksUrl, jwt.jwksCacheMs)
+    : files.idpJwks !== undefined
+      ? { inline: files.idpJwks }
+      : undefined;
+  return {
+    ...(jwt && idpJwks
+      ? {
+          idp: {
+            issuer: jwt.issuer,
+            audience: jwt.audience,
+            tenantClaim: jwt.tenantClaim,
+            clockSkewMs: jwt.clockSkewMs,
+            jwks: idpJwks,
+          },
+        }
+      : {}),
+    ...(apiKeys && files.apiKeysJwks !== undefined
+      ? {
+          apiKeys: {
+            issuer: apiKeys.issuer,
+            tenantClaim: "tenant",
+            clockSkewMs: 0,
+            jwks: { inline: files.apiKeysJwks },
+            keys: sortBy(files.keys, (k) => k.id).map(({ id, tenant }) => ({ id, tenant })),
+          },
+        }
+      : {}),
+    tenants: auth.tenants.map((t) => t.name).sort(),
+    rateLimits: sortBy(
+      auth.tenants.flatMap((t) => (t.rateLimit ? [{ tenant: t.name, ...t.rateLimit }] : [])),
+      (r) => r.tenant,
+    ),
+    ...(rateLimitService
+      ? {
+          rateLimitService: {
+            cluster: rateLimitServiceClusterName,
+            service: {
+              host: rateLimitService.host,
+              port: rateLimitService.port,
+              dns: isIP(rateLimitService.host) === 0,
+            },
+            timeoutMs: rateLimitService.timeoutMs,
+            failOpen: rateLimitService.failOpen,
+          },
+        }
+      : {}),
+  };
+}
+
+function remoteJwks(url: string, cacheMs: number): RemoteJwksIR {
+  const parsed = new URL(url);
+  const tls = parsed.protocol === "https:";
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  return {
+    url,
+    cluster: jwksClusterName,
+    service: { host, port: Number(parsed.port || (tls ? 443 : 80)), dns: isIP(host) === 0, tls },
+    cacheMs,
+  };
+}
+
+/**
+ * The tenants that may call a model unpinned or pinned to each version, decided as ext-authz's
+ * policy decides (ext-authz/src/policy.ts): a grant of the model (or `*`); a grant limited to
+ * versions allows those pinned, and unpinned calls only when every version they can reach (the
+ * pin, or every weighted version) is one of them.
+ */
+function modelAccess(model: ModelConfig, auth: AuthConfig): ModelAccessIR {
+  const reachable =
+    model.pin !== undefined ? [model.pin] : model.versions.filter((v) => v.weight > 0).map((v) => v.version);
+  const grants = auth.tenants.flatMap((tenant) => {
+    const explicit = tenant.models.find((g) => g.model === model.name);
+    if (explicit) return [{ tenant: tenant.name, versions: explicit.versions }];
+    return tenant.models.some((g) => g.model === "*") ? [{ tenant: tenant.name, versions: undefined }] : [];
+  });
+  const allows = (versions: readonly string[] | undefined, version: string) =>
+    versions === undefined || versions.includes(version);
+  const names = (keep: (versions: readonly string[] | undefined) => boolean) =>
+    grants
+      .filter((g) => keep(g.versions))
+      .map((g) => g.tenant)
+      .sort();
+  return {
+    unpinned: names((versions) => reachable.every((v) => allows(versions, v))),
+    pinned: Object.fromEntries(
+      sortBy(model.versions, (v) => v.version).map((v) => [
+        v.version,
+        names((versions) => allows(versions, v.version)),
+      ]),
+    ),
   };
 }
 

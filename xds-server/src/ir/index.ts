@@ -1,6 +1,13 @@
-export { buildIR, unknownHealth } from "./build.js";
-export type { BuildIROptions } from "./build.js";
-export { clusterName, clusterSeparator, extAuthzClusterName, restClusterName } from "./names.js";
+export { buildIR, noAuthFiles, unknownHealth } from "./build.js";
+export type { AuthFiles, BuildIROptions } from "./build.js";
+export {
+  clusterName,
+  clusterSeparator,
+  extAuthzClusterName,
+  jwksClusterName,
+  rateLimitServiceClusterName,
+  restClusterName,
+} from "./names.js";
 export type {
   ClusterIR,
   EndpointIR,
@@ -10,8 +17,13 @@ export type {
   GatewayIR,
   HealthStatus,
   HealthView,
+  JwtProviderIR,
   ListenerIR,
+  ModelAccessIR,
   ModelIR,
+  NativeAuthIR,
+  RateLimitServiceIR,
+  RemoteJwksIR,
   RestRoutingIR,
   RestVersionIR,
   RetryIR,

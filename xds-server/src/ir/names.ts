@@ -22,3 +22,7 @@ export function restClusterName(model: string, version: string): string {
 export const extAuthzClusterName = "ext_authz";
 /** The control plane's gRPC port, for the server-level calls the gateway answers itself. */
 export const controlPlaneClusterName = "control_plane";
+/** Where Envoy fetches the identity provider's JWKS from (auth.jwt.jwksUrl, native mode). */
+export const jwksClusterName = "jwks";
+/** envoyproxy/ratelimit's gRPC port (auth.rateLimitService). */
+export const rateLimitServiceClusterName = "rate_limit_service";

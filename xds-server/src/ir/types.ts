@@ -26,6 +26,11 @@ export interface GatewayIR {
   /** External authorization for every call through Envoy; absent = no ext_authz filter. */
   extAuthz?: ExtAuthzIR;
   /**
+   * Authorization by Envoy's own filters (auth.mode native): ext-authz then runs only for the
+   * calls these do not allow. Absent = ext-authz decides every call (or there is no auth).
+   */
+  nativeAuth?: NativeAuthIR;
+  /**
    * Where Envoy sends ServerLive, ServerReady and ServerMetadata without a model header (the
    * control plane answers them for the whole gateway); absent = they get UNIMPLEMENTED.
    */
@@ -87,6 +92,58 @@ export interface ExtAuthzIR {
   bodyBytes: number;
 }
 
+export interface NativeAuthIR {
+  /** The identity provider's JWTs; absent when none is configured or its JWKS has no usable key. */
+  idp?: JwtProviderIR;
+  /** Gateway-signed API keys; absent when not configured or their JWKS has no usable key. */
+  apiKeys?: JwtProviderIR & {
+    /** The keys file's entries, sorted by id: a signed key is accepted only while listed. */
+    keys: { id: string; tenant: string }[];
+  };
+  /** Every tenant of the config, sorted: who may make calls that name no model. */
+  tenants: string[];
+  /** Every tenant with a rate limit, sorted by name. */
+  rateLimits: { tenant: string; callsPerSecond: number; burst: number }[];
+  /** Limits shared by every Envoy; absent = each Envoy holds them alone. */
+  rateLimitService?: RateLimitServiceIR;
+}
+
+export interface JwtProviderIR {
+  issuer: string;
+  /** Required `aud`; absent = not checked (the gateway's own keys have none). */
+  audience?: string;
+  /** The claim naming the tenant. */
+  tenantClaim: string;
+  clockSkewMs: number;
+  jwks: { inline: string } | RemoteJwksIR;
+}
+
+export interface RemoteJwksIR {
+  url: string;
+  /** The cluster Envoy fetches it through. */
+  cluster: string;
+  service: ExtAuthzServiceIR & { tls: boolean };
+  cacheMs: number;
+}
+
+export interface RateLimitServiceIR {
+  cluster: string;
+  service: ExtAuthzServiceIR;
+  timeoutMs: number;
+  failOpen: boolean;
+}
+
+/**
+ * Which tenants Envoy lets call a model without asking ext-authz, as ext-authz's policy would
+ * decide it (ext-authz/src/policy.ts); every other call goes to ext-authz.
+ */
+export interface ModelAccessIR {
+  /** May call it unpinned: granted the model with every version unpinned calls can reach. */
+  unpinned: string[];
+  /** Version → the tenants that may pin it. */
+  pinned: Record<string, string[]>;
+}
+
 export interface ControlPlaneIR {
   /** Name of the cluster that reaches the control plane's gRPC port (Envoy group only). */
   cluster: string;
@@ -127,6 +184,8 @@ export interface ModelIR {
    * their weight is 0 here and the healthy versions' weights grew to keep 100.
    */
   versionsDown?: string[];
+  /** Set with native authorization: who may call the model. */
+  access?: ModelAccessIR;
 }
 
 export interface RestRoutingIR {

@@ -20,6 +20,12 @@ export {
   routeFilterConfigTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
+  jwtAuthnTypeUrl,
+  localRateLimitTypeUrl,
+  rateLimitTypeUrl,
+  rbacPerRouteTypeUrl,
+  rbacTypeUrl,
+  upstreamTlsContextTypeUrl,
 } from "./type-urls.js";
 export type {
   ClusterLoadAssignmentTypeUrl,

@@ -15,6 +15,11 @@ import {
   ExtAuthzPerRoute,
 } from "../../../gen/envoy/envoy/extensions/filters/http/ext_authz/v3/ext_authz.js";
 import { Router } from "../../../gen/envoy/envoy/extensions/filters/http/router/v3/router.js";
+import { JwtAuthentication } from "../../../gen/envoy/envoy/extensions/filters/http/jwt_authn/v3/config.js";
+import { LocalRateLimit } from "../../../gen/envoy/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js";
+import { RateLimit } from "../../../gen/envoy/envoy/extensions/filters/http/ratelimit/v3/rate_limit.js";
+import { RBAC, RBACPerRoute } from "../../../gen/envoy/envoy/extensions/filters/http/rbac/v3/rbac.js";
+import { UpstreamTlsContext } from "../../../gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls.js";
 import { FilterConfig as GrpcStatsConfig } from "../../../gen/envoy/envoy/extensions/filters/http/grpc_stats/v3/config.js";
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { Lua, LuaPerRoute } from "../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
@@ -47,6 +52,12 @@ import {
   routeFilterConfigTypeUrl,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
+  jwtAuthnTypeUrl,
+  localRateLimitTypeUrl,
+  rateLimitTypeUrl,
+  rbacPerRouteTypeUrl,
+  rbacTypeUrl,
+  upstreamTlsContextTypeUrl,
 } from "./type-urls.js";
 
 /** The message type behind each type URL. */
@@ -72,6 +83,12 @@ export interface MessageTypes {
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate;
   [stdoutAccessLogTypeUrl]: StdoutAccessLog;
+  [jwtAuthnTypeUrl]: JwtAuthentication;
+  [rbacTypeUrl]: RBAC;
+  [rbacPerRouteTypeUrl]: RBACPerRoute;
+  [localRateLimitTypeUrl]: LocalRateLimit;
+  [rateLimitTypeUrl]: RateLimit;
+  [upstreamTlsContextTypeUrl]: UpstreamTlsContext;
 }
 
 export type KnownTypeUrl = keyof MessageTypes;
@@ -105,6 +122,12 @@ export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<Message
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,
   [previousHostsPredicateTypeUrl]: PreviousHostsPredicate,
   [stdoutAccessLogTypeUrl]: StdoutAccessLog,
+  [jwtAuthnTypeUrl]: JwtAuthentication,
+  [rbacTypeUrl]: RBAC,
+  [rbacPerRouteTypeUrl]: RBACPerRoute,
+  [localRateLimitTypeUrl]: LocalRateLimit,
+  [rateLimitTypeUrl]: RateLimit,
+  [upstreamTlsContextTypeUrl]: UpstreamTlsContext,
 };
 
 export function isKnownTypeUrl(typeUrl: string): typeUrl is KnownTypeUrl {

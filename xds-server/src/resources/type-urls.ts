@@ -80,3 +80,24 @@ export type PreviousHostsPredicateTypeUrl = typeof previousHostsPredicateTypeUrl
 export const stdoutAccessLogTypeUrl =
   "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
 export type StdoutAccessLogTypeUrl = typeof stdoutAccessLogTypeUrl;
+
+export const jwtAuthnTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
+export type JwtAuthnTypeUrl = typeof jwtAuthnTypeUrl;
+
+export const rbacTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC";
+export type RbacTypeUrl = typeof rbacTypeUrl;
+
+export const rbacPerRouteTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute";
+export type RbacPerRouteTypeUrl = typeof rbacPerRouteTypeUrl;
+
+export const localRateLimitTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
+export type LocalRateLimitTypeUrl = typeof localRateLimitTypeUrl;
+
+export const rateLimitTypeUrl = "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit";
+export type RateLimitTypeUrl = typeof rateLimitTypeUrl;
+
+export const upstreamTlsContextTypeUrl =
+  "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+export type UpstreamTlsContextTypeUrl = typeof upstreamTlsContextTypeUrl;

@@ -11,7 +11,14 @@ import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
 import { AdminAuth, AdminCore, createAdminGrpcService, handleAdminHttp } from "../admin/index.js";
 import { createSnapshotCache, type SnapshotCache } from "../cache/index.js";
-import { buildIR, unknownHealth, type GatewayIR, type HealthView } from "../ir/index.js";
+import {
+  buildIR,
+  noAuthFiles,
+  unknownHealth,
+  type AuthFiles,
+  type GatewayIR,
+  type HealthView,
+} from "../ir/index.js";
 import {
   createAdsService,
   createClientRegistry,
@@ -23,7 +30,7 @@ import { createSnapshotBuilder, type Snapshot, type SnapshotBuilder } from "../s
 import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
-import { ConfigFile } from "../source/index.js";
+import { AuthFilesSource, ConfigFile } from "../source/index.js";
 import { proxylessLimits } from "./proxyless-limits.js";
 import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
@@ -76,6 +83,41 @@ export interface ControlPlaneStatus {
   degradedSplits: Record<string, { versionsDown: string[]; weights: Record<string, number> }>;
   /** What proxyless clients cannot be given as configured (proxyless-limits.ts). */
   proxylessLimits: string[];
+  /** Who authorizes calls and who holds the tenants' rate limits; absent without an auth section. */
+  auth?: AuthStatus;
+}
+
+export interface AuthStatus {
+  mode: "native" | "ext-authz";
+  /**
+   * global: the rate limit service, across every Envoy; local: each Envoy alone; ext-authz: each
+   * ext-authz replica alone; none: no tenant has a limit.
+   */
+  rateLimits: "global" | "local" | "ext-authz" | "none";
+  /** What Envoy verifies itself (native mode): the JWT providers it has a usable JWKS for. */
+  verifiedByEnvoy: ("jwt" | "api-keys")[];
+  /** Signed API keys Envoy accepts now (the keys file's entries). */
+  keys: number;
+}
+
+function authStatus(config: Config | undefined, files: AuthFiles): AuthStatus | undefined {
+  const auth = config?.auth;
+  if (!auth) return undefined;
+  const limited = auth.tenants.some((t) => t.rateLimit);
+  const native = auth.mode === "native";
+  return {
+    mode: auth.mode,
+    rateLimits: !limited ? "none" : !native ? "ext-authz" : auth.rateLimitService ? "global" : "local",
+    verifiedByEnvoy: native
+      ? [
+          ...(auth.jwt && (auth.jwt.jwksUrl !== undefined || files.idpJwks !== undefined)
+            ? (["jwt"] as const)
+            : []),
+          ...(auth.apiKeys && files.apiKeysJwks !== undefined ? (["api-keys"] as const) : []),
+        ]
+      : [],
+    keys: native && auth.apiKeys ? files.keys.length : 0,
+  };
 }
 
 function healthByNode(snapshot: HealthSnapshot): Record<string, Record<string, string>> {
@@ -127,11 +169,13 @@ interface Publisher {
   degradedSplits: ControlPlaneStatus["degradedSplits"];
   /** What ServerReady answers: the last IR published had every model servable. */
   ready: boolean;
+  /** What the auth section's files hold now (native mode). */
+  authFiles: AuthFiles;
 }
 
 function publish(p: Publisher, config: Config, health: HealthView, why: string): void {
   const end = p.metrics.snapshotBuild.startTimer();
-  const ir = buildIR(config, health);
+  const ir = buildIR(config, health, { authFiles: p.authFiles });
   const built = builtGroups(ir, p.builder);
   end();
   recordSplits(p, ir);
@@ -177,9 +221,30 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     builder: createSnapshotBuilder(),
     degradedSplits: {},
     ready: false,
+    authFiles: noAuthFiles,
   };
   // Created on the first valid config; until then nothing is probed and health is UNKNOWN.
   let prober: HealthProber | undefined;
+  const watch = options.watch ?? true;
+  const republish = (why: string) => {
+    const current = config.current;
+    if (current) publish(publisher, current, prober?.view() ?? unknownHealth, why);
+  };
+  const authFiles = new AuthFilesSource({
+    configPath: options.configPath,
+    log: log.child({ component: "auth-files" }),
+    onChange: (files) => {
+      publisher.authFiles = files;
+      republish("auth files");
+    },
+  });
+  /** Reads the files a config's auth section names; republishes when what Envoy gets changed. */
+  const followAuthFiles = async (cfg: Config) => {
+    const before = JSON.stringify(publisher.authFiles);
+    publisher.authFiles = await authFiles.load(cfg.auth);
+    if (watch) authFiles.watch();
+    if (JSON.stringify(publisher.authFiles) !== before && config.current === cfg) republish("auth files");
+  };
   const config = new ConfigFile({
     path: options.configPath,
     log: log.child({ component: "config" }),
@@ -193,6 +258,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       prober?.update(cfg);
       for (const limit of proxylessLimits(cfg)) log.warn({ group: "proxyless" }, limit);
       publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
+      // An edit may name other files: read them, then publish again if Envoy's part changed.
+      void followAuthFiles(cfg).catch((err: unknown) =>
+        log.error({ err }, "reading the auth section's files failed"),
+      );
     },
   });
   const first = await config.load();
@@ -205,7 +274,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           : first.status;
     throw new Error(`cannot start: ${config.path} is not a valid config (${why})`);
   }
-  if (options.watch ?? true) config.watch();
+  // The first snapshot ADS serves already holds them: the ADS port opens below.
+  await followAuthFiles(first.config);
+  if (watch) config.watch();
 
   if (options.probe ?? true) {
     prober = createHealthProber({ config: first.config, log: log.child({ component: "health" }), registry });
@@ -266,6 +337,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ...(prober ? { health: healthByNode(prober.snapshot()), probes: prober.snapshot() } : {}),
     degradedSplits: publisher.degradedSplits,
     proxylessLimits: config.current ? proxylessLimits(config.current) : [],
+    ...(config.current?.auth ? { auth: authStatus(config.current, publisher.authFiles) } : {}),
   });
 
   let admin: AdminServer;
@@ -296,6 +368,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     status,
     stop: async () => {
       config.close();
+      authFiles.close();
       await prober?.stop();
       await admin.close();
       // Open ADS streams never end by themselves; clients reconnect to another replica.

@@ -19,12 +19,14 @@ import {
   HttpProtocolOptions,
   HttpProtocolOptions_ExplicitHttpConfig,
 } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
-import type { ClusterIR, ExtAuthzServiceIR, GatewayIR } from "../ir/index.js";
+import { UpstreamTlsContext } from "../../../gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls.js";
+import type { ClusterIR, ExtAuthzServiceIR, GatewayIR, RemoteJwksIR } from "../ir/index.js";
 import {
   headerMutationTypeUrl,
   packAny,
   upstreamCodecTypeUrl,
   upstreamHttpProtocolOptionsTypeUrl,
+  upstreamTlsContextTypeUrl,
 } from "../resources/index.js";
 import { adsConfigSource, byName, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
@@ -62,8 +64,74 @@ export function gatewayClusters(ir: GatewayIR, group: ClientGroup): Named<Cluste
     const { cluster, service, timeoutMs } = ir.extAuthz;
     out.push({ name: cluster, resource: serviceCluster(cluster, service, timeoutMs, false) });
   }
+  const limits = ir.nativeAuth?.rateLimitService;
+  if (limits) {
+    out.push({
+      name: limits.cluster,
+      resource: serviceCluster(limits.cluster, limits.service, limits.timeoutMs, false),
+    });
+  }
+  const jwks = ir.nativeAuth?.idp?.jwks;
+  if (jwks && "url" in jwks) out.push({ name: jwks.cluster, resource: jwksCluster(jwks) });
   return out.sort(byName);
 }
+
+const jwksConnectTimeoutMs = 2_000;
+
+/**
+ * The identity provider's JWKS host, which jwt_authn fetches the keys from (HTTP/1.1, TLS with the
+ * host as SNI for https:// URLs, verified against the system's CA bundle).
+ */
+function jwksCluster(jwks: RemoteJwksIR): Cluster {
+  const { host, port, dns, tls } = jwks.service;
+  return Cluster.fromPartial({
+    name: jwks.cluster,
+    clusterDiscoveryType: {
+      $case: "type",
+      type: dns ? Cluster_DiscoveryType.LOGICAL_DNS : Cluster_DiscoveryType.STATIC,
+    },
+    ...(dns ? { dnsLookupFamily: Cluster_DnsLookupFamily.V4_PREFERRED } : {}),
+    connectTimeout: duration(jwksConnectTimeoutMs),
+    loadAssignment: {
+      clusterName: jwks.cluster,
+      endpoints: [
+        {
+          lbEndpoints: [
+            { hostIdentifier: { $case: "endpoint", endpoint: { address: socketAddress(host, port) } } },
+          ],
+        },
+      ],
+    },
+    ...(tls
+      ? {
+          transportSocket: {
+            name: "envoy.transport_sockets.tls",
+            configType: {
+              $case: "typedConfig",
+              typedConfig: packAny(
+                upstreamTlsContextTypeUrl,
+                UpstreamTlsContext.fromPartial({
+                  sni: host,
+                  commonTlsContext: {
+                    validationContextType: {
+                      $case: "validationContext",
+                      validationContext: {
+                        trustedCa: { specifier: { $case: "filename", filename: systemCaBundle } },
+                        matchTypedSubjectAltNames: [],
+                      },
+                    },
+                  },
+                }),
+              ),
+            },
+          },
+        }
+      : {}),
+  });
+}
+
+/** Debian's CA bundle, as in the Envoy images this project builds (deploy/docker). */
+const systemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
 
 const controlPlaneConnectTimeoutMs = 1_000;
 

@@ -15,13 +15,26 @@ import type { GatewayIR } from "../ir/index.js";
 import { envoyValidate, loadGoldenCases, toStaticBootstrap } from "./testing/index.js";
 import { translate } from "./translate.js";
 
+/**
+ * Warnings about fields whose replacements the Envoy API bundled with @grpc/grpc-js-xds (our proto
+ * source) does not have yet: rbac's Principal.sourced_metadata, and local_ratelimit's own
+ * rate_limits. Both fields work in 1.40; replace them when the bundled API has the new ones.
+ */
+const knownWarnings = [
+  /Using deprecated option 'envoy\.config\.rbac\.v3\.Principal\.metadata'/,
+  /'descriptors' is set but only used by route configuration/,
+];
+
 for (const c of loadGoldenCases()) {
   test(`Envoy accepts the envoy group of ${c.name}`, async () => {
     const bootstrap = toStaticBootstrap(c.resources.envoy);
     const result = await envoyValidate(bootstrap);
     assert.ok(result.ok, `envoy --mode validate rejected ${c.name}:\n${result.output}`);
     // Envoy accepts some mistakes with only a warning (an unknown retry_on token is ignored).
-    assert.doesNotMatch(result.output, /\[warning\]/, `Envoy warned about ${c.name}:\n${result.output}`);
+    const warnings = result.output
+      .split("\n")
+      .filter((line) => /\[warning\]/.test(line) && !knownWarnings.some((known) => known.test(line)));
+    assert.deepEqual(warnings, [], `Envoy warned about ${c.name}:\n${result.output}`);
   });
 }
 

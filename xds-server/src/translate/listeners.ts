@@ -3,13 +3,21 @@
  * RDS per model); each proxyless client resolves `xds:///<model>` to an API listener named after
  * the model, with RDS. All over ADS.
  */
-import { modelHeader, noModelHeaderValue, versionHeader } from "@inferencehub/contracts/headers";
+import {
+  modelHeader,
+  noModelHeaderValue,
+  tenantHeader,
+  versionHeader,
+} from "@inferencehub/contracts/headers";
 import {
   AccessLog,
   ComparisonFilter_Op,
   type AccessLogFilter,
 } from "../../../gen/envoy/envoy/config/accesslog/v3/accesslog.js";
-import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
+import {
+  HeaderValueOption,
+  HeaderValueOption_HeaderAppendAction,
+} from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { HttpProtocolOptions_HeadersWithUnderscoresAction } from "../../../gen/envoy/envoy/config/core/v3/protocol.js";
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import { StdoutAccessLog } from "../../../gen/envoy/envoy/extensions/access_loggers/stream/v3/stream.js";
@@ -179,6 +187,20 @@ function localReplies(): LocalReplyConfig {
     $case: "responseFlagFilter",
     responseFlagFilter: { flags: ["UH"] },
   };
+  // Envoy's own rate limits (native mode; rate-limits.ts), never ext-authz's 429s: flag RL. The
+  // wait comes in whole seconds (x-ratelimit-reset); the message says it as ext-authz does, in ms.
+  const rateLimited: AccessLogFilter["filterSpecifier"] = {
+    $case: "responseFlagFilter",
+    responseFlagFilter: { flags: ["RL"] },
+  };
+  const waitSeconds = "%RESP(x-ratelimit-reset)%";
+  const overLimit = `tenant '%REQ(${tenantHeader})%' is over its rate limit; retry in ${waitSeconds}000 ms`;
+  const rateLimitServiceDown: AccessLogFilter["filterSpecifier"] = {
+    $case: "responseFlagFilter",
+    responseFlagFilter: { flags: ["RLSE"] },
+  };
+  const limitsDown =
+    "the gateway could not reach its rate limit service, so the call was not sent; retry shortly";
   return LocalReplyConfig.fromPartial({
     mappers: [
       // Requests that are not gRPC (REST, any HTTP/1.1 client) first: their errors are JSON,
@@ -186,12 +208,23 @@ function localReplies(): LocalReplyConfig {
       restReply(noRoute, notServed),
       restReply(authzOutage, authzDown),
       restReply(noHealthyNode, noNode),
+      {
+        ...restReply(rateLimited, overLimit),
+        headersToAdd: [overwrite("retry-after", waitSeconds)],
+      },
+      restReply(rateLimitServiceDown, limitsDown),
       restReply(statusAtLeast(400, "inferencehub.rest_error_status"), "%LOCAL_REPLY_BODY%"),
       grpcReply(noRoute, grpcStatus.notFound, notServed),
       grpcReply(authzOutage, grpcStatus.unavailable, authzDown),
       // No node up for the version the route chose: a pinned call to a version that is down, or
       // every version of the model down. The cluster is `<model>~<version>`.
       grpcReply(noHealthyNode, grpcStatus.unavailable, noNode),
+      withHeaders(grpcReply(rateLimited, grpcStatus.resourceExhausted, overLimit), [
+        // gRFC A6's pushback for retry policies, and the HTTP form for everyone else.
+        overwrite("grpc-retry-pushback-ms", `${waitSeconds}000`),
+        overwrite("retry-after", waitSeconds),
+      ]),
+      grpcReply(rateLimitServiceDown, grpcStatus.unavailable, limitsDown),
       // A request Envoy had to buffer whole (the body rewrite for stock servers) past its 1 MiB
       // per-connection buffer: Envoy's 413 would reach gRPC clients as UNKNOWN.
       grpcReply(
@@ -269,6 +302,17 @@ function restReply(filterSpecifier: AccessLogFilter["filterSpecifier"], message:
     },
     bodyFormatOverride: { format: { $case: "jsonFormat", jsonFormat: { error: message } } },
   });
+}
+
+function overwrite(key: string, value: string): HeaderValueOption {
+  return HeaderValueOption.fromPartial({
+    header: { key, value },
+    appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+  });
+}
+
+function withHeaders(mapper: ResponseMapper, headers: HeaderValueOption[]): ResponseMapper {
+  return { ...mapper, headersToAdd: [...mapper.headersToAdd, ...headers] };
 }
 
 /** A local reply that gRPC clients read as `status` with `message` (Envoy puts the body in grpc-message). */

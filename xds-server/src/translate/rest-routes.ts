@@ -34,6 +34,7 @@ import {
   type RetryPolicy,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
+import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import type { ExtAuthzIR, ListenerIR, ModelIR, RestVersionIR, RetryIR } from "../ir/index.js";
 import { duration } from "./durations.js";
 import { luaPerRoute } from "./filters/index.js";
@@ -48,24 +49,37 @@ const grpcContentTypePrefix = "application/grpc";
  * (so an unknown model is refused as one the tenant may not call, never told apart), and sets the
  * header; without it (or failing open) the model-from-path script does.
  */
-export function restServerRoutes(ready: boolean, authz: ExtAuthzIR | undefined): Route[] {
-  const modelFromPath = !authz || authz.failOpen;
+export function restServerRoutes(
+  ready: boolean,
+  authz: ExtAuthzIR | undefined,
+  native = false,
+  anyTenant: Record<string, Any> = {},
+): Route[] {
+  const modelFromPath = !authz || authz.failOpen || native;
+  const open = (route: Route): Route => ({
+    ...route,
+    typedPerFilterConfig: { ...route.typedPerFilterConfig, ...anyTenant },
+  });
   return [
-    jsonRoute("rest:live", `${restPrefix}/health/live`, 200, { live: true }),
-    ready
-      ? jsonRoute("rest:ready", `${restPrefix}/health/ready`, 200, { ready: true })
-      : // The protocol says a 4xx for "not ready"; Triton answers 400 too.
-        textRoute(
-          "rest:ready",
-          exactPath(`${restPrefix}/health/ready`),
-          400,
-          "the gateway is not ready: a model has no version with a node up",
-        ),
-    jsonRoute("rest:server-metadata", restPrefix, 200, {
-      name: gatewayServerName,
-      version: gatewayVersion,
-      extensions: [],
-    }),
+    open(jsonRoute("rest:live", `${restPrefix}/health/live`, 200, { live: true })),
+    open(
+      ready
+        ? jsonRoute("rest:ready", `${restPrefix}/health/ready`, 200, { ready: true })
+        : // The protocol says a 4xx for "not ready"; Triton answers 400 too.
+          textRoute(
+            "rest:ready",
+            exactPath(`${restPrefix}/health/ready`),
+            400,
+            "the gateway is not ready: a model has no version with a node up",
+          ),
+    ),
+    open(
+      jsonRoute("rest:server-metadata", restPrefix, 200, {
+        name: gatewayServerName,
+        version: gatewayVersion,
+        extensions: [],
+      }),
+    ),
     {
       ...textRoute(
         "rest:model-from-path",
@@ -102,7 +116,11 @@ export function notGrpcRoute(): Route {
 }
 
 /** Envoy: one model's REST routes, in its scope, before its gRPC routes. */
-export function restModelRoutes(model: ModelIR, listener: ListenerIR): Route[] {
+export function restModelRoutes(
+  model: ModelIR,
+  listener: ListenerIR,
+  policy: (version?: string) => Record<string, Any> = () => ({}),
+): Route[] {
   const rest = model.rest;
   if (!rest) {
     return [
@@ -139,7 +157,10 @@ export function restModelRoutes(model: ModelIR, listener: ListenerIR): Route[] {
       target && target.pathVersion !== target.version ? `${base}/versions/${v.version}` : undefined;
     routes.push(
       target
-        ? restRoute(`${target.cluster}:path`, routeMatch(path), model, target, rewrite)
+        ? withPolicy(
+            restRoute(`${target.cluster}:path`, routeMatch(path), model, target, rewrite),
+            policy(v.version),
+          )
         : noRestRoute(`${v.cluster}:rest:no-rest`, path, model.name, v.version),
     );
   }
@@ -157,7 +178,7 @@ export function restModelRoutes(model: ModelIR, listener: ListenerIR): Route[] {
     const match = routeMatch(underModel, [exactHeader(versionHeader, v.version)]);
     routes.push(
       target
-        ? restRoute(`${target.cluster}:pinned`, match, model, target, base)
+        ? withPolicy(restRoute(`${target.cluster}:pinned`, match, model, target, base), policy(v.version))
         : { ...noRestRoute(`${v.cluster}:rest:no-rest-pinned`, underModel, model.name, v.version), match },
     );
   }
@@ -170,7 +191,7 @@ export function restModelRoutes(model: ModelIR, listener: ListenerIR): Route[] {
     ),
     match: routeMatch(underModel, [presentHeader(versionHeader)]),
   });
-  routes.push(...splitRoutes(model, base, underModel));
+  routes.push(...splitRoutes(model, base, underModel).map((route) => withPolicy(route, policy())));
   routes.push(
     textRoute(
       `${model.name}:rest:other`,
@@ -180,6 +201,10 @@ export function restModelRoutes(model: ModelIR, listener: ListenerIR): Route[] {
     ),
   );
   return routes;
+}
+
+function withPolicy(route: Route, policy: Record<string, Any>): Route {
+  return { ...route, typedPerFilterConfig: { ...route.typedPerFilterConfig, ...policy } };
 }
 
 /**

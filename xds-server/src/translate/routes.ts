@@ -30,14 +30,27 @@ import {
   WeightedCluster_ClusterWeight,
   type HeaderMatcher,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
-import type { ControlPlaneIR, ExtAuthzIR, ListenerIR, ModelIR, VersionRouteIR } from "../ir/index.js";
+import type {
+  ControlPlaneIR,
+  ExtAuthzIR,
+  ListenerIR,
+  ModelIR,
+  NativeAuthIR,
+  VersionRouteIR,
+} from "../ir/index.js";
 import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
-import { extAuthzPerRoute, modelFromFirstMessagePerRoute } from "./filters/index.js";
+import {
+  extAuthzPerRoute,
+  modelFromFirstMessagePerRoute,
+  policyPerRoute,
+  rateLimitActions,
+} from "./filters/index.js";
 import { ingressRouteConfigName, noModelRouteConfigName, proxylessRouteConfigName } from "./names.js";
 import { notGrpcRoute, restModelRoutes, restServerRoutes } from "./rest-routes.js";
 import { exactHeader, mirrorPolicy, presentHeader, retryPolicy } from "./route-parts.js";
 import type { ClientGroup, Named } from "./types.js";
+import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 
 const healthPathPrefix = "/grpc.health.v1.Health/";
 const healthCheckPath = `${healthPathPrefix}Check`;
@@ -80,41 +93,69 @@ const modelInMessagePathSpecifier: RouteMatch["pathSpecifier"] = {
   safeRegex: { regex: modelMethodsRegex([...Object.keys(unaryModelMethods), streamModelMethod]) },
 };
 
+/** How calls are authorized on a route configuration's routes: ext-authz, and Envoy's own filters. */
+export interface RouteAuth {
+  authz?: ExtAuthzIR | undefined;
+  native?: NativeAuthIR | undefined;
+}
+
+/**
+ * A route's tenant policy in native mode (native-auth.ts): the tenants that may make its calls,
+ * unpinned (version undefined) or pinned to a version. Empty without native authorization.
+ */
+export type RoutePolicy = (version?: string) => Record<string, Any>;
+
+function routePolicy(model: ModelIR, native: NativeAuthIR | undefined): RoutePolicy {
+  const access = model.access;
+  if (!native || !access) return () => ({});
+  return (version) =>
+    policyPerRoute(native, version === undefined ? access.unpinned : (access.pinned[version] ?? []));
+}
+
 /** Envoy: one model's routes, chosen by its scope. */
 export function envoyModelRouteConfig(
   model: ModelIR,
-  authz: ExtAuthzIR | undefined,
+  auth: RouteAuth,
   listener: ListenerIR,
 ): Named<RouteConfiguration> {
-  const reflection = authz ? [reflectionRoute()] : [];
+  const reflection = auth.authz ? [reflectionRoute()] : [];
+  const policy = routePolicy(model, auth.native);
   return envoyRouteConfig(
     ingressRouteConfigName(model.name),
     [
       ...reflection,
-      ...restModelRoutes(model, listener),
+      ...restModelRoutes(model, listener, policy),
       notGrpcRoute(),
-      ...healthRoutes(model),
-      ...envoyModelRoutes(model, authz),
+      ...healthRoutes(model, policy),
+      ...envoyModelRoutes(model, auth, policy),
     ],
-    authz,
+    auth,
   );
 }
 
-/** Envoy: the routes of calls without a model header. */
+/**
+ * Envoy: the routes of calls without a model header. In native mode the model is read from the
+ * first message (or the REST path) by Envoy, as without authorization, and the calls about the
+ * gateway itself are open to every tenant of the config.
+ */
 export function noModelRouteConfig(
-  authz: ExtAuthzIR | undefined,
+  auth: RouteAuth,
   controlPlane: ControlPlaneIR | undefined,
   ready: boolean,
 ): Named<RouteConfiguration> {
-  const rest = [...restServerRoutes(ready, authz), notGrpcRoute()];
+  const { authz, native } = auth;
+  const anyTenant = native ? policyPerRoute(native, native.tenants) : {};
+  const rest = [...restServerRoutes(ready, authz, native !== undefined, anyTenant), notGrpcRoute()];
+  const server = serverRoute(controlPlane);
   const routes = authz
     ? [
         reflectionRoute(),
         healthWithoutModelRoute(),
-        serverRoute(controlPlane),
+        { ...server, typedPerFilterConfig: { ...server.typedPerFilterConfig, ...anyTenant } },
         ...rest,
-        modelInBodyRoute(authz),
-        modelInFirstMessageRoute(streamPathSpecifier),
+        ...(native
+          ? [modelInFirstMessageRoute(modelInMessagePathSpecifier)]
+          : [modelInBodyRoute(authz), modelInFirstMessageRoute(streamPathSpecifier)]),
         noModelHeaderRoute(),
         unknownMethodRoute(),
       ]
@@ -125,7 +166,7 @@ export function noModelRouteConfig(
         noModelHeaderRoute(),
         unknownMethodRoute(),
       ];
-  return envoyRouteConfig(noModelRouteConfigName, routes, authz);
+  return envoyRouteConfig(noModelRouteConfigName, routes, auth);
 }
 
 /**
@@ -162,11 +203,7 @@ function serverRoute(controlPlane: ControlPlaneIR | undefined): Route {
   });
 }
 
-function envoyRouteConfig(
-  name: string,
-  routes: Route[],
-  authz: ExtAuthzIR | undefined,
-): Named<RouteConfiguration> {
+function envoyRouteConfig(name: string, routes: Route[], auth: RouteAuth): Named<RouteConfiguration> {
   const config = RouteConfiguration.fromPartial({
     name,
     virtualHosts: [
@@ -175,7 +212,9 @@ function envoyRouteConfig(
         domains: ["*"],
         routes,
         // Checks wait for no body unless a route says otherwise: streams never stall on it.
-        typedPerFilterConfig: authz ? extAuthzPerRoute.noBody() : {},
+        typedPerFilterConfig: auth.authz ? extAuthzPerRoute.noBody() : {},
+        // The tenants' rate limits read these descriptors (filters/rate-limits.ts).
+        rateLimits: rateLimitActions(auth.native),
       },
     ],
     requestHeadersToRemove: credentialHeaders,
@@ -210,19 +249,30 @@ export function proxylessRouteConfig(model: ModelIR): Named<RouteConfiguration> 
  *   instead of holding it for the route timeout. Streams keep only the per-try timeout, which
  *   ends when their response begins: an idle stream is no stuck node.
  */
-function envoyModelRoutes(model: ModelIR, authz: ExtAuthzIR | undefined): Route[] {
+function envoyModelRoutes(model: ModelIR, auth: RouteAuth, policy: RoutePolicy): Route[] {
+  const { authz, native } = auth;
   const routes = (unary: boolean) => [
-    ...model.versions.map((v) => pinnedRoute(model, v, "envoy", unary)),
+    ...model.versions.map((v) => withConfig(pinnedRoute(model, v, "envoy", unary), policy(v.version))),
     unknownVersionRoute(model),
-    weightedRoute(model, "envoy", unary),
+    withConfig(weightedRoute(model, "envoy", unary), policy()),
   ];
+  // Where the body is checked against the headers: by Envoy in native mode, else by ext-authz.
+  const bodyCheck = !authz
+    ? {}
+    : native
+      ? modelFromFirstMessagePerRoute("first-message-matches-headers")
+      : extAuthzPerRoute.readBody(authz);
   const unaryRoutes = routes(true).map((route) => ({
     ...route,
     name: `${route.name}:unary`,
     match: RouteMatch.fromPartial({ ...route.match, pathSpecifier: modelInBodyPathSpecifier }),
-    typedPerFilterConfig: authz ? extAuthzPerRoute.readBody(authz) : {},
+    typedPerFilterConfig: { ...route.typedPerFilterConfig, ...bodyCheck },
   }));
   return [...unaryRoutes, ...routes(false)];
+}
+
+function withConfig(route: Route, config: Record<string, Any>): Route {
+  return { ...route, typedPerFilterConfig: { ...route.typedPerFilterConfig, ...config } };
 }
 
 /** Envoy routes select the model by header; a proxyless route config belongs to one model already. */
@@ -282,8 +332,9 @@ function weightedClusters(model: ModelIR): RouteAction["clusterSpecifier"] {
  * Check with a short timeout, no retry and no copy; Watch, a stream that would hold a slot of the
  * model's circuit breaker for as long as the caller likes, is refused.
  */
-function healthRoutes(model: ModelIR): Route[] {
+function healthRoutes(model: ModelIR, policy: RoutePolicy): Route[] {
   const check = Route.fromPartial({
+    typedPerFilterConfig: policy(),
     name: `${model.name}:health`,
     match: {
       pathSpecifier: { $case: "path", path: healthCheckPath },

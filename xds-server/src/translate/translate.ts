@@ -60,7 +60,13 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
         ...emptySet(),
         listeners: envoyListeners(gatewayIR),
         scopedRoutes: [noModelScope()],
-        routes: [noModelRouteConfig(gateway.extAuthz, gateway.controlPlane, gateway.ready)],
+        routes: [
+          noModelRouteConfig(
+            { authz: gateway.extAuthz, native: gateway.nativeAuth },
+            gateway.controlPlane,
+            gateway.ready,
+          ),
+        ],
         clusters: gatewayClusters(gatewayIR, "envoy"),
       },
       proxyless: { ...emptySet(), clusters: gatewayClusters(gatewayIR, "proxyless") },
@@ -73,7 +79,13 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
       envoy: {
         ...emptySet(),
         scopedRoutes: [modelScope(model)],
-        routes: [envoyModelRouteConfig(model, gateway.extAuthz, gateway.listener)],
+        routes: [
+          envoyModelRouteConfig(
+            model,
+            { authz: gateway.extAuthz, native: gateway.nativeAuth },
+            gateway.listener,
+          ),
+        ],
       },
       proxyless: {
         ...emptySet(),

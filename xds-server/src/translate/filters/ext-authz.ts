@@ -10,6 +10,7 @@ import type { ExtAuthzIR, GatewayIR } from "../../ir/index.js";
 import { extAuthzPerRouteTypeUrl, extAuthzTypeUrl, packAny } from "../../resources/index.js";
 import { duration } from "../durations.js";
 import type { HttpFilterSpec } from "./http-filter.js";
+import { extAuthzUnlessAllowed } from "./native-auth.js";
 
 const filterName = "envoy.filters.http.ext_authz";
 
@@ -23,11 +24,16 @@ export const extAuthzFilter: HttpFilterSpec = {
   enabled: (ir, group) => group === "envoy" && ir.extAuthz !== undefined,
   build: (ir: GatewayIR) => {
     if (!ir.extAuthz) throw new Error("extAuthzFilter.build: the IR has no extAuthz");
+    const config = extAuthzConfig(ir.extAuthz);
     return HttpFilter.fromPartial({
       name: filterName,
       configType: {
         $case: "typedConfig",
-        typedConfig: packAny(extAuthzTypeUrl, extAuthzConfig(ir.extAuthz)),
+        typedConfig: packAny(
+          extAuthzTypeUrl,
+          // Native mode: only the calls Envoy's own filters did not allow (native-auth.ts).
+          ir.nativeAuth ? { ...config, filterEnabledMetadata: extAuthzUnlessAllowed() } : config,
+        ),
       },
     });
   },

@@ -14,19 +14,34 @@ import {
   grpcFieldExtractionFilter,
   modelFromFirstMessagePerRoute,
 } from "./model-from-first-message.js";
+import {
+  extAuthzUnlessAllowed,
+  jwtAuthnFilter,
+  keysRbacFilter,
+  policyPerRoute,
+  policyRbacFilter,
+} from "./native-auth.js";
+import { globalRateLimitFilter, localRateLimitFilter, rateLimitActions } from "./rate-limits.js";
 import { routerFilter } from "./router.js";
 import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
 
 /**
  * Headers are stripped before anything reads them; a call without a model header gets it from
- * its first message (gRPC) or its path (REST), by a Lua script, before ext_authz checks it; ext_authz decides before the router routes.
- * grpc_stats comes after ext_authz, so it counts the calls that reached a version.
+ * its first message (gRPC) or its path (REST), by a Lua script, before anything authorizes it, so
+ * the route is final. In native mode jwt_authn and the two rbac filters record what Envoy can
+ * decide, and ext_authz runs for the rest; ext_authz decides before the router routes. The rate
+ * limits count only calls that were allowed; grpc_stats counts the calls that reached a version.
  */
 export const httpFilterChain: readonly HttpFilterSpec[] = [
   stripGatewayHeadersFilter,
   grpcFieldExtractionFilter,
   luaFilter,
+  jwtAuthnFilter,
+  keysRbacFilter,
+  policyRbacFilter,
   extAuthzFilter,
+  localRateLimitFilter,
+  globalRateLimitFilter,
   grpcStatsFilter,
   routerFilter,
 ];
@@ -36,6 +51,14 @@ export function buildHttpFilters(ir: GatewayIR, group: ClientGroup): HttpFilter[
 }
 
 export {
+  extAuthzUnlessAllowed,
+  globalRateLimitFilter,
+  jwtAuthnFilter,
+  keysRbacFilter,
+  localRateLimitFilter,
+  policyPerRoute,
+  policyRbacFilter,
+  rateLimitActions,
   firstMessageTooLargeDetails,
   extAuthzFilter,
   grpcFieldExtractionFilter,

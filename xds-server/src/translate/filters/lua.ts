@@ -9,7 +9,7 @@ import { HttpFilter } from "../../../../gen/envoy/envoy/extensions/filters/netwo
 import type { Any } from "../../../../gen/envoy/google/protobuf/any.js";
 import { luaPerRouteTypeUrl, luaTypeUrl, packAny } from "../../resources/index.js";
 import type { HttpFilterSpec } from "./http-filter.js";
-import { modelFromFirstMessageLua } from "./model-from-first-message-lua.js";
+import { firstMessageMatchesHeadersLua, modelFromFirstMessageLua } from "./model-from-first-message-lua.js";
 import { modelFromPathLua } from "./model-from-path.js";
 
 const luaFilterName = "envoy.filters.http.lua";
@@ -18,6 +18,7 @@ const luaFilterName = "envoy.filters.http.lua";
 const sources = {
   "model-from-first-message": modelFromFirstMessageLua,
   "model-from-path": modelFromPathLua,
+  "first-message-matches-headers": firstMessageMatchesHeadersLua,
 } as const;
 
 export type LuaSourceName = keyof typeof sources;

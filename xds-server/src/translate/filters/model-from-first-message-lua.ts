@@ -45,3 +45,62 @@ function envoy_on_request(handle)
   handle:clearRouteCache()
 end
 `;
+
+/**
+ * Native mode's check of a unary call that names its model in a header and in its body, as
+ * ext-authz makes it (ext-authz/src/decide.ts, with the same messages): the body may not name
+ * another model, so a call allowed for one model cannot ask a shared node about another; a
+ * version in the body pins the call like the version header, and one that differs from the
+ * header is refused.
+ */
+export const firstMessageMatchesHeadersLua = `-- Written by the InferenceHub control plane: refuses a call whose first message names another
+-- model or version than its headers, and pins the version its message names.
+local model_header = "${modelHeader}"
+local version_header = "${versionHeader}"
+
+local function first(list)
+  if type(list) ~= "table" then return nil end
+  return list[1]
+end
+
+-- A client's value in a message: printable ASCII, cut to 64 characters.
+local function quoted(s)
+  local safe = s:gsub("[^%w%-%._~:/]", "?")
+  if #safe > 64 then safe = safe:sub(1, 64) .. "..." end
+  return "'" .. safe .. "'"
+end
+
+local function refuse(handle, message)
+  handle:respond({ [":status"] = "200", ["content-type"] = "application/grpc",
+    ["grpc-status"] = "${grpcStatus.invalidArgument}", ["grpc-message"] = message }, "")
+end
+
+function envoy_on_request(handle)
+  local extracted = handle:streamInfo():dynamicMetadata():get("${extractionFilterName}")
+  if extracted == nil then return end
+  local model = first(extracted["model_name"]) or first(extracted["name"])
+  local version = first(extracted["model_version"]) or first(extracted["version"])
+  local headers = handle:headers()
+  local named = headers:get(model_header)
+  if type(model) ~= "string" or model == "" or named == nil then return end
+  if model ~= named then
+    refuse(handle, "model_name " .. quoted(model) .. " in the request does not match the " ..
+      model_header .. " header " .. quoted(named))
+    return
+  end
+  if type(version) ~= "string" or version == "" then return end
+  local pinned = headers:get(version_header)
+  if pinned == version then return end
+  if pinned ~= nil then
+    refuse(handle, "model_version " .. quoted(version) .. " in the request does not match the " ..
+      version_header .. " header " .. quoted(pinned))
+    return
+  end
+  if #version > 63 or version:find("^[%w][%w%-]*$") == nil then
+    refuse(handle, "model_version " .. quoted(version) .. " in the request is not a version name")
+    return
+  end
+  headers:replace(version_header, version)
+  handle:clearRouteCache()
+end
+`;

@@ -74,12 +74,17 @@ export const grpcFieldExtractionFilter: HttpFilterSpec = {
     }),
 };
 
-/** typed_per_filter_config for the route whose calls are routed by their first message. */
-export function modelFromFirstMessagePerRoute(): Record<string, Any> {
+/**
+ * typed_per_filter_config for the routes whose first message is read: routed by it (no model
+ * header), or checked against the headers (native authorization, unary calls with the header).
+ */
+export function modelFromFirstMessagePerRoute(
+  script: "model-from-first-message" | "first-message-matches-headers" = "model-from-first-message",
+): Record<string, Any> {
   return {
     // An empty `config` is how a route turns on a filter that is off by default.
     // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-filterconfig
     [extractionFilterName]: packAny(routeFilterConfigTypeUrl, FilterConfig.fromPartial({ config: {} })),
-    ...luaPerRoute("model-from-first-message"),
+    ...luaPerRoute(script),
   };
 }

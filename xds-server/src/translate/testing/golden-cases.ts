@@ -3,6 +3,7 @@
  * file) plus, optionally, `in/<case>.test.yaml` with inputs a config file cannot hold:
  *   health:   { <node>: STATUS, <node>/<model>/<version>: STATUS }   the prober's view
  *   extAuthz: an ExtAuthzIR, overriding what the config's auth section sets
+ *   authFiles: what the auth section's files hold (AuthFiles: key ids and tenants, public JWKS)
  */
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +12,7 @@ import { parse, stringify } from "yaml";
 import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 import type { Config } from "@inferencehub/contracts/config";
 import { buildIR } from "../../ir/index.js";
-import type { ExtAuthzIR, GatewayIR, HealthStatus, HealthView } from "../../ir/index.js";
+import type { AuthFiles, ExtAuthzIR, GatewayIR, HealthStatus, HealthView } from "../../ir/index.js";
 import { kindTable, toEnvoyJson } from "../../resources/index.js";
 import type { JsonValue } from "../../resources/index.js";
 import { translate } from "../translate.js";
@@ -34,6 +35,7 @@ export interface GoldenCase {
 interface TestInputs {
   health?: Record<string, HealthStatus>;
   extAuthz?: ExtAuthzIR;
+  authFiles?: AuthFiles;
 }
 
 export function loadGoldenCases(): GoldenCase[] {
@@ -49,11 +51,10 @@ function loadCase(name: string): GoldenCase {
     throw new Error(`golden case ${name} is not a valid config:\n${formatErrors(result.errors)}`);
   const inputsFile = join(inDir, `${name}.test.yaml`);
   const inputs = (existsSync(inputsFile) ? parse(readFileSync(inputsFile, "utf8")) : {}) as TestInputs;
-  const ir = buildIR(
-    result.value,
-    healthView(inputs.health ?? {}),
-    inputs.extAuthz ? { extAuthz: inputs.extAuthz } : {},
-  );
+  const ir = buildIR(result.value, healthView(inputs.health ?? {}), {
+    ...(inputs.extAuthz ? { extAuthz: inputs.extAuthz } : {}),
+    ...(inputs.authFiles ? { authFiles: inputs.authFiles } : {}),
+  });
   return { name, config: result.value, ir, resources: translate(ir) };
 }
 
