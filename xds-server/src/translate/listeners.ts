@@ -3,20 +3,15 @@
  * RDS per model); each proxyless client resolves `xds:///<model>` to an API listener named after
  * the model, with RDS. All over ADS.
  */
-import {
-  modelHeader,
-  noModelHeaderValue,
-  tenantHeader,
-  versionHeader,
-} from "@inferencehub/contracts/headers";
+import { modelHeader, noModelHeaderValue, versionHeader } from "@inferencehub/contracts/headers";
 import {
   AccessLog,
   ComparisonFilter_Op,
   type AccessLogFilter,
 } from "../../../gen/envoy/envoy/config/accesslog/v3/accesslog.js";
 import {
-  HeaderValueOption,
   HeaderValueOption_HeaderAppendAction,
+  type HeaderValueOption,
 } from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { HttpProtocolOptions_HeadersWithUnderscoresAction } from "../../../gen/envoy/envoy/config/core/v3/protocol.js";
 import { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
@@ -31,17 +26,17 @@ import {
 } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
 import type { TypedExtensionConfig } from "../../../gen/envoy/envoy/config/core/v3/extension.js";
-import type { GatewayIR, ModelIR } from "../ir/index.js";
+import type { GatewayIR, ModelIR, NativeAuthIR } from "../ir/index.js";
 import {
-  celFilterTypeUrl,
   earlyHeaderMutationTypeUrl,
   httpConnectionManagerTypeUrl,
   packAny,
   stdoutAccessLogTypeUrl,
 } from "../resources/index.js";
-import { adsConfigSource, grpcStatus, socketAddress } from "./common.js";
+import { adsConfigSource, celFilter, grpcStatus, socketAddress } from "./common.js";
 import { duration } from "./durations.js";
 import { buildHttpFilters, firstMessageTooLargeDetails } from "./filters/index.js";
+import { rateLimitReplies } from "./rate-limit-replies.js";
 import { notGrpc } from "./rest-routes.js";
 import {
   ingressListenerName,
@@ -82,7 +77,7 @@ function ingressConnectionManager(ir: GatewayIR): HttpConnectionManager {
     codecType: HttpConnectionManager_CodecType.AUTO,
     routeSpecifier: { $case: "scopedRoutes", scopedRoutes: modelScopes() },
     earlyHeaderMutationExtensions: [noModelHeaderDefault()],
-    localReplyConfig: localReplies(),
+    localReplyConfig: localReplies(ir.nativeAuth),
     httpFilters: buildHttpFilters(ir, "envoy"),
     http2ProtocolOptions: { ...l.http2 },
     commonHttpProtocolOptions: {
@@ -162,7 +157,7 @@ function noModelHeaderDefault(): TypedExtensionConfig {
  * from the HTTP status (404 would read UNIMPLEMENTED).
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/configuration/http/http_conn_man/local_reply
  */
-function localReplies(): LocalReplyConfig {
+function localReplies(native: NativeAuthIR | undefined): LocalReplyConfig {
   const notServed = `model '%REQ(${modelHeader})%' is not served by this gateway`;
   const authzDown =
     "the gateway could not reach its authorization service, so the call was not checked and not sent; retry shortly";
@@ -187,18 +182,7 @@ function localReplies(): LocalReplyConfig {
     $case: "responseFlagFilter",
     responseFlagFilter: { flags: ["UH"] },
   };
-  // Envoy's own rate limits (native mode; rate-limits.ts), never ext-authz's 429s: flag RL. The
-  // wait comes in whole seconds (x-ratelimit-reset); the message says it as ext-authz does, in ms.
-  const rateLimited: AccessLogFilter["filterSpecifier"] = {
-    $case: "responseFlagFilter",
-    responseFlagFilter: { flags: ["RL"] },
-  };
-  const waitSeconds = "%RESP(x-ratelimit-reset)%";
-  const overLimit = `tenant '%REQ(${tenantHeader})%' is over its rate limit; retry in ${waitSeconds}000 ms`;
-  const rateLimitServiceDown: AccessLogFilter["filterSpecifier"] = {
-    $case: "responseFlagFilter",
-    responseFlagFilter: { flags: ["RLSE"] },
-  };
+  const rateLimitServiceDown = celFilter("response.code_details == 'rate_limiter_error'");
   const limitsDown =
     "the gateway could not reach its rate limit service, so the call was not sent; retry shortly";
   return LocalReplyConfig.fromPartial({
@@ -208,23 +192,22 @@ function localReplies(): LocalReplyConfig {
       restReply(noRoute, notServed),
       restReply(authzOutage, authzDown),
       restReply(noHealthyNode, noNode),
-      {
-        ...restReply(rateLimited, overLimit),
-        headersToAdd: [overwrite("retry-after", waitSeconds)],
-      },
-      restReply(rateLimitServiceDown, limitsDown),
+      ...rateLimitReplies(native).map(({ filter, message, headers }) =>
+        withHeaders(restReply(filter, message), headers.rest),
+      ),
+      ...(native?.rateLimitService ? [restReply(rateLimitServiceDown, limitsDown)] : []),
       restReply(statusAtLeast(400, "inferencehub.rest_error_status"), "%LOCAL_REPLY_BODY%"),
       grpcReply(noRoute, grpcStatus.notFound, notServed),
       grpcReply(authzOutage, grpcStatus.unavailable, authzDown),
       // No node up for the version the route chose: a pinned call to a version that is down, or
       // every version of the model down. The cluster is `<model>~<version>`.
       grpcReply(noHealthyNode, grpcStatus.unavailable, noNode),
-      withHeaders(grpcReply(rateLimited, grpcStatus.resourceExhausted, overLimit), [
-        // gRFC A6's pushback for retry policies, and the HTTP form for everyone else.
-        overwrite("grpc-retry-pushback-ms", `${waitSeconds}000`),
-        overwrite("retry-after", waitSeconds),
-      ]),
-      grpcReply(rateLimitServiceDown, grpcStatus.unavailable, limitsDown),
+      ...rateLimitReplies(native).map(({ filter, message, headers }) =>
+        withHeaders(grpcReply(filter, grpcStatus.resourceExhausted, message), headers.grpc),
+      ),
+      ...(native?.rateLimitService
+        ? [grpcReply(rateLimitServiceDown, grpcStatus.unavailable, limitsDown)]
+        : []),
       // A request Envoy had to buffer whole (the body rewrite for stock servers) past its 1 MiB
       // per-connection buffer: Envoy's 413 would reach gRPC clients as UNKNOWN.
       grpcReply(
@@ -242,20 +225,6 @@ function localReplies(): LocalReplyConfig {
       ),
     ],
   });
-}
-
-/**
- * Matches a CEL expression over Envoy's attributes.
- * https://www.envoyproxy.io/docs/envoy/v1.40.0/intro/arch_overview/advanced/attributes
- */
-function celFilter(expression: string): AccessLogFilter["filterSpecifier"] {
-  return {
-    $case: "extensionFilter",
-    extensionFilter: {
-      name: "envoy.access_loggers.extension_filters.cel",
-      configType: { $case: "typedConfig", typedConfig: packAny(celFilterTypeUrl, { expression }) },
-    },
-  };
 }
 
 /** Matches an HTTP status of `code` or more. */
@@ -301,13 +270,6 @@ function restReply(filterSpecifier: AccessLogFilter["filterSpecifier"], message:
       },
     },
     bodyFormatOverride: { format: { $case: "jsonFormat", jsonFormat: { error: message } } },
-  });
-}
-
-function overwrite(key: string, value: string): HeaderValueOption {
-  return HeaderValueOption.fromPartial({
-    header: { key, value },
-    appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
   });
 }
 

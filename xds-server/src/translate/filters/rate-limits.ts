@@ -27,14 +27,13 @@ import { FractionalPercent_DenominatorType } from "../../../../gen/envoy/envoy/t
 import { StatusCode } from "../../../../gen/envoy/envoy/type/v3/http_status.js";
 import type { TokenBucket } from "../../../../gen/envoy/envoy/type/v3/token_bucket.js";
 import type { GatewayIR, NativeAuthIR } from "../../ir/index.js";
+import { modelDescriptorKey, rateLimitDomain, tenantDescriptorKey } from "../../ratelimit/index.js";
 import { localRateLimitTypeUrl, packAny, rateLimitTypeUrl } from "../../resources/index.js";
 import { duration } from "../durations.js";
 import type { HttpFilterSpec } from "./http-filter.js";
 
-/** The rate limit service's domain: its config (xds-server/src/ratelimit) names the same. */
-export const rateLimitDomain = "inferencehub";
-/** Descriptor keys, shared with the service's config. */
-export const descriptorKeys = { tenant: "tenant", model: "model" } as const;
+/** The descriptor keys, as the service's config (ratelimit/service-config.ts) names them. */
+const descriptorKeys = { tenant: tenantDescriptorKey, model: modelDescriptorKey } as const;
 
 const localFilterName = "envoy.filters.http.local_ratelimit";
 const globalFilterName = "envoy.filters.http.ratelimit";
