@@ -24,6 +24,13 @@ export interface XdsStatus {
   degradedSplits?: Record<string, { versionsDown: string[]; weights: Record<string, number> }>;
   /** What proxyless clients cannot be given as configured (runner/proxyless-limits.ts). */
   proxylessLimits: string[];
+  /** Who authorizes calls and holds the rate limits (runner/control-plane.ts AuthStatus). */
+  auth?: {
+    mode: "native" | "ext-authz";
+    rateLimits: "global" | "local" | "ext-authz" | "none";
+    verifiedByEnvoy: ("jwt" | "api-keys")[];
+    keys: number;
+  };
 }
 
 export interface XdsProcess {

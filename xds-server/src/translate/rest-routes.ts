@@ -47,39 +47,27 @@ const grpcContentTypePrefix = "application/grpc";
  * Envoy: the REST routes of calls without a model header, before the gRPC ones. A model's path is
  * routed by its model: with ext_authz on, ext-authz reads the path, answers by the tenant's policy
  * (so an unknown model is refused as one the tenant may not call, never told apart), and sets the
- * header; without it (or failing open) the model-from-path script does.
+ * header; without it, failing open, or in native mode (where Envoy authorizes on the model's own
+ * routes, and an unknown model is NOT_FOUND as it is for gRPC) the model-from-path script does.
  */
-export function restServerRoutes(
-  ready: boolean,
-  authz: ExtAuthzIR | undefined,
-  native = false,
-  anyTenant: Record<string, Any> = {},
-): Route[] {
+export function restServerRoutes(ready: boolean, authz: ExtAuthzIR | undefined, native = false): Route[] {
   const modelFromPath = !authz || authz.failOpen || native;
-  const open = (route: Route): Route => ({
-    ...route,
-    typedPerFilterConfig: { ...route.typedPerFilterConfig, ...anyTenant },
-  });
   return [
-    open(jsonRoute("rest:live", `${restPrefix}/health/live`, 200, { live: true })),
-    open(
-      ready
-        ? jsonRoute("rest:ready", `${restPrefix}/health/ready`, 200, { ready: true })
-        : // The protocol says a 4xx for "not ready"; Triton answers 400 too.
-          textRoute(
-            "rest:ready",
-            exactPath(`${restPrefix}/health/ready`),
-            400,
-            "the gateway is not ready: a model has no version with a node up",
-          ),
-    ),
-    open(
-      jsonRoute("rest:server-metadata", restPrefix, 200, {
-        name: gatewayServerName,
-        version: gatewayVersion,
-        extensions: [],
-      }),
-    ),
+    jsonRoute("rest:live", `${restPrefix}/health/live`, 200, { live: true }),
+    ready
+      ? jsonRoute("rest:ready", `${restPrefix}/health/ready`, 200, { ready: true })
+      : // The protocol says a 4xx for "not ready"; Triton answers 400 too.
+        textRoute(
+          "rest:ready",
+          exactPath(`${restPrefix}/health/ready`),
+          400,
+          "the gateway is not ready: a model has no version with a node up",
+        ),
+    jsonRoute("rest:server-metadata", restPrefix, 200, {
+      name: gatewayServerName,
+      version: gatewayVersion,
+      extensions: [],
+    }),
     {
       ...textRoute(
         "rest:model-from-path",
@@ -119,7 +107,7 @@ export function notGrpcRoute(): Route {
 export function restModelRoutes(
   model: ModelIR,
   listener: ListenerIR,
-  policy: (version?: string) => Record<string, Any> = () => ({}),
+  policy: (version: string) => Record<string, Any> = () => ({}),
 ): Route[] {
   const rest = model.rest;
   if (!rest) {
@@ -191,7 +179,7 @@ export function restModelRoutes(
     ),
     match: routeMatch(underModel, [presentHeader(versionHeader)]),
   });
-  routes.push(...splitRoutes(model, base, underModel).map((route) => withPolicy(route, policy())));
+  routes.push(...splitRoutes(model, base, underModel));
   routes.push(
     textRoute(
       `${model.name}:rest:other`,

@@ -100,16 +100,27 @@ export interface RouteAuth {
 }
 
 /**
- * A route's tenant policy in native mode (native-auth.ts): the tenants that may make its calls,
- * unpinned (version undefined) or pinned to a version. Empty without native authorization.
+ * The tenant policy of a route pinned to `version` in native mode (native-auth.ts), where it is
+ * not the model's own: the model's route configuration holds the policy for unpinned calls once,
+ * on its virtual host, and only a pinned route that a different set of tenants may take has one
+ * of its own. Empty without native authorization.
  */
-export type RoutePolicy = (version?: string) => Record<string, Any>;
+export type RoutePolicy = (version: string) => Record<string, Any>;
 
-function routePolicy(model: ModelIR, native: NativeAuthIR | undefined): RoutePolicy {
+function modelPolicy(
+  model: ModelIR,
+  native: NativeAuthIR | undefined,
+): { host: Record<string, Any>; pinned: RoutePolicy } {
   const access = model.access;
-  if (!native || !access) return () => ({});
-  return (version) =>
-    policyPerRoute(native, version === undefined ? access.unpinned : (access.pinned[version] ?? []));
+  if (!native || !access) return { host: {}, pinned: () => ({}) };
+  const unpinned = access.unpinned.join(",");
+  return {
+    host: policyPerRoute(native, access.unpinned),
+    pinned: (version) => {
+      const tenants = access.pinned[version] ?? [];
+      return tenants.join(",") === unpinned ? {} : policyPerRoute(native, tenants);
+    },
+  };
 }
 
 /** Envoy: one model's routes, chosen by its scope. */
@@ -119,17 +130,18 @@ export function envoyModelRouteConfig(
   listener: ListenerIR,
 ): Named<RouteConfiguration> {
   const reflection = auth.authz ? [reflectionRoute()] : [];
-  const policy = routePolicy(model, auth.native);
+  const policy = modelPolicy(model, auth.native);
   return envoyRouteConfig(
     ingressRouteConfigName(model.name),
     [
       ...reflection,
-      ...restModelRoutes(model, listener, policy),
+      ...restModelRoutes(model, listener, policy.pinned),
       notGrpcRoute(),
-      ...healthRoutes(model, policy),
-      ...envoyModelRoutes(model, auth, policy),
+      ...healthRoutes(model),
+      ...envoyModelRoutes(model, auth, policy.pinned),
     ],
     auth,
+    policy.host,
   );
 }
 
@@ -144,14 +156,12 @@ export function noModelRouteConfig(
   ready: boolean,
 ): Named<RouteConfiguration> {
   const { authz, native } = auth;
-  const anyTenant = native ? policyPerRoute(native, native.tenants) : {};
-  const rest = [...restServerRoutes(ready, authz, native !== undefined, anyTenant), notGrpcRoute()];
-  const server = serverRoute(controlPlane);
+  const rest = [...restServerRoutes(ready, authz, native !== undefined), notGrpcRoute()];
   const routes = authz
     ? [
         reflectionRoute(),
         healthWithoutModelRoute(),
-        { ...server, typedPerFilterConfig: { ...server.typedPerFilterConfig, ...anyTenant } },
+        serverRoute(controlPlane),
         ...rest,
         ...(native
           ? [modelInFirstMessageRoute(modelInMessagePathSpecifier)]
@@ -166,7 +176,10 @@ export function noModelRouteConfig(
         noModelHeaderRoute(),
         unknownMethodRoute(),
       ];
-  return envoyRouteConfig(noModelRouteConfigName, routes, auth);
+  // Calls here name no model (or none Envoy could read): any tenant of the config may make them,
+  // as ext-authz allows any authenticated caller.
+  const anyTenant = native ? policyPerRoute(native, native.tenants) : {};
+  return envoyRouteConfig(noModelRouteConfigName, routes, auth, anyTenant);
 }
 
 /**
@@ -203,7 +216,12 @@ function serverRoute(controlPlane: ControlPlaneIR | undefined): Route {
   });
 }
 
-function envoyRouteConfig(name: string, routes: Route[], auth: RouteAuth): Named<RouteConfiguration> {
+function envoyRouteConfig(
+  name: string,
+  routes: Route[],
+  auth: RouteAuth,
+  policy: Record<string, Any> = {},
+): Named<RouteConfiguration> {
   const config = RouteConfiguration.fromPartial({
     name,
     virtualHosts: [
@@ -212,7 +230,7 @@ function envoyRouteConfig(name: string, routes: Route[], auth: RouteAuth): Named
         domains: ["*"],
         routes,
         // Checks wait for no body unless a route says otherwise: streams never stall on it.
-        typedPerFilterConfig: auth.authz ? extAuthzPerRoute.noBody() : {},
+        typedPerFilterConfig: { ...(auth.authz ? extAuthzPerRoute.noBody() : {}), ...policy },
         // The tenants' rate limits read these descriptors (filters/rate-limits.ts).
         rateLimits: rateLimitActions(auth.native),
       },
@@ -254,7 +272,7 @@ function envoyModelRoutes(model: ModelIR, auth: RouteAuth, policy: RoutePolicy):
   const routes = (unary: boolean) => [
     ...model.versions.map((v) => withConfig(pinnedRoute(model, v, "envoy", unary), policy(v.version))),
     unknownVersionRoute(model),
-    withConfig(weightedRoute(model, "envoy", unary), policy()),
+    weightedRoute(model, "envoy", unary),
   ];
   // Where the body is checked against the headers: by Envoy in native mode, else by ext-authz.
   const bodyCheck = !authz
@@ -332,9 +350,8 @@ function weightedClusters(model: ModelIR): RouteAction["clusterSpecifier"] {
  * Check with a short timeout, no retry and no copy; Watch, a stream that would hold a slot of the
  * model's circuit breaker for as long as the caller likes, is refused.
  */
-function healthRoutes(model: ModelIR, policy: RoutePolicy): Route[] {
+function healthRoutes(model: ModelIR): Route[] {
   const check = Route.fromPartial({
-    typedPerFilterConfig: policy(),
     name: `${model.name}:health`,
     match: {
       pathSpecifier: { $case: "path", path: healthCheckPath },

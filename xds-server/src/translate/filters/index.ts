@@ -14,13 +14,7 @@ import {
   grpcFieldExtractionFilter,
   modelFromFirstMessagePerRoute,
 } from "./model-from-first-message.js";
-import {
-  extAuthzUnlessAllowed,
-  jwtAuthnFilter,
-  keysRbacFilter,
-  policyPerRoute,
-  policyRbacFilter,
-} from "./native-auth.js";
+import { extAuthzUnlessAllowed, jwtAuthnFilter, policyPerRoute, policyRbacFilter } from "./native-auth.js";
 import { globalRateLimitFilter, localRateLimitFilter, rateLimitActions } from "./rate-limits.js";
 import { routerFilter } from "./router.js";
 import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
@@ -28,8 +22,8 @@ import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
 /**
  * Headers are stripped before anything reads them; a call without a model header gets it from
  * its first message (gRPC) or its path (REST), by a Lua script, before anything authorizes it, so
- * the route is final. In native mode jwt_authn and the two rbac filters record what Envoy can
- * decide, and ext_authz runs for the rest; ext_authz decides before the router routes. The rate
+ * the route is final. In native mode jwt_authn and the rbac filter record what Envoy can decide,
+ * and ext_authz runs for the rest; ext_authz decides before the router routes. The rate
  * limits count only calls that were allowed; grpc_stats counts the calls that reached a version.
  */
 export const httpFilterChain: readonly HttpFilterSpec[] = [
@@ -37,7 +31,6 @@ export const httpFilterChain: readonly HttpFilterSpec[] = [
   grpcFieldExtractionFilter,
   luaFilter,
   jwtAuthnFilter,
-  keysRbacFilter,
   policyRbacFilter,
   extAuthzFilter,
   localRateLimitFilter,
@@ -54,7 +47,6 @@ export {
   extAuthzUnlessAllowed,
   globalRateLimitFilter,
   jwtAuthnFilter,
-  keysRbacFilter,
   localRateLimitFilter,
   policyPerRoute,
   policyRbacFilter,

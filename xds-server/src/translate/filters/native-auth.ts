@@ -4,10 +4,11 @@
  * - jwt_authn verifies the identity provider's JWTs and the gateway-signed API keys, caches what it
  *   verified, copies the tenant claim into the tenant header and the claims into dynamic metadata;
  *   a call with no token, or one that fails, goes on unverified (allow_missing_or_failed);
- * - a first rbac filter, in shadow mode, says whether a verified API key is still in the keys
- *   file (revoking one takes it out of this allow-list with the next push);
- * - a second rbac filter, in shadow mode, applies each model route's tenant policy (who may call
- *   the model, or pin that version), set per route (policyPerRoute);
+ * - an rbac filter, in shadow mode, applies the route's tenant policy (policyPerRoute): who may
+ *   call the model, or pin that version, by a JWT naming the tenant or by a signed API key the
+ *   keys file lists for it now. The policy lives in the route configurations, never in the
+ *   listener: Envoy applies a new listener only to new connections, and a revoked key must stop
+ *   working on every connection with the next push (RDS updates apply to the next call);
  * - ext_authz then runs only when that policy did not allow the call (filter_enabled_metadata):
  *   missing, failed or revoked credentials, tenants the route does not allow, repository calls,
  *   random `ihk_` keys, every route without a policy. It decides as in ext-authz mode, so every
@@ -38,10 +39,8 @@ import type { HttpFilterSpec } from "./http-filter.js";
 
 const jwtAuthnFilterName = "envoy.filters.http.jwt_authn";
 const rbacMetadataNamespace = "envoy.filters.http.rbac";
-const keysRbacFilterName = "inferencehub.rbac.keys";
 const policyRbacFilterName = "inferencehub.rbac.policy";
-/** Prefixes of each rbac filter's dynamic metadata keys (`<prefix>shadow_engine_result`). */
-const keysPrefix = "keys_";
+/** The prefix of the rbac filter's dynamic metadata keys (`policy_shadow_engine_result`). */
 const policyPrefix = "policy_";
 
 /** jwt_authn's providers, and where each puts the verified claims in dynamic metadata. */
@@ -142,32 +141,11 @@ function emptyProvider(): JwtProvider {
   return JwtProvider.fromPartial({});
 }
 
-/** Whether a verified API key is one the keys file lists now, with the tenant the file gives it. */
-export const keysRbacFilter: HttpFilterSpec = {
-  name: keysRbacFilterName,
-  enabled: (ir, group) => native(ir, group) && ir.nativeAuth?.apiKeys !== undefined,
-  build: (ir) => {
-    const keys = nativeAuthOf(ir).apiKeys?.keys ?? [];
-    const byTenant = new Map<string, string[]>();
-    for (const { id, tenant } of keys) byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), id]);
-    const principals = [...byTenant].map(([tenant, ids]) =>
-      andIds([
-        metadataPrincipal(jwtAuthnFilterName, [providers.apiKeys, "tenant"], exact(tenant)),
-        metadataPrincipal(jwtAuthnFilterName, [providers.apiKeys, "sub"], oneOf(ids)),
-      ]),
-    );
-    return rbacFilter(
-      keysRbacFilterName,
-      shadowRules(keysPrefix, principals.length > 0 ? principals : undefined),
-    );
-  },
-};
-
 /** The route's tenant policy; a route without one (policyPerRoute) allows nobody here. */
 export const policyRbacFilter: HttpFilterSpec = {
   name: policyRbacFilterName,
   enabled: native,
-  build: () => rbacFilter(policyRbacFilterName, shadowRules(policyPrefix, undefined)),
+  build: () => rbacFilter(policyRbacFilterName, noneAllowed(policyPrefix)),
 };
 
 /**
@@ -184,8 +162,9 @@ export function extAuthzUnlessAllowed(): MetadataMatcher {
 }
 
 /**
- * typed_per_filter_config for a route that `tenants` may call: by a verified JWT naming one of
- * them, or by a signed API key of theirs still in the keys file. Repository calls never match.
+ * typed_per_filter_config for a route (or a whole virtual host) that `tenants` may call: by a
+ * verified JWT naming one of them, or by a signed API key the keys file lists for one of them now,
+ * with that tenant. Repository calls never match.
  */
 export function policyPerRoute(auth: NativeAuthIR, tenants: readonly string[]): Record<string, Any> {
   const principals: Principal[] = [];
@@ -194,11 +173,16 @@ export function policyPerRoute(auth: NativeAuthIR, tenants: readonly string[]): 
       metadataPrincipal(jwtAuthnFilterName, [providers.idp, auth.idp.tenantClaim], oneOf(tenants)),
     );
   }
-  if (tenants.length > 0 && auth.apiKeys) {
+  const allowed = new Set(tenants);
+  const keysByTenant = new Map<string, string[]>();
+  for (const { id, tenant } of auth.apiKeys?.keys ?? []) {
+    if (allowed.has(tenant)) keysByTenant.set(tenant, [...(keysByTenant.get(tenant) ?? []), id]);
+  }
+  for (const [tenant, ids] of keysByTenant) {
     principals.push(
       andIds([
-        metadataPrincipal(jwtAuthnFilterName, [providers.apiKeys, "tenant"], oneOf(tenants)),
-        metadataPrincipal(rbacMetadataNamespace, [`${keysPrefix}shadow_engine_result`], exact("allowed")),
+        metadataPrincipal(jwtAuthnFilterName, [providers.apiKeys, "tenant"], exact(tenant)),
+        metadataPrincipal(jwtAuthnFilterName, [providers.apiKeys, "sub"], oneOf(ids)),
       ]),
     );
   }
@@ -231,15 +215,11 @@ function tenantsPolicy(principals: Principal[]) {
   return { action: RBAC_Action.ALLOW, policies: { tenants: { permissions: [notRepository], principals } } };
 }
 
-function shadowRules(prefix: string, principals: Principal[] | undefined) {
+/** Rules that allow nobody: what a route without a policy of its own records. */
+function noneAllowed(prefix: string): RBAC {
   return RBAC.fromPartial({
     shadowRulesStatPrefix: prefix,
-    shadowRules: {
-      action: RBAC_Action.ALLOW,
-      policies: principals
-        ? { listed: { permissions: [{ rule: { $case: "any", any: true } }], principals } }
-        : {},
-    },
+    shadowRules: { action: RBAC_Action.ALLOW, policies: {} },
   });
 }
 
