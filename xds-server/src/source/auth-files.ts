@@ -15,6 +15,8 @@ import type { AuthConfig } from "@inferencehub/contracts/config";
 import { watchFile, type FileWatch } from "@inferencehub/contracts/file-watch";
 import { noAuthFiles, type AuthFiles } from "../ir/index.js";
 
+const watchRetryMs = 1_000;
+
 /** JWK members that only a private key has (RFC 7518 section 6). */
 const privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 /** What Envoy's jwt_authn verifies with: RSA, EC and Ed25519 public keys. */
@@ -87,6 +89,7 @@ export interface AuthFilesOptions {
 export class AuthFilesSource {
   #current: AuthFiles = noAuthFiles;
   #watches = new Map<string, FileWatch>();
+  #retry: NodeJS.Timeout | undefined;
   #auth: AuthConfig | undefined;
   /** Reads in order, so a slow read never overwrites a later one. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -117,14 +120,36 @@ export class AuthFilesSource {
     }
     for (const path of paths) {
       if (this.#watches.has(path)) continue;
-      this.#watches.set(
-        path,
-        watchFile(path, () => void this.#reload(), this.options.debounceMs),
-      );
+      try {
+        this.#watches.set(
+          path,
+          watchFile(path, () => void this.#reload(), this.options.debounceMs),
+        );
+      } catch (err) {
+        // Its folder does not exist yet (a keys file an operator has still to create): look again
+        // shortly, reading the files each time, rather than never seeing it appear.
+        this.options.log.warn(
+          { file: path, err: (err as Error).message },
+          "cannot watch this file's folder yet; checking again every second",
+        );
+        this.#retryWatch();
+      }
     }
   }
 
+  #retryWatch(): void {
+    if (this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.#reload().finally(() => this.watch());
+    }, watchRetryMs);
+    this.#retry.unref();
+  }
+
   close(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.#auth = undefined;
     for (const w of this.#watches.values()) w.close();
     this.#watches.clear();
   }

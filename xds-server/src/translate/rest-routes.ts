@@ -50,7 +50,12 @@ const grpcContentTypePrefix = "application/grpc";
  * header; without it, failing open, or in native mode (where Envoy authorizes on the model's own
  * routes, and an unknown model is NOT_FOUND as it is for gRPC) the model-from-path script does.
  */
-export function restServerRoutes(ready: boolean, authz: ExtAuthzIR | undefined, native = false): Route[] {
+export function restServerRoutes(
+  ready: boolean,
+  authz: ExtAuthzIR | undefined,
+  native = false,
+  guard: (route: Route) => Route = (route) => route,
+): Route[] {
   const modelFromPath = !authz || authz.failOpen || native;
   return [
     jsonRoute("rest:live", `${restPrefix}/health/live`, 200, { live: true }),
@@ -68,7 +73,7 @@ export function restServerRoutes(ready: boolean, authz: ExtAuthzIR | undefined, 
       version: gatewayVersion,
       extensions: [],
     }),
-    {
+    guard({
       ...textRoute(
         "rest:model-from-path",
         { $case: "prefix", prefix: restModelsPrefix },
@@ -76,7 +81,7 @@ export function restServerRoutes(ready: boolean, authz: ExtAuthzIR | undefined, 
         "the path names no model: use /v2/models/<model>, a model name is lowercase letters, digits and '-'",
       ),
       typedPerFilterConfig: modelFromPath ? luaPerRoute("model-from-path") : {},
-    },
+    }),
     textRoute(
       "rest:unknown-path",
       { $case: "prefix", prefix: `${restPrefix}/` },

@@ -42,7 +42,10 @@ import { grpcStatus } from "./common.js";
 import { duration } from "./durations.js";
 import {
   extAuthzPerRoute,
+  luaSourcePerRoute,
+  modelFromFirstMessageLua,
   modelFromFirstMessagePerRoute,
+  modelFromPathLua,
   policyPerRoute,
   rateLimitActions,
 } from "./filters/index.js";
@@ -154,9 +157,14 @@ export function noModelRouteConfig(
   auth: RouteAuth,
   controlPlane: ControlPlaneIR | undefined,
   ready: boolean,
+  served: readonly string[] = [],
 ): Named<RouteConfiguration> {
   const { authz, native } = auth;
-  const rest = [...restServerRoutes(ready, authz, native !== undefined), notGrpcRoute()];
+  const guard = native ? unknownModelGuard(native, authz, served) : (route: Route) => route;
+  const rest = [
+    ...restServerRoutes(ready, authz, native !== undefined, (route) => guard(route, "model-from-path")),
+    notGrpcRoute(),
+  ];
   const routes = authz
     ? [
         reflectionRoute(),
@@ -164,7 +172,7 @@ export function noModelRouteConfig(
         serverRoute(controlPlane),
         ...rest,
         ...(native
-          ? [modelInFirstMessageRoute(modelInMessagePathSpecifier)]
+          ? [guard(modelInFirstMessageRoute(modelInMessagePathSpecifier), "model-from-first-message")]
           : [modelInBodyRoute(authz), modelInFirstMessageRoute(streamPathSpecifier)]),
         noModelHeaderRoute(),
         unknownMethodRoute(),
@@ -180,6 +188,31 @@ export function noModelRouteConfig(
   // as ext-authz allows any authenticated caller.
   const anyTenant = native ? policyPerRoute(native, native.tenants) : {};
   return envoyRouteConfig(noModelRouteConfigName, routes, auth, anyTenant);
+}
+
+type ModelScript = "model-from-path" | "model-from-first-message";
+
+/**
+ * Native mode, on the routes where a script reads the model from the path or the first message:
+ * the script with the models served, so that a name no scope has stays on the route, and no
+ * tenant's policy, so that ext-authz answers it. A caller learns that a model does not exist only
+ * once its credentials allow it to call any model, as in ext-authz mode.
+ */
+function unknownModelGuard(
+  native: NativeAuthIR,
+  authz: ExtAuthzIR | undefined,
+  served: readonly string[],
+): (route: Route, script: ModelScript) => Route {
+  // ext-authz reads an unknown model's name from the path itself, and from the body's first bytes.
+  const nobody = { ...policyPerRoute(native, []), ...(authz ? extAuthzPerRoute.readBody(authz) : {}) };
+  const scripts: Record<ModelScript, Record<string, Any>> = {
+    "model-from-path": luaSourcePerRoute(modelFromPathLua(served)),
+    "model-from-first-message": luaSourcePerRoute(modelFromFirstMessageLua(served)),
+  };
+  return (route, script) => ({
+    ...route,
+    typedPerFilterConfig: { ...route.typedPerFilterConfig, ...scripts[script], ...nobody },
+  });
 }
 
 /**

@@ -52,9 +52,11 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
   const { models, clusters, ...gateway } = ir;
   // What the builds get instead of the whole IR: a build cannot read past its unit's input.
   const gatewayIR: GatewayIR = { ...gateway, models: [], clusters: [] };
+  // The no-model routes of native authorization list the models served (routes.ts).
+  const served = gateway.nativeAuth ? models.map((m) => m.name) : [];
   const gatewayUnit: TranslationUnit = {
     id: "gateway",
-    input: gateway,
+    input: { gateway, served },
     build: () => ({
       envoy: {
         ...emptySet(),
@@ -65,6 +67,7 @@ export function translationUnits(ir: GatewayIR): TranslationUnit[] {
             { authz: gateway.extAuthz, native: gateway.nativeAuth },
             gateway.controlPlane,
             gateway.ready,
+            served,
           ),
         ],
         clusters: gatewayClusters(gatewayIR, "envoy"),

@@ -8,12 +8,14 @@ import type { ClientGroup } from "../types.js";
 import { extAuthzFilter, extAuthzPerRoute } from "./ext-authz.js";
 import { grpcStatsFilter } from "./grpc-stats.js";
 import type { HttpFilterSpec } from "./http-filter.js";
-import { luaFilter, luaPerRoute } from "./lua.js";
+import { luaFilter, luaPerRoute, luaSourcePerRoute } from "./lua.js";
 import {
   firstMessageTooLargeDetails,
   grpcFieldExtractionFilter,
   modelFromFirstMessagePerRoute,
 } from "./model-from-first-message.js";
+import { modelFromFirstMessageLua } from "./model-from-first-message-lua.js";
+import { modelFromPathLua } from "./model-from-path.js";
 import { extAuthzUnlessAllowed, jwtAuthnFilter, policyPerRoute, policyRbacFilter } from "./native-auth.js";
 import { globalRateLimitFilter, localRateLimitFilter, rateLimitActions } from "./rate-limits.js";
 import { routerFilter } from "./router.js";
@@ -44,6 +46,9 @@ export function buildHttpFilters(ir: GatewayIR, group: ClientGroup): HttpFilter[
 }
 
 export {
+  luaSourcePerRoute,
+  modelFromFirstMessageLua,
+  modelFromPathLua,
   extAuthzUnlessAllowed,
   globalRateLimitFilter,
   jwtAuthnFilter,

@@ -12,12 +12,12 @@ import type { HttpFilterSpec } from "./http-filter.js";
 import { firstMessageMatchesHeadersLua, modelFromFirstMessageLua } from "./model-from-first-message-lua.js";
 import { modelFromPathLua } from "./model-from-path.js";
 
-const luaFilterName = "envoy.filters.http.lua";
+export const luaFilterName = "envoy.filters.http.lua";
 
 /** The scripts, by the name a route gives in its LuaPerRoute (in this order in the filter config). */
 const sources = {
-  "model-from-first-message": modelFromFirstMessageLua,
-  "model-from-path": modelFromPathLua,
+  "model-from-first-message": modelFromFirstMessageLua(),
+  "model-from-path": modelFromPathLua(),
   "first-message-matches-headers": firstMessageMatchesHeadersLua,
 } as const;
 
@@ -65,4 +65,19 @@ export function luaUpstreamFilter(source: string) {
 /** typed_per_filter_config that runs the script `name` on a route. */
 export function luaPerRoute(name: LuaSourceName): Record<string, Any> {
   return { [luaFilterName]: packAny(luaPerRouteTypeUrl, { override: { $case: "name", name } }) };
+}
+
+/**
+ * typed_per_filter_config that runs a route's own script: for a script that carries data of the
+ * routes (the served models), which must change with them rather than with the listener.
+ */
+export function luaSourcePerRoute(source: string): Record<string, Any> {
+  return {
+    [luaFilterName]: packAny(luaPerRouteTypeUrl, {
+      override: {
+        $case: "sourceCode",
+        sourceCode: { specifier: { $case: "inlineString", inlineString: source } },
+      },
+    }),
+  };
 }

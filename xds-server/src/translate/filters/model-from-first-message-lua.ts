@@ -8,7 +8,24 @@ import { grpcStatus } from "../common.js";
 
 export const extractionFilterName = "envoy.filters.http.grpc_field_extraction";
 
-export const modelFromFirstMessageLua = `-- Written by the InferenceHub control plane: routes a call without the model header by the
+/**
+ * Lua: whether a model is served. Without a list (the scripts every route shares) every model
+ * name is, and one that is not gets NOT_FOUND from the routing; with one (native authorization's
+ * no-model routes carry their own copy of the script, so the list changes with the routes, not
+ * the listener) a name not on it is left alone: the call stays on its route, for ext-authz to
+ * read the name and answer. The script must then change no header: the Lua filter has Envoy
+ * choose the route again whenever it does.
+ */
+export function servedFunction(models?: readonly string[]): string {
+  if (models === undefined) return "local function served(model) return true end";
+  const list = models.map((m) => `["${m}"] = true`).join(", ");
+  return `local served_models = { ${list} }
+local function served(model) return served_models[model] ~= nil end`;
+}
+
+export const modelFromFirstMessageLua = (
+  models?: readonly string[],
+): string => `-- Written by the InferenceHub control plane: routes a call without the model header by the
 -- model_name and model_version of its first message, which gRPC field extraction has read.
 local model_header = "${modelHeader}"
 local version_header = "${versionHeader}"
@@ -22,12 +39,18 @@ local function is_name(s, pattern)
   return type(s) == "string" and #s <= 63 and s:find(pattern) ~= nil
 end
 
+${servedFunction(models)}
+
 function envoy_on_request(handle)
   local extracted = handle:streamInfo():dynamicMetadata():get("${extractionFilterName}")
   if extracted == nil then return end
   local model = first(extracted["model_name"]) or first(extracted["name"])
   local version = first(extracted["model_version"]) or first(extracted["version"])
   if not is_name(model, "^[%l%d][%l%d%-]*$") then return end
+  -- Native authorization: ext-authz answers a model this gateway does not serve, from the body,
+  -- so a caller learns nothing of what exists before its credentials are checked. (Changing a
+  -- header would have Envoy choose the route again, and find none.)
+  if not served(model) then return end
   local headers = handle:headers()
   if version ~= nil and version ~= "" then
     if not is_name(version, "^[%w][%w%-]*$") then return end

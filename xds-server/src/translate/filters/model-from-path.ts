@@ -6,12 +6,17 @@
  * A path whose model segment is no model name is left alone: that route answers it.
  */
 import { modelHeader } from "@inferencehub/contracts/headers";
+import { servedFunction } from "./model-from-first-message-lua.js";
 import { restModelsPrefix } from "@inferencehub/contracts/protocol";
 
-export const modelFromPathLua = `-- Written by the InferenceHub control plane: routes a REST call by the model in its path,
+export const modelFromPathLua = (
+  models?: readonly string[],
+): string => `-- Written by the InferenceHub control plane: routes a REST call by the model in its path,
 -- as if the client had sent the ${modelHeader} header.
 local model_header = "${modelHeader}"
 local prefix = "${restModelsPrefix}"
+
+${servedFunction(models)}
 
 function envoy_on_request(handle)
   local headers = handle:headers()
@@ -20,6 +25,9 @@ function envoy_on_request(handle)
   local model, after = path:match("^([%l%d][%l%d%-]*)(.?)", #prefix + 1)
   if model == nil or #model > 63 then return end
   if after ~= "" and after ~= "/" and after ~= "?" then return end
+  -- A model not served stays on this route, for ext-authz to answer from the path (native
+  -- authorization): no header changes, since any has Envoy choose the route again.
+  if not served(model) then return end
   headers:replace(model_header, model)
   handle:clearRouteCache()
 end
