@@ -218,13 +218,13 @@ test("the policy: once per model on its virtual host, on pinned routes only wher
   assert.deepEqual(policy(noModel.typedPerFilterConfig), { jwt: ["acme", "beta", "ops"], keys });
   assert.deepEqual(routes(noModel), {
     "rest:model-from-path": { jwt: [], keys: {} },
-    "no-model-header:first-message": { jwt: [], keys: {} },
+    "no-model-header:first-message:unary": { jwt: [], keys: {} },
   });
 });
 
 test("the no-model routes carry their own scripts, with the models served; unary calls with a header are checked by Envoy", () => {
   const noModel = hosts("native-auth").get("ingress_no_model")!;
-  for (const name of ["rest:model-from-path", "no-model-header:first-message"]) {
+  for (const name of ["rest:model-from-path", "no-model-header:first-message:unary"]) {
     const lua = noModel.routes.find((r) => r.name === name)?.typedPerFilterConfig["envoy.filters.http.lua"];
     assert.ok(lua, name);
     const override = unpackAny(lua, luaPerRouteTypeUrl).override;
@@ -234,6 +234,16 @@ test("the no-model routes carry their own scripts, with the models served; unary
       /local served_models = \{ \["mlp"\] = true, \["scale"\] = true \}/,
     );
   }
+  // Streams never wait on a body: their route reads none, and keeps the shared script.
+  const stream = noModel.routes.find((r) => r.name === "no-model-header:first-message");
+  assert.ok(stream);
+  assert.equal(stream.typedPerFilterConfig["envoy.filters.http.ext_authz"], undefined);
+  const streamLua = stream.typedPerFilterConfig["envoy.filters.http.lua"];
+  assert.ok(streamLua);
+  assert.deepEqual(unpackAny(streamLua, luaPerRouteTypeUrl).override, {
+    $case: "name",
+    name: "model-from-first-message",
+  });
   const scale = hosts("native-auth").get("ingress_scale")!;
   for (const route of scale.routes.filter((r) => r.name.endsWith(":unary") && r.action?.$case === "route")) {
     const lua = route.typedPerFilterConfig["envoy.filters.http.lua"];

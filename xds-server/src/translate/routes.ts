@@ -172,7 +172,13 @@ export function noModelRouteConfig(
         serverRoute(controlPlane),
         ...rest,
         ...(native
-          ? [guard(modelInFirstMessageRoute(modelInMessagePathSpecifier), "model-from-first-message")]
+          ? [
+              // Unary calls: a model not served is ext-authz's to answer, from the body's first
+              // bytes. Streams never wait on a body: a model not served is NOT_FOUND, as in
+              // ext-authz mode.
+              guard(modelInFirstMessageRoute(modelInBodyPathSpecifier, "unary"), "model-from-first-message"),
+              modelInFirstMessageRoute(streamPathSpecifier),
+            ]
           : [modelInBodyRoute(authz), modelInFirstMessageRoute(streamPathSpecifier)]),
         noModelHeaderRoute(),
         unknownMethodRoute(),
@@ -486,9 +492,10 @@ function modelInBodyRoute(authz: ExtAuthzIR): Route {
  * the unary calls too when ext_authz is off. It holds the first message until it is whole, which
  * Envoy's 1 MiB buffer bounds.
  */
-function modelInFirstMessageRoute(pathSpecifier: RouteMatch["pathSpecifier"]): Route {
+function modelInFirstMessageRoute(pathSpecifier: RouteMatch["pathSpecifier"], calls?: "unary"): Route {
+  const name = calls ? `no-model-header:first-message:${calls}` : "no-model-header:first-message";
   return {
-    ...modelInMessageAnswer("no-model-header:first-message", pathSpecifier),
+    ...modelInMessageAnswer(name, pathSpecifier),
     typedPerFilterConfig: modelFromFirstMessagePerRoute(),
   };
 }
