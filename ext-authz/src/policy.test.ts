@@ -88,3 +88,29 @@ test("policy knows its tenants", () => {
   assert.equal(policy.hasTenant("acme"), true);
   assert.equal(policy.hasTenant("ghost"), false);
 });
+
+test("a pinned model: an unpinned call reaches the pin, whatever the weights say", () => {
+  const pinned = parseConfig(`
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models:
+  - name: scale
+    pin: "3"
+    versions:
+      - { version: "1", weight: 100, nodes: [n1] }
+      - { version: "3", weight: 0, nodes: [n1] }
+auth:
+  extAuthz: { address: "127.0.0.1:19000" }
+  keysFile: keys.yaml
+  tenants:
+    - { name: one, models: [{ name: scale, versions: ["1"] }] }
+    - { name: three, models: [{ name: scale, versions: ["3"] }] }
+`);
+  if (!pinned.ok) assert.fail(formatErrors(pinned.errors));
+  const p = compilePolicy(pinned.value);
+  // Every unpinned call goes to version 3 (the pin), which only `three` may call.
+  p.check("three", { path: infer, model: "scale" });
+  assert.throws(
+    () => p.check("one", { path: infer, model: "scale" }),
+    (err: unknown) => err instanceof GatewayError && err.code === status.PERMISSION_DENIED,
+  );
+});

@@ -34,8 +34,12 @@ interface TenantRules {
 }
 
 export function compilePolicy(config: Config): Policy {
+  // The versions an unpinned call can reach: the model's pin when it has one, else those with weight.
   const weighted = new Map(
-    config.models.map((m) => [m.name, m.versions.filter((v) => v.weight > 0).map((v) => v.version)]),
+    config.models.map((m) => [
+      m.name,
+      m.pin !== undefined ? [m.pin] : m.versions.filter((v) => v.weight > 0).map((v) => v.version),
+    ]),
   );
   const tenants = new Map((config.auth?.tenants ?? []).map((t) => [t.name, compileTenant(t)]));
   return {
