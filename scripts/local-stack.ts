@@ -12,15 +12,20 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { stringify } from "yaml";
-import { parseConfig, formatErrors } from "@inferencehub/contracts/config";
+import { parseConfig, formatErrors, type AuthConfig, type Config } from "@inferencehub/contracts/config";
+import { createSigningKey, issueSignedApiKey } from "@inferencehub/contracts/signed-keys";
 import { defaultPorts } from "@inferencehub/contracts/ports";
 import { generateApiKey, hashApiKey } from "../ext-authz/src/api-keys.js";
 import { renderBootstrap, startEnvoy } from "./lib/envoy-process.js";
 import { startExtAuthzProcess } from "./lib/ext-authz-process.js";
 import { startNode } from "./lib/node-process.js";
+import { freePort } from "./lib/ports.js";
+import { ratelimitUnavailableReason, startRateLimit } from "./lib/ratelimit-process.js";
+import { redisUnavailableReason, startRedis } from "./lib/redis-process.js";
 import { repoRoot } from "./lib/paths.js";
 import { Supervisor } from "./lib/supervisor.js";
 import { startXdsServer } from "./lib/xds-process.js";
+import { rateLimitServiceConfig } from "../xds-server/src/ratelimit/index.js";
 
 const configPath = resolve(process.env.INFERENCEHUB_CONFIG ?? `${repoRoot}/inferencehub.yaml`);
 const adsPort = Number(process.env.ADS_PORT ?? defaultPorts.ads);
@@ -99,6 +104,73 @@ async function stopAll(): Promise<void> {
   rmSync(repositoryTokenFile, { force: true });
 }
 
+/**
+ * A fresh key for the first tenant, every run: signed by a signing key made for this run when the
+ * file has `auth.apiKeys` (Envoy verifies it; its public half goes where apiKeys.jwksFile says, the
+ * private half is never written), a random `ihk_` key otherwise (ext-authz checks it). The keys
+ * file gets its hash.
+ */
+async function makeApiKey(auth: AuthConfig): Promise<string | undefined> {
+  const tenant = auth.tenants[0]?.name;
+  if (!auth.keysFile || !tenant) return undefined;
+  const inConfigDir = (file: string) => {
+    const path = resolve(dirname(configPath), file);
+    mkdirSync(dirname(path), { recursive: true });
+    return path;
+  };
+  let key = generateApiKey();
+  if (auth.apiKeys) {
+    const signing = await createSigningKey(`local-${Date.now()}`);
+    writeFileSync(inConfigDir(auth.apiKeys.jwksFile), JSON.stringify(signing.publicJwks, null, 2));
+    key = await issueSignedApiKey({
+      privateJwk: signing.privateJwk,
+      issuer: auth.apiKeys.issuer,
+      id: "local-stack",
+      tenant,
+    });
+  }
+  writeFileSync(
+    inConfigDir(auth.keysFile),
+    stringify({ keys: [{ id: "local-stack", tenant, sha256: hashApiKey(key) }] }),
+    {
+      mode: 0o600,
+    },
+  );
+  return key;
+}
+
+/**
+ * Rate limits shared by every Envoy (auth.rateLimitService): Redis on a free port, and
+ * envoyproxy/ratelimit on the port the file names, with the limits generated from the file as it
+ * is now (an edit of the tenants' limits needs a restart of the stack to reach the service).
+ */
+async function startRateLimits(config: Config): Promise<void> {
+  const service = config.auth?.rateLimitService;
+  if (!service) return;
+  const reason = redisUnavailableReason() ?? ratelimitUnavailableReason();
+  if (reason) throw new Error(`auth.rateLimitService is set, but ${reason}`);
+  const redisPort = await freePort();
+  step(`starting Redis (:${redisPort}) and the rate limit service (${service.address})`);
+  await supervisor.start(
+    "Redis",
+    async () => {
+      const redis = await startRedis({ port: redisPort });
+      return { process: redis.current().process, stop: () => redis.stop() };
+    },
+    { onStart: recordPid("Redis") },
+  );
+  await supervisor.start(
+    "rate limit service",
+    () =>
+      startRateLimit({
+        redisAddress: `127.0.0.1:${redisPort}`,
+        grpcPort: service.port,
+        config: rateLimitServiceConfig(config),
+      }),
+    { onStart: recordPid("rate limit service"), lastWords: (p) => p.logs },
+  );
+}
+
 async function main(): Promise<void> {
   const parsed = parseConfig(readFileSync(configPath, "utf8"), configPath);
   if (!parsed.ok) throw new Error(`${configPath} is not valid:\n${formatErrors(parsed.errors)}`);
@@ -127,6 +199,11 @@ async function main(): Promise<void> {
     ),
   );
 
+  // The API key, written before the control plane starts, which reads the keys file (and the
+  // gateway's public key) so that Envoy accepts the key from its first call.
+  const apiKey = config.auth ? await makeApiKey(config.auth) : undefined;
+  if (config.auth?.rateLimitService) await startRateLimits(config);
+
   const xdsAdminPort = Number(process.env.XDS_ADMIN_PORT ?? defaultPorts.xdsAdmin);
   step(`starting the control plane (ADS :${adsPort}, admin 127.0.0.1:${xdsAdminPort}) on ${configPath}`);
   const xds = await supervisor.start(
@@ -141,20 +218,8 @@ async function main(): Promise<void> {
     { onStart: recordPid("control plane"), lastWords: (p) => p.logs },
   );
 
-  // ext-authz, when the file has an auth section: a fresh key for its first tenant, every run.
-  let apiKey: string | undefined;
+  // ext-authz, when the file has an auth section: it decides what Envoy does not (native mode).
   if (config.auth) {
-    const tenant = config.auth.tenants[0]?.name;
-    if (config.auth.keysFile && tenant) {
-      apiKey = generateApiKey();
-      const keysPath = resolve(dirname(configPath), config.auth.keysFile);
-      mkdirSync(dirname(keysPath), { recursive: true });
-      writeFileSync(
-        keysPath,
-        stringify({ keys: [{ id: "local-stack", tenant, sha256: hashApiKey(apiKey) }] }),
-        { mode: 0o600 },
-      );
-    }
     step(`starting ext-authz on ${config.auth.extAuthz.address}`);
     const authzPort = config.auth.extAuthz.port;
     await supervisor.start(

@@ -149,6 +149,54 @@ describe("npm start (the local stack)", () => {
     }
   });
 
+  test("Envoy verifies the printed key itself; with auth.rateLimitService the stack runs Redis and envoyproxy/ratelimit, and the tenant's limit holds", async () => {
+    // The same file with a limit for the tenant and the rate limit service on a free port.
+    const [limitsPort] = await freePorts(1);
+    const limited = join(dir, "limited.yaml");
+    const yaml = (await readFile(env.INFERENCEHUB_CONFIG!, "utf8"))
+      .replace("  apiKeys:", `  rateLimitService: { address: "127.0.0.1:${limitsPort}" }\n  apiKeys:`)
+      .replace(
+        '      models: ["*"]',
+        '      models: ["*"]\n      rateLimit: { callsPerSecond: 0.001, burst: 4 }',
+      );
+    assert.match(yaml, /rateLimitService/);
+    assert.match(yaml, /rateLimit: \{ callsPerSecond/);
+    await writeFile(limited, yaml);
+    const saved = env;
+    env = { ...env, INFERENCEHUB_CONFIG: limited };
+    // 4 calls an hour (the service's window): no run may cross the hour.
+    const left = 3_600_000 - (Date.now() % 3_600_000);
+    if (left < 60_000) await new Promise((r) => setTimeout(r, left + 1_000));
+    const stack = await start();
+    try {
+      assert.ok(
+        stack.output.some((l) => /rate limit service started \(pid \d+\)/.test(l)),
+        stack.output.join("\n"),
+      );
+      const status = (await (await fetch(`http://127.0.0.1:${env.XDS_ADMIN_PORT}/status`)).json()) as {
+        auth?: { mode: string; rateLimits: string; verifiedByEnvoy: string[]; keys: number };
+      };
+      assert.deepEqual(status.auth, {
+        mode: "native",
+        rateLimits: "global",
+        verifiedByEnvoy: ["api-keys"],
+        keys: 1,
+      });
+      const key = stack.output.find((l) => l.trim().startsWith("export INFERENCEHUB_API_KEY="));
+      const call = stack.output.find((l) => l.trim().startsWith("npx tsx scripts/infer.ts"));
+      assert.ok(key && call);
+      assert.match(key, /=ey[\w-]+\.[\w-]+\.[\w-]+$/, "a gateway-signed key");
+      const once = () => run("bash", ["-c", `${key.trim()}; ${call.trim()}`], { cwd: repoRoot });
+      for (let i = 0; i < 4; i++) await once();
+      await assert.rejects(once(), /RESOURCE_EXHAUSTED.*tenant 'local' is over its rate limit/s);
+    } finally {
+      stack.process.kill("SIGINT");
+      env = saved;
+    }
+    assert.equal(await stack.exited, 0, stack.output.slice(-10).join("\n"));
+    await assert.rejects(fetch(`http://127.0.0.1:${limitsPort}/`), "the rate limit service is stopped");
+  });
+
   test("every node requires this run's repository token, kept in a 0600 file while the stack runs (issue #10 finding 1)", async () => {
     const stack = await start();
     const tokenFile = join(repoRoot, ".cache", `local-stack-${env.ADS_PORT}`, "repository-token");

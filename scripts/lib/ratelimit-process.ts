@@ -49,6 +49,8 @@ export interface StartRateLimitOptions {
   redisAddress: string;
   /** The YAML loaded at start (see xds-server/src/ratelimit); none = no limits until writeConfig(). */
   config?: string;
+  /** The gRPC port (the one inferencehub.yaml's auth.rateLimitService names); default a free one. */
+  grpcPort?: number;
   /** Names log lines and the temp dir. */
   name?: string;
   /** More settings, over the defaults below (e.g. REDIS_POOL_SIZE). */
@@ -105,7 +107,8 @@ export async function startRateLimit(options: StartRateLimitOptions): Promise<Ra
       try {
         return await startOnce(name, dir, configFile, options);
       } catch (err) {
-        if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+        if (attempt >= 3 || options.grpcPort !== undefined || !/address already in use/.test(String(err)))
+          throw err;
       }
     }
   } catch (err) {
@@ -121,7 +124,8 @@ async function startOnce(
   configFile: string,
   options: StartRateLimitOptions,
 ): Promise<RateLimitProcess> {
-  const [grpcPort, httpPort, debugPort] = (await freePorts(3)) as [number, number, number];
+  const [freeGrpc, httpPort, debugPort] = (await freePorts(3)) as [number, number, number];
+  const grpcPort = options.grpcPort ?? freeGrpc;
   const label = `${name} (rate limit service, gRPC :${grpcPort})`;
   const proc = startBinary({
     label,
