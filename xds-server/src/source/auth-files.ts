@@ -89,6 +89,11 @@ export interface AuthFilesOptions {
 export class AuthFilesSource {
   #current: AuthFiles = noAuthFiles;
   #watches = new Map<string, FileWatch>();
+  /** Problems logged in the last read, and in this one (#say). */
+  #saidBefore = new Set<string>();
+  #said = new Set<string>();
+  /** Files whose folder could not be watched yet (said once each). */
+  #unwatchable = new Set<string>();
   #retry: NodeJS.Timeout | undefined;
   #auth: AuthConfig | undefined;
   /** Reads in order, so a slow read never overwrites a later one. */
@@ -104,7 +109,9 @@ export class AuthFilesSource {
   load(auth: AuthConfig | undefined): Promise<AuthFiles> {
     const run = this.#queue.then(async () => {
       this.#auth = auth;
+      this.#said = new Set();
       this.#current = await this.#read(auth);
+      this.#saidBefore = this.#said;
       return this.#current;
     });
     this.#queue = run.catch(() => undefined);
@@ -125,14 +132,17 @@ export class AuthFilesSource {
           path,
           watchFile(path, () => void this.#reload(), this.options.debounceMs),
         );
+        this.#unwatchable.delete(path);
       } catch (err) {
+        this.#retryWatch();
+        if (this.#unwatchable.has(path)) continue;
+        this.#unwatchable.add(path);
         // Its folder does not exist yet (a keys file an operator has still to create): look again
         // shortly, reading the files each time, rather than never seeing it appear.
         this.options.log.warn(
           { file: path, err: (err as Error).message },
           "cannot watch this file's folder yet; checking again every second",
         );
-        this.#retryWatch();
       }
     }
   }
@@ -144,6 +154,16 @@ export class AuthFilesSource {
       void this.#reload().finally(() => this.watch());
     }, watchRetryMs);
     this.#retry.unref();
+  }
+
+  /**
+   * Logs a problem once while it lasts: a file that is missing is read again every second (and on
+   * every change), and says so once, not every time.
+   */
+  #say(level: "warn" | "error", fields: Record<string, unknown>, message: string): void {
+    const key = `${level} ${message}`;
+    if (!this.#saidBefore.has(key) && !this.#said.has(key)) this.options.log[level](fields, message);
+    this.#said.add(key);
   }
 
   close(): void {
@@ -192,13 +212,14 @@ export class AuthFilesSource {
     if (text === undefined) return [];
     const parsed = parseKeysFile(text);
     if (!parsed.ok) {
-      this.options.log.error(
+      this.#say(
+        "error",
         { file: path, errors: parsed.errors },
         "the keys file is refused: Envoy accepts no signed API key until it is fixed (ext-authz decides those calls)",
       );
       return [];
     }
-    for (const problem of parsed.problems) this.options.log.warn({ file: path }, problem);
+    for (const problem of parsed.problems) this.#say("warn", { file: path }, problem);
     return parsed.entries.map(({ id, tenant }) => ({ id, tenant }));
   }
 
@@ -207,14 +228,14 @@ export class AuthFilesSource {
     if (text === undefined) return undefined;
     const checked = await usableJwks(text);
     if (!checked.ok) {
-      this.options.log.error(
+      this.#say(
+        "error",
         { file: path, field },
         `${checked.error}: Envoy verifies no token with it until it is fixed (ext-authz decides those calls)`,
       );
       return undefined;
     }
-    for (const problem of checked.dropped)
-      this.options.log.warn({ file: path, field }, `${problem}; left out`);
+    for (const problem of checked.dropped) this.#say("warn", { file: path, field }, `${problem}; left out`);
     return checked.json;
   }
 
@@ -222,7 +243,8 @@ export class AuthFilesSource {
     try {
       return await readFile(path, "utf8");
     } catch (err) {
-      this.options.log.error(
+      this.#say(
+        "error",
         { file: path, field },
         `cannot read ${path} (${field}): ${(err as Error).message}; Envoy accepts nothing it would verify`,
       );
