@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
+import { outputLines } from "./output-lines.js";
 
 export interface BinaryProcess {
   process: ChildProcess;
@@ -41,14 +42,8 @@ export function startBinary(opts: {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env },
   });
   running.add(child);
-  const logs: string[] = [];
-  const keep = opts.keepLines ?? 2000;
-  const lineWatchers = new Set<(line: string) => void>();
-  const record = (line: string) => {
-    logs.push(line);
-    if (logs.length > keep) logs.splice(0, logs.length - keep);
-    for (const w of lineWatchers) w(line);
-  };
+  const output = outputLines(opts.label, opts.keepLines);
+  const { logs, record } = output;
   createInterface({ input: child.stdout! }).on("line", record);
   createInterface({ input: child.stderr! }).on("line", record);
   const exited = new Promise<number | string | null>((resolve) => {
@@ -80,23 +75,7 @@ export function startBinary(opts: {
       })();
       return stopping;
     },
-    waitForLine: (pattern, timeoutMs = 10_000) => {
-      const seen = logs.find((l) => pattern.test(l));
-      if (seen) return Promise.resolve(seen);
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          lineWatchers.delete(watcher);
-          reject(new Error(`${opts.label}: no output line matched ${pattern} in ${timeoutMs} ms`));
-        }, timeoutMs);
-        const watcher = (line: string) => {
-          if (!pattern.test(line)) return;
-          clearTimeout(timer);
-          lineWatchers.delete(watcher);
-          resolve(line);
-        };
-        lineWatchers.add(watcher);
-      });
-    },
+    waitForLine: output.waitForLine,
   };
 }
 

@@ -22,9 +22,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Metadata, credentials, type ServiceError } from "@grpc/grpc-js";
 import {
   GRPCInferenceServiceClient,
@@ -32,6 +31,7 @@ import {
 } from "../../gen/inference/inference/grpc_service.js";
 import { repoRoot, toolsDir } from "./paths.js";
 import { freePorts } from "./ports.js";
+import { runIfMain, stopOnSignal } from "./run-main.js";
 
 /** The release scripts/setup.sh installs and this helper expects (its stamp must say so). */
 export const MLSERVER_VERSION = "1.7.1";
@@ -273,14 +273,7 @@ async function waitServerReady(
 async function main(): Promise<void> {
   const m = await startMlserver({ name: "mlserver" });
   console.log(JSON.stringify({ event: "ready", address: m.address, httpPort: m.httpPort, dir: m.dir }));
-  const end = () => void m.stop().then(() => process.exit(0));
-  process.once("SIGINT", end);
-  process.once("SIGTERM", end);
+  stopOnSignal(() => m.stop());
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

@@ -20,12 +20,12 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { startBinary, waitUntil, type BinaryProcess } from "./binary-process.js";
 import { toolsDir } from "./paths.js";
 import { freePorts } from "./ports.js";
+import { runIfMain, stopOnSignal } from "./run-main.js";
 
 /** What scripts/setup.sh builds (`go install <this>`) and writes to the stamp. */
 export const RATELIMIT_MODULE =
@@ -294,14 +294,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({ event: "ready", address: rl.address, httpPort: rl.httpPort, debugPort: rl.debugPort }),
   );
-  const end = () => void rl.stop().then(() => process.exit(0));
-  process.once("SIGINT", end);
-  process.once("SIGTERM", end);
+  stopOnSignal(() => rl.stop());
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

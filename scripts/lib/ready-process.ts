@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { outputLines } from "./output-lines.js";
 
 export interface ReadyProcess<Ready> {
   ready: Ready;
@@ -39,14 +40,8 @@ export async function startReadyProcess<Ready>(opts: {
     env: { ...process.env, ...opts.env },
   });
   running.add(child);
-  const logs: string[] = [];
-  const keep = opts.keepLines ?? 2000;
-  const lineWatchers = new Set<(line: string) => void>();
-  const record = (line: string) => {
-    logs.push(line);
-    if (logs.length > keep) logs.splice(0, logs.length - keep);
-    for (const w of lineWatchers) w(line);
-  };
+  const output = outputLines(opts.label, opts.keepLines);
+  const { logs, record } = output;
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {
       running.delete(child);
@@ -79,23 +74,7 @@ export async function startReadyProcess<Ready>(opts: {
     process: child,
     logs,
     exited,
-    waitForLine: (pattern, timeoutMs = 10_000) => {
-      const seen = logs.find((l) => pattern.test(l));
-      if (seen) return Promise.resolve(seen);
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          lineWatchers.delete(watcher);
-          reject(new Error(`${opts.label}: no output line matched ${pattern} in ${timeoutMs} ms`));
-        }, timeoutMs);
-        const watcher = (line: string) => {
-          if (!pattern.test(line)) return;
-          clearTimeout(timer);
-          lineWatchers.delete(watcher);
-          resolve(line);
-        };
-        lineWatchers.add(watcher);
-      });
-    },
+    waitForLine: output.waitForLine,
     stop: async (signal: NodeJS.Signals = "SIGTERM") => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

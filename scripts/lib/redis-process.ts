@@ -8,10 +8,10 @@ import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { findOnPath, startBinary, waitUntil, type BinaryProcess } from "./binary-process.js";
 import { freePort } from "./ports.js";
+import { runIfMain, stopOnSignal } from "./run-main.js";
 
 export interface StartRedisOptions {
   /** Default: a free port. */
@@ -132,14 +132,7 @@ export function ping(port: number): Promise<boolean> {
 async function main(): Promise<void> {
   const redis = await startRedis();
   console.log(JSON.stringify({ event: "ready", address: redis.address }));
-  const end = () => void redis.stop().then(() => process.exit(0));
-  process.once("SIGINT", end);
-  process.once("SIGTERM", end);
+  stopOnSignal(() => redis.stop());
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

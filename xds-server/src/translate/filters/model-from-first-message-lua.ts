@@ -23,17 +23,30 @@ export function servedFunction(models?: readonly string[]): string {
 local function served(model) return served_models[model] ~= nil end`;
 }
 
-export const modelFromFirstMessageLua = (
-  models?: readonly string[],
-): string => `-- Written by the InferenceHub control plane: routes a call without the model header by the
--- model_name and model_version of its first message, which gRPC field extraction has read.
-local model_header = "${modelHeader}"
+/**
+ * Lua shared by the scripts that read the first message: the header names, and the model name and
+ * version gRPC field extraction put in dynamic metadata (nil when it read none).
+ */
+const firstMessagePrelude = `local model_header = "${modelHeader}"
 local version_header = "${versionHeader}"
 
 local function first(list)
   if type(list) ~= "table" then return nil end
   return list[1]
 end
+
+local function extracted_model(handle)
+  local extracted = handle:streamInfo():dynamicMetadata():get("${extractionFilterName}")
+  if extracted == nil then return nil, nil end
+  return first(extracted["model_name"]) or first(extracted["name"]),
+    first(extracted["model_version"]) or first(extracted["version"])
+end`;
+
+export const modelFromFirstMessageLua = (
+  models?: readonly string[],
+): string => `-- Written by the InferenceHub control plane: routes a call without the model header by the
+-- model_name and model_version of its first message, which gRPC field extraction has read.
+${firstMessagePrelude}
 
 local function is_name(s, pattern)
   return type(s) == "string" and #s <= 63 and s:find(pattern) ~= nil
@@ -42,10 +55,7 @@ end
 ${servedFunction(models)}
 
 function envoy_on_request(handle)
-  local extracted = handle:streamInfo():dynamicMetadata():get("${extractionFilterName}")
-  if extracted == nil then return end
-  local model = first(extracted["model_name"]) or first(extracted["name"])
-  local version = first(extracted["model_version"]) or first(extracted["version"])
+  local model, version = extracted_model(handle)
   if not is_name(model, "^[%l%d][%l%d%-]*$") then return end
   -- Native authorization: ext-authz answers a model this gateway does not serve, from the body,
   -- so a caller learns nothing of what exists before its credentials are checked. (Changing a
@@ -78,13 +88,7 @@ end
  */
 export const firstMessageMatchesHeadersLua = `-- Written by the InferenceHub control plane: refuses a call whose first message names another
 -- model or version than its headers, and pins the version its message names.
-local model_header = "${modelHeader}"
-local version_header = "${versionHeader}"
-
-local function first(list)
-  if type(list) ~= "table" then return nil end
-  return list[1]
-end
+${firstMessagePrelude}
 
 -- A client's value in a message: printable ASCII, cut to 64 characters.
 local function quoted(s)
@@ -99,10 +103,7 @@ local function refuse(handle, message)
 end
 
 function envoy_on_request(handle)
-  local extracted = handle:streamInfo():dynamicMetadata():get("${extractionFilterName}")
-  if extracted == nil then return end
-  local model = first(extracted["model_name"]) or first(extracted["name"])
-  local version = first(extracted["model_version"]) or first(extracted["version"])
+  local model, version = extracted_model(handle)
   local headers = handle:headers()
   local named = headers:get(model_header)
   if type(model) ~= "string" or model == "" or named == nil then return end
