@@ -141,9 +141,12 @@ async function makeApiKey(auth: AuthConfig): Promise<string | undefined> {
 
 /**
  * Rate limits shared by every Envoy (auth.rateLimitService): Redis on a free port, and
- * envoyproxy/ratelimit on the port the file names, with the limits generated from the file as it
- * is now (an edit of the tenants' limits needs a restart of the stack to reach the service).
+ * envoyproxy/ratelimit on the port the file names. Its limits are generated from the file: first
+ * here, then by the control plane on every edit (--ratelimit-config), into this run's folder.
  */
+const rateLimitDir = join(stateDir, "ratelimit");
+const rateLimitConfigFile = join(rateLimitDir, "runtime/ratelimit/config/config.yaml");
+
 async function startRateLimits(config: Config): Promise<void> {
   const service = config.auth?.rateLimitService;
   if (!service) return;
@@ -165,6 +168,7 @@ async function startRateLimits(config: Config): Promise<void> {
       startRateLimit({
         redisAddress: `127.0.0.1:${redisPort}`,
         grpcPort: service.port,
+        dir: rateLimitDir,
         config: rateLimitServiceConfig(config),
       }),
     { onStart: recordPid("rate limit service"), lastWords: (p) => p.logs },
@@ -213,7 +217,10 @@ async function main(): Promise<void> {
         configPath,
         adsPort,
         adminPort: xdsAdminPort,
-        env: { INFERENCEHUB_ADMIN_TOKEN: adminToken },
+        env: {
+          INFERENCEHUB_ADMIN_TOKEN: adminToken,
+          ...(config.auth?.rateLimitService ? { INFERENCEHUB_RATELIMIT_CONFIG: rateLimitConfigFile } : {}),
+        },
       }),
     { onStart: recordPid("control plane"), lastWords: (p) => p.logs },
   );

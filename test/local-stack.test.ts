@@ -189,6 +189,21 @@ describe("npm start (the local stack)", () => {
       const once = () => run("bash", ["-c", `${key.trim()}; ${call.trim()}`], { cwd: repoRoot });
       for (let i = 0; i < 4; i++) await once();
       await assert.rejects(once(), /RESOURCE_EXHAUSTED.*tenant 'local' is over its rate limit/s);
+      // An edit of the limit reaches the service through the control plane (8 an hour now) without
+      // a restart: the next call that succeeds is the event, within seconds.
+      await writeFile(limited, yaml.replace("callsPerSecond: 0.001", "callsPerSecond: 0.002"));
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          await once();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      // (The service counts refused calls too, so how many more pass depends on those refused while
+      // it reloaded: that the limit moved is what this shows.)
     } finally {
       stack.process.kill("SIGINT");
       env = saved;

@@ -51,6 +51,12 @@ export interface StartRateLimitOptions {
   config?: string;
   /** The gRPC port (the one inferencehub.yaml's auth.rateLimitService names); default a free one. */
   grpcPort?: number;
+  /**
+   * A folder of the caller's for the service's runtime (its config is then
+   * `<dir>/runtime/ratelimit/config/config.yaml`, where the control plane's --ratelimit-config can
+   * write it, and it outlives a restart); default a temp dir, removed by stop().
+   */
+  dir?: string;
   /** Names log lines and the temp dir. */
   name?: string;
   /** More settings, over the defaults below (e.g. REDIS_POOL_SIZE). */
@@ -94,8 +100,9 @@ export async function startRateLimit(options: StartRateLimitOptions): Promise<Ra
   const reason = ratelimitUnavailableReason();
   if (reason) throw new Error(reason);
   const name = options.name ?? "ratelimit";
-  const dir = await mkdtemp(join(tmpdir(), `inferencehub-${name}-`));
-  dirs.add(dir);
+  const own = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `inferencehub-${name}-`)));
+  if (own) dirs.add(dir);
   const configDir = join(dir, "runtime/ratelimit/config");
   await mkdir(configDir, { recursive: true });
   const configFile = join(configDir, "config.yaml");
@@ -112,8 +119,10 @@ export async function startRateLimit(options: StartRateLimitOptions): Promise<Ra
       }
     }
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    dirs.delete(dir);
+    if (own) {
+      await rm(dir, { recursive: true, force: true });
+      dirs.delete(dir);
+    }
     throw err;
   }
 }
@@ -221,6 +230,8 @@ async function startOnce(
     },
     stop: async (signal) => {
       await proc.stop(signal);
+      // A folder the caller gave is the caller's to keep.
+      if (options.dir !== undefined) return;
       await rm(dir, { recursive: true, force: true });
       dirs.delete(dir);
     },

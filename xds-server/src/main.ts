@@ -1,6 +1,7 @@
 /**
  * xds-server: the InferenceHub control plane.
  *   tsx xds-server/src/main.ts --config inferencehub.yaml [--ads-port 18000] [--admin-port 18080]
+ *     [--ratelimit-config /etc/ratelimit/config/config.yaml]   (writes the rate limit service's limits)
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     "admin-host": { type: "string", default: process.env.ADMIN_HOST ?? "127.0.0.1" },
     "admin-port": { type: "string", default: process.env.ADMIN_PORT ?? String(defaultPorts.xdsAdmin) },
     "admin-tokens-file": { type: "string", default: process.env.INFERENCEHUB_ADMIN_TOKENS_FILE },
+    "ratelimit-config": { type: "string", default: process.env.INFERENCEHUB_RATELIMIT_CONFIG },
   },
 });
 
@@ -35,6 +37,7 @@ try {
     adminHost: values["admin-host"] ?? "127.0.0.1",
     adminPort: port("admin-port"),
     ...(values["admin-tokens-file"] ? { adminTokensFile: values["admin-tokens-file"] } : {}),
+    ...(values["ratelimit-config"] ? { rateLimitConfigPath: values["ratelimit-config"] } : {}),
     ...(process.env.INFERENCEHUB_ADMIN_TOKEN ? { adminToken: process.env.INFERENCEHUB_ADMIN_TOKEN } : {}),
     log,
   });

@@ -33,6 +33,7 @@ import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { AuthFilesSource, ConfigFile } from "../source/index.js";
 import { proxylessLimits } from "./proxyless-limits.js";
 import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
+import { rateLimitConfigFile } from "./ratelimit-config-file.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
 
@@ -50,6 +51,11 @@ export interface ControlPlaneOptions {
   probe?: boolean;
   /** Admin API tokens: a YAML list of { name, sha256 }, and/or one token (named "admin"). */
   adminTokensFile?: string;
+  /**
+   * Where to write the rate limit service's config (envoyproxy/ratelimit's YAML, generated from
+   * each config published), for a service that reads it from a shared folder; absent = nowhere.
+   */
+  rateLimitConfigPath?: string;
   adminToken?: string;
 }
 
@@ -226,6 +232,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   // Created on the first valid config; until then nothing is probed and health is UNKNOWN.
   let prober: HealthProber | undefined;
   const watch = options.watch ?? true;
+  const limitsFile = options.rateLimitConfigPath
+    ? rateLimitConfigFile(options.rateLimitConfigPath, log.child({ component: "ratelimit-config" }))
+    : undefined;
   const republish = (why: string) => {
     const current = config.current;
     if (current) publish(publisher, current, prober?.view() ?? unknownHealth, why);
@@ -257,6 +266,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       }
       prober?.update(cfg);
       for (const limit of proxylessLimits(cfg)) log.warn({ group: "proxyless" }, limit);
+      void limitsFile?.write(cfg);
       publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
       // An edit may name other files: read them, then publish again if Envoy's part changed.
       void followAuthFiles(cfg).catch((err: unknown) =>
@@ -276,6 +286,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   }
   // The first snapshot ADS serves already holds them: the ADS port opens below.
   await followAuthFiles(first.config);
+  // The service starts with the limits of the first config, before any Envoy asks it.
+  await limitsFile?.write(first.config);
   if (watch) config.watch();
 
   if (options.probe ?? true) {
