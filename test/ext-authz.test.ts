@@ -11,8 +11,9 @@
  * counters, an outage of ext-authz), each says what it expects.
  */
 import assert from "node:assert/strict";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
 import { connect } from "node:http2";
+import type { AddressInfo } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -57,15 +58,23 @@ interface Variant {
   mode: "native" | "ext-authz";
   /** Gateway-signed API keys (auth.apiKeys), which Envoy verifies; else random `ihk_` keys. */
   signedKeys: boolean;
+  /** The identity provider's JWKS served over HTTP (jwt.jwksUrl), fetched by Envoy and ext-authz. */
+  jwksUrl?: boolean;
 }
 
 const variants: Variant[] = [
   { name: "ext-authz mode", mode: "ext-authz", signedKeys: false },
-  { name: "native mode, random keys", mode: "native", signedKeys: false },
+  { name: "native mode, random keys, the JWKS from a URL", mode: "native", signedKeys: false, jwksUrl: true },
   { name: "native mode, gateway-signed keys", mode: "native", signedKeys: true },
 ];
 
-function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number, variant: Variant) {
+function config(
+  nodes: NodeEntry[],
+  listenPort: number,
+  extAuthzPort: number,
+  variant: Variant,
+  jwksUrl: string,
+) {
   const models = [
     // Version 3 takes no share: it gets a copy of every call (a shadow), to see what copies carry.
     { ...scaleModel([50, 50, 0], ["node-a", "node-b"]), shadow: { version: "3", percent: 100 } },
@@ -77,7 +86,7 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number, va
       extAuthz: { address: `127.0.0.1:${extAuthzPort}`, timeout: "1s" },
       keysFile: "keys.yaml",
       ...(variant.signedKeys ? { apiKeys: { jwksFile: "gateway-keys.jwks.json" } } : {}),
-      jwt: { jwksFile: "jwks.json", issuer, audience },
+      jwt: variant.jwksUrl ? { jwksUrl, issuer, audience } : { jwksFile: "jwks.json", issuer, audience },
       tenants: [
         { name: "acme", models: ["scale"] },
         { name: "ops", models: ["*"], repository: true },
@@ -150,8 +159,26 @@ for (const variant of variants) {
         .setExpirationTime(claims.exp)
         .sign(signingKey);
 
+    /** The identity provider: serves the JWKS, and counts who fetched it. */
+    let idp: Server | undefined;
+    let jwksBody = "";
+    let jwksFetches = 0;
+
     before(async () => {
       extAuthzPort = await freePort();
+      const pair = await generateKeyPair("ES256");
+      signingKey = pair.privateKey;
+      const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "test", alg: "ES256" };
+      jwksBody = JSON.stringify({ keys: [publicJwk] });
+      let jwksUrl = "";
+      if (variant.jwksUrl) {
+        idp = createServer((_req, res) => {
+          jwksFetches++;
+          res.writeHead(200, { "content-type": "application/json" }).end(jwksBody);
+        });
+        await new Promise<void>((resolve) => idp!.listen(0, "127.0.0.1", resolve));
+        jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`;
+      }
       gw = await startGateway({
         nodes: [
           { name: "node-a", models: ["scale"], repositoryToken },
@@ -159,11 +186,8 @@ for (const variant of variants) {
           // Every mlp call waits 300 ms here: long enough to see a timeout a client tries to impose.
           { name: "node-slow", models: ["mlp"], args: ["--infer-delay-ms", "300"] },
         ],
-        config: (nodes, port) => config(nodes, port, extAuthzPort, variant),
+        config: (nodes, port) => config(nodes, port, extAuthzPort, variant, jwksUrl),
       });
-      const pair = await generateKeyPair("ES256");
-      signingKey = pair.privateKey;
-      const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "test", alg: "ES256" };
       if (variant.signedKeys) {
         const gateway = await createSigningKey("gateway-test");
         const issue = (name: KeyName) =>
@@ -187,7 +211,7 @@ for (const variant of variants) {
         await writeFile(join(gw.dir, "gateway-keys.jwks.json"), JSON.stringify(gateway.publicJwks));
       }
       await writeFile(join(gw.dir, "keys.yaml"), keysFile(keys, keyNames));
-      await writeFile(join(gw.dir, "jwks.json"), JSON.stringify({ keys: [publicJwk] }));
+      await writeFile(join(gw.dir, "jwks.json"), jwksBody);
       // The control plane read the files when it started, before they were written: wait until
       // Envoy has what they hold (the keys, the JWKS), as it has after any edit of them.
       await waitForAuthFiles(keyNames.length);
@@ -195,6 +219,7 @@ for (const variant of variants) {
     });
 
     after(async () => {
+      idp?.close();
       await authz?.stop();
       await gw?.stop();
     });
@@ -608,6 +633,12 @@ for (const variant of variants) {
           assert.equal(pinned.response.modelVersion, "2");
         }
         assert.equal(await extAuthzOk(), checksBefore, "ext-authz was asked about an allowed call");
+        if (variant.jwksUrl) {
+          // Envoy fetched the JWKS itself (and caches it: jwksCacheTtl), from the identity provider.
+          const stats = await gw.envoys[0]!.stats("jwks_fetch");
+          assert.ok((stats["http.ingress.jwt_authn.jwks_fetch_success"] ?? 0) >= 1, JSON.stringify(stats));
+          assert.ok(jwksFetches >= 1);
+        }
         assert.ok((await requestsOnNodes()) >= served + 3 * credentials.length);
       });
 
