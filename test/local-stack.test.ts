@@ -182,6 +182,16 @@ describe("npm start (the local stack)", () => {
         verifiedByEnvoy: ["api-keys"],
         keys: 1,
       });
+      // hubctl status says it too, as the banner has an operator run it.
+      const operator = stack.output.find((l) => l.trim().startsWith("export INFERENCEHUB_ADMIN_TOKEN="));
+      assert.ok(operator);
+      const { stdout: hubctl } = await run("bash", ["-c", `${operator.trim()}; hubctl/bin/hubctl status`], {
+        cwd: repoRoot,
+      });
+      assert.match(
+        hubctl,
+        /auth: native \(Envoy verifies: api-keys; 1 signed key\(s\)\); rate limits: global \(the rate limit service, shared by every Envoy\)/,
+      );
       const key = stack.output.find((l) => l.trim().startsWith("export INFERENCEHUB_API_KEY="));
       const call = stack.output.find((l) => l.trim().startsWith("npx tsx scripts/infer.ts"));
       assert.ok(key && call);

@@ -33,6 +33,8 @@ export interface AdminApiStatus {
   }[];
   nodes?: { node: string; address: string; models?: Record<string, string>; draining?: boolean }[];
   refusedEdit?: string[];
+  /** Who authorizes calls and holds the tenants' rate limits; absent without an auth section. */
+  auth?: { mode: string; rateLimits: string; verifiedByEnvoy?: string[]; keys?: number };
 }
 
 /** Every answer that is not 2xx. */

@@ -73,6 +73,13 @@ async function edit(
   );
 }
 
+const rateLimitsText: Record<string, string> = {
+  global: "global (the rate limit service, shared by every Envoy)",
+  local: "per Envoy (no rate limit service)",
+  "ext-authz": "per ext-authz replica",
+  none: "none configured",
+};
+
 program
   .command("status")
   .description("whether every Envoy is in sync and every node healthy")
@@ -112,6 +119,12 @@ program
           ]),
         ),
         "",
+        ...(s.auth
+          ? [
+              `auth: ${s.auth.mode}${s.auth.mode === "native" ? ` (Envoy verifies: ${(s.auth.verifiedByEnvoy ?? []).join(", ") || "nothing yet"}; ${s.auth.keys ?? 0} signed key(s))` : ""}; rate limits: ${rateLimitsText[s.auth.rateLimits] ?? s.auth.rateLimits}`,
+              "",
+            ]
+          : []),
         outOfSync.length === 0 && unhealthy.length === 0
           ? `OK: ${clients.length} client(s) in sync, no unhealthy node`
           : `ATTENTION: ${outOfSync.length} client(s) out of sync${unhealthy.length ? `, unhealthy: ${unhealthy.join(", ")}` : ""}`,

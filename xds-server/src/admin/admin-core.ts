@@ -74,6 +74,7 @@ export class AdminCore {
         draining: n.drain,
       })),
       refusedEdit: s.refusedEdit.map((e) => `${e.path ? `${e.path}: ` : ""}${e.message}`),
+      ...(s.auth ? { auth: { ...s.auth, verifiedByEnvoy: [...s.auth.verifiedByEnvoy] } } : {}),
     };
   }
 

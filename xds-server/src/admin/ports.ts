@@ -57,4 +57,6 @@ export interface AdminStatus {
   clients: readonly AdminClientStatus[];
   /** node → "model/version" → HEALTHY, UNHEALTHY, DRAINING or UNKNOWN, when probing. */
   health?: Record<string, Record<string, string>> | undefined;
+  /** Who authorizes calls and holds the rate limits (the runner's AuthStatus). */
+  auth?: { mode: string; rateLimits: string; verifiedByEnvoy: readonly string[]; keys: number } | undefined;
 }
