@@ -56,6 +56,8 @@ function config(nodes: NodeEntry[], listenPort: number, rateLimitPort: number) {
         { name: "limited", models: ["scale"], rateLimit: { callsPerSecond: 0.001, burst: limit } },
         { name: "other", models: ["scale"], rateLimit: { callsPerSecond: 0.001, burst: limit } },
         { name: "fresh", models: ["scale"], rateLimit: { callsPerSecond: 0.001, burst: limit } },
+        // No limit of its own, one on scale: the (tenant, model) descriptor.
+        { name: "focused", models: [{ name: "scale", rateLimit: { callsPerSecond: 0.001, burst: limit } }] },
       ],
     },
   });
@@ -161,6 +163,23 @@ describe(
       }
       assert.equal(allowed, limit, "the service allowed exactly the limit, counted by both Envoys");
       for (const gw of gateways) await callAs(gw, "other");
+    });
+
+    test("a tenant's limit on one model holds across both Envoys too, and says which model", async () => {
+      await awayFromTheHour();
+      const results = await Promise.allSettled(
+        Array.from({ length: 2 * limit }, (_, i) => callAs(gateways[i % 2]!, "focused")),
+      );
+      assert.equal(results.filter((r) => r.status === "fulfilled").length, limit);
+      for (const r of results) {
+        if (r.status === "fulfilled") continue;
+        const err = r.reason as ServiceError;
+        assert.equal(err.code, status.RESOURCE_EXHAUSTED, err.details);
+        assert.equal(
+          err.details,
+          "tenant 'focused' is over its rate limit for model 'scale'; retry in 3600000 ms",
+        );
+      }
     });
 
     test("Redis killed: calls fail closed with UNAVAILABLE; Redis restarted: they succeed again", async () => {

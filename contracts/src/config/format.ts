@@ -79,7 +79,13 @@ function rawAuth(auth: AuthConfig): RawAuth {
     tenants: auth.tenants.map((tenant) => ({
       name: tenant.name,
       models: tenant.models.map((grant) =>
-        grant.versions ? { name: grant.model, versions: grant.versions } : grant.model,
+        grant.versions || grant.rateLimit
+          ? {
+              name: grant.model,
+              ...(grant.versions ? { versions: grant.versions } : {}),
+              ...(grant.rateLimit ? { rateLimit: { ...grant.rateLimit } } : {}),
+            }
+          : grant.model,
       ),
       ...(tenant.rateLimit ? { rateLimit: { ...tenant.rateLimit } } : {}),
       repository: tenant.repository,

@@ -25,6 +25,7 @@ import type {
   ModelConfig,
   ModelSettings,
   NodeConfig,
+  RateLimitConfig,
   RateLimitServiceConfig,
   TenantConfig,
 } from "./types.js";
@@ -226,22 +227,24 @@ function normalizeJwt(raw: NonNullable<RawAuth["jwt"]>): JwtConfig {
   };
 }
 
+/** `burst` defaults to callsPerSecond rounded up: one second's calls at once. */
+function normalizeRateLimit(raw: { callsPerSecond: number; burst?: number }): RateLimitConfig {
+  return { callsPerSecond: raw.callsPerSecond, burst: raw.burst ?? Math.ceil(raw.callsPerSecond) };
+}
+
 function normalizeTenant(raw: RawTenant): TenantConfig {
   return {
     name: raw.name,
     models: raw.models.map((grant) =>
       typeof grant === "string"
         ? { model: grant }
-        : { model: grant.name, versions: grant.versions.map((v) => String(v)) },
-    ),
-    ...(raw.rateLimit
-      ? {
-          rateLimit: {
-            callsPerSecond: raw.rateLimit.callsPerSecond,
-            burst: raw.rateLimit.burst ?? Math.ceil(raw.rateLimit.callsPerSecond),
+        : {
+            model: grant.name,
+            ...(grant.versions ? { versions: grant.versions.map((v) => String(v)) } : {}),
+            ...(grant.rateLimit ? { rateLimit: normalizeRateLimit(grant.rateLimit) } : {}),
           },
-        }
-      : {}),
+    ),
+    ...(raw.rateLimit ? { rateLimit: normalizeRateLimit(raw.rateLimit) } : {}),
     repository: raw.repository ?? false,
   };
 }

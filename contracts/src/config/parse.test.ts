@@ -259,9 +259,15 @@ auth:
   keysFile: keys.yaml
   apiKeys: { jwksFile: gateway-keys.jwks.json }
   rateLimitService: { address: "ratelimit:8081" }
-  tenants: [{ name: t, models: [m], rateLimit: { callsPerSecond: 5 } }]
+  tenants:
+    - name: t
+      models: [{ name: m, rateLimit: { callsPerSecond: 0.5 } }]
+      rateLimit: { callsPerSecond: 5 }
 `,
     check: (c) => {
+      assert.deepEqual(c.auth?.tenants[0]?.models, [
+        { model: "m", rateLimit: { callsPerSecond: 0.5, burst: 1 } },
+      ]);
       assert.deepEqual(c.auth?.apiKeys, { jwksFile: "gateway-keys.jwks.json", issuer: "inferencehub-keys" });
       assert.deepEqual(c.auth?.rateLimitService, {
         address: "ratelimit:8081",
@@ -473,6 +479,23 @@ auth:
     ],
   },
   {
+    name: "auth: a grant that adds nothing; a model's limit in ext-authz mode",
+    yaml: `
+nodes: [{ name: n1, address: "127.0.0.1:1" }]
+models: [{ name: m, versions: [{ version: "1", nodes: [n1] }] }]
+auth:
+  mode: ext-authz
+  extAuthz: { address: "127.0.0.1:19000" }
+  keysFile: keys.yaml
+  tenants: [{ name: t, models: [{ name: m }, { name: m, rateLimit: { callsPerSecond: 1 } }] }]
+`,
+    errors: [
+      "auth.tenants[0].models[0]: says nothing a plain 'm' would not: give versions, a rateLimit or both",
+      "auth.tenants[0].models[1]: duplicate model 'm' (also auth.tenants[0].models[0])",
+      "auth.tenants[0].models[1].rateLimit: a tenant's limit on one model is Envoy's, in native mode only: with mode: ext-authz, limit the tenant as a whole",
+    ],
+  },
+  {
     name: "auth: a rate limit service is for native mode",
     yaml: `
 nodes: [{ name: n1, address: "127.0.0.1:1" }]
@@ -507,7 +530,7 @@ auth:
       "auth.tenants[0].rateLimit.callsPerSecond: must be a number from 0.001 to 1000000",
       "auth.tenants[0].rateLimit.burst: must be an integer from 1 to 1000000",
       "auth.tenants[1].models[0]: 'm*' is not a model name or '*'",
-      "auth.tenants[1].models[1]: 3 must be a model name, '*', or { name, versions }",
+      "auth.tenants[1].models[1]: 3 must be a model name, '*', or { name, versions, rateLimit }",
       "auth.tenants[1].models[2].name: '*' is not a valid name: use lowercase letters, digits and '-', starting and ending with a letter or digit (at most 63)",
       "auth.tenants[1].models[2].versions: must not be empty",
     ],

@@ -108,7 +108,9 @@ export interface RawAuth {
 }
 
 /** A model name (or "*"), or a model with the versions allowed. */
-export type RawModelGrant = string | { name: string; versions: (string | number)[] };
+export type RawModelGrant =
+  | string
+  | { name: string; versions?: (string | number)[]; rateLimit?: { callsPerSecond: number; burst?: number } };
 
 export interface RawTenant {
   name: string;

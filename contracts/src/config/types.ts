@@ -298,6 +298,8 @@ export interface ModelGrant {
   model: string;
   /** The versions the tenant may call; absent = every version. */
   versions?: string[];
+  /** The tenant's calls to this model, on top of its own rateLimit (native mode); absent = none. */
+  rateLimit?: RateLimitConfig;
 }
 
 export interface RateLimitConfig {

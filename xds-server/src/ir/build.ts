@@ -178,8 +178,11 @@ function buildNativeAuth(auth: AuthConfig, files: AuthFiles): NativeAuthIR {
       : {}),
     tenants: auth.tenants.map((t) => t.name).sort(),
     rateLimits: sortBy(
-      auth.tenants.flatMap((t) => (t.rateLimit ? [{ tenant: t.name, ...t.rateLimit }] : [])),
-      (r) => r.tenant,
+      auth.tenants.flatMap((t): NativeAuthIR["rateLimits"] => [
+        ...(t.rateLimit ? [{ tenant: t.name, ...t.rateLimit }] : []),
+        ...t.models.flatMap((g) => (g.rateLimit ? [{ tenant: t.name, model: g.model, ...g.rateLimit }] : [])),
+      ]),
+      (r) => `${r.tenant}~${r.model ?? ""}`,
     ),
     ...(rateLimitService
       ? {

@@ -102,8 +102,11 @@ export interface NativeAuthIR {
   };
   /** Every tenant of the config, sorted: who may make calls that name no model. */
   tenants: string[];
-  /** Every tenant with a rate limit, sorted by name. */
-  rateLimits: { tenant: string; callsPerSecond: number; burst: number }[];
+  /**
+   * The tenants' rate limits, sorted by tenant then model: a tenant's own (no model), and a
+   * tenant's on one model.
+   */
+  rateLimits: { tenant: string; model?: string; callsPerSecond: number; burst: number }[];
   /** Limits shared by every Envoy; absent = each Envoy holds them alone. */
   rateLimitService?: RateLimitServiceIR;
 }

@@ -117,14 +117,32 @@ test("fixedWindowFor: the unit nearest burst/callsPerSecond, the rate rounded up
   assert.throws(() => fixedWindowFor({ callsPerSecond: 0, burst: 1 }), /must be > 0/);
 });
 
-test("rateLimitServiceConfig: a descriptor per limited tenant, in file order, and valid YAML", () => {
+test("rateLimitServiceConfig: a descriptor per limited tenant, in file order, its models' under it, and valid YAML", () => {
+  interface Descriptor {
+    key: string;
+    value: string;
+    rate_limit?: { unit: string; requests_per_unit: number };
+    descriptors?: Descriptor[];
+  }
   const out = parse(rateLimitServiceConfig(loadConfig("tenants.yaml"))) as {
     domain: string;
-    descriptors: { key: string; value: string; rate_limit: { unit: string; requests_per_unit: number } }[];
+    descriptors: Descriptor[];
   };
   assert.equal(out.domain, "inferencehub");
-  assert.deepEqual(
-    out.descriptors.map((d) => `${d.key}=${d.value}`),
-    ["tenant=acme", "tenant=batch", "tenant=trial", "tenant=slow"],
-  );
+  const flat = (ds: Descriptor[], under = ""): string[] =>
+    ds.flatMap((d) => {
+      const at = `${under}${d.key}=${d.value}`;
+      const limit = d.rate_limit ? ` ${d.rate_limit.requests_per_unit}/${d.rate_limit.unit}` : "";
+      return [`${at}${limit}`, ...flat(d.descriptors ?? [], `${at} `)];
+    });
+  assert.deepEqual(flat(out.descriptors), [
+    "tenant=acme 50/second",
+    "tenant=acme model=mlp 5/second",
+    // A tenant limited on one model only: no limit of its own.
+    "tenant=focus",
+    "tenant=focus model=mlp 1/second",
+    "tenant=batch 3/minute",
+    "tenant=trial 3/second",
+    "tenant=slow 4/hour",
+  ]);
 });

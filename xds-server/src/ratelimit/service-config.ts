@@ -74,17 +74,36 @@ export function fixedWindowFor(rateLimit: RateLimitConfig): FixedWindowLimit {
   return { unit: window.unit, requestsPerUnit };
 }
 
-/** The service's YAML for `config`: one `tenant=<name>` descriptor per tenant with a rateLimit. */
+/**
+ * The service's YAML for `config`: a `tenant=<name>` descriptor per tenant with a rateLimit, and
+ * under it a `model=<name>` descriptor per model the tenant has a limit on (Envoy sends the
+ * descriptors (tenant) and (tenant, model) with every call).
+ */
 export function rateLimitServiceConfig(config: Config): string {
-  const tenants = (config.auth?.tenants ?? []).filter((t) => t.rateLimit !== undefined);
+  const tenants = (config.auth?.tenants ?? []).filter(
+    (t) => t.rateLimit !== undefined || t.models.some((g) => g.rateLimit !== undefined),
+  );
+  const window = (rateLimit: RateLimitConfig) => {
+    const limit = fixedWindowFor(rateLimit);
+    return { unit: limit.unit, requests_per_unit: limit.requestsPerUnit };
+  };
   const doc = new Document({
     domain: rateLimitDomain,
     descriptors: tenants.map((tenant) => {
-      const limit = fixedWindowFor(tenant.rateLimit!);
+      const models = tenant.models.filter((g) => g.rateLimit !== undefined);
       return {
         key: tenantDescriptorKey,
         value: tenant.name,
-        rate_limit: { unit: limit.unit, requests_per_unit: limit.requestsPerUnit },
+        ...(tenant.rateLimit ? { rate_limit: window(tenant.rateLimit) } : {}),
+        ...(models.length > 0
+          ? {
+              descriptors: models.map((g) => ({
+                key: modelDescriptorKey,
+                value: g.model,
+                rate_limit: window(g.rateLimit!),
+              })),
+            }
+          : {}),
       };
     }),
   });
@@ -94,7 +113,9 @@ export function rateLimitServiceConfig(config: Config): string {
   tenants.forEach((tenant, i) => {
     const item = doc.getIn(["descriptors", i], true) as { commentBefore?: string } | undefined;
     if (item) {
-      item.commentBefore = ` ${tenant.name}: ${tenant.rateLimit!.callsPerSecond} calls/s, burst ${tenant.rateLimit!.burst}`;
+      item.commentBefore = tenant.rateLimit
+        ? ` ${tenant.name}: ${tenant.rateLimit.callsPerSecond} calls/s, burst ${tenant.rateLimit.burst}`
+        : ` ${tenant.name}: limited on some models only`;
     }
   });
   return doc.toString({ lineWidth: 0 });

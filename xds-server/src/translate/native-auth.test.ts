@@ -266,6 +266,8 @@ test("rate limits: a token bucket per tenant in each Envoy, or the rate limit se
     local.descriptors.map((d) => [d.entries.map((e) => `${e.key}=${e.value}`).join(","), d.tokenBucket]),
     [
       ["tenant=acme", { maxTokens: 5, tokensPerFill: 1, fillInterval: { seconds: 0, nanos: 400_000_000 } }],
+      // acme's limit on mlp alone, on top of its own.
+      ["tenant=acme,model=mlp", { maxTokens: 1, tokensPerFill: 1, fillInterval: { seconds: 1, nanos: 0 } }],
       ["tenant=beta", { maxTokens: 500, tokensPerFill: 25, fillInterval: { seconds: 0, nanos: 50_000_000 } }],
     ],
   );
@@ -278,7 +280,7 @@ test("rate limits: a token bucket per tenant in each Envoy, or the rate limit se
         a.actionSpecifier?.$case === "requestHeaders" ? a.actionSpecifier.requestHeaders.descriptorKey : "?",
       ),
     ),
-    [["tenant"]],
+    [["tenant"], ["tenant", "model"]],
   );
   // Global: the service decides, fails closed, and gets (tenant) and (tenant, model).
   const names = manager("native-auth-global").httpFilters.map((f) => f.name);
@@ -309,14 +311,16 @@ test("over the limit: the tenant's message and retry hint, as ext-authz sent the
       ? m.bodyFormatOverride.format.textFormatSource.specifier.inlineString
       : "";
   assert.deepEqual(grpc.map(text), [
+    // A limit on one model first: it is the more specific.
+    "tenant 'acme' is over its rate limit for model 'mlp'; retry in 1000 ms",
     "tenant 'acme' is over its rate limit; retry in 400 ms",
     "tenant 'beta' is over its rate limit; retry in 2 ms",
     "tenant '%REQ(x-inferencehub-tenant)%' is over its rate limit; retry in 1000 ms",
   ]);
   const hint = (m: (typeof mappers)[number], key: string) =>
     m.headersToAdd.find((h) => h.header?.key === key)?.header?.value;
-  assert.equal(hint(grpc[0]!, "grpc-retry-pushback-ms"), "400");
-  assert.equal(hint(grpc[0]!, "retry-after"), "1");
+  assert.equal(hint(grpc[1]!, "grpc-retry-pushback-ms"), "400");
+  assert.equal(hint(grpc[1]!, "retry-after"), "1");
   // The service's windows: an hour's limit waits up to the hour.
   const global = (manager("native-auth-global").localReplyConfig?.mappers ?? []).map(text);
   assert.ok(global.includes("tenant 'acme' is over its rate limit; retry in 1000 ms"), global.join("\n"));

@@ -8,7 +8,7 @@
  * The replies match on the filters' response code details, since both set the RL response flag
  * only after the reply is mapped; ext-authz's own 429s (ext-authz mode) never match.
  */
-import { tenantHeader } from "@inferencehub/contracts/headers";
+import { modelHeader, tenantHeader } from "@inferencehub/contracts/headers";
 import {
   HeaderValueOption,
   HeaderValueOption_HeaderAppendAction,
@@ -28,15 +28,27 @@ const limitedByEnvoy = celFilter(
   "response.code_details == 'local_rate_limited' || response.code_details == 'request_rate_limited'",
 );
 
-/** One reply per limited tenant, then one for a call over a limit whose tenant has none here. */
+/**
+ * One reply per limit (a tenant's on one model first, naming it), then one for a call over a limit
+ * this config does not know of.
+ */
 export function rateLimitReplies(native: NativeAuthIR | undefined): RateLimitReply[] {
   if (!native || (native.rateLimits.length === 0 && !native.rateLimitService)) return [];
   const global = native.rateLimitService !== undefined;
-  const replies = native.rateLimits.map(({ tenant, callsPerSecond, burst }) => {
+  // A tenant's limit on one model first: it is the more specific, and names the model.
+  const ordered = [...native.rateLimits].sort(
+    (a, b) => Number(b.model !== undefined) - Number(a.model !== undefined),
+  );
+  const replies = ordered.map(({ tenant, model, callsPerSecond, burst }) => {
     const waitMs = global ? windowMs(callsPerSecond, burst) : Math.max(1, Math.ceil(1_000 / callsPerSecond));
+    const forModel = model === undefined ? "" : ` for model '${model}'`;
     return {
-      filter: and([limitedByEnvoy, tenantIs(tenant)]),
-      message: `tenant '${tenant}' is over its rate limit; retry in ${waitMs} ms`,
+      filter: and([
+        limitedByEnvoy,
+        headerIs(tenantHeader, tenant),
+        ...(model === undefined ? [] : [headerIs(modelHeader, model)]),
+      ]),
+      message: `tenant '${tenant}' is over its rate limit${forModel}; retry in ${waitMs} ms`,
       headers: retryHeaders(waitMs),
     };
   });
@@ -60,15 +72,15 @@ function retryHeaders(waitMs: number): RateLimitReply["headers"] {
   return { grpc: [overwrite("grpc-retry-pushback-ms", String(waitMs)), retryAfter], rest: [retryAfter] };
 }
 
-function tenantIs(tenant: string): AccessLogFilter["filterSpecifier"] {
+function headerIs(name: string, value: string): AccessLogFilter["filterSpecifier"] {
   return {
     $case: "headerFilter",
     headerFilter: {
       header: {
-        name: tenantHeader,
+        name,
         headerMatchSpecifier: {
           $case: "stringMatch",
-          stringMatch: { ignoreCase: false, matchPattern: { $case: "exact", exact: tenant } },
+          stringMatch: { ignoreCase: false, matchPattern: { $case: "exact", exact: value } },
         },
         invertMatch: false,
         treatMissingHeaderAsEmpty: false,

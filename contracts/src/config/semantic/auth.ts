@@ -58,7 +58,7 @@ export function checkAuth(raw: Raw): Issue[] {
     ),
   );
   const models = servedModels(raw);
-  for (const tenant of tenants) issues.push(...checkGrants(tenant.raw, tenant.at, models));
+  for (const tenant of tenants) issues.push(...checkGrants(tenant.raw, tenant.at, models, auth));
   return issues;
 }
 
@@ -80,7 +80,12 @@ function servedModels(raw: Raw): Map<string, string[]> {
 /** The schema's pattern for names (definitions.name). */
 const namePattern = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
-function checkGrants(tenant: Raw, at: PathSegments, models: ReadonlyMap<string, string[]>): Issue[] {
+function checkGrants(
+  tenant: Raw,
+  at: PathSegments,
+  models: ReadonlyMap<string, string[]>,
+  auth: Raw,
+): Issue[] {
   const known = models.size > 0 ? `models: ${[...models.keys()].join(", ")}` : "no models are defined";
   const issues: Issue[] = [];
   const grants = listOf(tenant.models).map((grant, j) => ({ grant, at: [...at, "models", j] }));
@@ -97,6 +102,19 @@ function checkGrants(tenant: Raw, at: PathSegments, models: ReadonlyMap<string, 
       continue;
     }
     if (!isRecord(grant)) continue;
+    if (grant.versions === undefined && grant.rateLimit === undefined) {
+      issues.push({
+        segments: grantAt,
+        message: `says nothing a plain '${name}' would not: give versions, a rateLimit or both`,
+      });
+    }
+    if (grant.rateLimit !== undefined && auth.mode === "ext-authz") {
+      issues.push({
+        segments: [...grantAt, "rateLimit"],
+        message:
+          "a tenant's limit on one model is Envoy's, in native mode only: with mode: ext-authz, limit the tenant as a whole",
+      });
+    }
     const wanted = listOf(grant.versions).map((v, k) => ({
       key: versionOf(v),
       at: [...grantAt, "versions", k],

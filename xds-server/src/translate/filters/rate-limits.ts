@@ -70,7 +70,10 @@ export const localRateLimitFilter: HttpFilterSpec = {
             filterEnabled: everyone,
             filterEnforced: everyone,
             descriptors: (ir.nativeAuth?.rateLimits ?? []).map((r) => ({
-              entries: [{ key: descriptorKeys.tenant, value: r.tenant }],
+              entries: [
+                { key: descriptorKeys.tenant, value: r.tenant },
+                ...(r.model !== undefined ? [{ key: descriptorKeys.model, value: r.model }] : []),
+              ],
               tokenBucket: tokenBucket(r.callsPerSecond, r.burst),
             })),
             rateLimitedAsResourceExhausted: true,
@@ -134,9 +137,12 @@ export function rateLimitActions(ir: NativeAuthIR | undefined): RouteRateLimit[]
       requestHeaders: { headerName: modelHeader, descriptorKey: descriptorKeys.model, skipIfAbsent: false },
     },
   };
-  const limits: RouteRateLimit[] = [{ stage: 0, disableKey: "", actions: [tenant] }];
-  if (ir.rateLimitService) limits.push({ stage: 0, disableKey: "", actions: [tenant, model] });
-  return limits;
+  // (tenant, model) only where something limits it: the service's config may, any model.
+  const perModel = ir.rateLimitService !== undefined || ir.rateLimits.some((r) => r.model !== undefined);
+  return [
+    { stage: 0, disableKey: "", actions: [tenant] },
+    ...(perModel ? [{ stage: 0, disableKey: "", actions: [tenant, model] }] : []),
+  ];
 }
 
 /**
