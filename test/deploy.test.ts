@@ -1724,6 +1724,9 @@ function composeRatelimitProblems(file: Obj): string[] {
   problems.push(...ratelimitEnvProblems("ratelimit", env, `redis:${flag(list(redis.command), "--port")}`));
   if (flag(list(redis.command), "--port") !== String(redisPort))
     problems.push(`redis: --port is not ${redisPort}`);
+  // Without a config file, Redis' protected mode refuses the service (another container's address).
+  if (flag(list(redis.command), "--protected-mode") !== "no")
+    problems.push("redis: protected mode refuses clients from other containers (--protected-mode no)");
   // The config file: the control plane writes it into the volume that the service reads, read-only.
   const mounts = (svc: Obj): { source: string; target: string; mode: string }[] =>
     list(svc.volumes).map((v) => {
@@ -1813,6 +1816,8 @@ function k8sRatelimitProblems(all: K8sObject[]): string[] {
     problems.push(`Service redis does not reach Redis on ${redisPort}`);
   if (redisContainer && flag(redisContainer.args ?? [], "--port") !== String(redisPort))
     problems.push(`redis: --port is not ${redisPort}`);
+  if (redisContainer && flag(redisContainer.args ?? [], "--protected-mode") !== "no")
+    problems.push("redis: protected mode refuses clients from other pods (--protected-mode no)");
   return problems;
 }
 
@@ -1882,6 +1887,12 @@ describe("the rate limit service (compose profile ratelimit, k8s components/rate
         "ratelimit: sets no RUNTIME_IGNOREDOTFILES",
         "ratelimit: RUNTIME_IGNOREDOTFILES=undefined; expected true",
       ],
+    );
+    assert.deepEqual(
+      broken((f) => {
+        f.services.redis!.command = ["redis-server", "--port", "6379"];
+      }),
+      ["redis: protected mode refuses clients from other containers (--protected-mode no)"],
     );
     // Published, or Redis on Envoy's network: the general checks catch both.
     const published = structuredClone(compose) as { services: Record<string, Obj> };
