@@ -1,7 +1,8 @@
 /**
  * deploy/docker-compose.yml under a real Docker engine (issue #13): the images built (by
  * deploy/offline/build-images.sh where no image registry answers, as on this project's CI), the
- * stack up with ext-authz (profile "auth") and healthy, then, through Envoy's published port:
+ * stack up with ext-authz (profile "auth") and the rate limit service and Redis (profile
+ * "ratelimit") and healthy, then, through Envoy's published port:
  * a call with the API key, gRPC and REST (`POST /v2/models/scale/infer`, on the same port, to the
  * nodes' REST port), 401 without it, a weight edit through the control plane's admin API seen in the split,
  * a node container killed under load with no call lost but those in flight, Prometheus answering
@@ -112,7 +113,7 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
     const started = Date.now();
     let compose = new DockerComposeEnvironment(deployDir, files)
       .withProjectName(project)
-      .withProfiles("auth")
+      .withProfiles("auth", "ratelimit")
       .withEnvironment({
         INFERENCEHUB_ENVOY_PORTS: String(envoyPort),
         INFERENCEHUB_XDS_ADMIN_PORT: String(xdsAdminPort),
@@ -130,10 +131,24 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
       .withWaitStrategy("node-1-1", Wait.forHealthCheck())
       .withWaitStrategy("node-2-1", Wait.forHealthCheck())
       .withWaitStrategy("envoy-1", Wait.forHealthCheck())
+      .withWaitStrategy("redis-1", Wait.forHealthCheck())
+      // Upstream's rate limit image is distroless, without a health check; the offline one has one.
+      .withWaitStrategy(
+        "ratelimit-1",
+        offline ? Wait.forHealthCheck() : Wait.forLogMessage(/Listening for gRPC/),
+      )
       .withStartupTimeout(5 * 60_000);
     if (!offline) compose = compose.withBuild();
     environment = await compose.up();
     t.diagnostic(`stack healthy in ${Math.round((Date.now() - started) / 1000)} s`);
+    // The rate limit service reached Redis (it exits at start when it cannot) and stays up.
+    const ratelimitState = await docker([
+      "inspect",
+      "-f",
+      "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+      `${project}-ratelimit-1`,
+    ]);
+    assert.equal(ratelimitState.trim(), offline ? "running healthy" : "running", "the rate limit service");
 
     const client = createInferClient(`127.0.0.1:${envoyPort}`);
     const bearer = { authorization: `Bearer ${apiKey}` };
