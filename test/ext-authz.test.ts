@@ -417,6 +417,17 @@ for (const variant of variants) {
       const err = await failure(client.infer(scale, { metadata: { ...bearer(expired), ...scaleHeader } }));
       assert.equal(err.code, status.UNAUTHENTICATED);
       assert.match(err.details, /the JWT has expired/);
+      // A token that never expires: the identity provider's tokens must carry exp (Envoy's
+      // jwt_authn requires it as ext-authz does).
+      const forever = await new SignJWT({ tenant: "acme" })
+        .setProtectedHeader({ alg: "ES256", kid: "test" })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .sign(signingKey);
+      const eternal = await failure(
+        client.infer(scale, { metadata: { ...bearer(forever), ...scaleHeader } }),
+      );
+      assert.equal(eternal.code, status.UNAUTHENTICATED, eternal.details);
       if (variant.signedKeys) {
         // A signed key that the gateway's key did not sign: Envoy cannot verify it, ext-authz
         // does not list it.

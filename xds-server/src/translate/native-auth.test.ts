@@ -180,6 +180,9 @@ test("jwt_authn: the IdP and the gateway's keys, from the authorization header o
     assert.equal(p.jwksSourceSpecifier?.$case, "localJwks");
   }
   assert.deepEqual(config.providers.idp?.audiences, ["inferencehub"]);
+  // ext-authz refuses an IdP token without exp: so must Envoy. The gateway's keys have none.
+  assert.equal(config.providers.idp?.requireExpiration, true);
+  assert.equal(config.providers.key?.requireExpiration, false);
   assert.deepEqual(config.providers.key?.audiences, []);
   const requires = config.rules[0]?.requirementType;
   assert.ok(requires?.$case === "requires" && requires.requires.requiresType?.$case === "requiresAny");

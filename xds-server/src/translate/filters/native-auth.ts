@@ -122,6 +122,9 @@ function jwtProvider(p: JwtProviderIR, metadataKey: string): JwtProvider {
               asyncFetch: { fastListener: false },
             },
           },
+    // As ext-authz: the identity provider's tokens must expire; the gateway's keys never do (they
+    // are revoked instead).
+    requireExpiration: metadataKey === providers.idp,
     // Only `authorization: Bearer <token>`, as ext-authz reads it: never a query parameter.
     fromHeaders: [{ name: "authorization", valuePrefix: "Bearer " }],
     // ext-authz reads the token again when the policy sends the call there; the route removes it
