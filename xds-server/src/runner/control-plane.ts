@@ -109,7 +109,7 @@ export interface AuthStatus {
 function authStatus(config: Config | undefined, files: AuthFiles): AuthStatus | undefined {
   const auth = config?.auth;
   if (!auth) return undefined;
-  const limited = auth.tenants.some((t) => t.rateLimit);
+  const limited = auth.tenants.some((t) => t.rateLimit || t.models.some((g) => g.rateLimit));
   const native = auth.mode === "native";
   return {
     mode: auth.mode,
