@@ -20,15 +20,11 @@ import {
   unpackAny,
 } from "../resources/index.js";
 import { checkResourceSet } from "./check.js";
-import { loadGoldenCases } from "./testing/index.js";
+import { goldenCase, loadGoldenCases } from "./testing/index.js";
 import type { ResourceSet } from "./types.js";
 
 const cases = loadGoldenCases();
-const byName = (name: string) => {
-  const found = cases.find((c) => c.name === name);
-  assert.ok(found, name);
-  return found;
-};
+const byName = goldenCase;
 
 function hcm(listener: Listener): HttpConnectionManager {
   const config = listener.filterChains[0]?.filters[0]?.configType;

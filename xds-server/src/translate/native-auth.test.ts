@@ -27,14 +27,9 @@ import {
   unpackAny,
   upstreamTlsContextTypeUrl,
 } from "../resources/index.js";
-import { loadGoldenCases } from "./testing/index.js";
+import { goldenCase } from "./testing/index.js";
 
-const cases = loadGoldenCases();
-const byName = (name: string) => {
-  const found = cases.find((c) => c.name === name);
-  assert.ok(found, name);
-  return found;
-};
+const byName = goldenCase;
 
 function manager(name: string): HttpConnectionManager {
   const config = byName(name).resources.envoy.listeners[0]?.resource.filterChains[0]?.filters[0]?.configType;

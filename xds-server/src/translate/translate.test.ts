@@ -6,17 +6,13 @@ import type { Listener } from "../../../gen/envoy/envoy/config/listener/v3/liste
 import type { GatewayIR } from "../ir/index.js";
 import { httpConnectionManagerTypeUrl, unpackAny } from "../resources/index.js";
 import { checkResourceSet } from "./check.js";
-import { loadGoldenCases } from "./testing/index.js";
+import { goldenCase, loadGoldenCases } from "./testing/index.js";
 import { translate } from "./translate.js";
 import type { ResourceSet } from "./types.js";
 import { resourceKinds } from "./types.js";
 
 const cases = loadGoldenCases();
-const byName = (name: string) => {
-  const found = cases.find((c) => c.name === name);
-  assert.ok(found, name);
-  return found;
-};
+const byName = goldenCase;
 
 function connectionManager(listener: Listener): HttpConnectionManager {
   const any =

@@ -38,6 +38,16 @@ interface TestInputs {
   authFiles?: AuthFiles;
 }
 
+/** One golden case by name, loading them all once; throws when there is no such case. */
+export function goldenCase(name: string): GoldenCase {
+  allCases ??= loadGoldenCases();
+  const found = allCases.find((c) => c.name === name);
+  if (!found) throw new Error(`no golden case '${name}' in ${inDir}`);
+  return found;
+}
+
+let allCases: GoldenCase[] | undefined;
+
 export function loadGoldenCases(): GoldenCase[] {
   return readdirSync(inDir)
     .filter((file) => file.endsWith(".yaml") && !file.endsWith(".test.yaml"))

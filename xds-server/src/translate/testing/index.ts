@@ -2,6 +2,7 @@
 export { envoyValidate } from "./envoy-cli.js";
 export type { ValidateResult } from "./envoy-cli.js";
 export {
+  goldenCase,
   goldenOutputs,
   healthView,
   inDir,
