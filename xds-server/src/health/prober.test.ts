@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import type { Config } from "@inferencehub/contracts/config";
 import type { HealthStatus } from "../ir/index.js";
-import { createHealthProber, type HealthProber } from "./prober.js";
+import { createHealthProber, modelProbesInFlight, type HealthProber } from "./prober.js";
 import {
   createFakeClock,
   createFakeTransport,
@@ -234,6 +234,37 @@ describe("health prober", () => {
       .filter((c) => c.node === "a" && c.probe === "health_check")
       .map((c) => c.at);
     assert.deepEqual(starts, [0, 1_000, 2_000, 3_000, 3_500, 4_500]);
+    await h.prober.stop();
+  });
+
+  test("a node with many versions: at most modelProbesInFlight ModelReady probes at once, none once the node is silent", async () => {
+    // issue #16's review: 3,000 ModelReady probes at once on one node timed out its node-level
+    // probes, and every version turned UNHEALTHY.
+    const versions = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [String(i + 1), ["a"]]));
+    const h = setup(config(base, { big: versions }));
+    h.transport.set(A, {
+      mode: "up",
+      models: Object.fromEntries(Object.keys(versions).map((v) => [`big/${v}`, true])),
+    });
+    h.prober.start();
+    await h.clock.advance(0);
+    const modelCalls = () => h.transport.calls.filter((c) => c.node === "a" && c.probe === "model_ready");
+    assert.equal(modelCalls().length, 40, "a node that answers gets every version probed");
+    assert.equal(h.status("a", "big", "40"), "HEALTHY");
+    // Hung: the round's first calls hang until their timeout.
+    h.transport.set(A, { mode: "hung" });
+    const before = modelCalls().length;
+    await h.clock.advance(1_000);
+    const round = h.transport.calls.filter((c) => c.node === "a" && c.at === 1_000);
+    assert.deepEqual(
+      round.slice(0, 2).map((c) => c.probe),
+      ["health_check", "server_ready"],
+      "the node-level probes go out first",
+    );
+    assert.equal(modelCalls().length - before, modelProbesInFlight, "no more than that many at once");
+    // The node answered neither node-level probe: the other versions are not probed at all.
+    await h.clock.advance(400);
+    assert.equal(modelCalls().length - before, modelProbesInFlight);
     await h.prober.stop();
   });
 

@@ -19,7 +19,8 @@ import { createGrpcProbeTransport } from "./grpc-transport.js";
 import { createHttpProbeTransport } from "./http-transport.js";
 import { createHealthTable } from "./health-table.js";
 import { createHealthMetrics, type HealthMetrics } from "./metrics.js";
-import { interpretRound, notImplemented, statusName } from "./round.js";
+import { mapLimited } from "./map-limited.js";
+import { answered, interpretRound, notImplemented, statusName } from "./round.js";
 import { modelKey, probeTargets, type NodeTarget } from "./targets.js";
 import type {
   HealthSnapshot,
@@ -39,6 +40,19 @@ export const defaultCoalesceWindowMs = 200;
  * round that first saw it, not intervals later. Once out, the interval applies again.
  */
 export const confirmDelayMs = 100;
+
+/**
+ * ModelReady probes in flight per node: enough that a node with a few dozen versions is probed in
+ * one go, few enough that one with thousands is not flooded (its round then takes longer).
+ */
+export const modelProbesInFlight = 16;
+
+/** What a version not probed gets when its node answered neither node-level probe. */
+const notProbed: ProbeResult<boolean> = {
+  ok: false,
+  code: grpcStatus.UNAVAILABLE,
+  message: "not probed: the node answered no node-level probe",
+};
 
 export interface HealthProberOptions {
   config: Config;
@@ -137,13 +151,25 @@ export function createHealthProber(options: HealthProberOptions): HealthProber {
     const conn = rt.connection;
     const startedAt = clock.now();
     rt.lastStartAt = startedAt;
-    const [healthCheck, serverReady, modelResults] = await Promise.all([
+    // The node-level probes go first and alone on the node's own terms; the ModelReady probes
+    // follow at most modelProbesInFlight at a time, so a node with thousands of versions is not
+    // sent thousands of calls at once (which timed out its node-level probes). Once the node
+    // has not answered either node-level probe, the versions not probed yet are not: the node's
+    // failure decides them all.
+    let nodeSilent = false;
+    const nodeLevel = Promise.all([
       timed("health_check", () => conn.healthCheck(t.timeoutMs)),
       timed("server_ready", () => conn.serverReady(t.timeoutMs)),
-      Promise.all(
-        t.models.map((m) =>
-          timed("model_ready", () => conn.modelReady(m.model, m.serverVersion, m.timeoutMs)),
-        ),
+    ]).then((results) => {
+      nodeSilent = !results.some(answered);
+      return results;
+    });
+    const [[healthCheck, serverReady], modelResults] = await Promise.all([
+      nodeLevel,
+      mapLimited(t.models, modelProbesInFlight, (m) =>
+        nodeSilent
+          ? Promise.resolve(notProbed)
+          : timed("model_ready", () => conn.modelReady(m.model, m.serverVersion, m.timeoutMs)),
       ),
     ]);
     if (rt.closed) return;

@@ -42,9 +42,14 @@ export function notImplemented(probe: "health_check" | "server_ready", r: ProbeR
 /** Codes that mean no server answered: the call never reached a handler. */
 const noAnswer: ReadonlySet<number> = new Set([grpcStatus.UNAVAILABLE, grpcStatus.DEADLINE_EXCEEDED]);
 
+/** Some server answered the probe (an error status counts): it reached a handler. */
+export function answered(r: ProbeResult<unknown>): boolean {
+  return r.ok || !noAnswer.has(r.code);
+}
+
 export function interpretRound(answers: RoundAnswers): RoundVerdict {
   const { healthCheck: hc, serverReady: sr } = answers;
-  const reachable = [hc, sr].some((r) => r.ok || !noAnswer.has(r.code));
+  const reachable = [hc, sr].some(answered);
 
   const drainReasons = [
     hc.ok && hc.value === "NOT_SERVING" ? "health: NOT_SERVING" : null,
