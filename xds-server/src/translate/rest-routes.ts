@@ -38,7 +38,7 @@ import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import type { ExtAuthzIR, ListenerIR, ModelIR, RestVersionIR, RetryIR } from "../ir/index.js";
 import { duration } from "./durations.js";
 import { luaPerRoute } from "./filters/index.js";
-import { exactHeader, mirrorPolicy, presentHeader, retryPolicy } from "./route-parts.js";
+import { exactHeader, mirrorPolicy, presentHeader, retryPolicy, withFilterConfig } from "./route-parts.js";
 
 /** What every gRPC request's content type starts with (application/grpc, application/grpc+proto). */
 const grpcContentTypePrefix = "application/grpc";
@@ -150,7 +150,7 @@ export function restModelRoutes(
       target && target.pathVersion !== target.version ? `${base}/versions/${v.version}` : undefined;
     routes.push(
       target
-        ? withPolicy(
+        ? withFilterConfig(
             restRoute(`${target.cluster}:path`, routeMatch(path), model, target, rewrite),
             policy(v.version),
           )
@@ -171,7 +171,10 @@ export function restModelRoutes(
     const match = routeMatch(underModel, [exactHeader(versionHeader, v.version)]);
     routes.push(
       target
-        ? withPolicy(restRoute(`${target.cluster}:pinned`, match, model, target, base), policy(v.version))
+        ? withFilterConfig(
+            restRoute(`${target.cluster}:pinned`, match, model, target, base),
+            policy(v.version),
+          )
         : { ...noRestRoute(`${v.cluster}:rest:no-rest-pinned`, underModel, model.name, v.version), match },
     );
   }
@@ -194,10 +197,6 @@ export function restModelRoutes(
     ),
   );
   return routes;
-}
-
-function withPolicy(route: Route, policy: Record<string, Any>): Route {
-  return { ...route, typedPerFilterConfig: { ...route.typedPerFilterConfig, ...policy } };
 }
 
 /**

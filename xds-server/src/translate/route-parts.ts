@@ -3,7 +3,9 @@ import {
   HeaderMatcher,
   RetryPolicy,
   RouteAction_RequestMirrorPolicy,
+  type Route,
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
+import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
 import type { RetryIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
@@ -55,4 +57,10 @@ export function presentHeader(name: string): HeaderMatcher {
     name,
     headerMatchSpecifier: { $case: "presentMatch", presentMatch: true },
   });
+}
+
+/** The route with more typed_per_filter_config entries; the same route when there are none. */
+export function withFilterConfig(route: Route, config: Record<string, Any>): Route {
+  if (Object.keys(config).length === 0) return route;
+  return { ...route, typedPerFilterConfig: { ...route.typedPerFilterConfig, ...config } };
 }

@@ -51,7 +51,7 @@ import {
 } from "./filters/index.js";
 import { ingressRouteConfigName, noModelRouteConfigName, proxylessRouteConfigName } from "./names.js";
 import { notGrpcRoute, restModelRoutes, restServerRoutes } from "./rest-routes.js";
-import { exactHeader, mirrorPolicy, presentHeader, retryPolicy } from "./route-parts.js";
+import { exactHeader, mirrorPolicy, presentHeader, retryPolicy, withFilterConfig } from "./route-parts.js";
 import type { ClientGroup, Named } from "./types.js";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 
@@ -309,7 +309,7 @@ export function proxylessRouteConfig(model: ModelIR): Named<RouteConfiguration> 
 function envoyModelRoutes(model: ModelIR, auth: RouteAuth, policy: RoutePolicy): Route[] {
   const { authz, native } = auth;
   const routes = (unary: boolean) => [
-    ...model.versions.map((v) => withConfig(pinnedRoute(model, v, "envoy", unary), policy(v.version))),
+    ...model.versions.map((v) => withFilterConfig(pinnedRoute(model, v, "envoy", unary), policy(v.version))),
     unknownVersionRoute(model),
     weightedRoute(model, "envoy", unary),
   ];
@@ -326,10 +326,6 @@ function envoyModelRoutes(model: ModelIR, auth: RouteAuth, policy: RoutePolicy):
     typedPerFilterConfig: { ...route.typedPerFilterConfig, ...bodyCheck },
   }));
   return [...unaryRoutes, ...routes(false)];
-}
-
-function withConfig(route: Route, config: Record<string, Any>): Route {
-  return { ...route, typedPerFilterConfig: { ...route.typedPerFilterConfig, ...config } };
 }
 
 /** Envoy routes select the model by header; a proxyless route config belongs to one model already. */
