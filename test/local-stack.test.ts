@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { createInferClient } from "../scripts/lib/infer-client.js";
+import { outputLines } from "../scripts/lib/output-lines.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { freePorts } from "../scripts/lib/ports.js";
 import { grpcCall } from "./lib/assertions.js";
@@ -62,32 +63,13 @@ describe("npm start (the local stack)", () => {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const output: string[] = [];
-    const watchers = new Set<(line: string) => void>();
-    const record = (line: string) => {
-      output.push(line);
-      for (const w of watchers) w(line);
-    };
+    // Every line kept: the tests read the banner and count lines from marks.
+    const lines = outputLines("the local stack", Number.MAX_SAFE_INTEGER);
+    const { logs: output, record } = lines;
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     createInterface({ input: child.stderr! }).on("line", record);
     const waitForLine = (pattern: RegExp, from = 0, timeoutMs = 60_000) =>
-      new Promise<string>((resolve, reject) => {
-        const seen = output.slice(from).find((l) => pattern.test(l));
-        if (seen) return resolve(seen);
-        const timer = setTimeout(() => {
-          watchers.delete(watcher);
-          reject(
-            new Error(`no line matched ${pattern} in ${timeoutMs} ms:\n${output.slice(-20).join("\n")}`),
-          );
-        }, timeoutMs);
-        const watcher = (line: string) => {
-          if (!pattern.test(line)) return;
-          clearTimeout(timer);
-          watchers.delete(watcher);
-          resolve(line);
-        };
-        watchers.add(watcher);
-      });
+      lines.waitForLine(pattern, timeoutMs, from);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`stack not up in 60 s:\n${output.join("\n")}`)),

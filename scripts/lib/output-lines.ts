@@ -7,8 +7,11 @@ export interface OutputLines {
   logs: string[];
   /** Adds a line: feed it each stdout and stderr line. */
   record(line: string): void;
-  /** Resolves with the first line (seen or to come) that matches; rejects after timeoutMs. */
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves with the first line (seen from line `from` on, or to come) that matches; rejects
+   * after timeoutMs, quoting the last lines.
+   */
+  waitForLine(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
 }
 
 export function outputLines(label: string, keep = 2000): OutputLines {
@@ -21,13 +24,17 @@ export function outputLines(label: string, keep = 2000): OutputLines {
       if (logs.length > keep) logs.splice(0, logs.length - keep);
       for (const w of watchers) w(line);
     },
-    waitForLine: (pattern, timeoutMs = 10_000) => {
-      const seen = logs.find((l) => pattern.test(l));
+    waitForLine: (pattern, timeoutMs = 10_000, from = 0) => {
+      const seen = logs.slice(from).find((l) => pattern.test(l));
       if (seen) return Promise.resolve(seen);
       return new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => {
           watchers.delete(watcher);
-          reject(new Error(`${label}: no output line matched ${pattern} in ${timeoutMs} ms`));
+          reject(
+            new Error(
+              `${label}: no output line matched ${pattern} in ${timeoutMs} ms:\n${logs.slice(-20).join("\n")}`,
+            ),
+          );
         }, timeoutMs);
         const watcher = (line: string) => {
           if (!pattern.test(line)) return;

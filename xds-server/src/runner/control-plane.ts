@@ -247,12 +247,28 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       republish("auth files");
     },
   });
-  /** Reads the files a config's auth section names; republishes when what Envoy gets changed. */
-  const followAuthFiles = async (cfg: Config) => {
-    const before = JSON.stringify(publisher.authFiles);
-    publisher.authFiles = await authFiles.load(cfg.auth);
-    if (watch) authFiles.watch();
-    if (JSON.stringify(publisher.authFiles) !== before && config.current === cfg) republish("auth files");
+  /**
+   * Reads the files a config's auth section names, when it names other files than the config
+   * before it (their edits are the watcher's); republishes when what Envoy gets changed.
+   */
+  let followed: { named: string; done: Promise<void> } | undefined;
+  const followAuthFiles = (cfg: Config): Promise<void> => {
+    const named = JSON.stringify([
+      cfg.auth?.mode,
+      cfg.auth?.keysFile,
+      cfg.auth?.apiKeys,
+      cfg.auth?.jwt?.jwksFile,
+    ]);
+    // The same files: the read under way (or done) is the one to wait for.
+    if (followed?.named === named) return followed.done;
+    const done = (async () => {
+      const before = JSON.stringify(publisher.authFiles);
+      publisher.authFiles = await authFiles.load(cfg.auth);
+      if (watch) authFiles.watch();
+      if (JSON.stringify(publisher.authFiles) !== before && config.current === cfg) republish("auth files");
+    })();
+    followed = { named, done };
+    return done;
   };
   const config = new ConfigFile({
     path: options.configPath,
