@@ -15,6 +15,7 @@ import { pino } from "pino";
 import { AdminServiceClient } from "../gen/inference/inferencehub/admin/v1/admin.js";
 import { startControlPlane, type ControlPlane } from "../xds-server/src/runner/index.js";
 import { contentHash } from "../xds-server/src/snapshot/index.js";
+import type { ConfigFile } from "../xds-server/src/source/index.js";
 import { grpcCall } from "./lib/assertions.js";
 
 const TOKEN = "test-admin-token-0123456789";
@@ -92,18 +93,18 @@ describe("admin API hardening (issue #10)", () => {
   async function assertConsistent(expected: Weights, version: string) {
     const text = await readFile(path, "utf8");
     assert.equal(contentHash(text), version, "the file holds the version that serves");
-    assert.equal(cp.config.hash, version, "the control plane serves that version");
+    assert.equal(cp.config.version, version, "the control plane serves that version");
     assert.equal(cp.status().configVersion, version);
     assert.deepEqual(servedWeights(), expected);
     // Nothing is left to apply later: a load now finds the file as it serves.
-    assert.equal((await cp.config.load()).status, "unchanged");
+    assert.equal((await (cp.config as ConfigFile).load()).status, "unchanged");
   }
 
   test("issue #10 finding 4: a no-op and a real SetWeights at once both answer truthfully and the real one serves, audited", async () => {
     for (let round = 0; round < 10; round++) {
-      const reset = await setWeights(cp.config.hash, { "1": 50, "2": 50 });
+      const reset = await setWeights(cp.config.version, { "1": 50, "2": 50 });
       assert.equal(reset.status, 200, reset.text);
-      const base = cp.config.hash;
+      const base = cp.config.version;
       lines.length = 0;
       const [noop, real] = await Promise.all([
         setWeights(base, { "1": 50, "2": 50 }),
@@ -123,7 +124,7 @@ describe("admin API hardening (issue #10)", () => {
   });
 
   test("issue #10 finding 4: many concurrent SetWeights from one base: one wins, the rest are refused, and the file, the served config and the audit agree", async () => {
-    const base = cp.config.hash;
+    const base = cp.config.version;
     const asked: Weights[] = Array.from({ length: 12 }, (_, i) => ({ "1": 10 + i, "2": 90 - i }));
     const answers = await Promise.all(asked.map((w) => setWeights(base, w)));
     const won = answers.flatMap((a, i) => (a.status === 200 ? [i] : []));
@@ -150,7 +151,7 @@ describe("admin API hardening (issue #10)", () => {
     const md = new Metadata();
     md.set("authorization", `Bearer ${TOKEN}`);
     try {
-      const base = cp.config.hash;
+      const base = cp.config.version;
       const asked: Weights[] = Array.from({ length: 8 }, (_, i) => ({ "1": 30 + i, "2": 70 - i }));
       const results = await Promise.allSettled(
         asked.map((weights) =>
@@ -174,7 +175,7 @@ describe("admin API hardening (issue #10)", () => {
   });
 
   test("issue #10 finding 4: a no-op edit succeeds without a write and keeps the config version", async () => {
-    const base = cp.config.hash;
+    const base = cp.config.version;
     const before = await readFile(path, "utf8");
     const res = await setWeights(base, servedWeights());
     assert.equal(res.status, 200, res.text);
@@ -188,18 +189,18 @@ describe("admin API hardening (issue #10)", () => {
   });
 
   test("issue #10 finding 7: a body that is not a JSON object is a 400 INVALID_ARGUMENT with a message", async () => {
-    const base = cp.config.hash;
+    const base = cp.config.version;
     for (const body of ["null", "[]", "[1,2]", "5", '"text"', "true", "{", '{"weights": }', "\u0000"]) {
       const res = await http("PUT", "/v1/models/scale/weights", body);
       assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
       assert.equal(res.body.code, "INVALID_ARGUMENT");
       assert.match(String(res.body.error), /JSON object/);
     }
-    assert.equal(cp.config.hash, base, "nothing changed");
+    assert.equal(cp.config.version, base, "nothing changed");
   });
 
   test("issue #10 finding 7: odd values in a JSON object are refused with a message, never a 500", async () => {
-    const base = cp.config.hash;
+    const base = cp.config.version;
     const cases: [string, string, unknown][] = [
       ["PUT", "/v1/models/scale/weights", { base_version: base, weights: { "1": "abc", "2": 50 } }],
       ["PUT", "/v1/models/scale/weights", { base_version: base, weights: { "1": 50.5, "2": 49.5 } }],
@@ -218,11 +219,16 @@ describe("admin API hardening (issue #10)", () => {
         /^invalid (SetWeights|AddVersion) request: \S+ must be|percent-encoding/,
       );
     }
-    assert.equal(cp.config.hash, base, "nothing changed");
+    assert.equal(cp.config.version, base, "nothing changed");
   });
 
   test("issue #10 finding 7: adding a version that exists is 409 ALREADY_EXISTS naming the model and version", async () => {
-    const body = JSON.stringify({ base_version: cp.config.hash, version: "2", nodes: ["node-a"], weight: 0 });
+    const body = JSON.stringify({
+      base_version: cp.config.version,
+      version: "2",
+      nodes: ["node-a"],
+      weight: 0,
+    });
     const res = await http("POST", "/v1/models/scale/versions", body);
     assert.equal(res.status, 409, res.text);
     assert.equal(res.body.code, "ALREADY_EXISTS");
@@ -236,7 +242,7 @@ describe("admin API hardening (issue #10)", () => {
         grpcCall(
           client,
           "addVersion",
-          { baseVersion: cp.config.hash, model: "scale", version: "2", nodes: ["node-a"], weight: 0 },
+          { baseVersion: cp.config.version, model: "scale", version: "2", nodes: ["node-a"], weight: 0 },
           md,
         ),
         (err: ServiceError) => err.code === status.ALREADY_EXISTS && /'scale'.*'2'/.test(err.details),
@@ -248,7 +254,7 @@ describe("admin API hardening (issue #10)", () => {
 
   test("issue #10 finding 7: a 2 MB body gets a 413 answer naming the limit, not a reset", async () => {
     const big = JSON.stringify({
-      base_version: cp.config.hash,
+      base_version: cp.config.version,
       weights: { "1": 50 },
       pad: "x".repeat(2 << 20),
     });
@@ -286,8 +292,8 @@ describe("admin API hardening (issue #10)", () => {
 
   test("issue #10 finding 7: a weight edit changes only the lines it edits, byte for byte", async () => {
     await writeFile(path, configText);
-    assert.equal((await cp.config.load()).status !== "invalid", true);
-    const base = cp.config.hash;
+    assert.equal((await (cp.config as ConfigFile).load()).status !== "invalid", true);
+    const base = cp.config.version;
     assert.equal(base, contentHash(configText));
     const res = await setWeights(base, { "1": 60, "2": 40 });
     assert.equal(res.status, 200, res.text);

@@ -2,6 +2,8 @@
  * xds-server: the InferenceHub control plane.
  *   tsx xds-server/src/main.ts --config inferencehub.yaml [--ads-port 18000] [--admin-port 18080]
  *     [--ratelimit-config /etc/ratelimit/config/config.yaml]   (writes the rate limit service's limits)
+ *   tsx xds-server/src/main.ts --etcd http://127.0.0.1:2379,... [--etcd-prefix /inferencehub/]
+ *     [--seed inferencehub.yaml]   (the config in etcd, shared by replicas; the seed fills an empty store)
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -18,6 +20,9 @@ const { values } = parseArgs({
     "admin-port": { type: "string", default: process.env.ADMIN_PORT ?? String(defaultPorts.xdsAdmin) },
     "admin-tokens-file": { type: "string", default: process.env.INFERENCEHUB_ADMIN_TOKENS_FILE },
     "ratelimit-config": { type: "string", default: process.env.INFERENCEHUB_RATELIMIT_CONFIG },
+    etcd: { type: "string", default: process.env.INFERENCEHUB_ETCD_ENDPOINTS },
+    "etcd-prefix": { type: "string", default: process.env.INFERENCEHUB_ETCD_PREFIX },
+    seed: { type: "string", default: process.env.INFERENCEHUB_SEED_CONFIG },
   },
 });
 
@@ -29,9 +34,26 @@ const port = (flag: "ads-port" | "admin-port"): number => {
   process.exit(2);
 };
 
+const etcdEndpoints = (values.etcd ?? "")
+  .split(",")
+  .map((e) => e.trim())
+  .filter((e) => e !== "");
+if (values.seed && etcdEndpoints.length === 0) {
+  log.fatal("--seed fills an empty etcd: it needs --etcd (or INFERENCEHUB_ETCD_ENDPOINTS)");
+  process.exit(2);
+}
+
 try {
   const cp = await startControlPlane({
-    configPath: values.config ?? "inferencehub.yaml",
+    ...(etcdEndpoints.length > 0
+      ? {
+          etcd: {
+            endpoints: etcdEndpoints,
+            ...(values["etcd-prefix"] ? { prefix: values["etcd-prefix"] } : {}),
+          },
+          ...(values.seed ? { configPath: values.seed } : {}),
+        }
+      : { configPath: values.config ?? "inferencehub.yaml" }),
     adsHost: values["ads-host"] ?? "0.0.0.0",
     adsPort: port("ads-port"),
     adminHost: values["admin-host"] ?? "127.0.0.1",

@@ -1,9 +1,10 @@
-export { parseConfig } from "./parse.js";
+export { parseConfig, parseConfigValue } from "./parse.js";
 export { formatConfig } from "./format.js";
 export { formatErrors, formatPath } from "./errors.js";
 export type { ConfigError, PathSegments } from "./errors.js";
 export { ok, fail } from "./result.js";
 export type { Result } from "./result.js";
+export type { RawConfig, RawModel, RawNode } from "./raw.js";
 export { parseDuration, formatDuration } from "./duration.js";
 export { parseListenPort } from "./port.js";
 export {

@@ -48,6 +48,25 @@ export function parseConfig(yamlText: string, source?: string): Result<Config, C
   return ok(normalize(value as RawConfig));
 }
 
+/**
+ * A config that is already a value (assembled from a store's entries, say) → normalized Config,
+ * or every problem in it: the same schema and semantic rules as parseConfig, without positions.
+ */
+export function parseConfigValue(value: unknown, source?: string): Result<Config, ConfigError[]> {
+  const issues = [...checkSchema(value), ...checkSemantics(value)];
+  if (issues.length === 0) return ok(normalize(value as RawConfig));
+  const seen = new Set<string>();
+  const errors: ConfigError[] = [];
+  for (const issue of issues) {
+    const path = formatPath(issue.segments);
+    const key = `${path}\u0000${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    errors.push({ path, message: issue.message, ...(source === undefined ? {} : { source }) });
+  }
+  return fail(errors);
+}
+
 /** Issues → errors with positions, without repeats, in file order (unplaceable ones last). */
 function placeAll(issues: readonly Issue[], doc: Document, lineCounter: LineCounter): ConfigError[] {
   const seen = new Set<string>();

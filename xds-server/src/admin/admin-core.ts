@@ -2,10 +2,9 @@
  * The admin operations, shared by the gRPC service and the HTTP/JSON front: reads from the
  * config that serves, and edits that go through the same path as an operator's file edit.
  */
-import { isDeepStrictEqual } from "node:util";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { parseConfig, type Config } from "@inferencehub/contracts/config";
+import type { Config } from "@inferencehub/contracts/config";
 import { GatewayError } from "@inferencehub/contracts/errors";
 import type {
   EditResponse,
@@ -14,13 +13,16 @@ import type {
   Model,
 } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { applyEdit, type Edit } from "./edits.js";
-import type { AdminConfigFile, AdminStatus, ConfigEditResult } from "./ports.js";
+import type { AdminConfigStore, AdminStatus, ConfigEditResult, EditScope } from "./ports.js";
 
 export interface AdminCoreOptions {
-  config: AdminConfigFile;
+  config: AdminConfigStore;
   log: Logger;
   status: () => AdminStatus;
 }
+
+const scopeOf = (edit: Edit): EditScope =>
+  "model" in edit ? { list: "models", name: edit.model } : { list: "nodes", name: edit.node };
 
 function toModel(config: Config, name: string): Model {
   const m = config.models.find((x) => x.name === name);
@@ -45,13 +47,13 @@ export class AdminCore {
   listModels(): ListModelsResponse {
     const config = this.#current();
     return {
-      configVersion: this.options.config.hash,
+      configVersion: this.options.config.version,
       models: config.models.map((m) => toModel(config, m.name)),
     };
   }
 
   getModel(name: string): { configVersion: string; model: Model } {
-    return { configVersion: this.options.config.hash, model: toModel(this.#current(), name) };
+    return { configVersion: this.options.config.version, model: toModel(this.#current(), name) };
   }
 
   status(): GetStatusResponse {
@@ -79,10 +81,10 @@ export class AdminCore {
   }
 
   /**
-   * One edit as one transaction of the config file (serialized with every other edit and every
-   * load of the file): read the file, check it serves as is and is what the caller based the edit
-   * on, compute and validate the new text, write it, apply it. An edit either serves, is in the
-   * file and has its audit line, or is refused (or fails) with nothing changed.
+   * One edit as one transaction of the config store (serialized with every other edit and load
+   * of a file; a compare-and-swap on the entry's revision in etcd): check the base version the
+   * caller read, compute and validate the new config, store it, apply it. An edit either serves,
+   * is stored and has its audit line, or is refused (or fails) with nothing changed.
    *
    * An edit that changes nothing (the weights the model already has, unpin of a model with no
    * pin) is a success without a write: the config version stays, and the audit line says
@@ -91,54 +93,35 @@ export class AdminCore {
    */
   async edit(edit: Edit, baseVersion: string, who: string): Promise<EditResponse> {
     this.#current();
-    const file = this.options.config;
-    let before: Model | undefined;
+    const store = this.options.config;
     let result: ConfigEditResult;
     try {
-      result = await file.edit(({ text, hash, current, currentHash }) => {
-        if (hash !== currentHash) {
-          throw new GatewayError(
-            status.ABORTED,
-            `${file.path} holds changes that are not serving (an edit in progress or one that was refused); resolve them, then retry`,
-          );
-        }
-        if (baseVersion !== currentHash) {
-          throw new GatewayError(
-            status.ABORTED,
-            `conflict: this edit was based on config version ${baseVersion}, but the config is now at ${currentHash}; read it again and retry`,
-          );
-        }
-        before = "model" in edit ? toModel(current, edit.model) : undefined;
-        const next = applyEdit(text, edit);
-        if (next === text) return undefined;
-        const parsed = parseConfig(next, file.path);
-        if (!parsed.ok) {
-          throw new GatewayError(
-            status.INVALID_ARGUMENT,
-            `the edit would make the config invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
-            { violations: parsed.errors.map((e) => ({ field: e.path, message: e.message })) },
-          );
-        }
-        // Same meaning, other text (say `drain: false` removed): nothing to serve, nothing to write.
-        if (isDeepStrictEqual(parsed.value, current)) return undefined;
-        return { text: next, config: parsed.value };
+      result = await store.edit({
+        scope: scopeOf(edit),
+        baseVersion,
+        change: (text) => applyEdit(text, edit),
       });
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       this.options.log.error({ err, who, edit, baseVersion }, "admin edit failed; nothing was changed");
       throw new GatewayError(
         status.INTERNAL,
-        `the edit failed and nothing was changed (the file and the config serving are as before): ${
+        `the edit failed and nothing was changed (the stored config and the config serving are as before): ${
           err instanceof Error ? err.message : String(err)
         }`,
       );
     }
-    const after = "model" in edit ? toModel(result.config, edit.model) : undefined;
+    const modelIn = (config: Config) =>
+      "model" in edit && config.models.some((m) => m.name === edit.model)
+        ? toModel(config, edit.model)
+        : undefined;
+    const before = modelIn(result.previous);
+    const after = modelIn(result.config);
     const changed = result.status === "applied";
     this.options.log.info(
-      { audit: true, who, edit, before, after, baseVersion, configVersion: result.hash, changed },
+      { audit: true, who, edit, before, after, baseVersion, configVersion: result.version, changed },
       `admin edit by ${who}: ${edit.op}${changed ? "" : " (no change)"}`,
     );
-    return { configVersion: result.hash, model: after };
+    return { configVersion: result.version, model: after };
   }
 }

@@ -5,9 +5,9 @@ export { AdminAuth } from "./auth.js";
 export { applyEdit, type Edit } from "./edits.js";
 export type {
   AdminClientStatus,
-  AdminConfigFile,
+  AdminConfigStore,
   AdminStatus,
-  ConfigEditBase,
-  ConfigEditPlan,
+  ConfigEditRequest,
   ConfigEditResult,
+  EditScope,
 } from "./ports.js";

@@ -5,35 +5,48 @@
  */
 import type { Config } from "@inferencehub/contracts/config";
 
-/** What an edit plan sees: the file as it is on disk, and what serves. */
-export interface ConfigEditBase {
-  text: string;
-  /** The content hash of `text`. */
-  hash: string;
-  /** The config serving, and its content hash (`hash` differs when the file holds unapplied changes). */
-  current: Config;
-  currentHash: string;
+/** What one edit touches: one entry of the config's `models` or `nodes` list, by name. */
+export interface EditScope {
+  list: "models" | "nodes";
+  name: string;
 }
 
-/** The text to write and the config it parses to; undefined: nothing to change. */
-export type ConfigEditPlan = { text: string; config: Config } | undefined;
+export interface ConfigEditRequest {
+  scope: EditScope;
+  /** The config version the caller read (ListModels' and GetModel's config_version). */
+  baseVersion: string;
+  /**
+   * The edit itself, on YAML text whose `models` or `nodes` list holds the scope's entry (the
+   * whole file, or a document of that entry alone): returns the new text, the same text when
+   * nothing changes. Throws a GatewayError to refuse.
+   */
+  change(text: string): string;
+}
 
-export type ConfigEditResult =
-  { status: "applied"; config: Config; hash: string } | { status: "unchanged"; config: Config; hash: string };
+export interface ConfigEditResult {
+  status: "applied" | "unchanged";
+  /** The config serving once the edit is done, and before it. */
+  config: Config;
+  previous: Config;
+  /** The config version serving now: what the next edit names as its base. */
+  version: string;
+}
 
-/** The config file the admin API reads and edits (the runner's ConfigFile). */
-export interface AdminConfigFile {
-  /** The file's absolute path, for messages. */
-  readonly path: string;
-  /** The hash of the file content now serving. */
-  readonly hash: string;
+/**
+ * Where the admin API reads and edits the config: the file (source/config-file.ts) or etcd
+ * (source/etcd-store.ts). Each checks the base version its own way and refuses a stale one with
+ * ABORTED, an invalid result with INVALID_ARGUMENT naming the fields, a store it cannot reach
+ * with UNAVAILABLE; the config serving is then as it was.
+ */
+export interface AdminConfigStore {
+  /** Where the config lives, for messages: the file's path, or etcd's endpoints and prefix. */
+  readonly location: string;
+  /** The version of the config now serving: the file's content hash, or an etcd revision. */
+  readonly version: string;
   /** The config now serving (undefined before the first valid load). */
   readonly current: Config | undefined;
-  /**
-   * One edit of the file as a transaction: `plan` gets the file and what serves, throws to
-   * refuse, and returns the new text with its config, or undefined when nothing changes.
-   */
-  edit(plan: (base: ConfigEditBase) => ConfigEditPlan | Promise<ConfigEditPlan>): Promise<ConfigEditResult>;
+  /** One edit as one transaction: it serves and is stored when this resolves. */
+  edit(request: ConfigEditRequest): Promise<ConfigEditResult>;
 }
 
 /** One xDS client as the admin status shows it. */
@@ -48,7 +61,7 @@ export interface AdminClientStatus {
 
 /** The part of the control plane's status the admin API reads (the runner's ControlPlaneStatus). */
 export interface AdminStatus {
-  /** Hash of the config file content now serving. */
+  /** The version of the config now serving (AdminConfigStore.version). */
   configVersion: string;
   /** Errors of the last refused edit, if the file on disk is not what serves. */
   refusedEdit: readonly { path: string; message: string }[];

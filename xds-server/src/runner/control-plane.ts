@@ -5,7 +5,10 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Config } from "@inferencehub/contracts/config";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { formatErrors, parseConfig, type Config, type RawConfig } from "@inferencehub/contracts/config";
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
@@ -30,7 +33,7 @@ import { createSnapshotBuilder, type Snapshot, type SnapshotBuilder } from "../s
 import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
-import { AuthFilesSource, ConfigFile } from "../source/index.js";
+import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "../source/index.js";
 import { proxylessLimits } from "./proxyless-limits.js";
 import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
@@ -38,7 +41,13 @@ import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
 
 export interface ControlPlaneOptions {
-  configPath: string;
+  /**
+   * The config file; with `etcd`, the seed written into an empty store (optional). Relative paths
+   * in the config's auth section resolve against its folder (the working directory without one).
+   */
+  configPath?: string;
+  /** Keep the config in etcd instead of the file, shared by every replica. */
+  etcd?: { endpoints: string[]; prefix?: string };
   log: Logger;
   adsHost?: string;
   /** 0 picks a free port. */
@@ -64,17 +73,20 @@ export interface ControlPlane {
   adminPort: number;
   cache: SnapshotCache;
   clients: ClientRegistry;
-  config: ConfigFile;
+  config: ConfigStore;
   /** The status the admin port serves at /status. */
   status(): ControlPlaneStatus;
   stop(): Promise<void>;
 }
 
 export interface ControlPlaneStatus {
-  configFile: string;
-  /** Hash of the config file content now serving. */
+  /** Where the config is read from: the file, or etcd (its endpoints and prefix). */
+  configStore: { kind: "file" | "etcd"; location: string };
+  /** The file's path (file store only). */
+  configFile?: string;
+  /** The version of the config now serving: the file's content hash, or the etcd revision. */
   configVersion: string;
-  /** Errors of the last refused edit, if the file on disk is not what serves. */
+  /** Errors of the last refused edit, if what is stored is not what serves. */
   refusedEdit: { path: string; message: string; line?: number | undefined }[];
   snapshots: Partial<Record<ClientGroup, string>>;
   clients: ReturnType<ClientRegistry["list"]>;
@@ -212,6 +224,46 @@ function recordSplits(p: Publisher, ir: GatewayIR): void {
   p.degradedSplits = now;
 }
 
+/**
+ * The store the options name, read and serving: etcd (waits for a valid config there, seeding an
+ * empty store from the file when one is named), or the file (which must be valid to start).
+ */
+async function openStore(
+  options: ControlPlaneOptions,
+  log: Logger,
+  onConfig: (config: Config, version: string) => void,
+): Promise<ConfigStore> {
+  if (options.etcd) {
+    const seed = options.configPath ? await readSeed(options.configPath) : undefined;
+    const store = new EtcdConfigStore({ ...options.etcd, log, onConfig, ...(seed ? { seed } : {}) });
+    await store.start();
+    return store;
+  }
+  if (!options.configPath) throw new Error("cannot start: name a config file, or etcd endpoints");
+  const file = new ConfigFile({ path: options.configPath, log, onConfig });
+  const first = await file.load();
+  if (first.status !== "applied") {
+    const why =
+      first.status === "invalid"
+        ? `${first.errors.length} error(s), logged above`
+        : first.status === "unreadable"
+          ? first.error
+          : first.status;
+    throw new Error(`cannot start: ${file.path} is not a valid config (${why})`);
+  }
+  if (options.watch ?? true) file.watch();
+  return file;
+}
+
+/** The seed for an empty etcd: the file as written, once it parses as a valid config. */
+async function readSeed(path: string): Promise<RawConfig> {
+  const text = await readFile(path, "utf8");
+  const parsed = parseConfig(text, path);
+  if (!parsed.ok)
+    throw new Error(`cannot start: the seed ${path} is not a valid config:\n${formatErrors(parsed.errors)}`);
+  return parseYaml(text) as RawConfig;
+}
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.log;
   const registry = new Registry();
@@ -240,7 +292,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (current) publish(publisher, current, prober?.view() ?? unknownHealth, why);
   };
   const authFiles = new AuthFilesSource({
-    configPath: options.configPath,
+    configPath: options.configPath ?? join(process.cwd(), "inferencehub.yaml"),
     log: log.child({ component: "auth-files" }),
     onChange: (files) => {
       publisher.authFiles = files;
@@ -270,44 +322,32 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     followed = { named, done };
     return done;
   };
-  const config = new ConfigFile({
-    path: options.configPath,
-    log: log.child({ component: "config" }),
-    onConfig: (cfg, hash) => {
-      metrics.configReloads.inc({ result: "applied" });
-      if (cfg.auth?.extAuthz.failOpen) {
-        log.warn(
-          "auth.extAuthz.failOpen is true: when ext-authz is down or slow, Envoy lets calls through unchecked",
-        );
-      }
-      prober?.update(cfg);
-      for (const limit of proxylessLimits(cfg)) log.warn({ group: "proxyless" }, limit);
-      void limitsFile?.write(cfg);
-      publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${hash}`);
-      // An edit may name other files: read them, then publish again if Envoy's part changed.
-      void followAuthFiles(cfg).catch((err: unknown) =>
-        log.error({ err }, "reading the auth section's files failed"),
+  const onConfig = (cfg: Config, version: string) => {
+    metrics.configReloads.inc({ result: "applied" });
+    if (cfg.auth?.extAuthz.failOpen) {
+      log.warn(
+        "auth.extAuthz.failOpen is true: when ext-authz is down or slow, Envoy lets calls through unchecked",
       );
-    },
-  });
-  const first = await config.load();
-  if (first.status !== "applied") {
-    const why =
-      first.status === "invalid"
-        ? `${first.errors.length} error(s), logged above`
-        : first.status === "unreadable"
-          ? first.error
-          : first.status;
-    throw new Error(`cannot start: ${config.path} is not a valid config (${why})`);
-  }
+    }
+    prober?.update(cfg);
+    for (const limit of proxylessLimits(cfg)) log.warn({ group: "proxyless" }, limit);
+    void limitsFile?.write(cfg);
+    publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${version}`);
+    // An edit may name other files: read them, then publish again if Envoy's part changed.
+    void followAuthFiles(cfg).catch((err: unknown) =>
+      log.error({ err }, "reading the auth section's files failed"),
+    );
+  };
+  const config = await openStore(options, log.child({ component: "config" }), onConfig);
+  const first = config.current;
+  if (!first) throw new Error(`cannot start: no config from ${config.location}`);
   // The first snapshot ADS serves already holds them: the ADS port opens below.
-  await followAuthFiles(first.config);
+  await followAuthFiles(first);
   // The service starts with the limits of the first config, before any Envoy asks it.
-  await limitsFile?.write(first.config);
-  if (watch) config.watch();
+  await limitsFile?.write(first);
 
   if (options.probe ?? true) {
-    prober = createHealthProber({ config: first.config, log: log.child({ component: "health" }), registry });
+    prober = createHealthProber({ config: first, log: log.child({ component: "health" }), registry });
     // Health changes move endpoints only; the prober coalesces flapping into bounded pushes.
     prober.subscribe(({ view, changes }) => {
       const current = config.current;
@@ -357,8 +397,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   );
 
   const status = (): ControlPlaneStatus => ({
-    configFile: config.path,
-    configVersion: config.hash,
+    configStore: { kind: config instanceof ConfigFile ? "file" : "etcd", location: config.location },
+    ...(config instanceof ConfigFile ? { configFile: config.path } : {}),
+    configVersion: config.version,
     refusedEdit: config.lastErrors.map((e) => ({ path: e.path, message: e.message, line: e.line })),
     snapshots: Object.fromEntries(cache.groups().map((g) => [g, cache.get(g)?.version ?? ""])),
     clients: clients.list(),
@@ -383,7 +424,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     throw err;
   }
   log.info(
-    { adsPort, adminPort: admin.port, configFile: config.path, configVersion: config.hash },
+    { adsPort, adminPort: admin.port, configStore: config.location, configVersion: config.version },
     "control plane serving",
   );
 
@@ -395,7 +436,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     config,
     status,
     stop: async () => {
-      config.close();
+      await config.close();
       authFiles.close();
       await prober?.stop();
       await admin.close();

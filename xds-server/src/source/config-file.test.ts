@@ -62,7 +62,7 @@ test("issue #10 finding 4: an edit is one transaction: a load asked for meanwhil
   await file.load();
   let release = () => {};
   const gate = new Promise<void>((r) => (release = r));
-  const edit = file.edit(async (base) => {
+  const edit = file.transact(async (base) => {
     assert.equal(base.hash, base.currentHash);
     await gate;
     return { text: text(77), config: parsed(text(77)) };
@@ -94,14 +94,14 @@ test("issue #10 finding 4: a refused or failed edit leaves the file and what ser
   const hash = file.hash;
 
   await assert.rejects(
-    file.edit(() => {
+    file.transact(() => {
       throw new Error("refused by the plan");
     }),
     /refused by the plan/,
   );
   fail = true;
   await assert.rejects(
-    file.edit(() => ({ text: text(60), config: parsed(text(60)) })),
+    file.transact(() => ({ text: text(60), config: parsed(text(60)) })),
     /snapshot refused/,
   );
   fail = false;
@@ -111,7 +111,7 @@ test("issue #10 finding 4: a refused or failed edit leaves the file and what ser
   assert.equal((await file.load()).status, "unchanged");
 
   // Nothing to change: no write at all.
-  const noop = await file.edit(() => undefined);
+  const noop = await file.transact(() => undefined);
   assert.deepEqual([noop.status, noop.hash], ["unchanged", hash]);
   assert.deepEqual(applied, [100]);
 });

@@ -10,10 +10,15 @@
 import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { formatErrors, parseConfig, type Config, type ConfigError } from "@inferencehub/contracts/config";
+import { GatewayError } from "@inferencehub/contracts/errors";
 import { watchFile, type FileWatch } from "@inferencehub/contracts/file-watch";
+import type { ConfigEditRequest, ConfigEditResult } from "../admin/index.js";
 import { contentHash } from "../snapshot/index.js";
+import { invalidEdit } from "./edit-errors.js";
 
 export type LoadResult =
   | { status: "applied"; config: Config; hash: string }
@@ -66,6 +71,15 @@ export class ConfigFile {
     return this.#hash;
   }
 
+  /** The config version: the hash of the file content now serving. */
+  get version(): string {
+    return this.#hash;
+  }
+
+  get location(): string {
+    return this.path;
+  }
+
   /** The config now serving (undefined before the first valid load). */
   get current(): Config | undefined {
     return this.#config;
@@ -104,7 +118,7 @@ export class ConfigFile {
    * temp file renamed over the file) and applied before anything else runs. Either the edit
    * serves and the file holds it, or this throws and the file and what serves are as they were.
    */
-  edit(plan: (base: EditBase) => EditPlan | Promise<EditPlan>): Promise<EditResult> {
+  transact(plan: (base: EditBase) => EditPlan | Promise<EditPlan>): Promise<EditResult> {
     return this.#serial(async () => {
       const current = this.#config;
       if (!current) throw new Error("no config is serving yet");
@@ -133,6 +147,43 @@ export class ConfigFile {
       this.#lastErrors = [];
       return { status: "applied", config: next.config, hash };
     });
+  }
+
+  /**
+   * An admin edit (admin/ports.ts) as one transaction of the file. The base version is the
+   * content hash of the file serving: a file that holds changes not serving, or a base that is
+   * not the file serving, is a conflict.
+   */
+  async edit(request: ConfigEditRequest): Promise<ConfigEditResult> {
+    let previous: Config | undefined;
+    const result = await this.transact(({ text, hash, current, currentHash }) => {
+      previous = current;
+      if (hash !== currentHash) {
+        throw new GatewayError(
+          status.ABORTED,
+          `${this.path} holds changes that are not serving (an edit in progress or one that was refused); resolve them, then retry`,
+        );
+      }
+      if (request.baseVersion !== currentHash) {
+        throw new GatewayError(
+          status.ABORTED,
+          `conflict: this edit was based on config version ${request.baseVersion}, but the config is now at ${currentHash}; read it again and retry`,
+        );
+      }
+      const next = request.change(text);
+      if (next === text) return undefined;
+      const parsed = parseConfig(next, this.path);
+      if (!parsed.ok) throw invalidEdit(parsed.errors);
+      // Same meaning, other text (say `drain: false` removed): nothing to serve, nothing to write.
+      if (isDeepStrictEqual(parsed.value, current)) return undefined;
+      return { text: next, config: parsed.value };
+    });
+    return {
+      status: result.status,
+      config: result.config,
+      previous: previous ?? result.config,
+      version: result.hash,
+    };
   }
 
   /** Readers (and the watcher) see the old file or the new one, never half of one. */
