@@ -99,6 +99,28 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# Config store on etcd (#17): Debian's etcd-server, never started as a system service; the tests
+# and the local stack start their own members on free ports (scripts/lib/etcd-process.ts).
+# Optional: without it test/etcd-store.test.ts and test/control-plane-replicas.test.ts skip,
+# saying why (INFERENCEHUB_REQUIRE_ETCD=1 fails them).
+if ! command -v etcd >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing etcd (Debian etcd-server; not started as a service)"
+    # policy-rc.d answering 101 stops the package's scripts from starting the service now.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null ||
+      printf '\033[33m[setup] etcd-server could not be installed; test/etcd-store.test.ts and test/control-plane-replicas.test.ts will skip\033[0m\n' >&2
+    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
+  else
+    printf '\033[33m[setup] etcd is not installed (Debian/Ubuntu: sudo apt-get install etcd-server; macOS: brew install etcd); test/etcd-store.test.ts and test/control-plane-replicas.test.ts will skip\033[0m\n' >&2
+  fi
+fi
+
 # About 70 s here (2 cores) with an empty Go build cache, plus the module downloads (about 10 s);
 # 3 s when Go's caches are warm; nothing at all once the stamp matches.
 ratelimit_module=github.com/envoyproxy/ratelimit/src/service_cmd@v1.4.1-0.20260122083618-3fb702589d36
