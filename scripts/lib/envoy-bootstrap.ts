@@ -57,6 +57,30 @@ export function toObject(bootstrap: object | string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * The bootstrap with every control plane replica as an endpoint of xds_cluster: when the one
+ * Envoy streams from dies, the stream's retry lands on another (round robin), which holds the
+ * same resources at the same versions.
+ */
+export function withXdsReplicas(bootstrap: object | string, replicas: { host: string; port: number }[]) {
+  const b = toObject(bootstrap);
+  const clusters =
+    (b.static_resources as { clusters?: Record<string, unknown>[] } | undefined)?.clusters ?? [];
+  const xds = clusters.find((c) => c.name === "xds_cluster");
+  if (!xds) throw new Error("withXdsReplicas: the bootstrap has no xds_cluster");
+  xds.load_assignment = {
+    cluster_name: "xds_cluster",
+    endpoints: [
+      {
+        lb_endpoints: replicas.map((r) => ({
+          endpoint: { address: { socket_address: { address: r.host, port_value: r.port } } },
+        })),
+      },
+    ],
+  };
+  return b;
+}
+
 /** Forces the admin listener onto loopback: the admin API can quit the server and dump secrets. */
 export function withLoopbackAdmin(bootstrap: Record<string, unknown>, adminPort: number | undefined) {
   const admin = isRecord(bootstrap.admin) ? bootstrap.admin : {};

@@ -16,7 +16,7 @@ import { ensureEnvoy } from "./envoy.js";
 import { parseStats } from "./envoy-stats.js";
 
 // Bootstrap rendering and stats parsing live in their own modules; callers import them from here.
-export { envoyConfigDir, renderBootstrap } from "./envoy-bootstrap.js";
+export { envoyConfigDir, renderBootstrap, withXdsReplicas } from "./envoy-bootstrap.js";
 export { parseStats } from "./envoy-stats.js";
 
 export interface StartEnvoyOptions {

@@ -14,6 +14,7 @@ export interface XdsClientStatus {
 }
 
 export interface XdsStatus {
+  configStore: { kind: "file" | "etcd"; location: string };
   configVersion: string;
   snapshots: Record<string, string>;
   refusedEdit: { path: string; message: string; line?: number }[];
@@ -49,7 +50,10 @@ export interface XdsProcess {
 }
 
 export async function startXdsServer(opts: {
-  configPath: string;
+  /** The config file; with `etcd`, the seed for an empty store (optional). */
+  configPath?: string;
+  /** Keep the config in etcd (client URLs), under `prefix` (default /inferencehub/). */
+  etcd?: { endpoints: string[]; prefix?: string };
   adsPort?: number;
   adminPort?: number;
   env?: Record<string, string>;
@@ -58,8 +62,14 @@ export async function startXdsServer(opts: {
     label: "xds-server",
     script: join(repoRoot, "xds-server/src/main.ts"),
     args: [
-      "--config",
-      opts.configPath,
+      ...(opts.etcd
+        ? [
+            "--etcd",
+            opts.etcd.endpoints.join(","),
+            ...(opts.etcd.prefix ? ["--etcd-prefix", opts.etcd.prefix] : []),
+            ...(opts.configPath ? ["--seed", opts.configPath] : []),
+          ]
+        : ["--config", opts.configPath ?? "inferencehub.yaml"]),
       "--ads-host",
       "127.0.0.1",
       "--ads-port",

@@ -12,7 +12,7 @@
  * UNAVAILABLE; the watch resumes where it stopped once etcd is back.
  */
 import { status } from "@grpc/grpc-js";
-import { Etcd3, type IKeyValue, type Watcher } from "etcd3";
+import type { Etcd3, Watcher } from "etcd3";
 import type { Logger } from "pino";
 import { isDeepStrictEqual } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
@@ -26,7 +26,16 @@ import {
 import { GatewayError } from "@inferencehub/contracts/errors";
 import type { ConfigEditRequest, ConfigEditResult } from "../admin/index.js";
 import { invalidEdit } from "./edit-errors.js";
-import { assemble, entriesOf, etcdLayout, keyRole, type EtcdLayout } from "./etcd-layout.js";
+import {
+  assemble,
+  entryOf,
+  etcdClient,
+  etcdLayout,
+  revision,
+  writeConfig,
+  type EtcdLayout,
+  type Entry,
+} from "@inferencehub/contracts/etcd-config";
 
 export interface EtcdStoreOptions {
   /** Client URLs of the etcd members (http://host:2379). */
@@ -41,25 +50,11 @@ export interface EtcdStoreOptions {
    * wins and the others read it). Parsed and validated by the caller.
    */
   seed?: RawConfig;
-  /** Deadline of each call to etcd; default 5 s. */
+  /**
+   * Deadline of each call to etcd; default 10 s: a write just after the leader died waits out
+   * etcd's own request timeout (5 s + 2 election timeouts) before it is retried with the new one.
+   */
   callTimeoutMs?: number;
-}
-
-/** A client with a deadline on every unary call: an unreachable etcd is an error, not a hang. */
-export function etcdClient(endpoints: string[], callTimeoutMs = 5_000): Etcd3 {
-  return new Etcd3({
-    hosts: endpoints,
-    dialTimeout: callTimeoutMs,
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-  });
-}
-
-const revision = (v: string | number | undefined): number => Number(v ?? 0);
-
-/** One entry as read: the parsed value (or why it cannot be), and the revision it was last written at. */
-interface Entry {
-  value: unknown;
-  modRevision: number;
 }
 
 export class EtcdConfigStore {
@@ -80,7 +75,7 @@ export class EtcdConfigStore {
 
   constructor(private readonly options: EtcdStoreOptions) {
     this.layout = etcdLayout(options.prefix);
-    this.#timeoutMs = options.callTimeoutMs ?? 5_000;
+    this.#timeoutMs = options.callTimeoutMs ?? 10_000;
     this.#client = etcdClient(options.endpoints, this.#timeoutMs);
     this.location = `etcd ${options.endpoints.join(",")} ${this.layout.configPrefix}`;
   }
@@ -240,7 +235,11 @@ export class EtcdConfigStore {
     const { raw, errors } = assemble(this.layout, values);
     if (errors.length > 0) return { ok: false, errors };
     const parsed = parseConfigValue(raw, this.location);
-    return parsed.ok ? { ok: true, config: parsed.value } : { ok: false, errors: parsed.errors };
+    if (parsed.ok) return { ok: true, config: parsed.value };
+    return {
+      ok: false,
+      errors: parsed.errors.map((e) => ({ ...e, path: keyedPath(this.layout, raw, e.path) })),
+    };
   }
 
   /** Resolves when the watch has brought `rev` (or after `timeoutMs`). */
@@ -336,107 +335,14 @@ export class EtcdConfigStore {
   }
 }
 
-function entryOf(kv: IKeyValue): Entry {
-  const text = kv.value.toString();
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = Symbol.for("not JSON");
-  }
-  return { value, modRevision: revision(kv.mod_revision) };
-}
-
-/** Txns hold at most --max-txn-ops operations (128 by default): larger writes go in chunks. */
-const maxOpsPerTxn = 100;
-
-export interface WriteResult {
-  revision: number;
-  puts: number;
-  deletes: number;
-  /** Written in more than one transaction: replicas may have served the steps between. */
-  chunked: boolean;
-}
-
 /**
- * Writes a whole config (hubctl apply, a seed): puts the entries that differ, deletes those it no
- * longer has, and touches the version key. With `ifEmpty`, writes only into a store with no config.
- * One transaction when it fits, compared against the version key read first (an edit in between
- * fails it); otherwise chunks in an order that keeps references valid as far as it can: settings
- * and nodes, models, removed models, removed nodes.
+ * A field of the assembled config (`models[3].versions`) as the key that holds it and the field
+ * in its value (`/inferencehub/config/models/resnet.versions`): what an operator fixes.
  */
-export async function writeConfig(
-  client: Etcd3,
-  layout: EtcdLayout,
-  raw: RawConfig,
-  opts: { ifEmpty?: boolean } = {},
-): Promise<WriteResult> {
-  const desired = entriesOf(layout, raw);
-  const range = await client.getAll().prefix(layout.configPrefix).exec();
-  const versionKv = range.kvs.find((kv) => kv.key.toString() === layout.versionKey);
-  if (opts.ifEmpty && range.kvs.length > 0)
-    return { revision: revision(range.header.revision), puts: 0, deletes: 0, chunked: false };
-  const existing = new Map(range.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
-  const puts = [...desired].filter(([k, v]) => existing.get(k) !== v);
-  const deletes = [...existing.keys()].filter(
-    (k) => !desired.has(k) && keyRole(layout, k).role !== "version",
-  );
-  const rank = (key: string, removing: boolean) => {
-    const role = keyRole(layout, key);
-    const list = role.role === "entry" ? role.list : "settings";
-    return removing ? (list === "models" ? 2 : 3) : list === "models" ? 1 : 0;
-  };
-  const ops = [
-    ...puts.map(([k, v]) => ({ rank: rank(k, false), op: client.put(k).value(v) })),
-    ...deletes.map((k) => ({ rank: rank(k, true), op: client.delete().key(k) })),
-  ]
-    .sort((a, b) => a.rank - b.rank)
-    .map((o) => o.op);
-  const marker = () =>
-    client
-      .put(layout.versionKey)
-      .value(JSON.stringify({ apply: { puts: puts.length, deletes: deletes.length } }));
-  if (ops.length === 0)
-    return { revision: revision(range.header.revision), puts: 0, deletes: 0, chunked: false };
-  if (ops.length < maxOpsPerTxn) {
-    const txn = await client
-      .if(layout.versionKey, "Mod", "==", revision(versionKv?.mod_revision))
-      .then(...ops, marker())
-      .commit();
-    if (!txn.succeeded) {
-      if (opts.ifEmpty)
-        return { revision: revision(txn.header.revision), puts: 0, deletes: 0, chunked: false };
-      throw new Error(
-        "the config in etcd changed while it was being written: nothing was written; run it again",
-      );
-    }
-    return {
-      revision: revision(txn.header.revision),
-      puts: puts.length,
-      deletes: deletes.length,
-      chunked: false,
-    };
-  }
-  let last = 0;
-  for (let i = 0; i < ops.length; i += maxOpsPerTxn) {
-    const txn = await client
-      .if(layout.versionKey, "Mod", ">", -1)
-      .then(...ops.slice(i, i + maxOpsPerTxn))
-      .commit();
-    last = revision(txn.header.revision);
-  }
-  const end = await client.if(layout.versionKey, "Mod", ">", -1).then(marker()).commit();
-  last = revision(end.header.revision);
-  return { revision: last, puts: puts.length, deletes: deletes.length, chunked: true };
-}
-
-/** The whole config in etcd, as inferencehub.yaml text (hubctl export), with the revision read. */
-export async function readConfig(
-  client: Etcd3,
-  layout: EtcdLayout,
-): Promise<{ raw: RawConfig; errors: ConfigError[]; revision: number }> {
-  const range = await client.getAll().prefix(layout.configPrefix).exec();
-  const values = new Map(range.kvs.map((kv) => [kv.key.toString(), entryOf(kv).value]));
-  const { raw, errors } = assemble(layout, values);
-  return { raw, errors, revision: revision(range.header.revision) };
+function keyedPath(layout: EtcdLayout, raw: RawConfig, path: string): string {
+  const m = /^(models|nodes)\[(\d+)\](.*)$/.exec(path);
+  if (!m) return path === "" ? layout.settingsKey : `${layout.settingsKey}.${path}`;
+  const list = m[1] as "models" | "nodes";
+  const name = raw[list]?.[Number(m[2])]?.name;
+  return name === undefined ? path : `${layout.entryKey(list, name)}${m[3]}`;
 }

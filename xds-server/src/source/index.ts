@@ -10,10 +10,8 @@ export { AuthFilesSource, usableJwks } from "./auth-files.js";
 export type { AuthFilesOptions, JwksCheck } from "./auth-files.js";
 export { ConfigFile } from "./config-file.js";
 export type { ConfigFileOptions, EditBase, EditPlan, EditResult, LoadResult } from "./config-file.js";
-export { EtcdConfigStore, etcdClient, readConfig, writeConfig } from "./etcd-store.js";
-export type { EtcdStoreOptions, WriteResult } from "./etcd-store.js";
-export { defaultEtcdPrefix, etcdLayout } from "./etcd-layout.js";
-export type { EtcdLayout } from "./etcd-layout.js";
+export { EtcdConfigStore } from "./etcd-store.js";
+export type { EtcdStoreOptions } from "./etcd-store.js";
 
 /** A config store as the runner uses it: read and serving once opened, then followed. */
 export interface ConfigStore extends AdminConfigStore {
