@@ -4,22 +4,32 @@
  * - both serve the seed config at the same version with the same snapshot versions;
  * - the replica Envoy streams from is killed (-9): no call fails, Envoy resyncs to the other,
  *   and an edit made during the outage reaches it;
- * - one etcd member killed: edits still commit and reach both replicas;
+ * - the etcd leader killed: edits still commit (after an election) and reach both replicas;
  * - two edits of one model from the same base, one per replica: one wins, the other is ABORTED
  *   with the current version;
  * - an entry written by hand that is not valid: refused, naming the key, the last config serves;
- * - etcd down: calls go on with the last config, edits are refused (UNAVAILABLE); back: edits apply.
+ * - etcd down: calls go on with the last config, edits are refused (UNAVAILABLE); back: edits apply;
+ * - hubctl export gives the config with the admin edits; hubctl apply -f of an edited export
+ *   reaches both replicas; an invalid file is refused naming the field, with nothing written.
  *
  * Skips, saying why, when etcd is missing (scripts/setup.sh installs it), unless
  * INFERENCEHUB_REQUIRE_ETCD=1, which turns the skip into a failure.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { stringify } from "yaml";
-import { etcdUnavailableReason, startEtcdCluster, type EtcdCluster } from "../scripts/lib/etcd-process.js";
+import { promisify } from "node:util";
+import { parse as parseYaml, stringify } from "yaml";
+import { parseConfig } from "@inferencehub/contracts/config";
+import {
+  etcdLeader,
+  etcdUnavailableReason,
+  startEtcdCluster,
+  type EtcdCluster,
+} from "../scripts/lib/etcd-process.js";
 import {
   renderBootstrap,
   startEnvoy,
@@ -28,6 +38,7 @@ import {
 } from "../scripts/lib/envoy-process.js";
 import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
 import { startNode, type NodeProcess } from "../scripts/lib/node-process.js";
+import { repoRoot } from "../scripts/lib/paths.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
@@ -37,6 +48,7 @@ import { eventually } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { callMany, startLoad, type RunningLoad } from "./lib/load.js";
 
+const run = promisify(execFile);
 const unavailable = etcdUnavailableReason();
 const required = process.env.INFERENCEHUB_REQUIRE_ETCD === "1";
 const TOKEN = "replica-admin-token-0123456789";
@@ -201,14 +213,15 @@ describe("control plane replicas on etcd", { skip: required ? false : (unavailab
     await allAt(version);
   });
 
-  test("one etcd member killed: an edit still commits and reaches both replicas", async () => {
-    await etcd.members[0]!.kill();
+  test("the etcd leader killed: an edit still commits and reaches both replicas", async () => {
+    const leader = await etcdLeader(etcd);
+    await leader.kill();
     const r = live()[0]!;
     const edit = await setWeights(r, (await r.status()).configVersion, { "1": 100, "2": 0 });
     assert.equal(edit.status, 200, JSON.stringify(edit.body));
     await allAt(edit.body.configVersion as string);
     assert.deepEqual(await versionsServed(), ["1"]);
-    await etcd.members[0]!.restart();
+    await leader.restart();
   });
 
   test("two edits of one model from one base, one per replica: one wins, the other is ABORTED with the current version", async () => {
@@ -270,5 +283,54 @@ describe("control plane replicas on etcd", { skip: required ? false : (unavailab
     );
     await allAt(applied!.body.configVersion as string);
     assert.deepEqual(await versionsServed(), ["2"]);
+  });
+
+  test("hubctl export gives the admin edits; apply -f of an edited export reaches both replicas; an invalid file is refused", async () => {
+    const hubctl = (...args: string[]) =>
+      run(`${repoRoot}/hubctl/bin/hubctl`, [
+        ...args,
+        "--etcd",
+        etcd.endpoints.join(","),
+        "--etcd-prefix",
+        prefix,
+      ]);
+    const exported = join(dir, "exported.yaml");
+    await hubctl("export", "-o", exported);
+    const text = await readFile(exported, "utf8");
+    const parsed = parseConfig(text, exported);
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    const scale = parsed.value.models.find((m) => m.name === "scale")!;
+    assert.deepEqual(
+      scale.versions.map((v) => [v.version, v.weight]),
+      [
+        ["1", 0],
+        ["2", 100],
+      ],
+      "the export holds the last admin edit",
+    );
+
+    const raw = parseYaml(text) as { models: { name: string; versions: { weight: number }[] }[] };
+    raw.models[0]!.versions[0]!.weight = 100;
+    raw.models[0]!.versions[1]!.weight = 0;
+    const edited = join(dir, "edited.yaml");
+    await writeFile(edited, stringify(raw));
+    const { stdout } = await hubctl("apply", "-f", edited);
+    const version = /config version ([0-9]+)/.exec(stdout)?.[1];
+    assert.ok(version, stdout);
+    await allAt(version);
+    assert.deepEqual(await versionsServed(), ["1"]);
+
+    raw.models[0]!.versions[0]!.weight = 70;
+    await writeFile(edited, stringify(raw));
+    const refused = await hubctl("apply", "-f", edited).then(
+      () => assert.fail("an invalid file was applied"),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /models\[0\]\.versions.*nothing was written|nothing was written[\s\S]*models\[0\]\.versions/,
+    );
+    assert.equal((await live()[0]!.status()).configVersion, version, "nothing was written");
   });
 });

@@ -15,6 +15,7 @@ import { Etcd3 } from "etcd3";
 import { waitUntil } from "../scripts/lib/binary-process.js";
 import {
   etcdHealthy,
+  etcdLeader,
   etcdUnavailableReason,
   startEtcdCluster,
   type EtcdCluster,
@@ -59,12 +60,7 @@ describe("etcd cluster as local processes", { skip: required ? false : (unavaila
 
   test("the leader killed: a put still commits; restarted, it alone serves the value", async () => {
     // The leader, so that the kill takes an election: the harder case for the store.
-    const all = client(cluster.endpoints);
-    const { leader } = await all.maintenance.status();
-    const { members } = await all.cluster.memberList({});
-    const leaderName = members.find((m) => m.ID === leader)?.name;
-    const victim = cluster.members.find((m) => m.name === leaderName);
-    assert.ok(victim, `leader ${leader} (${leaderName}) is none of ${JSON.stringify(members)}`);
+    const victim = await etcdLeader(cluster);
     const survivors = cluster.members.filter((m) => m !== victim);
 
     await victim.kill();

@@ -3,6 +3,7 @@
  *   hubctl status | models | model <m> | weights <m> 1=90 2=10 | add-version | remove-version
  *   hubctl pin | unpin | shadow | drain | undrain | rollout <m> --to <v> --steps 5,25,50,100 --interval 30s
  *   hubctl keys init | issue | revoke | list   (local files only: keys.ts)
+ *   hubctl apply -f inferencehub.yaml | export   (the config in etcd, directly: etcd.ts)
  * Every command takes --json; the server and token come from --server/--token or
  * INFERENCEHUB_SERVER/INFERENCEHUB_ADMIN_TOKEN.
  */
@@ -13,6 +14,7 @@ import type { AdminApiModel, AdminApiStatus } from "@inferencehub/contracts/admi
 import { GatewayError } from "@inferencehub/contracts/errors";
 import { createAdminApi, type AdminApi } from "./api.js";
 import { sampleCluster } from "./envoy-stats.js";
+import { etcdCommands } from "./etcd.js";
 import { keysCommand } from "./keys.js";
 import { parseSteps, rollout } from "./rollout.js";
 import { table } from "./table.js";
@@ -267,6 +269,7 @@ program
   );
 
 program.addCommand(keysCommand(json));
+for (const command of etcdCommands(json)) program.addCommand(command);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof GatewayError) {

@@ -12,6 +12,7 @@ import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Etcd3 } from "etcd3";
 import { findOnPath, startBinary, waitUntil, type BinaryProcess } from "./binary-process.js";
 import { freePorts } from "./ports.js";
 import { runIfMain, stopOnSignal } from "./run-main.js";
@@ -219,6 +220,21 @@ export async function etcdHealthy(clientUrl: string): Promise<boolean> {
     return body.health === "true";
   } catch {
     return false;
+  }
+}
+
+/** The member that leads now: killing it takes an election, the hard case for a client. */
+export async function etcdLeader(cluster: EtcdCluster): Promise<EtcdMember> {
+  const client = new Etcd3({ hosts: cluster.members.filter((m) => m.running()).map((m) => m.clientUrl) });
+  try {
+    const { leader } = await client.maintenance.status();
+    const { members } = await client.cluster.memberList({});
+    const name = members.find((m) => m.ID === leader)?.name;
+    const found = cluster.members.find((m) => m.name === name);
+    if (!found) throw new Error(`etcd's leader ${leader} (${name}) is none of this cluster's members`);
+    return found;
+  } finally {
+    client.close();
   }
 }
 

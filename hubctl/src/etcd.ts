@@ -1,0 +1,99 @@
+/**
+ * hubctl apply and export: a whole config into and out of etcd, for control planes that keep it
+ * there (--etcd). GitOps users keep inferencehub.yaml in git and apply it; edits made through the
+ * admin API since then come back with export. These talk to etcd directly, not to the admin API:
+ * whoever can write etcd under the prefix can change routing, so guard etcd as the admin API is.
+ *   hubctl apply -f inferencehub.yaml --etcd http://etcd:2379 [--etcd-prefix /inferencehub/] [--if-empty]
+ *   hubctl export --etcd http://etcd:2379 [--etcd-prefix /inferencehub/] [-o file]
+ */
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { Command, Option } from "commander";
+import { parse as parseYaml, stringify } from "yaml";
+import { formatErrors, parseConfig, parseConfigValue, type RawConfig } from "@inferencehub/contracts/config";
+import {
+  defaultEtcdPrefix,
+  etcdClient,
+  etcdLayout,
+  readConfig,
+  writeConfig,
+} from "@inferencehub/contracts/etcd-config";
+
+const endpointsOption = () =>
+  new Option("--etcd <urls>", "etcd client URLs, comma-separated")
+    .env("INFERENCEHUB_ETCD_ENDPOINTS")
+    .makeOptionMandatory();
+const prefixOption = () =>
+  new Option("--etcd-prefix <prefix>", "the key prefix the control planes use")
+    .env("INFERENCEHUB_ETCD_PREFIX")
+    .default(defaultEtcdPrefix);
+
+const endpointsOf = (urls: string) =>
+  urls
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+
+export function etcdCommands(json: () => boolean): Command[] {
+  const out = (value: unknown, text: () => string) =>
+    console.log(json() ? JSON.stringify(value, null, 2) : text());
+
+  const apply = new Command("apply")
+    .description(
+      "write a whole config file into etcd: entries that differ, and removals; every control plane follows",
+    )
+    .requiredOption("-f, --file <file>", "the config to apply (inferencehub.yaml)")
+    .addOption(endpointsOption())
+    .addOption(prefixOption())
+    .option("--if-empty", "write only when etcd holds no config under the prefix (a seed)", false)
+    .action(async (o: { file: string; etcd: string; etcdPrefix: string; ifEmpty: boolean }) => {
+      const text = await readFile(o.file, "utf8");
+      const parsed = parseConfig(text, o.file);
+      if (!parsed.ok)
+        throw new Error(
+          `${o.file} is not a valid config; nothing was written:\n${formatErrors(parsed.errors)}`,
+        );
+      const client = etcdClient(endpointsOf(o.etcd));
+      try {
+        const r = await writeConfig(client, etcdLayout(o.etcdPrefix), parseYaml(text) as RawConfig, {
+          ifEmpty: o.ifEmpty,
+        });
+        out(r, () =>
+          r.puts + r.deletes === 0
+            ? `unchanged: etcd already holds ${o.file} (revision ${r.revision})`
+            : `applied ${o.file}: ${r.puts} entries written, ${r.deletes} removed, config version ${r.revision}${
+                r.chunked ? " (in several transactions: it was too large for one)" : ""
+              }`,
+        );
+      } finally {
+        client.close();
+      }
+    });
+
+  const exportCmd = new Command("export")
+    .description("print the config held in etcd as inferencehub.yaml (admin API edits included)")
+    .addOption(endpointsOption())
+    .addOption(prefixOption())
+    .option("-o, --output <file>", "write it to this file instead of standard output")
+    .action(async (o: { etcd: string; etcdPrefix: string; output?: string }) => {
+      const client = etcdClient(endpointsOf(o.etcd));
+      try {
+        const { raw, errors, revision } = await readConfig(client, etcdLayout(o.etcdPrefix));
+        const problems = errors.length > 0 ? errors : ((r) => (r.ok ? [] : r.errors))(parseConfigValue(raw));
+        if (problems.length > 0)
+          console.error(
+            `hubctl: warning: the config in etcd is not valid as it stands:\n${formatErrors(problems)}`,
+          );
+        const text = `# Exported from etcd (${o.etcd}, prefix ${o.etcdPrefix}) at revision ${revision}.\n${stringify(raw, { lineWidth: 0 })}`;
+        if (!o.output) process.stdout.write(text);
+        else {
+          // Renamed into place: a reader (or a watching control plane) never sees half a file.
+          await writeFile(`${o.output}.tmp`, text);
+          await rename(`${o.output}.tmp`, o.output);
+          if (json()) out({ file: o.output, revision }, () => "");
+        }
+      } finally {
+        client.close();
+      }
+    });
+  return [apply, exportCmd];
+}
