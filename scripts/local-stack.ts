@@ -7,6 +7,11 @@
  * It supervises what it starts: a component that exits (a crash, kill -9) is started again with a
  * backoff (0.5 s doubling to 30 s, back to 0.5 s after a minute up), and each exit and restart is
  * printed. Ctrl-C stops everything and restarts nothing.
+ *
+ * `npm start -- --ha` (or INFERENCEHUB_HA=1) runs the control plane as it runs on several
+ * machines: 3 etcd members and 2 control plane replicas (ADS 18000 and 18001, admin 18080 and
+ * 18081), seeded from inferencehub.yaml; Envoy lists both replicas. Edits go through the admin API
+ * or `hubctl apply -f`, and last as long as this run (etcd's data is this run's, in a temp dir).
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,7 +21,8 @@ import { parseConfig, formatErrors, type AuthConfig, type Config } from "@infere
 import { createSigningKey, issueSignedApiKey } from "@inferencehub/contracts/signed-keys";
 import { defaultPorts } from "@inferencehub/contracts/ports";
 import { generateApiKey, hashApiKey } from "../ext-authz/src/api-keys.js";
-import { renderBootstrap, startEnvoy } from "./lib/envoy-process.js";
+import { renderBootstrap, startEnvoy, withXdsReplicas } from "./lib/envoy-process.js";
+import { etcdUnavailableReason, startEtcdCluster } from "./lib/etcd-process.js";
 import { startExtAuthzProcess } from "./lib/ext-authz-process.js";
 import { startNode } from "./lib/node-process.js";
 import { freePort } from "./lib/ports.js";
@@ -29,6 +35,7 @@ import { rateLimitServiceConfig } from "../xds-server/src/ratelimit/index.js";
 
 const configPath = resolve(process.env.INFERENCEHUB_CONFIG ?? `${repoRoot}/inferencehub.yaml`);
 const adsPort = Number(process.env.ADS_PORT ?? defaultPorts.ads);
+const ha = process.argv.includes("--ha") || process.env.INFERENCEHUB_HA === "1";
 const envoyAdminPort = Number(process.env.ENVOY_ADMIN_PORT ?? defaultPorts.envoyAdmin);
 // The admin API fails closed without a token: the local stack makes one per run unless given one.
 const adminToken = process.env.INFERENCEHUB_ADMIN_TOKEN ?? randomBytes(18).toString("base64url");
@@ -75,7 +82,11 @@ function endLeftovers(): void {
     try {
       // Only our own processes: a recycled pid may belong to anything.
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (cmdline.includes(repoRoot) || cmdline.includes("envoy")) {
+      if (
+        cmdline.includes(repoRoot) ||
+        cmdline.includes("envoy") ||
+        cmdline.includes("inferencehub-local-")
+      ) {
         process.kill(pid, "SIGKILL");
         step(`ended process ${pid} left over from a previous run`);
       }
@@ -175,6 +186,30 @@ async function startRateLimits(config: Config): Promise<void> {
   );
 }
 
+/** 3 etcd members on free loopback ports, each supervised (a member that exits rejoins). */
+async function startEtcd(): Promise<string[]> {
+  const reason = etcdUnavailableReason();
+  if (reason) throw new Error(`--ha needs etcd, but ${reason}`);
+  step("starting etcd (3 members)");
+  const cluster = await startEtcdCluster({ size: 3, name: "local" });
+  await Promise.all(
+    cluster.members.map((member) => {
+      let first = true;
+      return supervisor.start(
+        `etcd ${member.name}`,
+        async () => {
+          if (!first) await member.restart();
+          first = false;
+          return { process: member.current().process, stop: () => member.stop() };
+        },
+        { onStart: recordPid(`etcd ${member.name}`), lastWords: () => member.current().logs },
+      );
+    }),
+  );
+  // The supervisor stops the members; their data dirs go when this process exits.
+  return cluster.endpoints;
+}
+
 async function main(): Promise<void> {
   const parsed = parseConfig(readFileSync(configPath, "utf8"), configPath);
   if (!parsed.ok) throw new Error(`${configPath} is not valid:\n${formatErrors(parsed.errors)}`);
@@ -209,21 +244,47 @@ async function main(): Promise<void> {
   if (config.auth?.rateLimitService) await startRateLimits(config);
 
   const xdsAdminPort = Number(process.env.XDS_ADMIN_PORT ?? defaultPorts.xdsAdmin);
-  step(`starting the control plane (ADS :${adsPort}, admin 127.0.0.1:${xdsAdminPort}) on ${configPath}`);
-  const xds = await supervisor.start(
-    "control plane",
-    () =>
-      startXdsServer({
-        configPath,
-        adsPort,
-        adminPort: xdsAdminPort,
-        env: {
-          INFERENCEHUB_ADMIN_TOKEN: adminToken,
-          ...(config.auth?.rateLimitService ? { INFERENCEHUB_RATELIMIT_CONFIG: rateLimitConfigFile } : {}),
-        },
-      }),
-    { onStart: recordPid("control plane"), lastWords: (p) => p.logs },
+  // With --ha, a second replica beside the first, on the next ports (or ADS_PORT_2, XDS_ADMIN_PORT_2).
+  const replicaPorts = [
+    { ads: adsPort, admin: xdsAdminPort },
+    ...(ha
+      ? [
+          {
+            ads: Number(process.env.ADS_PORT_2 ?? adsPort + 1),
+            admin: Number(process.env.XDS_ADMIN_PORT_2 ?? xdsAdminPort + 1),
+          },
+        ]
+      : []),
+  ];
+  const etcdEndpoints = ha ? await startEtcd() : undefined;
+  const replicas = await Promise.all(
+    replicaPorts.map((ports, i) => {
+      const name = ha ? `control plane ${i + 1}` : "control plane";
+      step(
+        `starting the ${name} (ADS :${ports.ads}, admin 127.0.0.1:${ports.admin}) on ${
+          etcdEndpoints ? `etcd, seeded from ${configPath}` : configPath
+        }`,
+      );
+      return supervisor.start(
+        name,
+        () =>
+          startXdsServer({
+            configPath,
+            ...(etcdEndpoints ? { etcd: { endpoints: etcdEndpoints } } : {}),
+            adsPort: ports.ads,
+            adminPort: ports.admin,
+            env: {
+              INFERENCEHUB_ADMIN_TOKEN: adminToken,
+              ...(config.auth?.rateLimitService
+                ? { INFERENCEHUB_RATELIMIT_CONFIG: rateLimitConfigFile }
+                : {}),
+            },
+          }),
+        { onStart: recordPid(name), lastWords: (p) => p.logs },
+      );
+    }),
   );
+  const xds = replicas[0]!;
 
   // ext-authz, when the file has an auth section: it decides what Envoy does not (native mode).
   if (config.auth) {
@@ -252,7 +313,15 @@ async function main(): Promise<void> {
   });
   await supervisor.start(
     "Envoy",
-    () => startEnvoy({ name: "gateway", adminPort: envoyAdminPort, bootstrap }),
+    () =>
+      startEnvoy({
+        name: "gateway",
+        adminPort: envoyAdminPort,
+        bootstrap: withXdsReplicas(
+          bootstrap,
+          replicaPorts.map((p) => ({ host: "127.0.0.1", port: p.ads })),
+        ),
+      }),
     { onStart: recordPid("Envoy"), lastWords: (p) => p.outputTail(3).split("\n") },
   );
   const controlPlane = xds.current;
@@ -264,7 +333,11 @@ async function main(): Promise<void> {
     (m) => `${m.name} (${m.versions.map((v) => `v${v.version} ${v.weight}%`).join(", ")})`,
   );
   console.log(`
-  InferenceHub is up. Envoy on ${target}, steered by the control plane from ${configPath}.
+  InferenceHub is up. Envoy on ${target}, steered by ${
+    etcdEndpoints
+      ? `2 control plane replicas (admin 127.0.0.1:${replicaPorts.map((p) => p.admin).join(" and :")}) on 3 etcd members (${etcdEndpoints.join(", ")}), seeded from ${configPath}`
+      : `the control plane from ${configPath}`
+  }.
   Models: ${models.join("; ")}
 
   Call a model${apiKey ? ` (API key for tenant '${config.auth?.tenants[0]?.name}', made for this run)` : ""}:
@@ -283,7 +356,13 @@ async function main(): Promise<void> {
   Repository calls on the nodes (load, unload, index) need this run's token, in ${repositoryTokenFile},
   sent as x-inferencehub-repository-token; through Envoy, ext-authz adds it for tenants with repository: true.
 
-  Edit ${configPath} and save: Envoy follows at once.
+  ${
+    etcdEndpoints
+      ? `The config lives in etcd: edit it with hubctl, or save ${configPath} and run
+    hubctl/bin/hubctl apply -f ${configPath} --etcd ${etcdEndpoints.join(",")}
+  (hubctl export --etcd ... prints what etcd holds). It lasts as long as this run.`
+      : `Edit ${configPath} and save: Envoy follows at once.`
+  }
   Control plane status: curl http://127.0.0.1:${controlPlane.adminPort}/status   Envoy admin: http://127.0.0.1:${envoyAdminPort}/
   A component that exits is restarted (printed here). Ctrl-C stops everything.
 `);

@@ -18,7 +18,8 @@ import { createInferClient } from "../scripts/lib/infer-client.js";
 import { outputLines } from "../scripts/lib/output-lines.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { freePorts } from "../scripts/lib/ports.js";
-import { grpcCall } from "./lib/assertions.js";
+import { etcdUnavailableReason } from "../scripts/lib/etcd-process.js";
+import { eventually, grpcCall } from "./lib/assertions.js";
 
 const run = promisify(execFile);
 
@@ -37,8 +38,8 @@ describe("npm start (the local stack)", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "inferencehub-stack-"));
-    ports = await freePorts(9);
-    const [data, node1, node2, ads, xdsAdmin, envoyAdmin, authz, rest1, rest2] = ports;
+    ports = await freePorts(11);
+    const [data, node1, node2, ads, xdsAdmin, envoyAdmin, authz, rest1, rest2, ads2, xdsAdmin2] = ports;
     const yaml = (await readFile(join(repoRoot, "inferencehub.yaml"), "utf8"))
       .replace("port: 8080", `port: ${data}`)
       .replace("127.0.0.1:9001", `127.0.0.1:${node1}`)
@@ -53,16 +54,22 @@ describe("npm start (the local stack)", () => {
       ADS_PORT: String(ads),
       XDS_ADMIN_PORT: String(xdsAdmin),
       ENVOY_ADMIN_PORT: String(envoyAdmin),
+      ADS_PORT_2: String(ads2),
+      XDS_ADMIN_PORT_2: String(xdsAdmin2),
     };
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  const start = async (): Promise<Stack> => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/local-stack.ts")], {
-      cwd: repoRoot,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+  const start = async (args: string[] = []): Promise<Stack> => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "scripts/local-stack.ts"), ...args],
+      {
+        cwd: repoRoot,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     // Every line kept: the tests read the banner and count lines from marks.
     const lines = outputLines("the local stack", Number.MAX_SAFE_INTEGER);
     const { logs: output, record } = lines;
@@ -202,6 +209,62 @@ describe("npm start (the local stack)", () => {
     }
     assert.equal(await stack.exited, 0, stack.output.slice(-10).join("\n"));
     await assert.rejects(fetch(`http://127.0.0.1:${limitsPort}/`), "the rate limit service is stopped");
+  });
+
+  test("--ha: 3 etcd members and 2 control planes; the printed call works, a hubctl edit reaches both replicas, one killed with -9 costs no call", async (t) => {
+    if (etcdUnavailableReason() && process.env.INFERENCEHUB_REQUIRE_ETCD !== "1") {
+      t.skip(etcdUnavailableReason()!);
+      return;
+    }
+    const stack = await start(["--ha"]);
+    const admins = [env.XDS_ADMIN_PORT, env.XDS_ADMIN_PORT_2];
+    const statusOf = async (port: string | undefined) =>
+      (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
+        configStore: { kind: string };
+        configVersion: string;
+        clients: { nodeId: string }[];
+      };
+    try {
+      assert.ok(
+        stack.output.some((l) => /2 control plane replicas .* on 3 etcd members/.test(l)),
+        stack.output.join("\n"),
+      );
+      await printedCallWorks(stack);
+      const operator = stack.output.find((l) => l.trim().startsWith("export INFERENCEHUB_ADMIN_TOKEN="));
+      assert.ok(operator);
+      const { stdout } = await run(
+        "bash",
+        ["-c", `${operator.trim()}; hubctl/bin/hubctl weights scale 1=0 2=100 3=0`],
+        { cwd: repoRoot },
+      );
+      const version = /config version ([0-9]+)/.exec(stdout)?.[1];
+      assert.ok(version, stdout);
+      // The other replica follows through etcd.
+      await eventually(async () => {
+        const all = await Promise.all(admins.map(statusOf));
+        return all.every((s) => s.configStore.kind === "etcd" && s.configVersion === version);
+      }, "both replicas at the edit's version");
+      // The replica Envoy streams from, killed: calls go on through the other, then it comes back.
+      const holder = (await statusOf(admins[0])).clients.some((c) => c.nodeId === "local-gateway") ? 1 : 2;
+      const started = stack.output.find((l) =>
+        new RegExp(`control plane ${holder} started \\(pid \\d+\\)`).test(l),
+      );
+      const pid = Number(/\(pid (\d+)\)/.exec(started ?? "")?.[1]);
+      assert.ok(pid > 0, stack.output.join("\n"));
+      const mark = stack.output.length;
+      process.kill(pid, "SIGKILL");
+      await printedCallWorks(stack);
+      await stack.waitForLine(new RegExp(`control plane ${holder} restarted \\(pid \\d+\\)`), mark);
+      await eventually(
+        async () => (await statusOf(admins[holder - 1])).configVersion === version,
+        "the restarted replica reads the edit from etcd",
+      );
+    } finally {
+      stack.process.kill("SIGINT");
+    }
+    assert.equal(await stack.exited, 0, stack.output.slice(-10).join("\n"));
+    for (const port of admins)
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/status`), `port ${port} is closed`);
   });
 
   test("every node requires this run's repository token, kept in a 0600 file while the stack runs (issue #10 finding 1)", async () => {

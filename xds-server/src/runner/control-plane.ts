@@ -287,8 +287,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const limitsFile = options.rateLimitConfigPath
     ? rateLimitConfigFile(options.rateLimitConfigPath, log.child({ component: "ratelimit-config" }))
     : undefined;
+  // The config serving, set by onConfig: the store calls it while it opens, before `config` is set.
+  let serving: Config | undefined;
   const republish = (why: string) => {
-    const current = config.current;
+    const current = serving;
     if (current) publish(publisher, current, prober?.view() ?? unknownHealth, why);
   };
   const authFiles = new AuthFilesSource({
@@ -317,12 +319,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       const before = JSON.stringify(publisher.authFiles);
       publisher.authFiles = await authFiles.load(cfg.auth);
       if (watch) authFiles.watch();
-      if (JSON.stringify(publisher.authFiles) !== before && config.current === cfg) republish("auth files");
+      if (JSON.stringify(publisher.authFiles) !== before && serving === cfg) republish("auth files");
     })();
     followed = { named, done };
     return done;
   };
   const onConfig = (cfg: Config, version: string) => {
+    serving = cfg;
     metrics.configReloads.inc({ result: "applied" });
     if (cfg.auth?.extAuthz.failOpen) {
       log.warn(
@@ -350,7 +353,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     prober = createHealthProber({ config: first, log: log.child({ component: "health" }), registry });
     // Health changes move endpoints only; the prober coalesces flapping into bounded pushes.
     prober.subscribe(({ view, changes }) => {
-      const current = config.current;
+      const current = serving;
       if (!current) return;
       publisher.log.info(
         { changes: changes.map((c) => `${c.node} ${c.model}/${c.version}: ${c.from} → ${c.to}`) },
