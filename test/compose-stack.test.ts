@@ -2,9 +2,12 @@
  * deploy/docker-compose.yml under a real Docker engine (issue #13): the images built (by
  * deploy/offline/build-images.sh where no image registry answers, as on this project's CI), the
  * stack up with ext-authz (profile "auth") and the rate limit service and Redis (profile
- * "ratelimit") and healthy, then, through Envoy's published port:
+ * "ratelimit") and healthy: the control plane as two replicas (xds-server-a, -b) on a three-member
+ * etcd, seeded from the mounted file (issue #17). Then, through Envoy's published port:
  * a call with the API key, gRPC and REST (`POST /v2/models/scale/infer`, on the same port, to the
  * nodes' REST port), 401 without it, a weight edit through the control plane's admin API seen in the split,
+ * the edit still served after both control plane containers are restarted (it is in etcd: both
+ * read it back, with equal config and snapshot versions, and Envoy reconnects to them),
  * a node container killed under load with no call lost but those in flight, Prometheus answering
  * for Envoy's and the control plane's series, and `down` leaving nothing behind.
  *
@@ -61,7 +64,9 @@ async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<
 
 /**
  * The compose routing file with an `auth` section and a keys file, in a folder of its own that the
- * control plane (uid 1000) may write: the admin API saves its edits there.
+ * control plane (uid 1000) may read: the seed it writes into the empty etcd (the admin API's edits
+ * go to etcd, never to this file), and the keys file its auth section names (resolved against the
+ * seed's folder).
  */
 function configDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "inferencehub-compose-"));
@@ -106,7 +111,7 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
   }
 
   const project = `inferencehub-test-${process.pid}`;
-  const [envoyPort, xdsAdminPort, prometheusPort, grafanaPort] = await freePorts(4);
+  const [envoyPort, xdsAdminPort, xdsAdminPortB, prometheusPort, grafanaPort] = await freePorts(5);
   const dir = configDir();
   let environment: StartedDockerComposeEnvironment | undefined;
   try {
@@ -117,16 +122,20 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
       .withEnvironment({
         INFERENCEHUB_ENVOY_PORTS: String(envoyPort),
         INFERENCEHUB_XDS_ADMIN_PORT: String(xdsAdminPort),
+        INFERENCEHUB_XDS_ADMIN_PORT_B: String(xdsAdminPortB),
         INFERENCEHUB_PROMETHEUS_PORT: String(prometheusPort),
         INFERENCEHUB_GRAFANA_PORT: String(grafanaPort),
         INFERENCEHUB_CONFIG_DIR: dir,
-        INFERENCEHUB_CONFIG_MODE: "rw",
         INFERENCEHUB_ADMIN_TOKEN: adminToken,
         // Required by the compose file (deploy/README.md has the user write them into deploy/.env).
         INFERENCEHUB_REPOSITORY_TOKEN: randomBytes(32).toString("hex"),
         GRAFANA_ADMIN_PASSWORD: randomBytes(16).toString("hex"),
       })
-      .withWaitStrategy("xds-server-1", Wait.forHealthCheck())
+      .withWaitStrategy("etcd-0-1", Wait.forHealthCheck())
+      .withWaitStrategy("etcd-1-1", Wait.forHealthCheck())
+      .withWaitStrategy("etcd-2-1", Wait.forHealthCheck())
+      .withWaitStrategy("xds-server-a-1", Wait.forHealthCheck())
+      .withWaitStrategy("xds-server-b-1", Wait.forHealthCheck())
       .withWaitStrategy("ext-authz-1", Wait.forHealthCheck())
       .withWaitStrategy("node-1-1", Wait.forHealthCheck())
       .withWaitStrategy("node-2-1", Wait.forHealthCheck())
@@ -211,11 +220,12 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
       );
 
       // A weight edit through the admin API (published on the host's loopback), seen in the split.
-      const admin = (method: string, path: string, body?: unknown) =>
-        fetch(`http://127.0.0.1:${xdsAdminPort}${path}`, {
+      const admin = (method: string, path: string, body?: unknown, port = xdsAdminPort) =>
+        fetch(`http://127.0.0.1:${port}${path}`, {
           method,
           headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
           ...(body ? { body: JSON.stringify(body) } : {}),
+          signal: AbortSignal.timeout(5_000),
         });
       const models = (await (await admin("GET", "/v1/models")).json()) as { configVersion: string };
       const edit = await admin("PUT", "/v1/models/scale/weights", {
@@ -225,6 +235,56 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
       assert.equal(edit.status, 200, await edit.text());
       const unpinned = { request: fp32Request("scale", SCALE_SAMPLE_INPUT), metadata: bearer };
       await eventually("every unpinned call answered by version 2", 30_000, async () => {
+        const stats = await callMany(client, { total: 40, concurrency: 4, ...unpinned });
+        assert.deepEqual(stats.failures, []);
+        assert.deepEqual([...stats.byVersion().keys()], ["2"]);
+      });
+
+      // The edit is in etcd, not in a process: both control plane containers restarted (no replica
+      // left holding it in memory; the seed file still says 90/10) read it back, agree on the
+      // config version and on every snapshot version (content hashes), and Envoy, which kept
+      // serving its last config meanwhile, reconnects to them and keeps routing by the edit.
+      const restartStarted = Date.now();
+      await docker(["restart", "-t", "10", `${project}-xds-server-a-1`, `${project}-xds-server-b-1`]);
+      type Status = {
+        configStore: { kind: string };
+        configVersion: string;
+        snapshots: Record<string, string>;
+        clients: unknown[];
+      };
+      const replicas = await eventually(
+        "both replicas serving the edit from etcd after their restart",
+        90_000,
+        async () => {
+          const seen: Status[] = [];
+          for (const port of [xdsAdminPort, xdsAdminPortB]) {
+            const res = await admin("GET", "/v1/models/scale", undefined, port);
+            const body = (await res.json()) as {
+              config_version?: string;
+              configVersion?: string;
+              model?: { versions?: { version: string; weight?: number }[] };
+            };
+            assert.equal(res.status, 200, JSON.stringify(body));
+            const weights = Object.fromEntries(
+              (body.model?.versions ?? []).map((v) => [v.version, v.weight ?? 0]),
+            );
+            assert.deepEqual(weights, { "1": 0, "2": 100, "3": 0 }, `replica on ${port}`);
+            const status = (await (await admin("GET", "/status", undefined, port)).json()) as Status;
+            assert.equal(status.configStore.kind, "etcd");
+            seen.push(status);
+          }
+          const [a, b] = seen as [Status, Status];
+          assert.equal(a.configVersion, b.configVersion, "the replicas' config versions");
+          assert.deepEqual(a.snapshots, b.snapshots, "the replicas' snapshot versions");
+          assert.ok(a.clients.length + b.clients.length >= 1, "Envoy has not reconnected");
+          return seen;
+        },
+      );
+      t.diagnostic(
+        `both control plane containers restarted: the edit served again from etcd after ${Math.round((Date.now() - restartStarted) / 1000)} s ` +
+          `(config version ${replicas[0]?.configVersion}; Envoy on ${replicas.map((r) => r.clients.length).join(" + ")} replica(s))`,
+      );
+      await eventually("every unpinned call still answered by version 2", 30_000, async () => {
         const stats = await callMany(client, { total: 40, concurrency: 4, ...unpinned });
         assert.deepEqual(stats.failures, []);
         assert.deepEqual([...stats.byVersion().keys()], ["2"]);

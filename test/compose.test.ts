@@ -332,8 +332,10 @@ describe("the rate limit service as the compose file runs it (no engine)", () =>
       services: Record<string, Svc>;
     };
     const env = { ...compose.services.ratelimit?.environment } as Record<string, string>;
-    const configFile = compose.services["xds-server"]?.environment.INFERENCEHUB_RATELIMIT_CONFIG ?? "";
-    assert.ok(configFile, "xds-server: INFERENCEHUB_RATELIMIT_CONFIG");
+    // Both control plane replicas (xds-server-a, -b) write the same file into the one volume; one
+    // stands for both here (test/deploy.test.ts checks they are one definition).
+    const configFile = compose.services["xds-server-a"]?.environment.INFERENCEHUB_RATELIMIT_CONFIG ?? "";
+    assert.ok(configFile, "xds-server-a: INFERENCEHUB_RATELIMIT_CONFIG");
     // The Dockerfile's HEALTHCHECK, exec form, continuation lines joined.
     const dockerfileText = text(join(deployDir, "offline/Dockerfile.ratelimit")).replace(/\\\n/g, " ");
     const hcLine = /^HEALTHCHECK .*?\bCMD\s+(\[.*\])\s*$/m.exec(dockerfileText)?.[1];
@@ -355,8 +357,8 @@ describe("the rate limit service as the compose file runs it (no engine)", () =>
     assert.ok(serviceMount, "ratelimit: the volume ratelimit-config is not mounted");
     const volume = inRoot("ratelimit", serviceMount);
     mkdirSync(volume, { recursive: true });
-    const controlPlaneMount = mountOf("xds-server");
-    assert.ok(controlPlaneMount, "xds-server: the volume ratelimit-config is not mounted");
+    const controlPlaneMount = mountOf("xds-server-a");
+    assert.ok(controlPlaneMount, "xds-server-a: the volume ratelimit-config is not mounted");
     mkdirSync(dirname(inRoot("xds-server", controlPlaneMount)), { recursive: true });
     symlinkSync(volume, inRoot("xds-server", controlPlaneMount));
     const proc = startBinary({

