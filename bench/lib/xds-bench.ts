@@ -290,3 +290,50 @@ export async function envoyRouteReloadTime(envoy: EnvoyProcess, model: string): 
   const stats = await envoy.stats(`rds\\.${name}\\.config_reload_time_ms`);
   return Object.entries(stats).find(([stat]) => stat.endsWith("config_reload_time_ms"))?.[1] ?? NaN;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The control plane's log (pino JSON lines, as startXdsServer keeps them)
+
+export interface LogEntry {
+  /** Epoch ms (pino's clock). */
+  time: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/**
+ * The entries whose message is `msg`, logged at or after `sinceEpochMs`: e.g. "snapshot
+ * published" (with its group, version and the build's built/reused counts) or "xDS client
+ * connected" (with its node). Lines that are not JSON are skipped.
+ */
+export function logEntries(logs: readonly string[], msg: string, sinceEpochMs = 0): LogEntry[] {
+  const out: LogEntry[] = [];
+  const needle = JSON.stringify(msg);
+  for (const line of logs) {
+    if (!line.includes(needle)) continue;
+    let entry: LogEntry;
+    try {
+      entry = JSON.parse(line) as LogEntry;
+    } catch {
+      continue;
+    }
+    if (entry.msg === msg && entry.time >= sinceEpochMs) out.push(entry);
+  }
+  return out;
+}
+
+/** Polls `probe` every `intervalMs` until it returns a value other than undefined. */
+export async function pollFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 60_000,
+  intervalMs = 5,
+): Promise<T> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
