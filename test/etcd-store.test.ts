@@ -3,7 +3,8 @@
  * store write it once; a whole config too large for one transaction is written in chunks and
  * every store ends on it; an admin edit's refusals (a base that is no revision, one etcd has not
  * reached, a model that does not exist, an edit that makes the config invalid, naming the key)
- * and a no-op edit leave etcd as it was.
+ * and a no-op edit leave etcd as it was; a watch whose revision was compacted while it was
+ * away reads everything again.
  *
  * Skips, saying why, when etcd is missing (scripts/setup.sh installs it), unless
  * INFERENCEHUB_REQUIRE_ETCD=1, which turns the skip into a failure.
@@ -22,7 +23,7 @@ import { eventually } from "./lib/assertions.js";
 
 const unavailable = etcdUnavailableReason();
 const required = process.env.INFERENCEHUB_REQUIRE_ETCD === "1";
-const log = pino({ level: "silent" });
+const log = pino({ level: process.env.STORE_TEST_LOG ?? "silent" });
 
 function config(models: number, weights: [number, number] = [100, 0]): RawConfig {
   return {
@@ -73,7 +74,7 @@ describe("the etcd config store", { skip: required ? false : (unavailable ?? fal
 
   before(async () => {
     if (unavailable) assert.fail(`INFERENCEHUB_REQUIRE_ETCD=1, but ${unavailable}`);
-    etcd = await startEtcdCluster({ size: 1, name: "store" });
+    etcd = await startEtcdCluster({ size: 3, name: "store" });
   });
   after(async () => {
     await Promise.all(stores.map((s) => s.close()));
@@ -166,5 +167,44 @@ describe("the etcd config store", { skip: required ? false : (unavailable ?? fal
     const stale = await refusal(edit(store, { op: "pin", model: "m0000", version: "2" }, start));
     assert.equal(stale.code, status.ABORTED);
     assert.match(stale.message, new RegExp(`model 'm0000' changed at revision ${applied.version}`));
+  });
+
+  test("a watch whose revision was compacted while its member was down reads the config again", async () => {
+    const p = prefix();
+    const [member, ...others] = etcd.members;
+    // A store on one member only, so that killing it takes the store's watch away.
+    let resyncs = 0;
+    const counting = pino(
+      { level: "warn" },
+      { write: (line: string) => void (/reading the config again/.test(line) && resyncs++) },
+    );
+    const store = new EtcdConfigStore({
+      endpoints: [member!.clientUrl],
+      prefix: p,
+      log: counting,
+      onConfig: () => undefined,
+      seed: config(2),
+    });
+    stores.push(store);
+    await store.start();
+    await member!.kill();
+    const client = etcdClient(others.map((m) => m.clientUrl));
+    try {
+      await writeConfig(client, etcdLayout(p), config(2, [50, 50]));
+      const written = await writeConfig(client, etcdLayout(p), config(2, [0, 100]));
+      // Compacting past the revision the store's watch resumes from (the first write): it cannot
+      // resume where it stopped, and etcd cancels it.
+      await client.kv.compact({ revision: String(written.revision), physical: true });
+      await member!.restart();
+      await eventually(
+        async () => store.version === String(written.revision),
+        "the store to read the config again",
+        20_000,
+      );
+      assert.ok(store.current?.models.every((m) => m.versions[1]?.weight === 100));
+      assert.ok(resyncs > 0, "the store read the config again");
+    } finally {
+      client.close();
+    }
   });
 });

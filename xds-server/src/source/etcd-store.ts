@@ -165,7 +165,10 @@ export class EtcdConfigStore {
     );
     // A cancelled watch (its revision compacted away while disconnected): read everything again.
     watcher.on("error", (err) => {
-      if (this.#closed) return;
+      if (this.#closed || this.#watcher !== watcher) return;
+      // Cancelled by etcd already: cancelling it again would wait for an answer that never comes.
+      this.#watcher = undefined;
+      watcher.removeAllListeners();
       this.options.log.warn(
         { store: this.location, err: err.message },
         "the etcd watch ended; reading the config again",
