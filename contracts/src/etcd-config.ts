@@ -128,9 +128,13 @@ export function etcdClient(endpoints: string[], callTimeoutMs = 10_000): Etcd3 {
 /** etcd sends revisions as strings of int64. */
 export const revision = (v: string | number | undefined): number => Number(v ?? 0);
 
-/** One entry as read: the parsed value (not JSON: a value assemble() refuses), and its revision. */
+/**
+ * One entry as read: the parsed value (not JSON: a value assemble() refuses), the text it was
+ * parsed from (what tells a changed entry from a rewrite of the same one), and its revision.
+ */
 export interface Entry {
   value: unknown;
+  text: string;
   modRevision: number;
 }
 
@@ -142,7 +146,7 @@ export function entryOf(kv: IKeyValue): Entry {
   } catch {
     value = Symbol.for("not JSON");
   }
-  return { value, modRevision: revision(kv.mod_revision) };
+  return { value, text, modRevision: revision(kv.mod_revision) };
 }
 
 /** Txns hold at most --max-txn-ops operations (128 by default): larger writes go in chunks. */

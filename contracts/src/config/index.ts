@@ -1,4 +1,5 @@
 export { parseConfig, parseConfigValue } from "./parse.js";
+export { ConfigAssembler, type ModelEntry } from "./incremental.js";
 export { formatConfig } from "./format.js";
 export { formatErrors, formatPath } from "./errors.js";
 export type { ConfigError, PathSegments } from "./errors.js";

@@ -159,7 +159,7 @@ function perTryTimeout(
   return Math.min(derived, timeoutMs);
 }
 
-function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelConfig {
+export function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelConfig {
   const single = raw.versions.length === 1;
   return {
     name: raw.name,

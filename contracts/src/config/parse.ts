@@ -55,6 +55,11 @@ export function parseConfig(yamlText: string, source?: string): Result<Config, C
 export function parseConfigValue(value: unknown, source?: string): Result<Config, ConfigError[]> {
   const issues = [...checkSchema(value), ...checkSemantics(value)];
   if (issues.length === 0) return ok(normalize(value as RawConfig));
+  return fail(unplacedErrors(issues, source));
+}
+
+/** Issues → errors without positions (a value has no lines), without repeats, in their order. */
+export function unplacedErrors(issues: readonly Issue[], source?: string): ConfigError[] {
   const seen = new Set<string>();
   const errors: ConfigError[] = [];
   for (const issue of issues) {
@@ -64,9 +69,8 @@ export function parseConfigValue(value: unknown, source?: string): Result<Config
     seen.add(key);
     errors.push({ path, message: issue.message, ...(source === undefined ? {} : { source }) });
   }
-  return fail(errors);
+  return errors;
 }
-
 /** Issues → errors with positions, without repeats, in file order (unplaceable ones last). */
 function placeAll(issues: readonly Issue[], doc: Document, lineCounter: LineCounter): ConfigError[] {
   const seen = new Set<string>();

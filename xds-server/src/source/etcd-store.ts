@@ -17,8 +17,8 @@ import type { Logger } from "pino";
 import { isDeepStrictEqual } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import {
+  ConfigAssembler,
   formatErrors,
-  parseConfigValue,
   type Config,
   type ConfigError,
   type RawConfig,
@@ -57,12 +57,18 @@ export interface EtcdStoreOptions {
   callTimeoutMs?: number;
 }
 
+type Parsed = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
+
 export class EtcdConfigStore {
   readonly location: string;
   readonly layout: EtcdLayout;
   readonly #client: Etcd3;
   readonly #timeoutMs: number;
   #entries = new Map<string, Entry>();
+  /** An entry's text changed since the last rebuild (the version key's alone does not count). */
+  #dirty = false;
+  /** Reuses the models an edit did not touch: an edit checks one model, not all of them. */
+  readonly #assembler = new ConfigAssembler();
   /** The highest revision of any entry read: the config version, equal on every replica. */
   #revision = 0;
   #config: Config | undefined;
@@ -139,6 +145,7 @@ export class EtcdConfigStore {
     }
     this.#entries = new Map(range.kvs.map((kv) => [kv.key.toString(), entryOf(kv)]));
     this.#revision = Math.max(0, ...[...this.#entries.values()].map((e) => e.modRevision));
+    this.#dirty = true;
     this.#rebuild();
     const watcher = await this.#client
       .watch()
@@ -149,8 +156,11 @@ export class EtcdConfigStore {
       for (const event of res.events) {
         const key = event.kv.key.toString();
         this.#revision = Math.max(this.#revision, revision(event.kv.mod_revision));
+        const before = this.#entries.get(key);
         if (event.type === "Delete") this.#entries.delete(key);
         else this.#entries.set(key, entryOf(event.kv));
+        if (key !== this.layout.versionKey && before?.text !== this.#entries.get(key)?.text)
+          this.#dirty = true;
       }
       this.#scheduleRebuild();
     });
@@ -204,7 +214,16 @@ export class EtcdConfigStore {
   }
 
   #rebuild(): void {
-    const result = this.#parse(new Map([...this.#entries].map(([k, e]) => [k, e.value])));
+    if (this.#dirty) this.#apply(this.#parse(this.#entries));
+    this.#waiters = this.#waiters.filter((w) => {
+      if (w.revision > this.#revision) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  #apply(result: Parsed): void {
+    this.#dirty = false;
     if (!result.ok) {
       if (JSON.stringify(result.errors) !== JSON.stringify(this.#lastErrors)) {
         for (const e of result.errors)
@@ -220,24 +239,20 @@ export class EtcdConfigStore {
       this.#lastErrors = result.errors;
     } else {
       this.#lastErrors = [];
-      if (!this.#config || !isDeepStrictEqual(this.#config, result.config)) {
-        this.#config = result.config;
-        this.options.onConfig(result.config, this.version);
-      }
+      this.#config = result.config;
+      this.options.onConfig(result.config, this.version);
     }
-    this.#waiters = this.#waiters.filter((w) => {
-      if (w.revision > this.#revision) return true;
-      w.resolve();
-      return false;
-    });
   }
 
-  #parse(
-    values: ReadonlyMap<string, unknown>,
-  ): { ok: true; config: Config } | { ok: false; errors: ConfigError[] } {
-    const { raw, errors } = assemble(this.layout, values);
+  #parse(entries: ReadonlyMap<string, Pick<Entry, "value" | "text">>): Parsed {
+    const { raw, errors } = assemble(this.layout, new Map([...entries].map(([k, e]) => [k, e.value])));
     if (errors.length > 0) return { ok: false, errors };
-    const parsed = parseConfigValue(raw, this.location);
+    const { models = [], ...rest } = raw;
+    const parsed = this.#assembler.assemble(
+      rest,
+      models.map((m) => ({ raw: m, text: entries.get(this.layout.entryKey("models", m.name))?.text ?? "" })),
+      this.location,
+    );
     if (parsed.ok) return { ok: true, config: parsed.value };
     return {
       ok: false,
@@ -293,16 +308,19 @@ export class EtcdConfigStore {
     });
     if (next === text) return unchanged();
     const entry = (parseYaml(next) as Record<string, unknown[]>)[list]?.[0];
-    const values = new Map([...this.#entries].map(([k, e]) => [k, e.value]));
-    values.set(key, entry);
-    const parsed = this.#parse(values);
+    const entryText = JSON.stringify(entry);
+    const entries = new Map<string, Pick<Entry, "value" | "text">>(this.#entries);
+    entries.set(key, { value: entry, text: entryText });
+    const parsed = this.#parse(entries);
     if (!parsed.ok) throw invalidEdit(parsed.errors);
-    if (isDeepStrictEqual(parsed.config, previous)) return unchanged();
+    // Same meaning, other text (say `drain: false` removed): nothing to store.
+    const named = (config: Config) => config[list].find((x: { name: string }) => x.name === name);
+    if (isDeepStrictEqual(named(parsed.config), named(previous))) return unchanged();
     const txn = await this.#call("write the edit", () =>
       this.#client
         .if(key, "Mod", "==", modRevision)
         .then(
-          this.#client.put(key).value(JSON.stringify(entry)),
+          this.#client.put(key).value(entryText),
           this.#client.put(this.layout.versionKey).value(JSON.stringify({ edit: `${list}/${name}` })),
         )
         .commit(),

@@ -84,11 +84,11 @@ function checkWeights(versions: readonly VersionAt[], at: PathSegments): Issue[]
 
 function checkVersionNodes(version: Raw, at: PathSegments, nodeNames: ReadonlySet<string>): Issue[] {
   const names = listOf(version.nodes).map((node, k) => ({ key: stringOf(node), at: [...at, "nodes", k] }));
-  const known = nodeNames.size > 0 ? `nodes: ${[...nodeNames].join(", ")}` : "no nodes are defined";
+  const known = () => (nodeNames.size > 0 ? `nodes: ${[...nodeNames].join(", ")}` : "no nodes are defined");
   const issues: Issue[] = [];
   for (const { key, at: nodeAt } of names) {
     if (key !== undefined && !nodeNames.has(key)) {
-      issues.push({ segments: nodeAt, message: `unknown node ${quote(key)} (${known})` });
+      issues.push({ segments: nodeAt, message: `unknown node ${quote(key)} (${known()})` });
     }
   }
   return [...issues, ...duplicates(names, "node")];

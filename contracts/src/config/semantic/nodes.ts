@@ -97,6 +97,8 @@ function restAddressClashes(records: readonly { node: Record<string, unknown>; i
  * (not the node's main port, not another version's).
  */
 export function checkVersionPorts(raw: Raw): Issue[] {
+  // Most configs have none: then the map of every model version is not worth building.
+  if (!listOf(raw.nodes).some((node) => isRecord(node) && listOf(node.versionPorts).length > 0)) return [];
   const versionNodes = new Map<string, string[]>();
   for (const model of listOf(raw.models)) {
     if (!isRecord(model)) continue;
