@@ -75,51 +75,43 @@ elif [ "$(cat "$mlserver_venv/.stamp" 2>/dev/null)" != "mlserver==$mlserver_vers
   fi
 fi
 
+# Installs a Debian package that ships a server (Redis, etcd) without starting it as a system
+# service: the tests and the local stack start their own on free ports. Without root or apt-get,
+# it says how to install it and which tests will skip.
+#   install_server_package <command> <package> <what> <macOS formula> <tests that skip>
+install_server_package() {
+  local command=$1 package=$2 what=$3 formula=$4 skips=$5
+  command -v "$command" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing $what (Debian $package; not started as a service)"
+    # policy-rc.d answering 101 stops the package's scripts from starting the service now.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null ||
+      printf '\033[33m[setup] %s could not be installed; %s will skip\033[0m\n' "$package" "$skips" >&2
+    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
+  else
+    printf '\033[33m[setup] %s is not installed (Debian/Ubuntu: sudo apt-get install %s; macOS: brew install %s); %s will skip\033[0m\n' \
+      "$command" "$package" "$formula" "$skips" >&2
+  fi
+}
+
 # Global rate limits (#16): Redis (Debian's redis-server; never started as a system service, the
 # tests and the local stack start their own on free ports) and Envoy's reference rate limit
 # service, envoyproxy/ratelimit, built from the Go module proxy into .tools/ratelimit/bin. The
 # module has no tags: the pseudo-version is what `@latest` resolved to. The version must match
 # RATELIMIT_MODULE in scripts/lib/ratelimit-process.ts, which reads the stamp. Optional: without
 # them test/ratelimit-service.test.ts skips, saying why (INFERENCEHUB_REQUIRE_RATELIMIT=1 fails it).
-if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    step "installing Redis (Debian redis-server; not started as a service)"
-    # policy-rc.d answering 101 stops the package's scripts from starting the service now.
-    policy=/usr/sbin/policy-rc.d
-    own_policy=0
-    if [ ! -e "$policy" ]; then
-      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
-    fi
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null ||
-      printf '\033[33m[setup] redis-server could not be installed; test/ratelimit-service.test.ts will skip\033[0m\n' >&2
-    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
-  else
-    printf '\033[33m[setup] redis-server is not installed (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis); test/ratelimit-service.test.ts will skip\033[0m\n' >&2
-  fi
-fi
+install_server_package redis-server redis-server Redis redis test/ratelimit-service.test.ts
 
 # Config store on etcd (#17): Debian's etcd-server, never started as a system service; the tests
 # and the local stack start their own members on free ports (scripts/lib/etcd-process.ts).
 # Optional: without it test/etcd-store.test.ts and test/control-plane-replicas.test.ts skip,
 # saying why (INFERENCEHUB_REQUIRE_ETCD=1 fails them).
-if ! command -v etcd >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    step "installing etcd (Debian etcd-server; not started as a service)"
-    # policy-rc.d answering 101 stops the package's scripts from starting the service now.
-    policy=/usr/sbin/policy-rc.d
-    own_policy=0
-    if [ ! -e "$policy" ]; then
-      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
-    fi
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null ||
-      printf '\033[33m[setup] etcd-server could not be installed; test/etcd-store.test.ts and test/control-plane-replicas.test.ts will skip\033[0m\n' >&2
-    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
-  else
-    printf '\033[33m[setup] etcd is not installed (Debian/Ubuntu: sudo apt-get install etcd-server; macOS: brew install etcd); test/etcd-store.test.ts and test/control-plane-replicas.test.ts will skip\033[0m\n' >&2
-  fi
-fi
+install_server_package etcd etcd-server etcd etcd "test/etcd-store.test.ts and test/control-plane-replicas.test.ts"
 
 # About 70 s here (2 cores) with an empty Go build cache, plus the module downloads (about 10 s);
 # 3 s when Go's caches are warm; nothing at all once the stamp matches.

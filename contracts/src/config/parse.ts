@@ -60,29 +60,34 @@ export function parseConfigValue(value: unknown, source?: string): Result<Config
 
 /** Issues → errors without positions (a value has no lines), without repeats, in their order. */
 export function unplacedErrors(issues: readonly Issue[], source?: string): ConfigError[] {
+  return distinct(issues).map(({ path, message }) => ({
+    path,
+    message,
+    ...(source === undefined ? {} : { source }),
+  }));
+}
+
+/** Each issue once (the schema and the semantic rules may both report one), with its path. */
+function distinct(issues: readonly Issue[]): (Issue & { path: string })[] {
   const seen = new Set<string>();
-  const errors: ConfigError[] = [];
+  const out: (Issue & { path: string })[] = [];
   for (const issue of issues) {
     const path = formatPath(issue.segments);
     const key = `${path}\u0000${issue.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    errors.push({ path, message: issue.message, ...(source === undefined ? {} : { source }) });
+    out.push({ ...issue, path });
   }
-  return errors;
+  return out;
 }
+
 /** Issues → errors with positions, without repeats, in file order (unplaceable ones last). */
 function placeAll(issues: readonly Issue[], doc: Document, lineCounter: LineCounter): ConfigError[] {
-  const seen = new Set<string>();
-  const errors: ConfigError[] = [];
-  for (const issue of issues) {
-    const path = formatPath(issue.segments);
-    const key = `${path}\u0000${issue.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const position = locate(doc, lineCounter, issue.segments);
-    errors.push({ path, message: issue.message, ...(position ?? {}) });
-  }
+  const errors: ConfigError[] = distinct(issues).map(({ path, message, segments }) => ({
+    path,
+    message,
+    ...(locate(doc, lineCounter, segments) ?? {}),
+  }));
   const rank = (e: ConfigError) => [e.line ?? Number.MAX_SAFE_INTEGER, e.column ?? 0] as const;
   return errors
     .map((error, index) => ({ error, index }))
