@@ -45,7 +45,15 @@ export type {
   UpstreamCodecTypeUrl,
   UpstreamHttpProtocolOptionsTypeUrl,
 } from "./type-urls.js";
-export { codecFor, encodeMessage, isKnownTypeUrl, messageCodecs, packAny, unpackAny } from "./registry.js";
+export {
+  codecFor,
+  encodeMessage,
+  encodeWith,
+  isKnownTypeUrl,
+  messageCodecs,
+  packAny,
+  unpackAny,
+} from "./registry.js";
 export type { KnownTypeUrl, MessageCodec, MessageTypes } from "./registry.js";
 export { durationToJson, toEnvoyJson } from "./envoy-json.js";
 export type { JsonValue } from "./envoy-json.js";

@@ -30,6 +30,7 @@ import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/
 import { PreviousHostsPredicate } from "../../../gen/envoy/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.js";
 import { HttpProtocolOptions } from "../../../gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
   clusterLoadAssignmentTypeUrl,
   clusterTypeUrl,
@@ -95,7 +96,7 @@ export type KnownTypeUrl = keyof MessageTypes;
 
 /** The part of ts-proto's MessageFns this module uses. */
 export interface MessageCodec<T> {
-  encode(message: T): { finish(): Uint8Array };
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: Uint8Array): T;
   toJSON(message: T): unknown;
 }
@@ -139,14 +140,53 @@ export function codecFor<U extends KnownTypeUrl>(typeUrl: U): MessageCodec<Messa
 }
 
 /** The protobuf encoding of a message: what goes into an Any and onto the wire. */
+/**
+ * One writer for every encoding in this process: a new BinaryWriter starts at 128 bytes and doubles
+ * its buffer as it goes, so a full build (~100 MB encoded) would allocate and copy every buffer
+ * several times over. finish() copies out exactly the bytes written and resets the writer, keeping
+ * its buffer. Encoding is synchronous and calls back into nothing of ours, so it cannot re-enter.
+ */
+const sharedWriter = new BinaryWriter();
+
+/** The message's bytes, a copy of its own (not a view of a shared buffer). */
+export function encodeWith<T>(codec: MessageCodec<T>, message: T): Uint8Array {
+  try {
+    return codec.encode(message, sharedWriter).finish();
+  } catch (err) {
+    sharedWriter.finish(); // drops the half-written message, so the next one starts clean
+    throw err;
+  }
+}
+
 export function encodeMessage<U extends KnownTypeUrl>(typeUrl: U, message: MessageTypes[U]): Uint8Array {
-  return codecFor(typeUrl).encode(message).finish();
+  return encodeWith(codecFor(typeUrl), message);
 }
 
 export function packAny<U extends KnownTypeUrl>(typeUrl: U, message: MessageTypes[U]): Any {
   const bytes = encodeMessage(typeUrl, message);
   // ts-proto types bytes fields as Buffer under env=node; a view, not a copy.
-  return { typeUrl, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  const value = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (readBack.has(typeUrl)) packedFrom.set(value, message);
+  return { typeUrl, value };
+}
+
+/**
+ * The message each Any made here was packed from, by its bytes. The reference walker
+ * (kinds.ts) reads a listener's connection managers on every build and every consistency check:
+ * it gets the message back instead of decoding it again (10,000 proxyless listeners at 10,000
+ * models). Translation builds a message, packs it and never changes it afterwards.
+ */
+const packedFrom = new WeakMap<Uint8Array, object>();
+/** The types the reference walker reads (kinds.ts): remembering every Any would cost more than it saves. */
+const readBack: ReadonlySet<string> = new Set([httpConnectionManagerTypeUrl, extAuthzTypeUrl]);
+
+/**
+ * unpackAny for readers that only read: the message the Any was packed from when packAny made it
+ * (not a copy: do not change it), else decoded.
+ */
+export function readAny<U extends KnownTypeUrl>(any: Any, typeUrl: U): MessageTypes[U] {
+  if (any.typeUrl !== typeUrl) throw new Error(`readAny: expected ${typeUrl}, got ${any.typeUrl}`);
+  return (packedFrom.get(any.value) as MessageTypes[U] | undefined) ?? codecFor(typeUrl).decode(any.value);
 }
 
 /** The message inside an Any; throws (a programmer error) when it holds another type. */

@@ -7,7 +7,7 @@ import type { Cluster } from "../../../gen/envoy/envoy/config/cluster/v3/cluster
 import type { Listener } from "../../../gen/envoy/envoy/config/listener/v3/listener.js";
 import type { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
 import type { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
-import { kindTable, waitedNames } from "../resources/index.js";
+import { encodeWith, kindTable, waitedNames } from "../resources/index.js";
 import type { Named, ResourceSet } from "../translate/index.js";
 import type { XdsKind } from "./kinds.js";
 import { contentHash, makeSnapshot, type EncodedResource, type Snapshot } from "./snapshot.js";
@@ -33,7 +33,7 @@ export function encodeResourceSet(
     out[entry.kind] = items.map(({ name, resource }) => {
       const known = encoded.get(resource);
       if (known?.name === name) return known;
-      const bytes = entry.codec.encode(resource).finish();
+      const bytes = encodeWith(entry.codec, resource);
       const e = {
         name,
         bytes,

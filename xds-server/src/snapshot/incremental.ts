@@ -37,6 +37,30 @@ const emptySet = (): ResourceSet =>
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
+/**
+ * A unit's input as one string, equal exactly when the inputs' JSON is equal. Every unit's input
+ * holds the same gateway object: its JSON is made once per build rather than once per unit (at
+ * 10,000 models, 40,000 times over).
+ */
+function unitInputKeys(): (input: unknown) => string {
+  const known = new Map<unknown, string>();
+  const jsonOf = (value: unknown): string => {
+    let json = known.get(value);
+    if (json === undefined) {
+      json = JSON.stringify(value) ?? "";
+      // Only objects can be met again as the same value; a string or number is cheap anyway.
+      if (typeof value === "object" && value !== null) known.set(value, json);
+    }
+    return json;
+  };
+  return (input) => {
+    if (typeof input !== "object" || input === null) return jsonOf(input);
+    return Object.entries(input)
+      .map(([field, value]) => `${JSON.stringify(field)}:${jsonOf(value)}`)
+      .join(",");
+  };
+}
+
 export interface BuildStats {
   /** Units translated and encoded in this build. */
   built: number;
@@ -71,8 +95,9 @@ class IncrementalSnapshotBuilder implements SnapshotBuilder {
     const sets: Record<ClientGroup, ResourceSet> = { envoy: emptySet(), proxyless: emptySet() };
     const all: Encoded = { envoy: emptyKinds(), proxyless: emptyKinds() };
     const stats: BuildStats = { built: 0, reused: 0 };
+    const inputKey = unitInputKeys();
     for (const unit of translationUnits(ir)) {
-      const input = JSON.stringify(unit.input);
+      const input = inputKey(unit.input);
       let entry = this.#units.get(unit.id);
       if (entry?.input === input) stats.reused++;
       else {

@@ -277,6 +277,9 @@ function upstreamProtocolOptions(c: ClusterIR, group: ClientGroup) {
   );
 }
 
+/** The same bytes in every cluster: packed once (an Any is never changed once made). */
+const upstreamCodec = packAny(upstreamCodecTypeUrl, {});
+
 /**
  * The model and version the call was routed (and authorized) for. The node checks the body's
  * model name against it: routing reads headers only, so a body naming another model must not
@@ -303,7 +306,7 @@ function routedHeaderFilters(model: string, version: string) {
     // An upstream filter chain must end with the codec filter.
     {
       name: "envoy.filters.http.upstream_codec",
-      configType: { $case: "typedConfig" as const, typedConfig: packAny(upstreamCodecTypeUrl, {}) },
+      configType: { $case: "typedConfig" as const, typedConfig: upstreamCodec },
     },
   ];
 }

@@ -15,6 +15,9 @@ import { duration } from "./durations.js";
  * previous_hosts makes a retry prefer a node the call has not failed on yet.
  * https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/extensions/retry/host/previous_hosts/v3/previous_hosts.proto
  */
+/** The same bytes on every route: packed once (an Any is never changed once made). */
+const previousHosts = packAny(previousHostsPredicateTypeUrl, {});
+
 export function retryPolicy(retry: RetryIR, unary: boolean): RetryPolicy {
   return RetryPolicy.fromPartial({
     retryOn: retry.retryOn.join(","),
@@ -24,7 +27,7 @@ export function retryPolicy(retry: RetryIR, unary: boolean): RetryPolicy {
     retryHostPredicate: [
       {
         name: "envoy.retry_host_predicates.previous_hosts",
-        configType: { $case: "typedConfig", typedConfig: packAny(previousHostsPredicateTypeUrl, {}) },
+        configType: { $case: "typedConfig", typedConfig: previousHosts },
       },
     ],
     hostSelectionRetryMaxAttempts: retry.hostSelectionRetryMaxAttempts,
