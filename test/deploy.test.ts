@@ -2171,7 +2171,10 @@ describe("the rate limit service (compose profile ratelimit, k8s components/rate
     assert.equal(image("ratelimit"), `inferencehub/ratelimit:${ratelimitCommit}`);
     for (const name of ["redis", "ratelimit"]) assert.equal(obj(offline[name], name).pull_policy, "never");
     const script = text(join(deployDir, "offline/build-images.sh"));
-    assert.match(script, /redis_image=inferencehub\/redis:debian/);
+    assert.match(
+      script,
+      /^debian_package_image inferencehub\/redis:debian deploy\/offline\/Dockerfile\.redis /m,
+    );
     assert.match(script, /ratelimit_image="inferencehub\/ratelimit:\$ratelimit_commit"/);
     assert.match(script, /\.tools\/ratelimit\/bin\/service_cmd/);
     assert.match(script, /die "[^"]*missing: run \\`npm run setup\\` first/);
@@ -2190,8 +2193,10 @@ describe("the rate limit service (compose profile ratelimit, k8s components/rate
       assert.equal(image(name), "inferencehub/etcd:debian", name);
       assert.equal(obj(offline[name], name).pull_policy, "never");
     }
-    assert.match(script, /etcd_image=inferencehub\/etcd:debian/);
-    assert.match(script, /-f deploy\/offline\/Dockerfile\.etcd /);
+    assert.match(
+      script,
+      /^debian_package_image inferencehub\/etcd:debian deploy\/offline\/Dockerfile\.etcd /m,
+    );
     const etcdfile = text(join(deployDir, "offline/Dockerfile.etcd"));
     assert.doesNotMatch(etcdfile, /^ENTRYPOINT/m);
     assert.match(etcdfile, /apt-get install [^\n]*\betcd-server etcd-client\b/);

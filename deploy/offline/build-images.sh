@@ -120,38 +120,23 @@ else
     --label "inferencehub.recipe=$envoy_recipe" -t "$envoy_image" "$ctx"
 fi
 
-prometheus_image=inferencehub/prometheus:debian
-prometheus_recipe="$(recipe deploy/offline/Dockerfile.prometheus)"
-if have "$prometheus_image" "$prometheus_recipe"; then
-  say "$prometheus_image: present"
-else
-  say "$prometheus_image: Debian's prometheus package"
-  mkdir -p "$work/empty"
-  quiet_build -f deploy/offline/Dockerfile.prometheus --build-arg BASE_IMAGE="$base" \
-    --label "inferencehub.recipe=$prometheus_recipe" -t "$prometheus_image" "$work/empty"
-fi
-
-redis_image=inferencehub/redis:debian
-redis_recipe="$(recipe deploy/offline/Dockerfile.redis)"
-if have "$redis_image" "$redis_recipe"; then
-  say "$redis_image: present"
-else
-  say "$redis_image: Debian's redis-server package"
-  mkdir -p "$work/empty"
-  quiet_build -f deploy/offline/Dockerfile.redis --build-arg BASE_IMAGE="$base" \
-    --label "inferencehub.recipe=$redis_recipe" -t "$redis_image" "$work/empty"
-fi
-
-etcd_image=inferencehub/etcd:debian
-etcd_recipe="$(recipe deploy/offline/Dockerfile.etcd)"
-if have "$etcd_image" "$etcd_recipe"; then
-  say "$etcd_image: present"
-else
-  say "$etcd_image: Debian's etcd-server and etcd-client packages"
-  mkdir -p "$work/empty"
-  quiet_build -f deploy/offline/Dockerfile.etcd --build-arg BASE_IMAGE="$base" \
-    --label "inferencehub.recipe=$etcd_recipe" -t "$etcd_image" "$work/empty"
-fi
+# Images that are a Debian package on the base, with an empty build context.
+#   debian_package_image <image> <Dockerfile> <what>
+debian_package_image() {
+  local image=$1 dockerfile=$2 what=$3 recipe_id
+  recipe_id="$(recipe "$dockerfile")"
+  if have "$image" "$recipe_id"; then
+    say "$image: present"
+  else
+    say "$image: $what"
+    mkdir -p "$work/empty"
+    quiet_build -f "$dockerfile" --build-arg BASE_IMAGE="$base" \
+      --label "inferencehub.recipe=$recipe_id" -t "$image" "$work/empty"
+  fi
+}
+debian_package_image inferencehub/prometheus:debian deploy/offline/Dockerfile.prometheus "Debian's prometheus package"
+debian_package_image inferencehub/redis:debian deploy/offline/Dockerfile.redis "Debian's redis-server package"
+debian_package_image inferencehub/etcd:debian deploy/offline/Dockerfile.etcd "Debian's etcd-server and etcd-client packages"
 
 # The rate limit service: the binary setup built, at the version the project tests
 # (RATELIMIT_MODULE in scripts/lib/ratelimit-process.ts; setup writes it to the stamp). The tag is
