@@ -9,6 +9,8 @@ import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
 import type { RetryIR } from "../ir/index.js";
 import { packAny, previousHostsPredicateTypeUrl } from "../resources/index.js";
+import { StringMatcher } from "../../../gen/envoy/envoy/type/matcher/v3/string.js";
+import { emptyMessage, messageWith } from "./common.js";
 import { duration } from "./durations.js";
 
 /**
@@ -19,6 +21,18 @@ import { duration } from "./durations.js";
 const previousHosts = packAny(previousHostsPredicateTypeUrl, {});
 
 export function retryPolicy(retry: RetryIR, unary: boolean): RetryPolicy {
+  // A model's routes share its two policies (each model has some 10 routes with one).
+  const known = retryPolicies.get(retry);
+  if (known) return known[unary ? 1 : 0];
+  const policies: [RetryPolicy, RetryPolicy] = [makeRetryPolicy(retry, false), makeRetryPolicy(retry, true)];
+  retryPolicies.set(retry, policies);
+  return policies[unary ? 1 : 0];
+}
+
+/** By the IR's object: an IR is never changed once built. */
+const retryPolicies = new WeakMap<RetryIR, [RetryPolicy, RetryPolicy]>();
+
+function makeRetryPolicy(retry: RetryIR, unary: boolean): RetryPolicy {
   return RetryPolicy.fromPartial({
     retryOn: retry.retryOn.join(","),
     numRetries: retry.numRetries,
@@ -46,14 +60,17 @@ export function mirrorPolicy(cluster: string, percent: number): RouteAction_Requ
 }
 
 export function exactHeader(name: string, value: string): HeaderMatcher {
-  return HeaderMatcher.fromPartial({
+  return messageWith(emptyHeaderMatcher, {
     name,
     headerMatchSpecifier: {
       $case: "stringMatch",
-      stringMatch: { matchPattern: { $case: "exact", exact: value } },
+      stringMatch: messageWith(emptyStringMatcher, { matchPattern: { $case: "exact", exact: value } }),
     },
   });
 }
+
+const emptyHeaderMatcher = emptyMessage(HeaderMatcher.fromPartial({}));
+const emptyStringMatcher = emptyMessage(StringMatcher.fromPartial({}));
 
 export function presentHeader(name: string): HeaderMatcher {
   return HeaderMatcher.fromPartial({

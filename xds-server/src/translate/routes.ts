@@ -20,7 +20,10 @@
  */
 import { modelHeader, versionHeader } from "@inferencehub/contracts/headers";
 import { inferenceService, streamModelMethod, unaryModelMethods } from "@inferencehub/contracts/protocol";
-import { HeaderValueOption_HeaderAppendAction } from "../../../gen/envoy/envoy/config/core/v3/base.js";
+import {
+  HeaderValueOption,
+  HeaderValueOption_HeaderAppendAction,
+} from "../../../gen/envoy/envoy/config/core/v3/base.js";
 import { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
 import {
   Route,
@@ -39,7 +42,7 @@ import type {
   NativeAuthIR,
   VersionRouteIR,
 } from "../ir/index.js";
-import { grpcStatus } from "./common.js";
+import { emptyMessage, grpcStatus, messageWith } from "./common.js";
 import { duration } from "./durations.js";
 import {
   extAuthzPerRoute,
@@ -328,7 +331,8 @@ function envoyModelRoutes(model: ModelIR, auth: RouteAuth, policy: RoutePolicy):
   const unaryRoutes = routes(true).map((route) => ({
     ...route,
     name: `${route.name}:unary`,
-    match: RouteMatch.fromPartial({ ...route.match, pathSpecifier: modelInBodyPathSpecifier }),
+    // A complete match already: a copy with another path, not fromPartial's deep copy.
+    match: { ...(route.match ?? emptyRouteMatch), pathSpecifier: modelInBodyPathSpecifier },
     typedPerFilterConfig: { ...route.typedPerFilterConfig, ...bodyCheck },
   }));
   return [...unaryRoutes, ...routes(false)];
@@ -373,7 +377,7 @@ function weightedRoute(model: ModelIR, group: ClientGroup, unary = false): Route
 function weightedClusters(model: ModelIR): RouteAction["clusterSpecifier"] {
   const clusters = model.versions
     .filter((v) => v.weight > 0)
-    .map((v) => WeightedCluster_ClusterWeight.fromPartial({ name: v.cluster, weight: v.weight }));
+    .map((v) => messageWith(emptyClusterWeight, { name: v.cluster, weight: v.weight }));
   return { $case: "weightedClusters", weightedClusters: WeightedCluster.fromPartial({ clusters }) };
 }
 
@@ -408,40 +412,42 @@ function routeAction(
   unary = false,
 ): RouteAction {
   const timeout = duration(model.timeoutMs);
-  const action = RouteAction.fromPartial({
+  return messageWith(emptyRouteAction, {
+    clusterSpecifier: target,
     timeout,
     // Honour a client's grpc-timeout, capped at the model's timeout; grpc-js reads only this field.
     // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-field-config-route-v3-routeaction-maxstreamduration-grpc-timeout-header-max
     maxStreamDuration: { grpcTimeoutHeaderMax: timeout },
+    retryPolicy: model.retry ? retryPolicy(model.retry, unary) : undefined,
     // A hedged retry on a per-try timeout needs no retry_on condition, only retries left.
     // https://www.envoyproxy.io/docs/envoy/v1.40.0/api-v3/config/route/v3/route_components.proto#envoy-v3-api-msg-config-route-v3-hedgepolicy
-    ...(model.retry?.hedgeOnPerTryTimeout ? { hedgePolicy: { hedgeOnPerTryTimeout: true } } : {}),
+    hedgePolicy: model.retry?.hedgeOnPerTryTimeout ? hedgeOnPerTryTimeout : undefined,
+    requestMirrorPolicies:
+      mirror && model.shadow ? [mirrorPolicy(model.shadow.cluster, model.shadow.percent)] : [],
   });
-  // Complete messages already (made by fromPartial): set as they are rather than copied again.
-  action.clusterSpecifier = target;
-  if (model.retry) action.retryPolicy = retryPolicy(model.retry, unary);
-  if (mirror && model.shadow)
-    action.requestMirrorPolicies = [mirrorPolicy(model.shadow.cluster, model.shadow.percent)];
-  return action;
 }
+
+const hedgeOnPerTryTimeout = RouteAction.fromPartial({
+  hedgePolicy: { hedgeOnPerTryTimeout: true },
+}).hedgePolicy;
 
 /**
  * A route to a cluster from a match and an action that are complete messages already:
  * Route.fromPartial would deep-copy both again, and a full build makes some 40 routes a model.
  */
 function completeRoute(name: string, match: RouteMatch, action: RouteAction): Route {
-  const route = Route.fromPartial({ name });
-  route.match = match;
-  route.action = { $case: "route", route: action };
-  return route;
+  return messageWith(emptyRoute, { name, match, action: { $case: "route", route: action } });
 }
 
 /** A match on a path prefix and headers that are complete messages (exactHeader), not copied again. */
 function prefixMatch(prefix: string, headers: HeaderMatcher[]): RouteMatch {
-  const match = RouteMatch.fromPartial({ pathSpecifier: { $case: "prefix", prefix } });
-  match.headers = headers;
-  return match;
+  return messageWith(emptyRouteMatch, { pathSpecifier: { $case: "prefix", prefix }, headers });
 }
+
+const emptyRoute = emptyMessage(Route.fromPartial({}));
+const emptyRouteMatch = emptyMessage(RouteMatch.fromPartial({}));
+const emptyRouteAction = emptyMessage(RouteAction.fromPartial({}));
+const emptyClusterWeight = emptyMessage(WeightedCluster_ClusterWeight.fromPartial({}));
 
 function unknownVersionRoute(model: ModelIR): Route {
   return grpcErrorRoute(
@@ -555,19 +561,27 @@ function grpcErrorRoute(
   message: string,
   pathPrefix = "/",
 ): Route {
-  const header = (key: string, value: string) => ({
+  return messageWith(emptyRoute, {
+    name,
+    match: prefixMatch(pathPrefix, headers),
+    action: grpcErrorAction,
+    responseHeadersToAdd: [
+      grpcContentType,
+      overwrite("grpc-status", String(status)),
+      overwrite("grpc-message", message),
+    ],
+  });
+}
+
+function overwrite(key: string, value: string): HeaderValueOption {
+  return HeaderValueOption.fromPartial({
     header: { key, value },
     appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
   });
-  const route = Route.fromPartial({
-    name,
-    action: { $case: "directResponse", directResponse: { status: 200 } },
-    responseHeadersToAdd: [
-      header("content-type", "application/grpc"),
-      header("grpc-status", String(status)),
-      header("grpc-message", message),
-    ],
-  });
-  route.match = prefixMatch(pathPrefix, headers);
-  return route;
 }
+
+/** The same on every gRPC error route: made once (no message is changed once made). */
+const grpcErrorAction = Route.fromPartial({
+  action: { $case: "directResponse", directResponse: { status: 200 } },
+}).action;
+const grpcContentType = overwrite("content-type", "application/grpc");
