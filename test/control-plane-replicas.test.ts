@@ -3,7 +3,7 @@
  * bootstrap and calls running the whole time (#17):
  * - both serve the seed config at the same version with the same snapshot versions;
  * - the replica Envoy streams from is killed (-9): no call fails, Envoy resyncs to the other,
- *   and an edit made during the outage reaches it;
+ *   and an edit made during the outage reaches it; what Envoy held is not sent again;
  * - the etcd leader killed: edits still commit (after an election) and reach both replicas;
  * - two edits of one model from the same base, one per replica: one wins, the other is ABORTED
  *   with the current version;
@@ -37,7 +37,7 @@ import {
   type EnvoyProcess,
 } from "../scripts/lib/envoy-process.js";
 import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
-import { startNode, type NodeProcess } from "../scripts/lib/node-process.js";
+import { metricValue, startNode, type NodeProcess } from "../scripts/lib/node-process.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
@@ -196,6 +196,18 @@ describe("control plane replicas on etcd", { skip: required ? false : (unavailab
     const s = await survivor.waitFor(
       (st) => st.configVersion === version && holding(st),
       "envoy-ha in sync on the survivor with the edit",
+    );
+    // What Envoy held (its version_info per kind, content hashes equal on both replicas) was not
+    // sent again: only the edited route configuration went out.
+    const metrics = await survivor.metrics();
+    for (const kind of ["cluster", "listener", "endpoint"])
+      assert.equal(
+        metricValue(metrics, "inferencehub_xds_pushes_total", { kind, transport: "sotw" }),
+        0,
+        `the survivor pushed ${kind}s to a reconnected Envoy that held them`,
+      );
+    assert.ok(
+      metricValue(metrics, "inferencehub_xds_pushes_total", { kind: "route", transport: "sotw" }) > 0,
     );
     // Envoy's own record: the clusters it holds are the survivor's snapshot's.
     const dump = JSON.stringify(await envoy.configDump({ resource: "dynamic_active_clusters" }));

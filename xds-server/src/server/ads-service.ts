@@ -132,6 +132,11 @@ class AdsSession {
     return this.opts.cache.get(this.#group);
   }
 
+  /** The client group, known once the first request arrived. */
+  get group(): string {
+    return this.#group;
+  }
+
   reconcile(): void {
     const snapshot = this.snapshot();
     if (!snapshot) return;
@@ -267,6 +272,10 @@ export function createAdsService(opts: AdsServiceOptions) {
         // A stale request (a nonce other than the last sent) is ignored in SotW.
         if (!session.settle(kind, req)) return;
         session.state.setNames(kind, req.resourceNames);
+        // Envoy reconnecting with what it holds gets nothing it has. Proxyless gRPC clients are
+        // answered anyway: they may wait for a first response after a reconnect.
+        if (!req.responseNonce && session.group === "envoy")
+          session.state.resumeSotw(kind, req.versionInfo, session.snapshot());
         session.reconcile();
       });
     },

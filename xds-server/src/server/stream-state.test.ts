@@ -1,7 +1,7 @@
 /** StreamState without a network: subscription rules and push decisions, one rule per test. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { makeSnapshot } from "../snapshot/index.js";
+import { makeSnapshot, setVersion } from "../snapshot/index.js";
 import { snap } from "./testing/index.js";
 import { StreamState } from "./stream-state.js";
 
@@ -170,4 +170,31 @@ test("a route to a cluster with its address inline (no endpoints resource) is no
   s.ack("cluster");
   const [r] = s.plan(v);
   assert.equal(r?.kind, "route", "the route goes once its cluster is held, with no endpoints to wait for");
+});
+
+test("SotW reconnect: a client whose version_info is what it should hold is sent nothing; another version gets it all", () => {
+  const v = snap({ cluster: { a: "1", b: "1" }, endpoint: { a: "1", b: "1" } });
+  // The first stream: the versions the client accepted, as version_info carries them.
+  const first = new StreamState("sotw");
+  first.setNames("cluster", []);
+  first.setNames("endpoint", ["a", "b"]);
+  const sent = first.plan(v);
+  const versionOf = (kind: "cluster" | "endpoint") =>
+    setVersion(sent.find((o) => o.kind === kind)!.next.values());
+
+  const again = new StreamState("sotw");
+  again.setNames("cluster", []);
+  assert.equal(again.resumeSotw("cluster", versionOf("cluster"), v), true);
+  again.setNames("endpoint", ["a", "b"]);
+  assert.equal(again.resumeSotw("endpoint", versionOf("endpoint"), v), true);
+  assert.deepEqual(again.plan(v), [], "nothing it holds is sent again");
+  // The next change goes out as to any client that holds the last one.
+  const [changed] = again.plan(snap({ cluster: { a: "2", b: "1" }, endpoint: { a: "1", b: "1" } }));
+  assert.equal(changed?.kind, "cluster");
+
+  const stale = new StreamState("sotw");
+  stale.setNames("cluster", []);
+  assert.equal(stale.resumeSotw("cluster", "some-other-version", v), false);
+  assert.equal(stale.resumeSotw("cluster", "", v), false, "no version_info: a first connection");
+  assert.deepEqual(names(stale.plan(v)[0]!), ["a", "b"], "a client with another version gets the set");
 });

@@ -20,6 +20,7 @@ import {
   XDS_KINDS,
   isFullState,
   isUpstream,
+  setVersion,
   type Snapshot,
   type SnapshotResource,
   type XdsKind,
@@ -330,6 +331,24 @@ export class StreamState {
         state.reportedMissing.delete(n);
       }
     }
+  }
+
+  /**
+   * SotW reconnect (to this replica or another): the first request of a kind carries the
+   * version_info the client last accepted. Versions are content hashes, the same on every replica,
+   * so when it is the version of exactly what the client should hold now, it holds that: nothing
+   * is sent. Call after setNames, before plan. Returns whether the client was taken as holding it.
+   */
+  resumeSotw(kind: XdsKind, versionInfo: string, snapshot: Snapshot | undefined): boolean {
+    const state = this.kinds[kind];
+    if (!snapshot || versionInfo === "" || state.answered || state.pending) return false;
+    const desired = this.desired(kind, snapshot);
+    if (setVersion(desired.values()) !== versionInfo) return false;
+    state.acked = desired;
+    state.ackedVersion = versionInfo;
+    state.answered = true;
+    state.force.clear();
+    return true;
   }
 
   /** Delta reconnect: the versions the client already holds, so unchanged ones are not resent. */

@@ -69,8 +69,12 @@ export class EtcdConfigStore {
   #dirty = false;
   /** Reuses the models an edit did not touch: an edit checks one model, not all of them. */
   readonly #assembler = new ConfigAssembler();
-  /** The highest revision of any entry read: the config version, equal on every replica. */
+  /** The highest revision of any entry read (the watch may be ahead of the rebuild). */
   #revision = 0;
+  /** The revision the last rebuild got to: edits wait for it to reach theirs. */
+  #processed = 0;
+  /** The revision of the config serving: the config version, equal on every replica. */
+  #serving = 0;
   #config: Config | undefined;
   #lastErrors: ConfigError[] = [];
   #watcher: Watcher | undefined;
@@ -87,7 +91,7 @@ export class EtcdConfigStore {
   }
 
   get version(): string {
-    return String(this.#revision);
+    return String(this.#serving);
   }
 
   get current(): Config | undefined {
@@ -215,8 +219,11 @@ export class EtcdConfigStore {
 
   #rebuild(): void {
     if (this.#dirty) this.#apply(this.#parse(this.#entries));
+    // Unchanged entries (the version key alone) serve at the new revision too, unless refused.
+    else if (this.#lastErrors.length === 0) this.#serving = this.#revision;
+    this.#processed = this.#revision;
     this.#waiters = this.#waiters.filter((w) => {
-      if (w.revision > this.#revision) return true;
+      if (w.revision > this.#processed) return true;
       w.resolve();
       return false;
     });
@@ -240,6 +247,7 @@ export class EtcdConfigStore {
     } else {
       this.#lastErrors = [];
       this.#config = result.config;
+      this.#serving = this.#revision;
       this.options.onConfig(result.config, this.version);
     }
   }
@@ -262,7 +270,7 @@ export class EtcdConfigStore {
 
   /** Resolves when the watch has brought `rev` (or after `timeoutMs`). */
   #waitForRevision(rev: number, timeoutMs: number): Promise<void> {
-    if (this.#revision >= rev) return Promise.resolve();
+    if (this.#processed >= rev) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       this.#waiters.push({ revision: rev, resolve: () => (clearTimeout(timer), resolve()) });
@@ -270,7 +278,7 @@ export class EtcdConfigStore {
   }
 
   #waitForChange(timeoutMs: number): Promise<void> {
-    return this.#waitForRevision(this.#revision + 1, timeoutMs);
+    return this.#waitForRevision(this.#processed + 1, timeoutMs);
   }
 
   async edit(request: ConfigEditRequest): Promise<ConfigEditResult> {
@@ -295,7 +303,7 @@ export class EtcdConfigStore {
           : `${list === "models" ? "model" : "node"} '${name}' changed at revision ${modRevision}, after it`;
       throw new GatewayError(
         status.ABORTED,
-        `conflict: this edit was based on config version ${base}, but ${why}; the config is now at ${Math.max(this.#revision, modRevision)}: read it again and retry`,
+        `conflict: this edit was based on config version ${base}, but ${why}; the config is now at ${Math.max(this.#serving, modRevision)}: read it again and retry`,
       );
     }
     const text = stringify({ [list]: kv ? [JSON.parse(kv.value.toString())] : [] });
