@@ -198,3 +198,28 @@ test("SotW reconnect: a client whose version_info is what it should hold is sent
   assert.equal(stale.resumeSotw("cluster", "", v), false, "no version_info: a first connection");
   assert.deepEqual(names(stale.plan(v)[0]!), ["a", "b"], "a client with another version gets the set");
 });
+
+test("SotW reconnect: when the clusters changed meanwhile, the endpoints are sent too, even at the version the client holds", () => {
+  const v1 = snap({ cluster: { a: "1" }, endpoint: { a: "1" } });
+  const first = new StreamState("sotw");
+  first.setNames("cluster", []);
+  first.setNames("endpoint", ["a"]);
+  const held = first.plan(v1);
+  const versionOf = (kind: "cluster" | "endpoint") =>
+    setVersion(held.find((o) => o.kind === kind)!.next.values());
+  // Another replica, a change later: the cluster differs, its endpoints do not.
+  const v2 = snap({ cluster: { a: "2" }, endpoint: { a: "1" } });
+  const again = new StreamState("sotw");
+  again.setNames("cluster", []);
+  assert.equal(again.resumeSotw("cluster", versionOf("cluster"), v2), false);
+  again.setNames("endpoint", ["a"]);
+  assert.equal(
+    again.resumeSotw("endpoint", versionOf("endpoint"), v2),
+    false,
+    "or the changed cluster stays warming",
+  );
+  assert.deepEqual(
+    again.plan(v2).map((o) => o.kind),
+    ["cluster", "endpoint"],
+  );
+});

@@ -93,6 +93,8 @@ export function newKindState(kind: XdsKind): KindState {
 
 export class StreamState {
   readonly kinds: Record<XdsKind, KindState>;
+  /** SotW kinds the client was found to hold in full when it reconnected (resumeSotw). */
+  readonly #resumed = new Set<XdsKind>();
 
   constructor(readonly transport: Transport) {
     this.kinds = Object.fromEntries(XDS_KINDS.map((k) => [k, newKindState(k)])) as Record<XdsKind, KindState>;
@@ -342,12 +344,17 @@ export class StreamState {
   resumeSotw(kind: XdsKind, versionInfo: string, snapshot: Snapshot | undefined): boolean {
     const state = this.kinds[kind];
     if (!snapshot || versionInfo === "" || state.answered || state.pending) return false;
+    // A kind pushed before this one that is being sent (its version differed) may need this one
+    // again: a changed cluster warms until its endpoints come, so they are sent too.
+    const before = XDS_KINDS.slice(0, XDS_KINDS.indexOf(kind));
+    if (before.some((k) => this.kinds[k].requested && !this.#resumed.has(k))) return false;
     const desired = this.desired(kind, snapshot);
     if (setVersion(desired.values()) !== versionInfo) return false;
     state.acked = desired;
     state.ackedVersion = versionInfo;
     state.answered = true;
     state.force.clear();
+    this.#resumed.add(kind);
     return true;
   }
 
