@@ -93,6 +93,18 @@ test("a slow version is rolled back on p99", async () => {
   assert.match((result as { reason: string }).reason, /p99 900\.0 ms > 200 ms/);
 });
 
+test("a step that gets too few calls to be judged rolls back rather than going on", async () => {
+  const { api, edits } = fakeApi(base());
+  const idle = async (): Promise<ClusterSample> => ({ total: 3, failures: 0, p99Ms: 10 });
+  const result = await rollout(options, deps(api, idle));
+  assert.equal(result.outcome, "rolled-back");
+  assert.match((result as { reason: string }).reason, /0 calls on 2 in 3 s, fewer than --min-calls 10/);
+  assert.deepEqual(edits, [
+    { "1": 90, "2": 10 },
+    { "1": 100, "2": 0 },
+  ]);
+});
+
 test("interrupted, it stops at a consistent, stated weight", async () => {
   const { api, edits } = fakeApi(base());
   const result = await rollout(

@@ -19,7 +19,10 @@ export interface RolloutOptions {
   maxErrorRate: number;
   /** Roll back when the new version's p99 exceeds this (ms); undefined: latency not checked. */
   maxP99Ms: number | undefined;
-  /** A step with fewer calls than this on the new version cannot be judged: it waits longer, up to 3 intervals. */
+  /**
+   * A step with fewer calls than this on the new version cannot be judged: it waits longer, up to
+   * 3 intervals, then rolls back (a gate without its data holds, never passes).
+   */
   minCalls: number;
 }
 
@@ -109,12 +112,15 @@ export async function rollout(opts: RolloutOptions, deps: RolloutDeps): Promise<
     log(
       `  ${calls} calls on ${opts.to}, error rate ${(errorRate * 100).toFixed(2)}%, p99 ${after.p99Ms?.toFixed(1) ?? "n/a"} ms`,
     );
+    // A step that cannot be judged does not pass: without the calls, nothing says the version works.
     const reason =
-      calls >= opts.minCalls && errorRate > opts.maxErrorRate
-        ? `error rate ${(errorRate * 100).toFixed(2)}% > ${(opts.maxErrorRate * 100).toFixed(2)}%`
-        : opts.maxP99Ms !== undefined && after.p99Ms !== undefined && after.p99Ms > opts.maxP99Ms
-          ? `p99 ${after.p99Ms.toFixed(1)} ms > ${opts.maxP99Ms} ms`
-          : undefined;
+      calls < opts.minCalls
+        ? `${calls} calls on ${opts.to} in ${(3 * opts.intervalMs) / 1000} s, fewer than --min-calls ${opts.minCalls}: too little traffic to judge the step`
+        : errorRate > opts.maxErrorRate
+          ? `error rate ${(errorRate * 100).toFixed(2)}% > ${(opts.maxErrorRate * 100).toFixed(2)}%`
+          : opts.maxP99Ms !== undefined && after.p99Ms !== undefined && after.p99Ms > opts.maxP99Ms
+            ? `p99 ${after.p99Ms.toFixed(1)} ms > ${opts.maxP99Ms} ms`
+            : undefined;
     if (reason) {
       log(`rolling back: ${reason}; weights back to ${fmt(original)}`);
       await setWeights(original);
