@@ -61,6 +61,11 @@ function unitInputKeys(): (input: unknown) => string {
   };
 }
 
+/** push(...items) without spreading: called 800,000 times a build at 10,000 models, mostly with one item. */
+function append<T>(to: T[], items: readonly T[]): void {
+  for (const item of items) to.push(item);
+}
+
 export interface BuildStats {
   /** Units translated and encoded in this build. */
   built: number;
@@ -116,9 +121,9 @@ class IncrementalSnapshotBuilder implements SnapshotBuilder {
       }
       units.set(unit.id, entry);
       for (const group of groups) {
-        for (const kind of XDS_KINDS) all[group][kind].push(...entry.encoded[group][kind]);
+        for (const kind of XDS_KINDS) append(all[group][kind], entry.encoded[group][kind]);
         for (const field of resourceKinds)
-          (sets[group][field] as Named<unknown>[]).push(...entry.resources[group][field]);
+          append(sets[group][field] as Named<unknown>[], entry.resources[group][field]);
       }
     }
     // Units gone from the IR (a removed model or cluster) are dropped with the rest of the old map.
