@@ -132,6 +132,15 @@ class AdsSession {
     return this.opts.cache.get(this.#group);
   }
 
+  /**
+   * The names a client asked for, as the snapshot's own strings where it has them: a stream keeps
+   * thousands of names (every cluster's endpoints), and each client would otherwise hold a copy.
+   */
+  interned(kind: XdsKind, names: readonly string[]): string[] {
+    const held = this.snapshot()?.resources[kind];
+    return held ? names.map((n) => held.get(n)?.name ?? n) : [...names];
+  }
+
   /** The client group, known once the first request arrived. */
   get group(): string {
     return this.#group;
@@ -271,7 +280,7 @@ export function createAdsService(opts: AdsServiceOptions) {
         if (!kind) return;
         // A stale request (a nonce other than the last sent) is ignored in SotW.
         if (!session.settle(kind, req)) return;
-        session.state.setNames(kind, req.resourceNames);
+        session.state.setNames(kind, session.interned(kind, req.resourceNames));
         // Envoy reconnecting with what it holds gets nothing it has. Proxyless gRPC clients are
         // answered anyway: they may wait for a first response after a reconnect.
         if (!req.responseNonce && session.group === "envoy")
@@ -289,7 +298,11 @@ export function createAdsService(opts: AdsServiceOptions) {
         }
         session.settle(kind, req);
         // Subscription changes apply even when the nonce is stale.
-        session.state.subscribe(kind, req.resourceNamesSubscribe, req.resourceNamesUnsubscribe);
+        session.state.subscribe(
+          kind,
+          session.interned(kind, req.resourceNamesSubscribe),
+          req.resourceNamesUnsubscribe,
+        );
         session.reconcile();
       });
     },
