@@ -1,5 +1,5 @@
 /**
- * The config in etcd (etcd-layout.ts), shared by every control plane replica: read once in full,
+ * The config in etcd (the layout: @inferencehub/contracts/etcd-config), shared by every control plane replica: read once in full,
  * then followed by a watch, so an edit anywhere (this replica, another, `hubctl apply`) re-parses
  * the entries it touched and reaches every replica within one watch event. Each replica builds
  * the same snapshots from the same entries: their versions are content hashes, so an Envoy that
@@ -108,9 +108,12 @@ export class EtcdConfigStore {
    * config serves; while etcd cannot be reached or holds no valid config, it waits and says why.
    */
   async start(): Promise<void> {
+    let synced = false;
     for (let attempt = 1; !this.#closed; attempt++) {
       try {
-        await this.#sync();
+        // Once read, the watch brings what comes next: no need to read everything again.
+        if (!synced) await this.#sync();
+        synced = true;
         if (this.#config) return;
         if (attempt === 1 || attempt % 10 === 0)
           this.options.log.warn(
@@ -148,7 +151,8 @@ export class EtcdConfigStore {
       range = await this.#client.getAll().prefix(this.layout.configPrefix).exec();
     }
     this.#entries = new Map(range.kvs.map((kv) => [kv.key.toString(), entryOf(kv)]));
-    this.#revision = Math.max(0, ...[...this.#entries.values()].map((e) => e.modRevision));
+    // Never backwards: a resync after a delete finds no entry at the delete's revision.
+    this.#revision = Math.max(this.#revision, ...[...this.#entries.values()].map((e) => e.modRevision));
     this.#dirty = true;
     this.#rebuild();
     const watcher = await this.#client
