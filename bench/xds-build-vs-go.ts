@@ -14,12 +14,12 @@
  *   BENCH_MODELS=1000,10000 BENCH_RUNS=4 npx tsx bench/xds-build-vs-go.ts
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSnapshots } from "../xds-server/src/runner/index.js";
-import { XDS_KINDS } from "../xds-server/src/snapshot/index.js";
+import { TYPE_URLS, XDS_KINDS } from "../xds-server/src/snapshot/index.js";
 import {
   bytes,
   fakeNodes,
@@ -77,6 +77,39 @@ function ourSizes(config: Size["config"]): Map<string, string> {
   return cells;
 }
 
+/**
+ * How many of the resources the two build are equal as messages at a small size, per group and
+ * kind: ours, encoded, go to the Go program, which decodes each and compares its protojson text
+ * (Any values unpacked) with its own resource of that name. Bytes differ (see main.go).
+ */
+function sameMessages(bin: string, dir: string, models: number): string[][] {
+  const config = parseOrThrow(modelsYaml({ models, nodes: fakeNodes(2), scaleWeights: [90, 10] }));
+  const ours: Record<string, Record<string, Record<string, string>>> = {};
+  for (const [group, snap] of Object.entries(buildSnapshots(config))) {
+    const byType: Record<string, Record<string, string>> = (ours[group] = {});
+    for (const kind of XDS_KINDS)
+      byType[TYPE_URLS[kind]] = Object.fromEntries(
+        [...snap.resources[kind].values()].map((r) => [r.name, Buffer.from(r.any.value).toString("base64")]),
+      );
+  }
+  const file = join(dir, "ours.json");
+  writeFileSync(file, JSON.stringify(ours));
+  const result = JSON.parse(
+    execFileSync(bin, ["-models", String(models), "-compare", file], {
+      encoding: "utf8",
+      maxBuffer: 16 << 20,
+    }),
+  ) as Record<string, { equal: number; of: number; ours: number; differ: string[] }>;
+  return Object.entries(result)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, r]) => [
+      key,
+      `${r.equal} of ${r.of}`,
+      String(r.ours),
+      r.differ.slice(0, 3).join(", ") + (r.differ.length > 3 ? ", ..." : ""),
+    ]);
+}
+
 function main(): void {
   const tmp = mkdtempSync(join(tmpdir(), "xds-build-vs-go-"));
   try {
@@ -103,6 +136,9 @@ function main(): void {
       .trim()
       .split("\n")
       .join(", ");
+
+    const checkModels = 100;
+    const identical = sameMessages(bin, tmp, checkModels);
 
     const all: Size[] = sizes.map((models) => ({
       models,
@@ -197,6 +233,11 @@ function main(): void {
           n === undefined ? "none" : `${n} / ${bytes(goLast.bytes?.[goKey] ?? NaN)}`,
         ];
       }),
+    );
+    printTable(
+      `The same resources? At ${checkModels} models, go-control-plane's resources equal to ours as messages (protojson, Any unpacked)`,
+      ["group and kind", "equal / go-control-plane's", "ours", "differ (first 3)"],
+      identical,
     );
     for (const [g, c] of Object.entries(goLast.consistent))
       if (c !== "ok") console.log(`\n${g}: Consistent(): ${c}`);

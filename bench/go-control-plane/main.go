@@ -20,6 +20,11 @@
 //     the same walk either way.
 //
 // Usage: go run . -models 10000 -runs 4 -warmup 1   (one JSON line per timed run on stdout)
+//
+// With -compare FILE (written by bench/xds-build-vs-go.ts) it says which of xds-server's resources
+// equal these as messages. Not as bytes: Go's marshaller writes a oneof field after the other
+// fields, ts-proto in field-number order, so equal messages encode to different bytes (and sha256
+// versions); the comparison is of protojson text, Any values unpacked.
 package main
 
 import (
@@ -49,6 +54,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -472,11 +478,55 @@ func run(n int, sizes bool) result {
 	return r
 }
 
+// compare reads xds-server's resources for n models and compares each, as protojson text (which
+// unpacks Any values), with the one built here of the same name.
+func compare(path string, n int) map[string]any {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	var theirs map[string]map[string]map[string][]byte
+	if err := json.Unmarshal(data, &theirs); err != nil {
+		panic(err)
+	}
+	envoy, proxyless := build(models(n))
+	out := map[string]any{}
+	for group, res := range map[string]resources{"envoy": envoy, "proxyless": proxyless} {
+		for typeURL, items := range res {
+			equal, differ := 0, []string{}
+			for _, it := range items {
+				name := cache.GetResourceName(it)
+				mine, err1 := protojson.Marshal(it)
+				other := it.ProtoReflect().New().Interface()
+				err2 := proto.Unmarshal(theirs[group][typeURL][name], other)
+				text, err3 := protojson.Marshal(other)
+				if err1 == nil && err2 == nil && err3 == nil && string(mine) == string(text) {
+					equal++
+				} else {
+					differ = append(differ, name)
+				}
+			}
+			out[group+" "+typeURL[len("type.googleapis.com/envoy.config."):]] = map[string]any{
+				"equal": equal, "of": len(items), "ours": len(theirs[group][typeURL]), "differ": differ,
+			}
+		}
+	}
+	return out
+}
+
 func main() {
 	n := flag.Int("models", 10000, "models, `scale` included, 3 versions each")
 	runs := flag.Int("runs", 4, "timed runs")
 	warmup := flag.Int("warmup", 1, "untimed runs first")
+	compareWith := flag.String("compare", "", "a JSON file of xds-server's encoded resources (group → type URL → name → base64): "+
+		"print how many equal ours as messages, and exit")
 	flag.Parse()
+	if *compareWith != "" {
+		if err := json.NewEncoder(os.Stdout).Encode(compare(*compareWith, *n)); err != nil {
+			panic(err)
+		}
+		return
+	}
 	for i := 0; i < *warmup; i++ {
 		run(*n, false)
 	}
