@@ -200,6 +200,8 @@ export async function writeConfig(
       .value(JSON.stringify({ apply: { puts: puts.length, deletes: deletes.length } }));
   if (ops.length === 0)
     return { revision: revision(range.header.revision), puts: 0, deletes: 0, chunked: false };
+  // etcd3 builds every transaction from a comparison: this one always holds.
+  const unconditional = () => client.if(layout.versionKey, "Mod", ">", -1);
   if (ops.length < maxOpsPerTxn) {
     const txn = await client
       .if(layout.versionKey, "Mod", "==", revision(versionKv?.mod_revision))
@@ -221,13 +223,12 @@ export async function writeConfig(
   }
   let last = 0;
   for (let i = 0; i < ops.length; i += maxOpsPerTxn) {
-    const txn = await client
-      .if(layout.versionKey, "Mod", ">", -1)
+    const txn = await unconditional()
       .then(...ops.slice(i, i + maxOpsPerTxn))
       .commit();
     last = revision(txn.header.revision);
   }
-  const end = await client.if(layout.versionKey, "Mod", ">", -1).then(marker()).commit();
+  const end = await unconditional().then(marker()).commit();
   last = revision(end.header.revision);
   return { revision: last, puts: puts.length, deletes: deletes.length, chunked: true };
 }

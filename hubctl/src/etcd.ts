@@ -78,7 +78,8 @@ export function etcdCommands(json: () => boolean): Command[] {
       const client = etcdClient(endpointsOf(o.etcd));
       try {
         const { raw, errors, revision } = await readConfig(client, etcdLayout(o.etcdPrefix));
-        const problems = errors.length > 0 ? errors : ((r) => (r.ok ? [] : r.errors))(parseConfigValue(raw));
+        const checked = errors.length > 0 ? undefined : parseConfigValue(raw);
+        const problems = checked === undefined ? errors : checked.ok ? [] : checked.errors;
         if (problems.length > 0)
           console.error(
             `hubctl: warning: the config in etcd is not valid as it stands:\n${formatErrors(problems)}`,

@@ -400,8 +400,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   );
 
   const status = (): ControlPlaneStatus => ({
-    configStore: { kind: config instanceof ConfigFile ? "file" : "etcd", location: config.location },
-    ...(config instanceof ConfigFile ? { configFile: config.path } : {}),
+    configStore: { kind: config.kind, location: config.location },
+    ...(config.kind === "file" ? { configFile: config.location } : {}),
     configVersion: config.version,
     refusedEdit: config.lastErrors.map((e) => ({ path: e.path, message: e.message, line: e.line })),
     snapshots: Object.fromEntries(cache.groups().map((g) => [g, cache.get(g)?.version ?? ""])),

@@ -74,7 +74,7 @@ test("issue #10 finding 4: an edit is one transaction: a load asked for meanwhil
   assert.equal((await load).status, "unchanged", "the load ran after the edit and read what it wrote");
   assert.deepEqual(applied, [100, 77]);
   assert.equal(await readFile(path, "utf8"), text(77));
-  assert.equal(file.hash, result.hash);
+  assert.equal(file.version, result.hash);
 });
 
 test("issue #10 finding 4: a refused or failed edit leaves the file and what serves as they were", async () => {
@@ -91,7 +91,7 @@ test("issue #10 finding 4: a refused or failed edit leaves the file and what ser
   });
   await writeFile(path, text(100));
   await file.load();
-  const hash = file.hash;
+  const hash = file.version;
 
   await assert.rejects(
     file.transact(() => {
@@ -106,7 +106,7 @@ test("issue #10 finding 4: a refused or failed edit leaves the file and what ser
   );
   fail = false;
   assert.equal(await readFile(path, "utf8"), text(100), "the file is put back");
-  assert.equal(file.hash, hash);
+  assert.equal(file.version, hash);
   assert.equal(file.current?.models[0]?.versions[0]?.weight, 100);
   assert.equal((await file.load()).status, "unchanged");
 

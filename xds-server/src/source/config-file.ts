@@ -66,10 +66,7 @@ export class ConfigFile {
     this.path = resolve(options.path);
   }
 
-  /** The hash of the file content now serving. */
-  get hash(): string {
-    return this.#hash;
-  }
+  readonly kind = "file";
 
   /** The config version: the hash of the file content now serving. */
   get version(): string {

@@ -60,6 +60,7 @@ export interface EtcdStoreOptions {
 type Parsed = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
 export class EtcdConfigStore {
+  readonly kind = "etcd";
   readonly location: string;
   readonly layout: EtcdLayout;
   readonly #client: Etcd3;

@@ -15,6 +15,7 @@ export type { EtcdStoreOptions } from "./etcd-store.js";
 
 /** A config store as the runner uses it: read and serving once opened, then followed. */
 export interface ConfigStore extends AdminConfigStore {
+  readonly kind: "file" | "etcd";
   /** Why what is stored is not serving (a refused edit); empty when it is. */
   readonly lastErrors: readonly ConfigError[];
   close(): Promise<void> | void;
