@@ -14,13 +14,16 @@ import type {
   ModelInferResponse,
   ModelStatistics,
   ModelStreamInferResponse,
+  RepositoryModelLoadRequest,
 } from "../../gen/inference/inference/grpc_service.js";
+import { capacityHeaders } from "./capacity-headers.js";
 import { boundDetails } from "./client-text.js";
 import { invalidArgument } from "./errors.js";
 import type { InferContext, InferenceCore } from "./infer.js";
 import { checkRoutedModel, routedVersion } from "./infer-core.js";
 import { unaryWrapper, type Handler } from "./grpc-unary.js";
 import { modelConfig } from "./model-config.js";
+import { versionPolicyOf } from "./load-parameters.js";
 import { checkModelName, type ModelRepository } from "./model-repository.js";
 import { repositoryGuard } from "./repository-auth.js";
 import type { ModelStatisticsStore } from "./statistics.js";
@@ -171,14 +174,16 @@ export function createInferenceService(options: InferenceServiceOptions): GRPCIn
           : [repository.get(name, wanted).version];
       return { modelStats: versions.map((v) => statistics.report(name, v)) };
     }),
-    repositoryIndex: repositoryUnary("RepositoryIndex", async (call) => ({
-      models: repository.index((call.request as { ready: boolean }).ready),
-    })),
+    repositoryIndex: repositoryUnary("RepositoryIndex", async (call) => {
+      const models = repository.index((call.request as { ready: boolean }).ready, unloading);
+      call.sendMetadata(capacityHeaders(repository.capacity()));
+      return { models };
+    }),
     repositoryModelLoad: repositoryUnary("RepositoryModelLoad", async (call) => {
-      const model = (call.request as { modelName: string }).modelName;
+      const { modelName: model, parameters } = call.request as RepositoryModelLoadRequest;
       checkModelName(model);
       checkRoutedModel(call, model);
-      await repository.load(model);
+      await repository.load(model, versionPolicyOf(parameters ?? {}));
       return {};
     }),
     repositoryModelUnload: repositoryUnary("RepositoryModelUnload", async (call) => {

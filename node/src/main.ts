@@ -23,6 +23,8 @@ const { values } = parseArgs({
     "http-request-timeout-ms": { type: "string", default: "30000" },
     "max-concurrent": { type: "string", default: "4" },
     "max-queue": { type: "string", default: "64" },
+    // Model versions loaded at once; 0 is no limit.
+    "max-models": { type: "string", default: process.env.NODE_MAX_MODELS ?? "0" },
     "max-message-bytes": { type: "string", default: String(64 * 1024 * 1024) },
     "infer-delay-ms": { type: "string", default: "0" },
     "version-from": { type: "string", default: "header" },
@@ -88,6 +90,7 @@ const node = await startInferenceNode({
   httpRequestTimeoutMs: int("http-request-timeout-ms"),
   maxConcurrent: int("max-concurrent"),
   maxQueue: int("max-queue"),
+  maxModels: int("max-models"),
   maxMessageBytes: int("max-message-bytes"),
   inferDelayMs: int("infer-delay-ms"),
   versionFrom: versionFrom(),

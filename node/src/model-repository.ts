@@ -12,6 +12,7 @@ import { GatewayError } from "@inferencehub/contracts/errors";
 import { kservTypeOf, type KservDatatype } from "./datatypes.js";
 import { clip, listText } from "./client-text.js";
 import { invalidArgument, notFound } from "./errors.js";
+import type { VersionPolicy } from "./load-parameters.js";
 
 /** A model name: a DNS label, the same rule as the gateway's config (and so a safe directory name). */
 export const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -40,13 +41,28 @@ export interface LoadedVersion {
   outputs: TensorSpec[];
 }
 
-export type ModelState = "READY" | "UNAVAILABLE";
+/**
+ * Triton's model states, as RepositoryIndex reports them per version: READY serves; LOADING is
+ * being loaded (not yet served); UNLOADING still serves while its unload waits out the drain
+ * delay; UNAVAILABLE is not loaded, and its reason says why ("unloaded", a load error, a refusal).
+ */
+export type ModelState = "READY" | "LOADING" | "UNLOADING" | "UNAVAILABLE";
 
 export interface IndexEntry {
   name: string;
   version: string;
   state: ModelState;
   reason: string;
+}
+
+/** What the node holds against its limit, for a reconciler choosing where a version fits. */
+export interface Capacity {
+  /** Model versions loaded or being loaded: what --max-models counts. */
+  models: number;
+  /** --max-models; undefined: no limit. */
+  maxModels: number | undefined;
+  /** The process's resident memory, onnxruntime's sessions included. */
+  memoryBytes: number;
 }
 
 interface ModelConfig {
@@ -77,6 +93,8 @@ export interface ModelRepositoryOptions {
   only?: readonly string[];
   /** onnxruntime execution providers, in order of preference (e.g. ["cuda", "cpu"]). */
   executionProviders?: readonly string[];
+  /** At most this many model versions loaded at once (0 or absent: no limit). */
+  maxModels?: number;
 }
 
 export class ModelRepository {
@@ -85,6 +103,10 @@ export class ModelRepository {
   readonly #failures = new Map<string, string>();
   readonly #inUse = new Map<LoadedVersion, number>();
   readonly #retired = new Set<LoadedVersion>();
+  /** Versions being loaded now, per model (LOADING unless an older session of theirs serves). */
+  readonly #loading = new Map<string, Set<string>>();
+  /** The last load or unload of each model, so that the next waits for it. */
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(readonly options: ModelRepositoryOptions) {}
 
@@ -119,11 +141,20 @@ export class ModelRepository {
     for (const model of wanted) await this.load(model);
   }
 
-  /** Loads (or reloads) every version of a model from disk; the old sessions serve until the new ones are ready. */
-  async load(model: string): Promise<void> {
+  /**
+   * Loads (or reloads) a model's versions from disk: all of them, or those the policy names. The
+   * set loaded afterwards is exactly those (as in Triton, a reload drops versions it does not
+   * name); the old sessions serve until the new ones are ready. Loads and unloads of one model
+   * run one at a time.
+   */
+  async load(model: string, policy: VersionPolicy = { kind: "all" }): Promise<void> {
     checkModelName(model);
-    const versions = this.#versionsOnDisk(model);
-    if (versions.length === 0) {
+    await this.#serially(model, () => this.#load(model, policy));
+  }
+
+  async #load(model: string, policy: VersionPolicy): Promise<void> {
+    const onDisk = this.#versionsOnDisk(model);
+    if (onDisk.length === 0) {
       // Where the node looked is for its operator (the log), not for the caller.
       this.options.log.warn(
         { model, looked: join(resolve(this.options.root), model, "<version>", "model.onnx") },
@@ -131,37 +162,28 @@ export class ModelRepository {
       );
       throw notFound(`model '${model}' has no versions in this node's model repository`);
     }
+    const versions = this.#chosen(model, onDisk, policy);
+    // Checked and reserved with no await in between, so that concurrent loads of other models
+    // cannot both pass the check.
+    this.#checkCapacity(model, versions);
+    const loading = new Set(versions);
+    this.#loading.set(model, loading);
     const next = new Map<string, LoadedVersion>();
-    for (const version of versions) {
-      const path = join(this.options.root, model, version, "model.onnx");
-      const started = performance.now();
-      try {
-        const session = await InferenceSession.create(path, {
-          executionProviders: [...(this.options.executionProviders ?? ["cpu"])],
-        });
-        next.set(version, {
-          model,
-          version,
-          session,
-          inputs: specs(session.inputMetadata, `${model}/${version}`),
-          outputs: specs(session.outputMetadata, `${model}/${version}`),
-        });
-        this.#failures.delete(`${model}/${version}`);
-        this.options.log.info(
-          { model, version, ms: Math.round(performance.now() - started) },
-          "model version loaded",
-        );
-      } catch (err) {
-        // RepositoryIndex shows the reason: onnxruntime's messages name the file, so paths go.
-        const reason = this.#withoutPaths(err instanceof Error ? err.message : String(err));
-        this.#failures.set(`${model}/${version}`, reason);
-        this.options.log.error({ model, version, err }, "model version failed to load");
+    try {
+      for (const version of versions) {
+        const loaded = await this.#loadVersion(model, version);
+        if (loaded) next.set(version, loaded);
+        loading.delete(version);
       }
+    } finally {
+      this.#loading.delete(model);
     }
     if (next.size === 0) {
       throw new GatewayError(
         status.INTERNAL,
-        `model '${model}': no version could be loaded; see the node's log`,
+        versions.length === 1
+          ? `model '${model}' version '${versions[0]}' could not be loaded: ${this.#failures.get(`${model}/${versions[0]}`) ?? "see the node's log"}`
+          : `model '${model}': no version could be loaded; see RepositoryIndex or the node's log`,
       );
     }
     this.#configs.set(model, this.#readConfig(model));
@@ -170,16 +192,105 @@ export class ModelRepository {
     await this.#release(previous);
   }
 
+  /** The versions a policy names, all of them on disk (else NOT_FOUND saying which are). */
+  #chosen(model: string, onDisk: string[], policy: VersionPolicy): string[] {
+    if (policy.kind === "all") return onDisk;
+    if (policy.kind === "latest") return onDisk.slice(-policy.count);
+    const missing = policy.versions.filter((v) => !onDisk.includes(v));
+    if (missing.length > 0) {
+      throw notFound(
+        `model '${model}' has no version ${listText(missing)} in this node's model repository (it has ${listText(onDisk)})`,
+      );
+    }
+    return [...policy.versions].sort(byVersion);
+  }
+
+  /** RESOURCE_EXHAUSTED when the versions would take the node past --max-models; a reload counts in place of the old. */
+  #checkCapacity(model: string, versions: string[]): void {
+    const max = this.options.maxModels;
+    if (!max) return;
+    const others = this.#versionsTaken(model);
+    if (others + versions.length <= max) return;
+    const reason = `node full: ${others} of ${max} model versions taken by other models (--max-models ${max})`;
+    for (const v of versions) {
+      if (!this.#loaded.get(model)?.has(v)) this.#failures.set(`${model}/${v}`, reason);
+    }
+    this.options.log.warn({ model, versions, others, maxModels: max }, "load refused: node full");
+    throw new GatewayError(
+      status.RESOURCE_EXHAUSTED,
+      `model '${model}' needs ${versions.length} model version(s) but ${reason}; unload a model first`,
+    );
+  }
+
+  /** Model versions loaded or being loaded, leaving out one model's (whose reload replaces them). */
+  #versionsTaken(except?: string): number {
+    let n = 0;
+    for (const [m, versions] of this.#loaded) if (m !== except) n += versions.size;
+    for (const [m, versions] of this.#loading) {
+      if (m === except) continue;
+      for (const v of versions) if (!this.#loaded.get(m)?.has(v)) n++;
+    }
+    return n;
+  }
+
+  /** One version's session, or undefined with the failure recorded for RepositoryIndex. */
+  async #loadVersion(model: string, version: string): Promise<LoadedVersion | undefined> {
+    const path = join(this.options.root, model, version, "model.onnx");
+    const started = performance.now();
+    try {
+      const session = await InferenceSession.create(path, {
+        executionProviders: [...(this.options.executionProviders ?? ["cpu"])],
+      });
+      const loaded = {
+        model,
+        version,
+        session,
+        inputs: specs(session.inputMetadata, `${model}/${version}`),
+        outputs: specs(session.outputMetadata, `${model}/${version}`),
+      };
+      this.#failures.delete(`${model}/${version}`);
+      this.options.log.info(
+        { model, version, ms: Math.round(performance.now() - started) },
+        "model version loaded",
+      );
+      return loaded;
+    } catch (err) {
+      // RepositoryIndex shows the reason: onnxruntime's messages name the file, so paths go.
+      const reason = this.#withoutPaths(err instanceof Error ? err.message : String(err));
+      this.#failures.set(`${model}/${version}`, reason);
+      this.options.log.error({ model, version, err }, "model version failed to load");
+      return undefined;
+    }
+  }
+
   async unload(model: string): Promise<void> {
-    const previous = this.#loaded.get(model);
-    if (!previous) throw notFound(`model '${clip(model)}' is not loaded`);
-    this.#loaded.delete(model);
-    await this.#release(previous);
-    this.options.log.info({ model }, "model unloaded");
+    await this.#serially(model, async () => {
+      const previous = this.#loaded.get(model);
+      if (!previous) throw notFound(`model '${clip(model)}' is not loaded`);
+      this.#loaded.delete(model);
+      for (const v of previous.keys()) this.#failures.delete(`${model}/${v}`);
+      await this.#release(previous);
+      this.options.log.info({ model }, "model unloaded");
+    });
   }
 
   async unloadAll(): Promise<void> {
     for (const model of [...this.#loaded.keys()]) await this.unload(model);
+  }
+
+  /** Runs one load or unload of a model after the ones already queued for it, whatever their outcome. */
+  #serially<T>(model: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#queues.get(model) ?? Promise.resolve();
+    const run = before.then(work, work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(model, settled);
+    void settled.then(() => {
+      if (this.#queues.get(model) === settled) this.#queues.delete(model);
+    });
+    return run;
   }
 
   /** A message with the server's paths taken out, and bounded: it goes to clients. */
@@ -255,20 +366,44 @@ export class ModelRepository {
     }
   }
 
-  index(readyOnly: boolean): IndexEntry[] {
+  /**
+   * Every version on disk (and any loaded one no longer there), with its state; `unloading` names
+   * the models whose unload is waiting out its drain delay. readyOnly: READY ones only.
+   */
+  index(readyOnly: boolean, unloading: ReadonlySet<string> = new Set()): IndexEntry[] {
     const entries: IndexEntry[] = [];
-    for (const model of this.onDisk()) {
-      for (const version of this.#versionsOnDisk(model)) {
-        const ready = this.#loaded.get(model)?.has(version) ?? false;
-        if (readyOnly && !ready) continue;
-        entries.push({
-          name: model,
-          version,
-          state: ready ? "READY" : "UNAVAILABLE",
-          reason: ready ? "" : (this.#failures.get(`${model}/${version}`) ?? "unloaded"),
-        });
+    const models = new Set([...this.onDisk(), ...this.#loaded.keys(), ...this.#loading.keys()]);
+    for (const model of [...models].sort()) {
+      const loaded = this.#loaded.get(model);
+      const loading = this.#loading.get(model);
+      const versions = new Set([
+        ...this.#versionsOnDisk(model),
+        ...(loaded?.keys() ?? []),
+        ...(loading ?? []),
+      ]);
+      for (const version of [...versions].sort(byVersion)) {
+        const entry = ((): IndexEntry => {
+          const at = (state: ModelState, reason = ""): IndexEntry => ({
+            name: model,
+            version,
+            state,
+            reason,
+          });
+          if (loaded?.has(version)) return at(unloading.has(model) ? "UNLOADING" : "READY");
+          if (loading?.has(version)) return at("LOADING");
+          return at("UNAVAILABLE", this.#failures.get(`${model}/${version}`) ?? "unloaded");
+        })();
+        if (!readyOnly || entry.state === "READY") entries.push(entry);
       }
     }
     return entries;
+  }
+
+  capacity(): Capacity {
+    return {
+      models: this.#versionsTaken(),
+      maxModels: this.options.maxModels || undefined,
+      memoryBytes: process.memoryUsage().rss,
+    };
   }
 }

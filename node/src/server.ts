@@ -35,6 +35,11 @@ export interface InferenceNodeOptions {
   log: Logger;
   maxConcurrent?: number;
   maxQueue?: number;
+  /**
+   * At most this many model versions loaded at once (0 or absent: no limit); a load beyond it is
+   * RESOURCE_EXHAUSTED, and RepositoryIndex reports the count and the limit in its headers.
+   */
+  maxModels?: number;
   /** Largest request accepted; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
   maxMessageBytes?: number;
   /** Serves /metrics on this port when set (0 picks a free port). */
@@ -119,6 +124,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     log,
     ...(options.models ? { only: options.models } : {}),
     ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
+    ...(options.maxModels ? { maxModels: options.maxModels } : {}),
   });
   await repository.loadAll();
   const limiter = new Limiter({
