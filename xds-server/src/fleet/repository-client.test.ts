@@ -13,8 +13,8 @@ import {
 } from "@grpc/grpc-js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
 import { freeSlots, parseCapacity } from "./capacity.js";
+import { RepositoryError } from "./repository-error.js";
 import {
-  RepositoryError,
   createRepositoryClient,
   normalizeState,
   versionsParameter,
@@ -73,6 +73,12 @@ describe("against a server over a socket", () => {
       modelReady: (call, cb) => {
         const { version } = call.request as { version: string };
         if (version === "9") cb({ code: status.NOT_FOUND, details: "Model scale with version 9 not found" });
+        else if (version === "8")
+          cb({
+            code: status.UNKNOWN,
+            details:
+              "Unexpected <class 'mlserver.errors.ModelNotFound'>: Model scale with version 8 not found",
+          });
         else if (version === "boom") cb({ code: status.INTERNAL, details: "boom" });
         else cb(null, { ready: true });
       },
@@ -128,9 +134,10 @@ describe("against a server over a socket", () => {
     });
   });
 
-  test("modelReady: NOT_FOUND is false, other failures throw", async () => {
+  test("modelReady: NOT_FOUND (and MLServer's UNKNOWN ModelNotFound) is false, other failures throw", async () => {
     assert.equal(await client.modelReady(node, "scale", "2"), true);
     assert.equal(await client.modelReady(node, "scale", "9"), false);
+    assert.equal(await client.modelReady(node, "scale", "8"), false, "MLServer 1.7.1's answer");
     await assert.rejects(client.modelReady(node, "scale", "boom"), { code: status.INTERNAL });
   });
 

@@ -27,9 +27,6 @@ import {
 import { parseCapacity, type NodeCapacity } from "./capacity.js";
 import { RepositoryError } from "./repository-error.js";
 
-export { RepositoryError } from "./repository-error.js";
-export type { NodeCapacity } from "./capacity.js";
-
 /** A node as the client reaches it. */
 export interface RepositoryNode {
   /** Names the node in errors and logs. */
@@ -89,8 +86,9 @@ export interface RepositoryClient {
   /** Unloads every version of a model (the API has no per-version unload). */
   unload(node: RepositoryNode, model: string, options?: CallOptions): Promise<void>;
   /**
-   * Whether the server serves that version now. NOT_FOUND reads as false (MLServer answers a
-   * version it does not hold with NOT_FOUND, the reference node with false); other failures throw.
+   * Whether the server serves that version now. "Not found" reads as false: the reference node
+   * answers false, other servers NOT_FOUND, MLServer 1.7.1 UNKNOWN naming its ModelNotFound. Other
+   * failures throw.
    */
   modelReady(node: RepositoryNode, model: string, version: string, options?: CallOptions): Promise<boolean>;
   /** Closes every channel; calls already made still settle. */
@@ -115,6 +113,13 @@ export function versionsParameter(versions: readonly string[]): {
   const list = versions.map((v) => (/^(0|[1-9]\d{0,14})$/.test(v) ? Number(v) : v));
   const stringParam = JSON.stringify({ version_policy: { specific: { versions: list } } });
   return { config: { parameterChoice: { $case: "stringParam", stringParam } } };
+}
+
+/** A ModelReady failure that only says the server holds no such version. */
+function notServed(err: RepositoryError): boolean {
+  if (err.code === grpcStatus.NOT_FOUND) return true;
+  // MLServer 1.7.1 lets its ModelNotFound escape ModelReady's error mapping as UNKNOWN.
+  return err.code === grpcStatus.UNKNOWN && /\bModelNotFound\b/.test(err.details);
 }
 
 type Invoke<Res> = (
@@ -250,7 +255,7 @@ export function createRepositoryClient(options: RepositoryClientOptions = {}): R
         );
         return res.ready;
       } catch (err) {
-        if (err instanceof RepositoryError && err.code === grpcStatus.NOT_FOUND) return false;
+        if (err instanceof RepositoryError && notServed(err)) return false;
         throw err;
       }
     },
