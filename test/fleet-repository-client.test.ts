@@ -14,9 +14,12 @@
  * installs it), unless INFERENCEHUB_REQUIRE_MLSERVER is set: then it fails.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import {
@@ -32,9 +35,11 @@ import {
   type MlserverProcess,
 } from "../scripts/lib/mlserver-process.js";
 import { startNode, type NodeProcess } from "../scripts/lib/node-process.js";
-import { modelsDir } from "../scripts/lib/paths.js";
+import { modelsDir, toolsDir } from "../scripts/lib/paths.js";
 
 const TOKEN = "fleet-test-operator-token";
+const tritonPython = join(toolsDir, "tritonclient-venv", "bin", "python");
+const run = promisify(execFile);
 
 const isRepositoryError = (code: status, pattern: RegExp) => (err: unknown) => {
   assert.ok(err instanceof RepositoryError, String(err));
@@ -183,6 +188,34 @@ describe("repository client against a reference node", () => {
       JSON.stringify(after),
     );
   });
+
+  test(
+    "the stock tritonclient reads the same index and loads one version with a config override",
+    {
+      skip: existsSync(tritonPython) ? false : `no ${tritonPython} (scripts/setup.sh installs it)`,
+    },
+    async () => {
+      // Triton's own client, as an operator's existing tooling would call the node.
+      const script = [
+        "import json, sys",
+        "import tritonclient.grpc as g",
+        "c = g.InferenceServerClient(sys.argv[1])",
+        "h = {'x-inferencehub-repository-token': sys.argv[2]}",
+        "c.load_model('mlp', headers=h, config=json.dumps({'version_policy': {'specific': {'versions': [1]}}}))",
+        "index = c.get_model_repository_index(headers=h, as_json=True)",
+        "print(json.dumps({'index': index, 'ready': c.is_model_ready('mlp', '1')}))",
+      ].join("\n");
+      const { stdout } = await run(tritonPython, ["-c", script, node.address, TOKEN]);
+      const out = JSON.parse(stdout) as { index: { models: Array<Record<string, string>> }; ready: boolean };
+      assert.equal(out.ready, true);
+      const mlp = out.index.models.find((m) => m.name === "mlp");
+      assert.deepEqual(mlp, { name: "mlp", version: "1", state: "READY" });
+      const broken = out.index.models.find((m) => m.name === "broken");
+      assert.equal(broken?.state, "UNAVAILABLE");
+      assert.ok(broken?.reason, "the reason reaches a stock client");
+      await client.unload(node, "mlp");
+    },
+  );
 
   test("without the operator token: PERMISSION_DENIED, saying so", async () => {
     await assert.rejects(
