@@ -34,7 +34,7 @@ import {
   startMlserver,
   type MlserverProcess,
 } from "../scripts/lib/mlserver-process.js";
-import { startNode, type NodeProcess } from "../scripts/lib/node-process.js";
+import { metricValue, startNode, type NodeProcess } from "../scripts/lib/node-process.js";
 import { modelsDir, toolsDir } from "../scripts/lib/paths.js";
 
 const TOKEN = "fleet-test-operator-token";
@@ -107,6 +107,10 @@ describe("repository client against a reference node", () => {
     assert.equal(index.capacity?.models, 1);
     assert.equal(index.capacity?.maxModels, 3);
     assert.ok((index.capacity?.memoryBytes ?? 0) > 10_000_000, JSON.stringify(index.capacity));
+    // The same figures on /metrics, for dashboards.
+    const metrics = await proc.metrics();
+    assert.equal(metricValue(metrics, "inferencehub_node_model_versions"), 1);
+    assert.equal(metricValue(metrics, "inferencehub_node_model_versions_max"), 3);
     const ready = await client.index(node, { readyOnly: true });
     assert.deepEqual(byKey(ready.versions), { "mlp/1": "READY" });
   });

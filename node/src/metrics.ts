@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Capacity } from "./model-repository.js";
 
 export interface NodeMetrics {
   registry: Registry;
@@ -56,4 +57,27 @@ export function createNodeMetrics(node: string): NodeMetrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The repository's capacity as gauges read at scrape time (the same figures as RepositoryIndex's
+ * headers), so a dashboard sees a node filling up without calling the repository API.
+ */
+export function registerCapacityMetrics(registry: Registry, capacity: () => Capacity): void {
+  new Gauge({
+    name: "inferencehub_node_model_versions",
+    help: "Model versions loaded or being loaded (what --max-models counts)",
+    registers: [registry],
+    collect() {
+      this.set(capacity().models);
+    },
+  });
+  new Gauge({
+    name: "inferencehub_node_model_versions_max",
+    help: "The node's --max-models (0: no limit)",
+    registers: [registry],
+    collect() {
+      this.set(capacity().maxModels ?? 0);
+    },
+  });
 }

@@ -18,7 +18,7 @@ import { createInferenceService } from "./grpc-service.js";
 import { createHealthService } from "./health-service.js";
 import { createInferenceCore } from "./infer-core.js";
 import { Limiter } from "./limiter.js";
-import { createNodeMetrics, type NodeMetrics } from "./metrics.js";
+import { createNodeMetrics, registerCapacityMetrics, type NodeMetrics } from "./metrics.js";
 import { ModelRepository } from "./model-repository.js";
 import { startRestServer, type RestServer } from "./rest/server.js";
 import { ModelStatisticsStore } from "./statistics.js";
@@ -132,6 +132,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     maxQueue: options.maxQueue ?? 64,
   });
   const metrics = createNodeMetrics(options.name);
+  registerCapacityMetrics(metrics.registry, () => repository.capacity());
   const statistics = new ModelStatisticsStore();
   let draining = false;
   /** Models reporting not ready while their unload waits out the drain delay. */
