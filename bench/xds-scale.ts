@@ -14,13 +14,28 @@
  * confirms the count. Baseline in the same run: the same changes with no client connected
  * (parse, build, publish: what every change costs before any push).
  *
+ * BENCH_RUNTIME=tsx,js runs it all twice, the control plane on tsx (as the project runs it) then
+ * as compiled JavaScript (bench/lib/xds-runtime.ts), and compares their memory: what tsx costs.
+ * BENCH_XDS_ENV adds environment variables to the control plane's (process-level knobs).
+ *
  *   npx tsx bench/xds-scale.ts
  *   BENCH_CLIENTS=50 BENCH_ENVOYS=2 BENCH_FLIPS=5 npx tsx bench/xds-scale.ts
+ *   BENCH_RUNTIME=tsx,js npx tsx bench/xds-scale.ts
+ *   BENCH_RUNTIME=js BENCH_XDS_ENV="MALLOC_ARENA_MAX=2" npx tsx bench/xds-scale.ts
  */
 import { renderBootstrap, startEnvoy, type EnvoyProcess } from "../scripts/lib/envoy-process.js";
 import { metricValue } from "../scripts/lib/node-process.js";
-import { startXdsServer, type XdsProcess, type XdsStatus } from "../scripts/lib/xds-process.js";
+import type { XdsProcess, XdsStatus } from "../scripts/lib/xds-process.js";
 import { envoyLike, type EnvoyLikeClient, type Transport } from "./lib/ads-client.js";
+import {
+  compileXdsServer,
+  memoryProbe,
+  startXdsServerAs,
+  usedMemory,
+  type CompiledXdsServer,
+  type MemoryUsage,
+  type Runtime,
+} from "./lib/xds-runtime.js";
 import {
   bytes,
   fakeNodes,
@@ -45,6 +60,18 @@ const MODELS = Number(process.env.BENCH_MODELS ?? 1000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
 const ENVOYS = Math.min(Number(process.env.BENCH_ENVOYS ?? 4), CLIENTS);
 const FLIPS = Number(process.env.BENCH_FLIPS ?? 3);
+/** tsx (as the project runs it), js (compiled: what tsx costs), or both in turn: "tsx,js". */
+const RUNTIMES = (process.env.BENCH_RUNTIME ?? "tsx").split(",").map((r): Runtime => {
+  if (r === "tsx" || r === "js") return r;
+  throw new Error(`BENCH_RUNTIME: '${r}' is neither tsx nor js`);
+});
+/** Extra environment for the control plane, e.g. "MALLOC_ARENA_MAX=2 NODE_OPTIONS=--max-semi-space-size=4". */
+const XDS_ENV_TEXT = process.env.BENCH_XDS_ENV ?? "";
+const XDS_ENV = Object.fromEntries(
+  XDS_ENV_TEXT.split(/\s+/)
+    .filter((kv) => kv.includes("="))
+    .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+);
 const BATCH = 10;
 /** After the last client has the change: time for the control plane to process the last ACKs. */
 const TAIL_MS = 300;
@@ -191,7 +218,38 @@ async function bareFlip(
   return { cpuMs: processCpuMs(pid) - cpu0, wallMs };
 }
 
-async function main(): Promise<void> {
+/** What the runtimes are compared on. */
+interface MemoryResult {
+  rest0: Memory;
+  rest1: Memory;
+  peakRss: number;
+}
+
+/** At rest: /proc's RSS as found, then process.memoryUsage() after a full collection. */
+interface Memory extends MemoryUsage {
+  rssBeforeGc: number;
+  peakRss: number;
+  cpuRate: number;
+}
+
+async function memoryOf(xds: XdsProcess, cpuWindowMs: number): Promise<Memory> {
+  const pid = xds.process.pid!;
+  const rate = await cpuRate(pid, cpuWindowMs);
+  const { rss: rssBeforeGc, peakRss } = processMemory(pid);
+  return { ...(await usedMemory(xds)), rssBeforeGc, peakRss, cpuRate: rate };
+}
+
+/** Waits until the control plane is idle (the first builds and their garbage done), at most 60 s. */
+async function settle(pid: number): Promise<void> {
+  const deadline = now() + 60_000;
+  while ((await cpuRate(pid, 1000)) > 30 && now() < deadline);
+}
+
+async function runScale(
+  runtime: Runtime,
+  compiled: CompiledXdsServer | undefined,
+  probeOptions: string,
+): Promise<MemoryResult> {
   const text = (scaleWeights: [number, number]) =>
     modelsYaml({ models: MODELS, nodes: fakeNodes(2), scaleWeights, probeInterval: "1h" });
   const texts: [string, string] = [text([100, 0]), text([0, 100])];
@@ -199,14 +257,18 @@ async function main(): Promise<void> {
   /** The other weights than those on disk. */
   const nextText = () => texts[(next = (next + 1) % 2) as 0 | 1];
   const file = await tempConfig(texts[0]);
-  const xds = await startXdsServer({ configPath: file.path });
+  progress(`control plane on ${runtime === "js" ? "compiled JavaScript (node)" : "tsx"}`);
+  const xds = await startXdsServerAs(runtime, {
+    configPath: file.path,
+    env: { ...XDS_ENV, NODE_OPTIONS: [XDS_ENV.NODE_OPTIONS ?? "", probeOptions].join(" ").trim() },
+    ...(compiled ? { compiled } : {}),
+  });
   const pid = xds.process.pid!;
   const envoys: { envoy: EnvoyProcess; transport: Transport }[] = [];
   const synthetic: EnvoyLikeClient[] = [];
   try {
-    await sleep(2000);
-    const rest0 = { ...processMemory(pid), cpuRate: await cpuRate(pid, 3000) };
-    const heap0 = metricValue(await xds.metrics(), "nodejs_heap_size_used_bytes");
+    await settle(pid);
+    const rest0 = await memoryOf(xds, 3000);
 
     progress(`no client: ${FLIPS} weight changes (baseline)`);
     const bare: { cpuMs: number; wallMs: number }[] = [];
@@ -254,9 +316,8 @@ async function main(): Promise<void> {
     const status = await waitAllSynced(xds, CLIENTS);
     const connected = status.clients.length;
 
-    await sleep(3000);
-    const rest1 = { ...processMemory(pid), cpuRate: await cpuRate(pid, 5000) };
-    const heap1 = metricValue(await xds.metrics(), "nodejs_heap_size_used_bytes");
+    await settle(pid);
+    const rest1 = await memoryOf(xds, 5000);
 
     progress(`${CLIENTS} clients: ${FLIPS} weight changes`);
     const flips: FlipResult[] = [];
@@ -270,37 +331,46 @@ async function main(): Promise<void> {
     const envoyRss = envoys.map((e) => processMemory(e.envoy.pid).rss);
     const errors = synthetic.filter((c) => c.error).length;
 
-    console.log(`\nControl plane at ${MODELS} models × 3 versions; ${machineLine()}`);
+    console.log(
+      `\nControl plane on ${runtime === "js" ? "compiled JavaScript (node, esbuild bundle)" : "tsx"}` +
+        `${XDS_ENV_TEXT ? ` with ${XDS_ENV_TEXT}` : ""}, ${MODELS} models × 3 versions; ${machineLine()}`,
+    );
     console.log(
       `${connected} ADS clients connected: ${ENVOYS} real Envoys (--concurrency 1) and ${CLIENTS - ENVOYS} synthetic, ` +
         `alternating SotW and delta; ${nacks} NACKs, ${errors} synthetic stream errors. Prober interval 1 h (idle).`,
     );
     printTable(
       "Memory and CPU at rest (control plane process)",
-      ["state", "RSS", "JS heap used", "CPU at rest (ms per s)", "peak RSS so far"],
       [
-        [
-          "config loaded, no client",
-          bytes(rest0.rss),
-          bytes(heap0),
-          ms(rest0.cpuRate, 2),
-          bytes(rest0.peakRss),
-        ],
-        [
-          `${CLIENTS} clients synced`,
-          bytes(rest1.rss),
-          bytes(heap1),
-          ms(rest1.cpuRate, 2),
-          bytes(rest1.peakRss),
-        ],
-        [
-          "per client (difference / clients)",
-          bytes((rest1.rss - rest0.rss) / CLIENTS),
-          bytes((heap1 - heap0) / CLIENTS),
-          "",
-          "",
-        ],
+        "state",
+        "RSS",
+        "RSS after a full GC",
+        "JS heap used (of heap total)",
+        "external (of it ArrayBuffers)",
+        "CPU at rest (ms per s)",
+        "peak RSS so far",
       ],
+      [["config loaded, no client", rest0] as const, [`${CLIENTS} clients synced`, rest1] as const]
+        .map(([state, r]) => [
+          state,
+          bytes(r.rssBeforeGc),
+          bytes(r.rss),
+          `${bytes(r.heapUsed)} (${bytes(r.heapTotal)})`,
+          `${bytes(r.external)} (${bytes(r.arrayBuffers)})`,
+          ms(r.cpuRate, 2),
+          bytes(r.peakRss),
+        ])
+        .concat([
+          [
+            "per client (difference / clients)",
+            bytes((rest1.rssBeforeGc - rest0.rssBeforeGc) / CLIENTS),
+            bytes((rest1.rss - rest0.rss) / CLIENTS),
+            `${bytes((rest1.heapUsed - rest0.heapUsed) / CLIENTS)} (${bytes((rest1.heapTotal - rest0.heapTotal) / CLIENTS)})`,
+            `${bytes((rest1.external - rest0.external) / CLIENTS)} (${bytes((rest1.arrayBuffers - rest0.arrayBuffers) / CLIENTS)})`,
+            "",
+            "",
+          ],
+        ]),
     );
     console.log(
       `\nBringing ${CLIENTS} clients up to date from nothing (Envoys one by one, synthetic in batches of ${BATCH}): ` +
@@ -373,11 +443,47 @@ async function main(): Promise<void> {
       `\nEach real Envoy's RSS: ${envoyRss.map(bytes).join(", ")}. This process (the ${CLIENTS - ENVOYS} synthetic ` +
         `clients) used ${ms(median(flips.map((f) => f.clientsCpuMs)), 0)} ms CPU per change (median), on the same 2 cores.`,
     );
+    return { rest0, rest1, peakRss: Math.max(rest1.peakRss, ...flips.map((f) => f.peakRss)) };
   } finally {
     for (const c of synthetic) c.close();
     await Promise.all(envoys.map((e) => e.envoy.stop()));
     await xds.stop();
     await file.remove();
+  }
+}
+
+async function main(): Promise<void> {
+  const compiled = RUNTIMES.includes("js") ? await compileXdsServer() : undefined;
+  const probe = await memoryProbe();
+  try {
+    const results: [Runtime, MemoryResult][] = [];
+    for (const runtime of RUNTIMES)
+      results.push([runtime, await runScale(runtime, compiled, probe.nodeOptions)]);
+    if (results.length < 2) return;
+    const [[base, a], [other, b]] = results as [[Runtime, MemoryResult], [Runtime, MemoryResult]];
+    const row = (what: string, f: (r: MemoryResult) => number) => [
+      what,
+      bytes(f(a)),
+      bytes(f(b)),
+      ratio(f(b), f(a)),
+    ];
+    printTable(
+      `The same run on ${base} and on ${other} (control plane RSS; ratio ${other} / ${base})`,
+      ["state", base, other, "ratio"],
+      [
+        row("config loaded, no client", (r) => r.rest0.rssBeforeGc),
+        row(`${CLIENTS} clients synced`, (r) => r.rest1.rssBeforeGc),
+        row("per client", (r) => (r.rest1.rssBeforeGc - r.rest0.rssBeforeGc) / CLIENTS),
+        row("peak RSS", (r) => r.peakRss),
+        row("RSS after a full GC, no client", (r) => r.rest0.rss),
+        row(`RSS after a full GC, ${CLIENTS} clients`, (r) => r.rest1.rss),
+        row("JS heap used, no client", (r) => r.rest0.heapUsed),
+        row(`JS heap used, ${CLIENTS} clients`, (r) => r.rest1.heapUsed),
+      ],
+    );
+  } finally {
+    await compiled?.remove();
+    await probe.remove();
   }
 }
 
