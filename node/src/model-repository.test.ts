@@ -149,6 +149,14 @@ test("--max-models: a load past the limit is RESOURCE_EXHAUSTED, its versions sa
       /needs 1 model version\(s\) but node full: 3 of 3 .*--max-models 3.*unload a model first/,
     ),
   );
+  const tooMany = fleetRepository(2);
+  await assert.rejects(
+    tooMany.load("scale"),
+    isCode(
+      status.RESOURCE_EXHAUSTED,
+      /needs 3 .* more versions than the node takes \(--max-models 2\); name fewer/,
+    ),
+  );
   const mlp = repo.index(false).find((e) => e.name === "mlp");
   assert.equal(mlp?.state, "UNAVAILABLE");
   assert.match(mlp?.reason ?? "", /^node full/);

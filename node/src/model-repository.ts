@@ -211,14 +211,19 @@ export class ModelRepository {
     if (!max) return;
     const others = this.#versionsTaken(model);
     if (others + versions.length <= max) return;
-    const reason = `node full: ${others} of ${max} model versions taken by other models (--max-models ${max})`;
+    const reason =
+      versions.length > max
+        ? `more versions than the node takes (--max-models ${max})`
+        : `node full: ${others} of ${max} model versions taken by other models (--max-models ${max})`;
     for (const v of versions) {
       if (!this.#loaded.get(model)?.has(v)) this.#failures.set(`${model}/${v}`, reason);
     }
     this.options.log.warn({ model, versions, others, maxModels: max }, "load refused: node full");
     throw new GatewayError(
       status.RESOURCE_EXHAUSTED,
-      `model '${model}' needs ${versions.length} model version(s) but ${reason}; unload a model first`,
+      `model '${model}' needs ${versions.length} model version(s) but ${reason}; ${
+        versions.length > max ? "name fewer in config.version_policy" : "unload a model first"
+      }`,
     );
   }
 
@@ -241,13 +246,20 @@ export class ModelRepository {
       const session = await InferenceSession.create(path, {
         executionProviders: [...(this.options.executionProviders ?? ["cpu"])],
       });
-      const loaded = {
-        model,
-        version,
-        session,
-        inputs: specs(session.inputMetadata, `${model}/${version}`),
-        outputs: specs(session.outputMetadata, `${model}/${version}`),
-      };
+      let loaded: LoadedVersion;
+      try {
+        loaded = {
+          model,
+          version,
+          session,
+          inputs: specs(session.inputMetadata, `${model}/${version}`),
+          outputs: specs(session.outputMetadata, `${model}/${version}`),
+        };
+      } catch (err) {
+        // A graph the protocol cannot serve: its session would otherwise stay in memory.
+        await session.release().catch(() => undefined);
+        throw err;
+      }
       this.#failures.delete(`${model}/${version}`);
       this.options.log.info(
         { model, version, ms: Math.round(performance.now() - started) },
