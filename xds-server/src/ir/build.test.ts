@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { stringify } from "yaml";
 import { formatErrors, parseConfig } from "@inferencehub/contracts/config";
 import type { Config } from "@inferencehub/contracts/config";
-import { buildIR, shareOut, unknownHealth } from "./build.js";
+import { buildIR, createIRMemo, shareOut, unknownHealth } from "./build.js";
 import type { HealthView } from "./types.js";
 
 function config(yaml: string): Config {
@@ -322,4 +322,56 @@ models:
     [100, 0],
   );
   assert.equal(down.ready, true);
+});
+
+test("the memo: equal to a build without it, and an unchanged model keeps its IR objects", () => {
+  const memo = createIRMemo();
+  const gpu2Down: HealthView = (node) => (node === "gpu-2" ? "UNHEALTHY" : "HEALTHY");
+  const withModels = (models: Config["models"]): Config => ({ ...pools, models });
+  const [zeta, alpha] = pools.models as [Config["models"][number], Config["models"][number]];
+  const reweighted = {
+    ...alpha,
+    versions: alpha.versions.map((v) => ({ ...v, weight: v.version === "1" ? 100 : 0 })),
+  };
+  const steps: { what: string; config: Config; health: HealthView; rebuilt: string[] }[] = [
+    { what: "first build", config: pools, health: unknownHealth, rebuilt: ["alpha", "zeta"] },
+    { what: "nothing changed", config: withModels([zeta, alpha]), health: unknownHealth, rebuilt: [] },
+    {
+      what: "one model edited",
+      config: withModels([zeta, reweighted]),
+      health: unknownHealth,
+      rebuilt: ["alpha"],
+    },
+    // gpu-2 serves alpha only; zeta's node (cpu-1) reads HEALTHY now instead of UNKNOWN.
+    {
+      what: "health changed",
+      config: withModels([zeta, reweighted]),
+      health: gpu2Down,
+      rebuilt: ["alpha", "zeta"],
+    },
+    { what: "same health again", config: withModels([zeta, reweighted]), health: gpu2Down, rebuilt: [] },
+    {
+      what: "the nodes changed: every model again",
+      config: { ...withModels([zeta, reweighted]), nodes: [...pools.nodes] },
+      health: gpu2Down,
+      rebuilt: ["alpha", "zeta"],
+    },
+  ];
+  let last = buildIR(pools, unknownHealth, { memo: createIRMemo() });
+  for (const step of steps) {
+    const ir = buildIR(step.config, step.health, { memo });
+    assert.deepEqual(
+      ir,
+      buildIR(step.config, step.health),
+      `${step.what}: equal to a build without the memo`,
+    );
+    const rebuilt = ir.models.filter((m) => !last.models.includes(m)).map((m) => m.name);
+    assert.deepEqual(rebuilt, step.rebuilt, `${step.what}: models rebuilt`);
+    const keptClusters = ir.clusters.filter((c) => last.clusters.includes(c)).map((c) => c.model);
+    assert.ok(
+      keptClusters.every((model) => !step.rebuilt.includes(model)),
+      `${step.what}: a rebuilt model's clusters are new`,
+    );
+    last = ir;
+  }
 });

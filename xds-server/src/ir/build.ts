@@ -52,6 +52,34 @@ export interface BuildIROptions {
   extAuthz?: GatewayIR["extAuthz"];
   /** What the files the auth section names hold (source/auth-files.ts); none read = none usable. */
   authFiles?: AuthFiles;
+  /**
+   * The memo of earlier builds (createIRMemo): a model whose config object and health are those of
+   * the last build keeps its IR objects. The result is equal either way.
+   */
+  memo?: IRMemo;
+}
+
+/** One model's part of the IR. */
+interface ModelPart {
+  ir: ModelIR;
+  servable: boolean;
+  clusters: ClusterIR[];
+}
+
+/**
+ * What a build made of each model, for the next build: an edit of one model (the etcd store keeps
+ * the others' config objects, contracts' ConfigAssembler) or a health change of one node rebuilds
+ * the models it touches only, and the unchanged models' IR objects stay the same objects, which
+ * the snapshot builder recognises without comparing their JSON (snapshot/incremental.ts).
+ */
+export interface IRMemo {
+  /** What every model's part reads besides the model: equal by identity, or the memo is cleared. */
+  context: readonly unknown[];
+  models: Map<ModelConfig, { health: string; part: ModelPart }>;
+}
+
+export function createIRMemo(): IRMemo {
+  return { context: [], models: new Map() };
 }
 
 /** The parts of the auth section's files that Envoy may be given: never a hash, never a private key. */
@@ -76,10 +104,26 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
       : undefined;
   const clusterContext = { nodes, pools: config.pools, health };
   const up = versionUp(nodes, health);
-  const built = models.map((model) => {
+  const partOf = (model: ModelConfig): ModelPart => {
     const m = buildModel(model, nodes, up);
-    return native && config.auth ? { ...m, ir: { ...m.ir, access: modelAccess(model, config.auth) } } : m;
-  });
+    return {
+      ...(native && config.auth ? { ...m, ir: { ...m.ir, access: modelAccess(model, config.auth) } } : m),
+      clusters: model.versions.flatMap((version) => {
+        const grpc = buildCluster(model, version, clusterContext, "grpc");
+        const rest = buildCluster(model, version, clusterContext, "rest");
+        return rest.endpoints.length > 0 ? [grpc, rest] : [grpc];
+      }),
+    };
+  };
+  const built = options.memo
+    ? memoized(
+        options.memo,
+        [config.nodes, config.pools, config.auth, native !== undefined],
+        models,
+        health,
+        partOf,
+      )
+    : models.map(partOf);
   return {
     listener: buildListener(config),
     ...(extAuthz ? { extAuthz: { ...extAuthz, service: { ...extAuthz.service } } } : {}),
@@ -99,16 +143,45 @@ export function buildIR(config: Config, health: HealthView, options: BuildIROpti
     ready: built.every((m) => m.servable),
     models: built.map((m) => m.ir),
     clusters: sortBy(
-      models.flatMap((model) =>
-        model.versions.flatMap((version) => {
-          const grpc = buildCluster(model, version, clusterContext, "grpc");
-          const rest = buildCluster(model, version, clusterContext, "rest");
-          return rest.endpoints.length > 0 ? [grpc, rest] : [grpc];
-        }),
-      ),
+      built.flatMap((m) => m.clusters),
       (c) => c.name,
     ),
   };
+}
+
+/**
+ * Each model's part from the memo when its config object, its nodes' health and the context are
+ * those of the last build; built otherwise. The memo then holds this build's parts only.
+ */
+function memoized(
+  memo: IRMemo,
+  context: readonly unknown[],
+  models: readonly ModelConfig[],
+  health: HealthView,
+  partOf: (model: ModelConfig) => ModelPart,
+): ModelPart[] {
+  const sameContext =
+    memo.context.length === context.length && memo.context.every((c, i) => c === context[i]);
+  const last = sameContext ? memo.models : new Map<ModelConfig, { health: string; part: ModelPart }>();
+  const next = new Map<ModelConfig, { health: string; part: ModelPart }>();
+  const parts = models.map((model) => {
+    const seen = healthOf(model, health);
+    const kept = last.get(model);
+    const part = kept?.health === seen ? kept.part : partOf(model);
+    next.set(model, { health: seen, part });
+    return part;
+  });
+  memo.context = context;
+  memo.models = next;
+  return parts;
+}
+
+/** Every status a model's part reads: each version's nodes', in order. */
+function healthOf(model: ModelConfig, health: HealthView): string {
+  let seen = "";
+  for (const version of model.versions)
+    for (const node of version.nodes) seen += `${health(node, model.name, version.version)},`;
+  return seen;
 }
 
 function buildListener(config: Config): ListenerIR {

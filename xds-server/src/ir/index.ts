@@ -1,5 +1,5 @@
-export { buildIR, noAuthFiles, unknownHealth } from "./build.js";
-export type { AuthFiles, BuildIROptions } from "./build.js";
+export { buildIR, createIRMemo, noAuthFiles, unknownHealth } from "./build.js";
+export type { AuthFiles, BuildIROptions, IRMemo } from "./build.js";
 export {
   clusterName,
   clusterSeparator,

@@ -69,8 +69,14 @@ export interface KindSpec<K extends string, S extends string, U extends KnownTyp
   references: readonly ReferenceSpec<MessageTypes[U]>[];
   /** When set, a resource of this kind that nothing names is a problem, said so. */
   orphan?: string;
-  /** Checks across the resources of this kind (not references), e.g. keys Envoy wants unique. */
-  check?(items: readonly { name: string; resource: MessageTypes[U] }[]): { name: string; message: string }[];
+  /** A key Envoy wants unique among the resources of this kind (a scope's), and the problem said of the second. */
+  uniqueKey?: UniqueKeySpec<MessageTypes[U]>;
+}
+
+export interface UniqueKeySpec<T> {
+  of(resource: T): string;
+  /** Said of a resource whose key another one (`owner`) has already. */
+  taken(owner: string): string;
 }
 
 export type KindEntry<K extends string, S extends string, U extends KnownTypeUrl> = KindSpec<K, S, U> & {
@@ -200,16 +206,9 @@ export const RESOURCE_KINDS = [
       },
     ],
     // Envoy rejects a scope update in which two scopes have the same key.
-    check: (scopes) => {
-      const owners = new Map<string, string>();
-      const problems: { name: string; message: string }[] = [];
-      for (const { name, resource } of scopes) {
-        const key = JSON.stringify(resource.key?.fragments ?? []);
-        const owner = owners.get(key);
-        if (owner !== undefined) problems.push({ name, message: `has the key of scope ${owner}` });
-        else owners.set(key, name);
-      }
-      return problems;
+    uniqueKey: {
+      of: (scope) => JSON.stringify(scope.key?.fragments ?? []),
+      taken: (owner) => `has the key of scope ${owner}`,
     },
   }),
   defineKind({
@@ -260,7 +259,7 @@ export interface KindInfo {
   nameOf(resource: unknown): string;
   references: readonly (ReferenceSpec<unknown> & { kind: XdsKind })[];
   orphan?: string;
-  check?(items: readonly { name: string; resource: unknown }[]): { name: string; message: string }[];
+  uniqueKey?: UniqueKeySpec<unknown>;
 }
 
 /** The table, in push order. */

@@ -16,10 +16,12 @@ import { AdminAuth, AdminCore, createAdminGrpcService, handleAdminHttp } from ".
 import { createSnapshotCache, type SnapshotCache } from "../cache/index.js";
 import {
   buildIR,
+  createIRMemo,
   noAuthFiles,
   unknownHealth,
   type AuthFiles,
   type GatewayIR,
+  type IRMemo,
   type HealthView,
 } from "../ir/index.js";
 import {
@@ -35,7 +37,7 @@ import { createHealthProber, type HealthProber, type HealthSnapshot } from "../h
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "../source/index.js";
 import { proxylessLimits } from "./proxyless-limits.js";
-import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
+import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
@@ -161,21 +163,20 @@ export function buildSnapshots(
 
 function snapshotsOf(ir: GatewayIR, builder: SnapshotBuilder): Record<ClientGroup, Snapshot> {
   const built = builtGroups(ir, builder);
-  for (const [group, b] of Object.entries(built)) {
-    const problems = snapshotProblems(b);
+  for (const [group, { problems }] of Object.entries(built)) {
     // A dangling reference would leave clients warming forever: a translator bug, not an operator's.
     if (problems.length > 0) throw new Error(`snapshot for ${group} is inconsistent: ${problems.join("; ")}`);
   }
   return { envoy: built.envoy.snapshot, proxyless: built.proxyless.snapshot };
 }
 
-/** Each group's snapshot with the resources it holds, for the consistency check. */
+/** Each group's snapshot with its consistency problems. */
 function builtGroups(ir: GatewayIR, builder: SnapshotBuilder): Record<ClientGroup, BuiltGroup> {
   const snapshots = builder.build(ir);
-  const resources = builder.lastResources;
+  const problems = builder.lastProblems;
   return {
-    envoy: { snapshot: snapshots.envoy, resources: resources.envoy },
-    proxyless: { snapshot: snapshots.proxyless, resources: resources.proxyless },
+    envoy: { snapshot: snapshots.envoy, problems: problems.envoy },
+    proxyless: { snapshot: snapshots.proxyless, problems: problems.proxyless },
   };
 }
 
@@ -184,6 +185,8 @@ interface Publisher {
   metrics: XdsMetrics;
   log: Logger;
   builder: SnapshotBuilder;
+  /** What the last build made of each model (buildIR's memo), kept beside the builder's units. */
+  irMemo: IRMemo;
   degradedSplits: ControlPlaneStatus["degradedSplits"];
   /** What ServerReady answers: the last IR published had every model servable. */
   ready: boolean;
@@ -193,7 +196,7 @@ interface Publisher {
 
 function publish(p: Publisher, config: Config, health: HealthView, why: string): void {
   const end = p.metrics.snapshotBuild.startTimer();
-  const ir = buildIR(config, health, { authFiles: p.authFiles });
+  const ir = buildIR(config, health, { authFiles: p.authFiles, memo: p.irMemo });
   const built = builtGroups(ir, p.builder);
   end();
   recordSplits(p, ir);
@@ -277,6 +280,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     metrics,
     log: log.child({ component: "snapshot" }),
     builder: createSnapshotBuilder(),
+    irMemo: createIRMemo(),
     degradedSplits: {},
     ready: false,
     authFiles: noAuthFiles,

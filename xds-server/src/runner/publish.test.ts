@@ -7,11 +7,12 @@ import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/
 import { createSnapshotCache } from "../cache/index.js";
 import { createXdsMetrics } from "../server/index.js";
 import { snapshotFromResources } from "../snapshot/index.js";
-import type { ResourceSet } from "../translate/index.js";
-import { publishChecked, type BuiltGroup } from "./publish.js";
+import { recordsOf, type ResourceSet } from "../translate/index.js";
+import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
 
 function built(resources: ResourceSet): BuiltGroup {
-  return { snapshot: snapshotFromResources(resources), resources };
+  const snapshot = snapshotFromResources(resources);
+  return { snapshot, problems: snapshotProblems(snapshot, recordsOf(resources)) };
 }
 
 const edsCluster = (name: string) =>

@@ -1,6 +1,6 @@
 /**
  * The last gate before a snapshot is served: the full consistency check (translate's
- * checkResourceSet: dangling references, duplicate names and scope keys, orphans, the ext_authz
+ * checkRecords: dangling references, duplicate names and scope keys, orphans, the ext_authz
  * cluster; and the snapshot's own refs) runs on every snapshot before it is set in the cache, as
  * go-control-plane's Snapshot.Consistent() does. An inconsistent one is a translator bug: it is
  * not published, the group keeps serving its last good snapshot, and the problems are logged and
@@ -10,18 +10,22 @@ import type { Logger } from "pino";
 import type { SnapshotCache } from "../cache/index.js";
 import type { XdsMetrics } from "../server/index.js";
 import { checkSnapshot, type Snapshot } from "../snapshot/index.js";
-import { checkResourceSet, type ClientGroup, type ResourceSet } from "../translate/index.js";
+import { checkRecords, type ClientGroup, type RecordSet } from "../translate/index.js";
 
-/** A group's snapshot and the resources it was encoded from. */
+/** A group's snapshot and its consistency problems (none: fit to serve). */
 export interface BuiltGroup {
   snapshot: Snapshot;
-  resources: ResourceSet;
+  problems: readonly string[];
 }
 
-/** Every problem that makes a snapshot unfit to serve; none when it is consistent. */
-export function snapshotProblems({ snapshot, resources }: BuiltGroup): string[] {
+/**
+ * Every problem that makes a snapshot unfit to serve, from the records of its resources; none when
+ * it is consistent. The snapshot builder finds the same ones itself, checking only what changed
+ * unless something is wrong (snapshot/incremental.ts, lastProblems).
+ */
+export function snapshotProblems(snapshot: Snapshot, records: RecordSet): string[] {
   return [
-    ...checkResourceSet(resources).map((p) => `${p.kind} ${JSON.stringify(p.name)} ${p.message}`),
+    ...checkRecords(records).map((p) => `${p.kind} ${JSON.stringify(p.name)} ${p.message}`),
     ...checkSnapshot(snapshot),
   ];
 }
@@ -43,7 +47,7 @@ export function publishChecked(
 ): ClientGroup[] {
   const refused: ClientGroup[] = [];
   for (const [group, b] of Object.entries(built) as [ClientGroup, BuiltGroup][]) {
-    const problems = snapshotProblems(b);
+    const problems = b.problems;
     if (problems.length > 0) {
       refused.push(group);
       target.metrics.snapshotsRefused.inc({ group });

@@ -8,7 +8,7 @@ import type { Listener } from "../../../gen/envoy/envoy/config/listener/v3/liste
 import type { RouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/route.js";
 import type { ScopedRouteConfiguration } from "../../../gen/envoy/envoy/config/route/v3/scoped_route.js";
 import { encodeWith, kindTable, waitedNames } from "../resources/index.js";
-import type { Named, ResourceSet } from "../translate/index.js";
+import { recordOf, type Named, type ResourceRecord, type ResourceSet } from "../translate/index.js";
 import type { XdsKind } from "./kinds.js";
 import { contentHash, makeSnapshot, type EncodedResource, type Snapshot } from "./snapshot.js";
 
@@ -18,35 +18,47 @@ export const routeRefs = (config: RouteConfiguration): string[] => waitedNames("
 export const scopeRefs = (scope: ScopedRouteConfiguration): string[] => waitedNames("scopedRoute", scope);
 export const clusterRefs = (cluster: Cluster): string[] => waitedNames("cluster", cluster);
 
+/** An encoded resource with what the consistency check needs of it (translate/check.ts). */
+export interface EncodedRecord extends EncodedResource {
+  record: ResourceRecord;
+}
+
+/** Index of the reference each kind's clients wait for in its `references` (-1: none). */
+const waitedIndex = new Map(kindTable.map((e) => [e.kind, e.references.findIndex((r) => r.waits)]));
+
 /**
- * Each resource of a set encoded, with its version and the names it depends on. Pass the same
- * `encoded` map when encoding both groups: a resource object they share (the endpoints) is encoded
- * once and both snapshots hold the same bytes.
+ * Each resource of a set encoded, with its version, the names it depends on and its record. Pass
+ * the same `encoded` map when encoding both groups: a resource object they share (the endpoints) is
+ * encoded once and both snapshots hold the same bytes. The messages are not kept.
  */
 export function encodeResourceSet(
   set: ResourceSet,
-  encoded: Map<object, EncodedResource> = new Map(),
-): Record<XdsKind, EncodedResource[]> {
-  const out = {} as Record<XdsKind, EncodedResource[]>;
+  encoded: Map<object, EncodedRecord> = new Map(),
+): Record<XdsKind, EncodedRecord[]> {
+  const out = {} as Record<XdsKind, EncodedRecord[]>;
   for (const entry of kindTable) {
     const items = set[entry.set] as Named<object>[];
-    out[entry.kind] = items.map(({ name, resource }) => {
-      const known = encoded.get(resource);
-      if (known?.name === name) return known;
-      const bytes = encodeWith(entry.codec, resource);
+    out[entry.kind] = items.map((item) => {
+      const known = encoded.get(item.resource);
+      if (known?.name === item.name) return known;
+      const bytes = encodeWith(entry.codec, item.resource);
+      const record = recordOf(entry, item);
+      // The names a client waits for: distinct, in the resource's order; an empty one names nothing.
+      const waited = record.refs[waitedIndex.get(entry.kind)!] ?? [];
       const e = {
-        name,
+        name: item.name,
         bytes,
         version: contentHash(bytes),
-        refs: waitedNames(entry.kind, resource as never),
+        refs: [...new Set(waited)].filter((n) => n !== ""),
+        record,
       };
-      encoded.set(resource, e);
+      encoded.set(item.resource, e);
       return e;
     });
   }
   return out;
 }
 
-export function snapshotFromResources(set: ResourceSet, encoded?: Map<object, EncodedResource>): Snapshot {
+export function snapshotFromResources(set: ResourceSet, encoded?: Map<object, EncodedRecord>): Snapshot {
   return makeSnapshot(encodeResourceSet(set, encoded));
 }

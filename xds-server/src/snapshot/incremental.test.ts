@@ -110,3 +110,26 @@ test("endpoints, shared by both groups, are encoded once: both snapshots hold th
     );
   }
 });
+
+test("a build whose resources are inconsistent says what is wrong, and the next good build says nothing", () => {
+  const builder = createSnapshotBuilder();
+  const good = ir({ weights: [100, 0], models: 3 });
+  builder.build(good);
+  assert.deepEqual(builder.lastProblems, { envoy: [], proxyless: [] });
+  // A translator bug, made by hand: one model's IR mirrors calls to a cluster nobody built.
+  const [first, ...rest] = good.models;
+  const broken = {
+    ...good,
+    models: [{ ...first!, shadow: { version: "9", cluster: "m0~9", percent: 5 } }, ...rest],
+  };
+  builder.build(broken);
+  const problems: readonly string[] = builder.lastProblems.envoy;
+  assert.ok(
+    problems.some((p) => p.includes("routes to cluster m0~9, which does not exist")),
+    problems.join("\n"),
+  );
+  assert.equal(builder.lastBuild.built, 1);
+  builder.build(good);
+  assert.deepEqual(builder.lastProblems, { envoy: [], proxyless: [] });
+  assertSame(builder.build(good), createSnapshotBuilder().build(good), "after the bad build");
+});

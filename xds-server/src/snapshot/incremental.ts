@@ -6,60 +6,78 @@
  * only. The output equals a full build's (incremental.test.ts checks it edit by edit).
  */
 import type { GatewayIR } from "../ir/index.js";
+import { kindTable } from "../resources/index.js";
 import {
+  checkRecords,
+  ConsistencyIndex,
   resourceKinds,
   translationUnits,
   type ClientGroup,
-  type Named,
-  type ResourceSet,
-  type TranslateResult,
+  type RecordSet,
+  type ResourceRecord,
 } from "../translate/index.js";
-import { encodeResourceSet } from "./from-resources.js";
+import { encodeResourceSet, type EncodedRecord } from "./from-resources.js";
 import { XDS_KINDS, type XdsKind } from "./kinds.js";
-import { makeSnapshot, type EncodedResource, type Snapshot } from "./snapshot.js";
+import {
+  checkSnapshot,
+  snapshotResource,
+  snapshotVersion,
+  VersionSum,
+  type Snapshot,
+  type SnapshotResource,
+} from "./snapshot.js";
 
-type Encoded = Record<ClientGroup, Record<XdsKind, EncodedResource[]>>;
+type Encoded = Record<ClientGroup, Record<XdsKind, EncodedRecord[]>>;
 
 const groups: readonly ClientGroup[] = ["envoy", "proxyless"];
 
-const emptyKinds = (): Record<XdsKind, EncodedResource[]> =>
-  Object.fromEntries(XDS_KINDS.map((k) => [k, []])) as unknown as Record<XdsKind, EncodedResource[]>;
-
-/** A unit's last input (as JSON), its resources, and their encoding. */
+/** A unit's last input (its key) and its encoded resources; the translated messages are not kept. */
 interface Unit {
-  input: string;
-  resources: TranslateResult;
+  key: readonly string[];
   encoded: Encoded;
 }
 
-const emptySet = (): ResourceSet =>
-  Object.fromEntries(resourceKinds.map((k) => [k, []])) as unknown as ResourceSet;
-
-const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
 /**
- * A unit's input as one string, equal exactly when the inputs' JSON is equal. Every unit's input
- * holds the same gateway object: its JSON is made once per build rather than once per unit (at
- * 10,000 models, 40,000 times over).
+ * Each unit input's key: the JSON of each of its fields, equal exactly when the inputs' JSON is
+ * equal. The JSON of an object is cached by identity across builds, so an IR part that the IR
+ * builder reused (ir/build.ts, IRMemo) is not stringified again; and a JSON equal to one of the last
+ * build's is replaced by that string, so comparing keys is mostly comparing pointers. Every unit's
+ * input holds the gateway: its JSON is made once per build rather than once per unit.
  */
-function unitInputKeys(): (input: unknown) => string {
-  const known = new Map<unknown, string>();
-  const jsonOf = (value: unknown): string => {
-    let json = known.get(value);
+class InputKeys {
+  #json = new WeakMap<object, string>();
+  /** The strings of the last build's keys, and of this one's so far. */
+  #last = new Map<string, string>();
+  #current = new Map<string, string>();
+
+  key(input: unknown): string[] {
+    if (typeof input !== "object" || input === null) return [this.#jsonOf(input)];
+    const key: string[] = [];
+    for (const [field, value] of Object.entries(input)) key.push(field, this.#jsonOf(value));
+    return key;
+  }
+
+  /** Call after each build: what it keyed is what the next one compares with. */
+  next(): void {
+    this.#last = this.#current;
+    this.#current = new Map();
+  }
+
+  #jsonOf(value: unknown): string {
+    const cacheable = typeof value === "object" && value !== null;
+    let json = cacheable ? this.#json.get(value) : undefined;
     if (json === undefined) {
       json = JSON.stringify(value) ?? "";
-      // Only objects can be met again as the same value; a string or number is cheap anyway.
-      if (typeof value === "object" && value !== null) known.set(value, json);
+      json = this.#last.get(json) ?? json;
+      if (cacheable) this.#json.set(value, json);
     }
+    this.#current.set(json, json);
     return json;
-  };
-  return (input) => {
-    if (typeof input !== "object" || input === null) return jsonOf(input);
-    return Object.entries(input)
-      .map(([field, value]) => `${JSON.stringify(field)}:${jsonOf(value)}`)
-      .join(",");
-  };
+  }
 }
+
+const sameKey = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((part, i) => part === b[i]);
 
 /** push(...items) without spreading: called 800,000 times a build at 10,000 models, mostly with one item. */
 function append<T>(to: T[], items: readonly T[]): void {
@@ -79,59 +97,161 @@ export interface SnapshotBuilder {
   /** How many translation units the last build made and reused. */
   readonly lastBuild: BuildStats;
   /**
-   * The resources of the last build's snapshots, each group's lists sorted by name: what the
-   * runner checks (translate's checkResourceSet) before it publishes them.
+   * The consistency problems of the last build's snapshots (translate/check.ts, and the snapshot's
+   * own refs), none when they are fit to serve: what the runner checks before it publishes them.
    */
-  readonly lastResources: Record<ClientGroup, ResourceSet>;
+  readonly lastProblems: Record<ClientGroup, string[]>;
 }
 
 export function createSnapshotBuilder(): SnapshotBuilder {
   return new IncrementalSnapshotBuilder();
 }
 
+/**
+ * One group's snapshot as the last build left it, kept to apply the next build's changes to: its
+ * maps and set versions, and the consistency index of its records.
+ */
+interface GroupState {
+  snapshot: Snapshot;
+  sums: Record<XdsKind, VersionSum>;
+  index: ConsistencyIndex;
+}
+
+const emptyState = (): GroupState => ({
+  snapshot: {
+    version: "",
+    resources: Object.fromEntries(XDS_KINDS.map((k) => [k, new Map()])) as unknown as Snapshot["resources"],
+  },
+  sums: Object.fromEntries(XDS_KINDS.map((k) => [k, new VersionSum()])) as unknown as Record<
+    XdsKind,
+    VersionSum
+  >,
+  index: new ConsistencyIndex(),
+});
+
+/** A unit whose output changed: what it held before (absent: new) and holds now (absent: gone). */
+interface Change {
+  before?: Unit;
+  after?: Unit;
+}
+
 class IncrementalSnapshotBuilder implements SnapshotBuilder {
-  /** Unit id → its input (as JSON) and encoded output, from the last build. */
+  /** Unit id → its input's key and encoded output, from the last build, in translation order. */
   #units = new Map<string, Unit>();
+  #keys = new InputKeys();
+  #state: Record<ClientGroup, GroupState> = { envoy: emptyState(), proxyless: emptyState() };
   lastBuild: BuildStats = { built: 0, reused: 0 };
-  lastResources: Record<ClientGroup, ResourceSet> = { envoy: emptySet(), proxyless: emptySet() };
+  lastProblems: Record<ClientGroup, string[]> = { envoy: [], proxyless: [] };
 
   build(ir: GatewayIR): Record<ClientGroup, Snapshot> {
     const units = new Map<string, Unit>();
-    const sets: Record<ClientGroup, ResourceSet> = { envoy: emptySet(), proxyless: emptySet() };
-    const all: Encoded = { envoy: emptyKinds(), proxyless: emptyKinds() };
+    const changes: Change[] = [];
     const stats: BuildStats = { built: 0, reused: 0 };
-    const inputKey = unitInputKeys();
     for (const unit of translationUnits(ir)) {
-      const input = inputKey(unit.input);
-      let entry = this.#units.get(unit.id);
-      if (entry?.input === input) stats.reused++;
+      const key = this.#keys.key(unit.input);
+      const before = this.#units.get(unit.id);
+      let entry = before;
+      if (entry && sameKey(entry.key, key)) stats.reused++;
       else {
         const out = unit.build();
         // One map for both groups: the endpoints they share are encoded once.
-        const shared = new Map<object, EncodedResource>();
+        const shared = new Map<object, EncodedRecord>();
         entry = {
-          input,
-          resources: out,
+          key,
           encoded: {
             envoy: encodeResourceSet(out.envoy, shared),
             proxyless: encodeResourceSet(out.proxyless, shared),
           },
         };
+        changes.push({ ...(before ? { before } : {}), after: entry });
         stats.built++;
       }
       units.set(unit.id, entry);
-      for (const group of groups) {
-        for (const kind of XDS_KINDS) append(all[group][kind], entry.encoded[group][kind]);
-        for (const field of resourceKinds)
-          append(sets[group][field] as Named<unknown>[], entry.resources[group][field]);
-      }
     }
-    // Units gone from the IR (a removed model or cluster) are dropped with the rest of the old map.
+    this.#keys.next();
+    // Units gone from the IR (a removed model or cluster).
+    for (const [id, before] of this.#units) if (!units.has(id)) changes.push({ before });
     this.#units = units;
     this.lastBuild = stats;
-    for (const group of groups)
-      for (const field of resourceKinds) (sets[group][field] as Named<unknown>[]).sort(byName);
-    this.lastResources = sets;
-    return { envoy: makeSnapshot(all.envoy), proxyless: makeSnapshot(all.proxyless) };
+    for (const group of groups) {
+      const state = applyChanges(this.#state[group], group, changes);
+      this.#state[group] = state;
+      this.lastProblems[group] = state.index.consistent ? [] : this.#problems(group, state.snapshot);
+    }
+    return { envoy: this.#state.envoy.snapshot, proxyless: this.#state.proxyless.snapshot };
   }
+
+  /** What is wrong, found by the whole check on every unit's records: only when the index says so. */
+  #problems(group: ClientGroup, snapshot: Snapshot): string[] {
+    const records = emptyRecords() as Record<keyof RecordSet, ResourceRecord[]>;
+    for (const unit of this.#units.values())
+      XDS_KINDS.forEach((kind, i) =>
+        append(
+          records[resourceKinds[i]!],
+          unit.encoded[group][kind].map((e) => e.record),
+        ),
+      );
+    return [
+      ...checkRecords(records).map((p) => `${p.kind} ${JSON.stringify(p.name)} ${p.message}`),
+      ...checkSnapshot(snapshot),
+    ];
+  }
+}
+
+const emptyRecords = (): RecordSet =>
+  Object.fromEntries(resourceKinds.map((k) => [k, []])) as unknown as RecordSet;
+
+/**
+ * The group's next snapshot: the last one with the changed units' resources taken out and their
+ * new ones put in. Only the kinds a change touches get new maps; the others are shared with the
+ * last snapshot (snapshots are never changed once made). Maps stay sorted by name, as a full
+ * build's are: a changed resource keeps its place, and a kind gaining a name is sorted again.
+ */
+function applyChanges(last: GroupState, group: ClientGroup, changes: readonly Change[]): GroupState {
+  if (changes.length === 0) return last;
+  const maps = { ...last.snapshot.resources } as Record<XdsKind, Map<string, SnapshotResource>>;
+  const sums = { ...last.sums };
+  const touched = new Set<XdsKind>();
+  const gained = new Set<XdsKind>();
+  const touch = (kind: XdsKind) => {
+    if (touched.has(kind)) return;
+    touched.add(kind);
+    maps[kind] = new Map(maps[kind]);
+    sums[kind] = sums[kind].copy();
+  };
+  // Everything out first, then everything in: a resource that moves between units stays.
+  for (const { before } of changes) {
+    if (!before) continue;
+    XDS_KINDS.forEach((kind, i) => {
+      const items = before.encoded[group][kind];
+      if (items.length > 0) touch(kind);
+      for (const e of items) {
+        const r = snapshotResource(kind, e);
+        last.index.remove(kindTable[i]!, e.record);
+        sums[kind].remove(r);
+        if (maps[kind].get(e.name) === r) maps[kind].delete(e.name);
+      }
+    });
+  }
+  for (const { after } of changes) {
+    if (!after) continue;
+    XDS_KINDS.forEach((kind, i) => {
+      const items = after.encoded[group][kind];
+      if (items.length > 0) touch(kind);
+      for (const e of items) {
+        const r = snapshotResource(kind, e);
+        last.index.add(kindTable[i]!, e.record);
+        sums[kind].add(r);
+        if (!maps[kind].has(e.name)) gained.add(kind);
+        maps[kind].set(e.name, r);
+      }
+    });
+  }
+  for (const kind of gained)
+    maps[kind] = new Map([...maps[kind]].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return {
+    snapshot: { version: snapshotVersion((k) => sums[k].version), resources: maps },
+    sums,
+    index: last.index,
+  };
 }

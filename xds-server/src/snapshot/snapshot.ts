@@ -42,24 +42,86 @@ export function contentHash(...parts: (string | Uint8Array)[]): string {
   return hash.digest("hex").slice(0, 16);
 }
 
-/** Version of a set of resources, as sent in a SotW response: order-independent. */
+/**
+ * Version of a set of resources, as sent in a SotW response: order-independent. A sum of each
+ * entry's hash (a multiset hash, 4 lanes of 32 bits), so it costs a few additions per resource
+ * once each entry's hash is known (cached per entry object): the server computes it for every
+ * SotW response, and the snapshot for every kind on every publish. Not a defence against a forged
+ * collision; nothing here is chosen by a caller, only by the operator's config.
+ */
 export function setVersion(entries: Iterable<{ name: string; version: string }>): string {
-  const lines = [...entries].map((e) => `${e.name}=${e.version}`).sort();
-  return contentHash(lines.join("\n"));
+  const sum = new VersionSum();
+  for (const e of entries) sum.add(e);
+  return sum.version;
+}
+
+/** setVersion of a set kept up to date as entries come and go (snapshot/incremental.ts). */
+export class VersionSum {
+  #sum = new Uint32Array(4);
+  #count = 0;
+
+  add(e: { name: string; version: string }): void {
+    const lanes = entryLanes(e);
+    for (let i = 0; i < 4; i++) this.#sum[i] = (this.#sum[i]! + lanes[i]!) >>> 0;
+    this.#count++;
+  }
+
+  remove(e: { name: string; version: string }): void {
+    const lanes = entryLanes(e);
+    for (let i = 0; i < 4; i++) this.#sum[i] = (this.#sum[i]! - lanes[i]!) >>> 0;
+    this.#count--;
+  }
+
+  copy(): VersionSum {
+    const c = new VersionSum();
+    c.#sum.set(this.#sum);
+    c.#count = this.#count;
+    return c;
+  }
+
+  get version(): string {
+    return contentHash(`${this.#count}:${this.#sum.join(",")}`);
+  }
+}
+
+const laneCache = new WeakMap<object, { name: string; version: string; lanes: Uint32Array }>();
+
+function entryLanes(e: { name: string; version: string }): Uint32Array {
+  const cached = laneCache.get(e);
+  if (cached?.name === e.name && cached.version === e.version) return cached.lanes;
+  const digest = createHash("sha256").update(`${e.name}=${e.version}`).digest();
+  const lanes = new Uint32Array([0, 4, 8, 12].map((at) => digest.readUInt32LE(at)));
+  laneCache.set(e, { name: e.name, version: e.version, lanes });
+  return lanes;
+}
+
+/** Code-unit order: the same on every machine, whatever its locale. */
+export const byName = (a: { name: string }, b: { name: string }) =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+
+/** Sorted by name: as given when it already is (the builder's lists mostly are). */
+function sortedByName<T extends { name: string }>(items: readonly T[]): readonly T[] {
+  for (let i = 1; i < items.length; i++)
+    if (byName(items[i - 1]!, items[i]!) > 0) return [...items].sort(byName);
+  return items;
 }
 
 export function makeSnapshot(input: Record<XdsKind, readonly EncodedResource[]>): Snapshot {
   const resources = {} as Record<XdsKind, Map<string, SnapshotResource>>;
   for (const kind of XDS_KINDS) {
     const map = new Map<string, SnapshotResource>();
-    for (const r of [...input[kind]].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const r of sortedByName(input[kind])) {
       if (map.has(r.name)) throw new Error(`duplicate ${kind} '${r.name}' in snapshot`);
       map.set(r.name, snapshotResource(kind, r));
     }
     resources[kind] = map;
   }
-  const version = contentHash(...XDS_KINDS.map((k) => `${k}:${setVersion(resources[k].values())}`));
-  return { version, resources };
+  return { version: snapshotVersion((k) => setVersion(resources[k].values())), resources };
+}
+
+/** A snapshot's version from its kinds' set versions. */
+export function snapshotVersion(kindVersion: (kind: XdsKind) => string): string {
+  return contentHash(...XDS_KINDS.map((k) => `${k}:${kindVersion(k)}`));
 }
 
 /**
@@ -67,7 +129,7 @@ export function makeSnapshot(input: Record<XdsKind, readonly EncodedResource[]>)
  * a unit's encoding (incremental.ts) reuses its records too, rather than making 130,000 of them
  * again at 10,000 models for an edit of one model.
  */
-function snapshotResource(kind: XdsKind, r: EncodedResource): SnapshotResource {
+export function snapshotResource(kind: XdsKind, r: EncodedResource): SnapshotResource {
   let made = records.get(r);
   if (made?.any.typeUrl !== TYPE_URLS[kind]) {
     made = {

@@ -1,7 +1,7 @@
 export { translate, translationUnits } from "./translate.js";
 export type { TranslateResult, TranslationUnit } from "./translate.js";
-export { checkResourceSet } from "./check.js";
-export type { ResourceProblem } from "./check.js";
+export { checkRecords, checkResourceSet, ConsistencyIndex, recordOf, recordsOf } from "./check.js";
+export type { RecordSet, ResourceProblem, ResourceRecord } from "./check.js";
 export { resourceKinds } from "./types.js";
 export type { ClientGroup, Named, ResourceKind, ResourceSet } from "./types.js";
 export {
