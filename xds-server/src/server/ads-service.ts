@@ -46,7 +46,8 @@ class AdsSession {
   #group = "";
   #unwatch: (() => void) | undefined;
   #nonce = 0;
-  readonly #log: Logger;
+  /** The transport's logger, then the stream's once the node is known (made once: every ACK logs). */
+  #log: Logger;
 
   constructor(
     readonly transport: Transport,
@@ -59,9 +60,7 @@ class AdsSession {
   }
 
   get log(): Logger {
-    return this.#status
-      ? this.#log.child({ node: this.#status.nodeId, stream: this.#status.stream })
-      : this.#log;
+    return this.#log;
   }
 
   /** Checks the common fields; returns the kind, or undefined when the request is to be ignored. */
@@ -71,6 +70,7 @@ class AdsSession {
       const node = req.node ?? ({ id: "", cluster: "", userAgentName: "" } as Node);
       this.#group = this.opts.groupOf(node);
       this.#status = this.opts.registry.open(node, this.#group, this.transport, new Date());
+      this.#log = this.#log.child({ node: this.#status.nodeId, stream: this.#status.stream });
       this.opts.metrics.connected.inc({ group: this.#group, transport: this.transport });
       this.#unwatch = this.opts.cache.watch(this.#group, () => this.reconcile());
       this.log.info(
@@ -280,7 +280,7 @@ export function createAdsService(opts: AdsServiceOptions) {
         if (!kind) return;
         // A stale request (a nonce other than the last sent) is ignored in SotW.
         if (!session.settle(kind, req)) return;
-        session.state.setNames(kind, session.interned(kind, req.resourceNames));
+        session.state.setNames(kind, session.interned(kind, req.resourceNames), session.snapshot());
         // Envoy reconnecting with what it holds gets nothing it has. Proxyless gRPC clients are
         // answered anyway: they may wait for a first response after a reconnect.
         if (!req.responseNonce && session.group === "envoy")
@@ -302,6 +302,7 @@ export function createAdsService(opts: AdsServiceOptions) {
           kind,
           session.interned(kind, req.resourceNamesSubscribe),
           req.resourceNamesUnsubscribe,
+          session.snapshot(),
         );
         session.reconcile();
       });

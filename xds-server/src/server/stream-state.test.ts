@@ -223,3 +223,39 @@ test("SotW reconnect: when the clusters changed meanwhile, the endpoints are sen
     ["cluster", "endpoint"],
   );
 });
+
+test("streams in sync hold the snapshot's own sets; one that unsubscribes or renames changes only its own", () => {
+  const v = snap({ cluster: { a: "1" }, endpoint: { a: "1", b: "1" }, route: { r: "1", q: "1" } });
+  const sync = (s: StreamState) => {
+    for (const out of s.plan(v)) {
+      s.sent(out, { nonce: out.kind, version: out.kind, snapshotVersion: v.version });
+      s.ack(out.kind);
+    }
+  };
+  const delta = [new StreamState("delta"), new StreamState("delta")];
+  for (const s of delta) {
+    s.subscribe("endpoint", ["a", "b"], [], v);
+    sync(s);
+  }
+  const [d1, d2] = delta as [StreamState, StreamState];
+  assert.equal(d1.kinds.endpoint.acked, v.resources.endpoint, "what it holds is the snapshot's map");
+  assert.equal(d1.kinds.endpoint.names, d2.kinds.endpoint.names, "one set of names for both");
+  d1.subscribe("endpoint", [], ["a"], v);
+  assert.deepEqual([...d1.kinds.endpoint.acked.keys()], ["b"]);
+  assert.deepEqual([...d1.kinds.endpoint.names], ["b"]);
+  assert.deepEqual([...d2.kinds.endpoint.names], ["a", "b"], "the other stream's names are untouched");
+  assert.deepEqual([...v.resources.endpoint.keys()], ["a", "b"], "and so is the snapshot");
+
+  const sotw = [new StreamState("sotw"), new StreamState("sotw")];
+  for (const s of sotw) {
+    s.setNames("route", ["r", "q"], v);
+    sync(s);
+  }
+  const [s1, s2] = sotw as [StreamState, StreamState];
+  assert.equal(s1.kinds.route.acked, s2.kinds.route.acked);
+  s1.setNames("route", ["q"], v);
+  assert.deepEqual([...s1.kinds.route.acked.keys()], ["q"]);
+  assert.deepEqual([...s2.kinds.route.acked.keys()], ["q", "r"]);
+  assert.deepEqual([...s2.kinds.route.names].sort(), ["q", "r"]);
+  assert.deepEqual(s1.plan(v), [], "nothing to send: the client dropped 'r' itself");
+});

@@ -35,9 +35,13 @@ export interface KindState {
   /** The first request of a kind is always answered, even with nothing. */
   answered: boolean;
   wildcard: boolean;
-  names: Set<string>;
-  /** What the client has applied (ACKed), by name. */
-  acked: Map<string, SnapshotResource>;
+  /** Not changed in place either: it may be the set every stream in sync shares (sharedNames). */
+  names: ReadonlySet<string>;
+  /**
+   * What the client has applied (ACKed), by name. Never changed in place: a client that holds all
+   * of a kind holds the snapshot's own map, shared by every stream (see desired()).
+   */
+  acked: ReadonlyMap<string, SnapshotResource>;
   /** SotW: the version string of the last ACKed response. */
   ackedVersion: string;
   pending?: PendingResponse;
@@ -58,8 +62,8 @@ export interface PendingResponse {
   /** SotW: the response's version_info; delta: the snapshot version. */
   version: string;
   snapshotVersion: string;
-  /** What the client will hold for this kind once it ACKs. */
-  next: Map<string, SnapshotResource>;
+  /** What the client will hold for this kind once it ACKs (not changed in place, as `acked`). */
+  next: ReadonlyMap<string, SnapshotResource>;
   /** Delta: the resources in this response (their versions are what a NACK rejects). */
   sent: SnapshotResource[];
 }
@@ -72,7 +76,7 @@ export interface Outgoing {
   /** Delta only: names the client should drop. */
   removed: string[];
   /** The complete set the client holds after applying it. */
-  next: Map<string, SnapshotResource>;
+  next: ReadonlyMap<string, SnapshotResource>;
 }
 
 export function newKindState(kind: XdsKind): KindState {
@@ -113,17 +117,23 @@ export class StreamState {
   /**
    * The resources of a kind this client should hold now, in the snapshot's (name) order. inUse is
    * #clustersInUse(), passed in by plan() so that it is computed once per plan.
+   *
+   * When that is all of the snapshot's kind (Envoy takes every cluster, and names every endpoint
+   * assignment and route configuration), it is the snapshot's own map: once ACKed it is what the
+   * stream holds, so 100 streams in sync share one map per kind instead of keeping 100 copies of
+   * thousands of entries.
    */
   desired(
     kind: XdsKind,
     snapshot: Snapshot,
     inUse: ReadonlySet<string> = this.#clustersInUse(),
-  ): Map<string, SnapshotResource> {
+  ): ReadonlyMap<string, SnapshotResource> {
     const state = this.kinds[kind];
     const current = snapshot.resources[kind];
     const retained = this.#retained(kind, current, inUse);
     // Wildcard plus names: names are within "everything" already.
     const all = state.wildcard && isFullState(kind);
+    if (retained.size === 0 && (all || namesAll(state.names, current))) return current;
     const out = new Map<string, SnapshotResource>();
     for (const [name, r] of current) if (all || state.names.has(name)) out.set(name, r);
     for (const [name, r] of retained) if (all || state.names.has(name)) out.set(name, r);
@@ -151,7 +161,7 @@ export class StreamState {
   }
 
   /** Make before break for clients that hold every cluster: routes wait for their clusters. */
-  #routesReady(desired: Map<string, SnapshotResource>): boolean {
+  #routesReady(desired: ReadonlyMap<string, SnapshotResource>): boolean {
     if (!this.kinds.cluster.wildcard) return true;
     const clusters = this.kinds.cluster.acked;
     const endpoints = this.kinds.endpoint.acked;
@@ -210,7 +220,7 @@ export class StreamState {
     }
   }
 
-  #planSotw(state: KindState, desired: Map<string, SnapshotResource>): Outgoing | undefined {
+  #planSotw(state: KindState, desired: ReadonlyMap<string, SnapshotResource>): Outgoing | undefined {
     if (state.answered && state.force.size === 0) {
       if (sameVersions(desired, state.acked)) return undefined;
       if (state.nackedSet && sameVersions(desired, state.nackedSet)) return undefined;
@@ -227,12 +237,15 @@ export class StreamState {
     return { kind: state.kind, resources: changed.length > 0 ? changed : all, removed: [], next: desired };
   }
 
-  #planDelta(state: KindState, desired: Map<string, SnapshotResource>): Outgoing | undefined {
+  #planDelta(state: KindState, desired: ReadonlyMap<string, SnapshotResource>): Outgoing | undefined {
     const resources: SnapshotResource[] = [];
+    let heldBack = false;
     for (const r of desired.values()) {
       const held = state.acked.get(r.name);
       const changed = held?.version !== r.version || state.force.has(r.name);
-      if (changed && state.nacked.get(r.name) !== r.version) resources.push(r);
+      if (!changed) continue;
+      if (state.nacked.get(r.name) !== r.version) resources.push(r);
+      else heldBack = true;
     }
     const removed: string[] = [];
     for (const name of state.acked.keys()) if (!desired.has(name)) removed.push(name);
@@ -242,10 +255,21 @@ export class StreamState {
         removed.push(name);
     }
     if (state.answered && resources.length === 0 && removed.length === 0) return undefined;
-    const next = new Map(state.acked);
-    for (const r of resources) next.set(r.name, r);
-    for (const n of removed) next.delete(n);
-    return { kind: state.kind, resources, removed: [...new Set(removed)].sort(), next };
+    return {
+      kind: state.kind,
+      resources,
+      removed: [...new Set(removed)].sort(),
+      next: heldBack ? update() : desired,
+    };
+
+    // Unless a NACKed version is held back, the client ends with exactly the desired set (what it
+    // keeps is what it has at the desired version): hold that, shared when it is the snapshot's.
+    function update(): Map<string, SnapshotResource> {
+      const next = new Map(state.acked);
+      for (const r of resources) next.set(r.name, r);
+      for (const n of removed) next.delete(n);
+      return next;
+    }
   }
 
   /** Records a written response. */
@@ -282,8 +306,11 @@ export class StreamState {
     return pending;
   }
 
-  /** SotW: the full set of names wanted replaces the previous one. Returns the names newly asked for. */
-  setNames(kind: XdsKind, names: readonly string[]): string[] {
+  /**
+   * SotW: the full set of names wanted replaces the previous one. Returns the names newly asked for.
+   * With the snapshot, a set naming all of its kind is held as the one set streams share.
+   */
+  setNames(kind: XdsKind, names: readonly string[], snapshot?: Snapshot): string[] {
     const state = this.kinds[kind];
     const first = !state.requested;
     state.requested = true;
@@ -295,44 +322,57 @@ export class StreamState {
       else if (names.length > 0) state.wildcard = false;
     }
     const added = [...wanted].filter((n) => !state.names.has(n));
+    const dropped: string[] = [];
     for (const n of state.names) {
       if (wanted.has(n)) continue;
       state.reportedMissing.delete(n);
-      // A route or endpoint assignment no longer asked for is dropped by the client: nothing to
-      // send, and what it used (a removed model's clusters) may go.
-      if (!isFullState(kind)) {
-        state.acked.delete(n);
-        state.pending?.next.delete(n);
-      }
+      dropped.push(n);
     }
-    state.names = wanted;
+    // A route or endpoint assignment no longer asked for is dropped by the client: nothing to
+    // send, and what it used (a removed model's clusters) may go.
+    if (!isFullState(kind) && dropped.length > 0) {
+      state.acked = without(state.acked, dropped);
+      if (state.pending) state.pending.next = without(state.pending.next, dropped);
+    }
+    // Envoy repeats its names on every ACK: keep the set held (perhaps shared) when they are the same.
+    if (added.length > 0 || dropped.length > 0) state.names = sharedNames(wanted, snapshot?.resources[kind]);
     for (const n of added) state.force.add(n);
     return added;
   }
 
-  /** Delta: subscription changes, applied even when the nonce is stale. */
-  subscribe(kind: XdsKind, subscribe: readonly string[], unsubscribe: readonly string[]): void {
+  /** Delta: subscription changes, applied even when the nonce is stale. See setNames for `snapshot`. */
+  subscribe(
+    kind: XdsKind,
+    subscribe: readonly string[],
+    unsubscribe: readonly string[],
+    snapshot?: Snapshot,
+  ): void {
     const state = this.kinds[kind];
     const first = !state.requested;
     state.requested = true;
     if (first && subscribe.length === 0 && isFullState(kind)) state.wildcard = true;
+    if (subscribe.length === 0 && unsubscribe.length === 0) return;
+    const names = shared.has(state.names) ? new Set(state.names) : (state.names as Set<string>);
     for (const n of subscribe) {
       if (n === "*") state.wildcard = true;
       else {
-        state.names.add(n);
+        names.add(n);
         // Always answer a subscription, even for a version the client says it has.
         state.force.add(n);
         state.reportedMissing.delete(n);
       }
     }
+    const dropped: string[] = [];
     for (const n of unsubscribe) {
       if (n === "*") state.wildcard = false;
-      else if (state.names.delete(n)) {
-        state.acked.delete(n);
+      else if (names.delete(n)) {
+        dropped.push(n);
         state.force.delete(n);
         state.reportedMissing.delete(n);
       }
     }
+    if (dropped.length > 0) state.acked = without(state.acked, dropped);
+    state.names = sharedNames(names, snapshot?.resources[kind]);
   }
 
   /**
@@ -365,13 +405,55 @@ export class StreamState {
     snapshot: Snapshot | undefined,
   ): void {
     const state = this.kinds[kind];
+    const acked = new Map(state.acked);
     for (const [name, version] of Object.entries(versions)) {
       const current = snapshot?.resources[kind].get(name);
       // Only a matching version lets us skip a resource; anything else is sent fresh.
-      if (current && current.version === version) state.acked.set(name, current);
-      else state.acked.set(name, { name, version, any: { typeUrl: "", value: Buffer.alloc(0) }, refs: [] });
+      if (current && current.version === version) acked.set(name, current);
+      else acked.set(name, { name, version, any: { typeUrl: "", value: Buffer.alloc(0) }, refs: [] });
     }
+    state.acked = acked;
   }
+}
+
+/** The sets of all names of a snapshot's kind, one per map, shared by the streams that name them all. */
+const allNames = new WeakMap<ReadonlyMap<string, SnapshotResource>, ReadonlySet<string>>();
+const shared = new WeakSet<ReadonlySet<string>>();
+
+/**
+ * `names`, or the shared set of the same names when they are exactly those of `resources`: Envoy
+ * names every endpoint assignment and route configuration (thousands), the same for every Envoy.
+ */
+function sharedNames(
+  names: ReadonlySet<string>,
+  resources: ReadonlyMap<string, SnapshotResource> | undefined,
+): ReadonlySet<string> {
+  if (!resources || names.size !== resources.size || !namesAll(names, resources)) return names;
+  let all = allNames.get(resources);
+  if (!all) {
+    all = new Set(resources.keys());
+    allNames.set(resources, all);
+    shared.add(all);
+  }
+  return all;
+}
+
+/** Whether `names` includes every name of `resources`. */
+function namesAll(names: ReadonlySet<string>, resources: ReadonlyMap<string, SnapshotResource>): boolean {
+  if (names.size < resources.size) return false;
+  for (const name of resources.keys()) if (!names.has(name)) return false;
+  return true;
+}
+
+/** A copy of `set` without `names` (held sets may be the snapshot's own, not to be changed). */
+function without(
+  set: ReadonlyMap<string, SnapshotResource>,
+  names: readonly string[],
+): ReadonlyMap<string, SnapshotResource> {
+  if (!names.some((n) => set.has(n))) return set;
+  const copy = new Map(set);
+  for (const n of names) copy.delete(n);
+  return copy;
 }
 
 /** Whether two sets hold the same names at the same versions; O(n), no sorting. */
@@ -379,6 +461,7 @@ function sameVersions(
   a: ReadonlyMap<string, SnapshotResource>,
   b: ReadonlyMap<string, SnapshotResource>,
 ): boolean {
+  if (a === b) return true;
   if (a.size !== b.size) return false;
   for (const [name, r] of a) if (b.get(name)?.version !== r.version) return false;
   return true;
