@@ -110,13 +110,32 @@ async function waitAllSynced(xds: XdsProcess, n: number, timeoutMs = 180_000): P
   }
 }
 
-function publishedSince(xds: XdsProcess, sinceEpochMs: number): number | undefined {
-  for (const line of xds.logs) {
-    if (!line.includes('"snapshot published"')) continue;
-    const entry = JSON.parse(line) as { time: number; group: string };
-    if (entry.group === "envoy" && entry.time >= sinceEpochMs) return entry.time;
-  }
-  return undefined;
+/**
+ * The time (epoch ms) of the next "snapshot published" line for the envoy group, read from the
+ * process's stdout as it comes: at 1,000 models a change logs more lines than the process helper
+ * keeps, so looking for it afterwards can miss it.
+ */
+function nextPublished(xds: XdsProcess, sinceEpochMs: number): Promise<number | undefined> {
+  const stdout = xds.process.stdout!;
+  return new Promise((resolve) => {
+    let partial = "";
+    const done = (time: number | undefined) => {
+      clearTimeout(timer);
+      stdout.off("data", onData);
+      resolve(time);
+    };
+    const onData = (chunk: Buffer) => {
+      const lines = (partial + chunk.toString("utf8")).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        if (!line.includes('"snapshot published"')) continue;
+        const entry = JSON.parse(line) as { time: number; group: string };
+        if (entry.group === "envoy" && entry.time >= sinceEpochMs) return done(entry.time);
+      }
+    };
+    const timer = setTimeout(() => done(undefined), 120_000);
+    stdout.on("data", onData);
+  });
 }
 
 /** CPU ms the process uses per second of wall time over `windowMs`. */
@@ -140,6 +159,7 @@ async function flip(
   const cpu0 = processCpuMs(pid);
   // Envoy's gauge and pino's times are wall-clock epoch ms: keep Date.now() at the write too.
   const wall0 = Date.now();
+  const publishedAt = nextPublished(xds, wall0);
   const here0 = process.cpuUsage();
   const t0 = now();
   await commit();
@@ -179,7 +199,7 @@ async function flip(
     readHistogram(before, "inferencehub_xds_snapshot_build_seconds"),
     readHistogram(after, "inferencehub_xds_snapshot_build_seconds"),
   );
-  const published = publishedSince(xds, wall0);
+  const published = await publishedAt;
   return {
     cpuMs,
     clientsCpuMs: (here.user + here.system) / 1000,
@@ -206,13 +226,10 @@ async function bareFlip(
   const commit = await file.stage(text);
   const cpu0 = processCpuMs(pid);
   const wall0 = Date.now();
-  const t0 = now();
+  const publishedAt = nextPublished(xds, wall0);
   await commit();
-  let published: number | undefined;
-  while ((published = publishedSince(xds, wall0)) === undefined) {
-    if (now() - t0 > 60_000) throw new Error("no snapshot published within 60 s");
-    await sleep(5);
-  }
+  const published = await publishedAt;
+  if (published === undefined) throw new Error("no snapshot published within 120 s");
   const wallMs = published - wall0;
   await sleep(TAIL_MS);
   return { cpuMs: processCpuMs(pid) - cpu0, wallMs };
@@ -224,6 +241,9 @@ interface MemoryResult {
   rest1: Memory;
   peakRss: number;
 }
+
+/** A difference can be negative (a run where the collector or malloc returned more at the end). */
+const signedBytes = (n: number) => (n < 0 ? `-${bytes(-n)}` : bytes(n));
 
 /** At rest: /proc's RSS as found, then process.memoryUsage() after a full collection. */
 interface Memory extends MemoryUsage {
@@ -347,6 +367,7 @@ async function runScale(
         "RSS after a full GC",
         "JS heap used (of heap total)",
         "external (of it ArrayBuffers)",
+        "garbage collected: heap, external",
         "CPU at rest (ms per s)",
         "peak RSS so far",
       ],
@@ -357,16 +378,18 @@ async function runScale(
           bytes(r.rss),
           `${bytes(r.heapUsed)} (${bytes(r.heapTotal)})`,
           `${bytes(r.external)} (${bytes(r.arrayBuffers)})`,
+          `${bytes(r.before.heapUsed - r.heapUsed)}, ${bytes(r.before.external - r.external)}`,
           ms(r.cpuRate, 2),
           bytes(r.peakRss),
         ])
         .concat([
           [
             "per client (difference / clients)",
-            bytes((rest1.rssBeforeGc - rest0.rssBeforeGc) / CLIENTS),
-            bytes((rest1.rss - rest0.rss) / CLIENTS),
-            `${bytes((rest1.heapUsed - rest0.heapUsed) / CLIENTS)} (${bytes((rest1.heapTotal - rest0.heapTotal) / CLIENTS)})`,
-            `${bytes((rest1.external - rest0.external) / CLIENTS)} (${bytes((rest1.arrayBuffers - rest0.arrayBuffers) / CLIENTS)})`,
+            signedBytes((rest1.rssBeforeGc - rest0.rssBeforeGc) / CLIENTS),
+            signedBytes((rest1.rss - rest0.rss) / CLIENTS),
+            `${signedBytes((rest1.heapUsed - rest0.heapUsed) / CLIENTS)} (${signedBytes((rest1.heapTotal - rest0.heapTotal) / CLIENTS)})`,
+            `${signedBytes((rest1.external - rest0.external) / CLIENTS)} (${signedBytes((rest1.arrayBuffers - rest0.arrayBuffers) / CLIENTS)})`,
+            "",
             "",
             "",
           ],

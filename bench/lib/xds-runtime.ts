@@ -18,15 +18,16 @@ export type Runtime = "tsx" | "js";
 
 /**
  * Preloaded into the control plane (NODE_OPTIONS --import): on SIGUSR2 it collects garbage and
- * prints process.memoryUsage() on stderr, numbered, so a benchmark reads the heap that is live
+ * prints process.memoryUsage() from before and after on stderr, numbered, so a benchmark reads the heap that is live
  * rather than wherever the collector happened to be. Nothing else in the server changes.
  */
 const memoryProbeSource = `
 let n = 0;
 process.on("SIGUSR2", () => {
+  const before = process.memoryUsage();
   globalThis.gc();
   globalThis.gc();
-  process.stderr.write(JSON.stringify({ event: "memory", n: ++n, ...process.memoryUsage() }) + "\\n");
+  process.stderr.write(JSON.stringify({ event: "memory", n: ++n, ...process.memoryUsage(), before }) + "\\n");
 });
 `;
 
@@ -36,6 +37,8 @@ export interface MemoryUsage {
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+  /** The same, just before the collection: the difference is garbage not yet collected. */
+  before: Omit<MemoryUsage, "before">;
 }
 
 /** NODE_OPTIONS for a control plane whose memory usedMemory() reads. */
