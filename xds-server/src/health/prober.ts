@@ -21,7 +21,7 @@ import { createHealthTable } from "./health-table.js";
 import { createHealthMetrics, type HealthMetrics } from "./metrics.js";
 import { mapLimited } from "./map-limited.js";
 import { answered, interpretRound, notImplemented, statusName } from "./round.js";
-import { modelKey, probeTargets, type NodeTarget } from "./targets.js";
+import { modelKey, probeTargets, sameProbeTargets, type NodeTarget } from "./targets.js";
 import type {
   HealthSnapshot,
   HealthTable,
@@ -242,8 +242,12 @@ export function createHealthProber(options: HealthProberOptions): HealthProber {
     rt.connection.close();
   };
 
+  let updatedFor: Config | undefined;
   const update = (config: Config) => {
     if (stopped) return;
+    const unchanged = updatedFor !== undefined && sameProbeTargets(updatedFor, config);
+    updatedFor = config;
+    if (unchanged) return;
     const targets = probeTargets(config);
     const names = new Set(targets.map((t) => t.node));
     for (const [name, rt] of runtimes) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { probeTargets } from "./targets.js";
+import { probeTargets, sameProbeTargets } from "./targets.js";
+import { formatErrors, parseConfig, type Config } from "@inferencehub/contracts/config";
 import { testConfig } from "./testing/index.js";
 
 test("one target per node with the versions placed on it; node settings are the strictest of its models", () => {
@@ -59,4 +60,41 @@ test("one target per node with the versions placed on it; node settings are the 
     jitter: 0.1,
     models: [],
   });
+});
+
+test("sameProbeTargets: true only where probeTargets would give the same, told from the objects", () => {
+  const parsed = parseConfig(`
+nodes: [{ name: n1, address: "10.0.0.1:9000" }, { name: n2, address: "10.0.0.2:9000" }]
+models:
+  - name: a
+    versions: [{ version: "1", weight: 90, nodes: [n1] }, { version: "2", weight: 10, nodes: [n2] }]
+  - name: b
+    versions: [{ version: "1", nodes: [n1, n2] }]
+`);
+  if (!parsed.ok) assert.fail(formatErrors(parsed.errors));
+  const base = parsed.value;
+  const [a, b] = base.models as [Config["models"][number], Config["models"][number]];
+  const withA = (next: Config["models"][number]): Config => ({ ...base, models: [next, b] });
+  const cases: { what: string; config: Config; same: boolean }[] = [
+    { what: "the same models", config: { ...base, models: [a, b] }, same: true },
+    {
+      what: "a weight edit",
+      config: withA({ ...a, versions: a.versions.map((v) => ({ ...v, weight: 50 })) }),
+      same: true,
+    },
+    {
+      what: "a version moved to another node",
+      config: withA({ ...a, versions: a.versions.map((v) => ({ ...v, nodes: ["n1"] })) }),
+      same: false,
+    },
+    { what: "a health setting", config: withA({ ...a, health: { ...a.health, timeoutMs: 1 } }), same: false },
+    { what: "a model removed", config: { ...base, models: [a] }, same: false },
+    { what: "the nodes (another object)", config: { ...base, nodes: [...base.nodes] }, same: false },
+  ];
+  for (const c of cases) {
+    assert.equal(sameProbeTargets(base, c.config), c.same, c.what);
+    if (c.same) assert.deepEqual(probeTargets(c.config), probeTargets(base), `${c.what}: the targets`);
+    else if (c.what !== "the nodes (another object)")
+      assert.notDeepEqual(probeTargets(c.config), probeTargets(base), `${c.what}: the targets`);
+  }
 });

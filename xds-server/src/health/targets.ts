@@ -71,3 +71,27 @@ export function modelKey(model: string, version: string): string {
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * Whether two configs give the same probe targets, found without deriving them: the same nodes
+ * and defaults (objects), and each model the same object or one that differs in nothing probed
+ * (a weight edit). The etcd store keeps unchanged parts of the config as the same objects
+ * (contracts' ConfigAssembler), so an edit of one model costs a few comparisons here, not a walk
+ * of every version on every node. False whenever it cannot tell cheaply: the caller derives them.
+ */
+export function sameProbeTargets(a: Config, b: Config): boolean {
+  if (a.nodes !== b.nodes || a.defaults !== b.defaults || a.models.length !== b.models.length) return false;
+  return a.models.every((m, i) => {
+    const n = b.models[i]!;
+    return m === n || probedPart(m) === probedPart(n);
+  });
+}
+
+/** What probeTargets reads of a model. */
+function probedPart(model: Config["models"][number]): string {
+  return JSON.stringify([
+    model.name,
+    model.health,
+    model.versions.map((v) => [v.version, v.serverVersion, v.nodes]),
+  ]);
+}

@@ -36,7 +36,7 @@ import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "../source/index.js";
-import { proxylessLimits } from "./proxyless-limits.js";
+import { proxylessLimits, proxylessLimitsLog } from "./proxyless-limits.js";
 import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
@@ -328,6 +328,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     followed = { named, done };
     return done;
   };
+  const logProxylessLimits = proxylessLimitsLog(log);
   const onConfig = (cfg: Config, version: string) => {
     serving = cfg;
     metrics.configReloads.inc({ result: "applied" });
@@ -337,7 +338,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       );
     }
     prober?.update(cfg);
-    for (const limit of proxylessLimits(cfg)) log.warn({ group: "proxyless" }, limit);
+    logProxylessLimits(cfg);
     void limitsFile?.write(cfg);
     publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${version}`);
     // An edit may name other files: read them, then publish again if Envoy's part changed.
