@@ -35,6 +35,7 @@
  *   BENCH_MODELS=1000 BENCH_EDITS=30 BENCH_ETCD_MEMBERS=3 BENCH_CLIENTS=10 npx tsx bench/xds-etcd.ts
  *   BENCH_PARTS=failover BENCH_FAILOVERS=10 BENCH_FAILOVER_MODELS=100 npx tsx bench/xds-etcd.ts
  *   BENCH_PARTS=startup BENCH_STARTUP_MODELS=10000 BENCH_STARTS=3 npx tsx bench/xds-etcd.ts
+ *   BENCH_PARTS=edits BENCH_XDS_ENV="NODE_OPTIONS=--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/xds-etcd.ts
  */
 import { startEtcdCluster } from "../scripts/lib/etcd-process.js";
 import {
@@ -48,6 +49,7 @@ import { startXdsServer, type XdsProcess, type XdsStatus } from "../scripts/lib/
 import { envoyLike, type EnvoyLikeClient } from "./lib/ads-client.js";
 import {
   bytes,
+  envFromText,
   envoyRouteReloadTime,
   fakeNodes,
   histogramDelta,
@@ -84,6 +86,8 @@ const WEIGHTS: readonly Record<string, number>[] = [
 ];
 /** A control plane at 10,000 models takes tens of seconds to start; Envoy to take 30,000 clusters too. */
 const SLOW_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 600_000);
+/** Extra environment for the control planes, e.g. "NODE_OPTIONS=--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const XDS_ENV = envFromText(process.env.BENCH_XDS_ENV);
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 const p = (xs: readonly number[], q: number, digits = 1) => ms(percentile(xs, q), digits);
 const p50p99 = (xs: readonly number[]) => `${p(xs, 50)} / ${p(xs, 99)}`;
@@ -129,7 +133,7 @@ function startCp(opts: {
     ...(opts.etcd ? { etcd: opts.etcd } : {}),
     ...(!opts.etcd || opts.seed !== false ? { configPath: opts.file.path } : {}),
     ...(opts.adsPort ? { adsPort: opts.adsPort } : {}),
-    env: { INFERENCEHUB_ADMIN_TOKEN: TOKEN },
+    env: { INFERENCEHUB_ADMIN_TOKEN: TOKEN, ...XDS_ENV },
   });
 }
 

@@ -76,6 +76,16 @@ export function printTable(
   console.log(`\n${title}\n\n${table(headers, rows)}`);
 }
 
+/** "K=V K2=V2" (e.g. BENCH_XDS_ENV) as an environment to add to a process's. */
+export function envFromText(text: string | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (text ?? "")
+      .split(/\s+/)
+      .filter((kv) => kv.includes("="))
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
+}
+
 /** Progress goes to stderr, so stdout holds only the figures. */
 export const progress = (msg: string): void => {
   console.error(`[${new Date().toISOString().slice(11, 23)}] ${msg}`);
