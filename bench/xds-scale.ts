@@ -72,6 +72,8 @@ const XDS_ENV = Object.fromEntries(
     .filter((kv) => kv.includes("="))
     .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
 );
+/** How long the idle control plane is left before "RSS later" (BENCH_REST_WAIT_S, default 30). */
+const REST_WAIT_MS = Number(process.env.BENCH_REST_WAIT_S ?? 30) * 1000;
 const BATCH = 10;
 /** After the last client has the change: time for the control plane to process the last ACKs. */
 const TAIL_MS = 300;
@@ -248,6 +250,8 @@ const signedBytes = (n: number) => (n < 0 ? `-${bytes(-n)}` : bytes(n));
 /** At rest: /proc's RSS as found, then process.memoryUsage() after a full collection. */
 interface Memory extends MemoryUsage {
   rssBeforeGc: number;
+  /** REST_WAIT_MS later, still idle: what V8's memory reducer (idle-time collections) gave back. */
+  rssLater: number;
   peakRss: number;
   cpuRate: number;
 }
@@ -256,7 +260,9 @@ async function memoryOf(xds: XdsProcess, cpuWindowMs: number): Promise<Memory> {
   const pid = xds.process.pid!;
   const rate = await cpuRate(pid, cpuWindowMs);
   const { rss: rssBeforeGc, peakRss } = processMemory(pid);
-  return { ...(await usedMemory(xds)), rssBeforeGc, peakRss, cpuRate: rate };
+  await sleep(REST_WAIT_MS);
+  const rssLater = processMemory(pid).rss;
+  return { ...(await usedMemory(xds)), rssBeforeGc, rssLater, peakRss, cpuRate: rate };
 }
 
 /** Waits until the control plane is idle (the first builds and their garbage done), at most 60 s. */
@@ -364,6 +370,7 @@ async function runScale(
       [
         "state",
         "RSS",
+        `RSS ${REST_WAIT_MS / 1000} s later`,
         "RSS after a full GC",
         "JS heap used (of heap total)",
         "external (of it ArrayBuffers)",
@@ -375,6 +382,7 @@ async function runScale(
         .map(([state, r]) => [
           state,
           bytes(r.rssBeforeGc),
+          bytes(r.rssLater),
           bytes(r.rss),
           `${bytes(r.heapUsed)} (${bytes(r.heapTotal)})`,
           `${bytes(r.external)} (${bytes(r.arrayBuffers)})`,
@@ -386,6 +394,7 @@ async function runScale(
           [
             "per client (difference / clients)",
             signedBytes((rest1.rssBeforeGc - rest0.rssBeforeGc) / CLIENTS),
+            signedBytes((rest1.rssLater - rest0.rssLater) / CLIENTS),
             signedBytes((rest1.rss - rest0.rss) / CLIENTS),
             `${signedBytes((rest1.heapUsed - rest0.heapUsed) / CLIENTS)} (${signedBytes((rest1.heapTotal - rest0.heapTotal) / CLIENTS)})`,
             `${signedBytes((rest1.external - rest0.external) / CLIENTS)} (${signedBytes((rest1.arrayBuffers - rest0.arrayBuffers) / CLIENTS)})`,
@@ -498,6 +507,8 @@ async function main(): Promise<void> {
         row(`${CLIENTS} clients synced`, (r) => r.rest1.rssBeforeGc),
         row("per client", (r) => (r.rest1.rssBeforeGc - r.rest0.rssBeforeGc) / CLIENTS),
         row("peak RSS", (r) => r.peakRss),
+        row(`RSS ${REST_WAIT_MS / 1000} s later, no client`, (r) => r.rest0.rssLater),
+        row(`RSS ${REST_WAIT_MS / 1000} s later, ${CLIENTS} clients`, (r) => r.rest1.rssLater),
         row("RSS after a full GC, no client", (r) => r.rest0.rss),
         row(`RSS after a full GC, ${CLIENTS} clients`, (r) => r.rest1.rss),
         row("JS heap used, no client", (r) => r.rest0.heapUsed),

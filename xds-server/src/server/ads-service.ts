@@ -14,7 +14,14 @@ import type {
   DiscoveryResponse,
 } from "../../../gen/envoy/envoy/service/discovery/v3/discovery.js";
 import type { SnapshotCache } from "../cache/index.js";
-import { TYPE_URLS, kindOf, setVersion, type Snapshot, type XdsKind } from "../snapshot/index.js";
+import {
+  TYPE_URLS,
+  kindOf,
+  setVersion,
+  type Snapshot,
+  type SnapshotResource,
+  type XdsKind,
+} from "../snapshot/index.js";
 import type { ClientRecord, ClientRegistry } from "./client-registry.js";
 import type { XdsMetrics } from "./metrics.js";
 import { StreamState, type Outgoing, type Transport } from "./stream-state.js";
@@ -152,7 +159,7 @@ class AdsSession {
     const planned = this.state.plan(snapshot);
     for (const out of planned) {
       const nonce = String(++this.#nonce);
-      const version = this.transport === "sotw" ? setVersion(out.next.values()) : snapshot.version;
+      const version = this.transport === "sotw" ? sotwVersion(out.next) : snapshot.version;
       const bytes = this.write(out, nonce, version, snapshot);
       this.state.sent(out, { nonce, version, snapshotVersion: snapshot.version });
       const labels = { kind: out.kind, transport: this.transport };
@@ -195,6 +202,21 @@ class AdsSession {
       this.log.info("xDS client disconnected");
     }
   }
+}
+
+/**
+ * A SotW response's version_info: the version of the set the client holds after it. Sets are never
+ * changed once made (stream-state.ts), and streams in sync hold the snapshot's own, so it is
+ * computed once per set rather than sorted and hashed again for every stream.
+ */
+const sotwVersions = new WeakMap<ReadonlyMap<string, SnapshotResource>, string>();
+function sotwVersion(next: ReadonlyMap<string, SnapshotResource>): string {
+  let version = sotwVersions.get(next);
+  if (version === undefined) {
+    version = setVersion(next.values());
+    sotwVersions.set(next, version);
+  }
+  return version;
 }
 
 /** grpc-js turns an 'error' event on a server stream into the call's final status. */
