@@ -6,7 +6,7 @@
  * only. The output equals a full build's (incremental.test.ts checks it edit by edit).
  */
 import type { GatewayIR } from "../ir/index.js";
-import { kindTable } from "../resources/index.js";
+import { kindTable, type KindInfo } from "../resources/index.js";
 import {
   checkRecords,
   ConsistencyIndex,
@@ -231,34 +231,38 @@ function applyChanges(last: GroupState, group: ClientGroup, changes: readonly Ch
     maps[kind] = new Map(maps[kind]);
     sums[kind] = sums[kind].copy();
   };
+  /** Each resource the units hold in this group, with its kind, after touching the kind. */
+  const eachResource = (
+    units: (Unit | undefined)[],
+    visit: (kind: XdsKind, entry: KindInfo, e: EncodedRecord, r: SnapshotResource) => void,
+  ) => {
+    for (const unit of units) {
+      if (!unit) continue;
+      XDS_KINDS.forEach((kind, i) => {
+        const items = unit.encoded[group][kind];
+        if (items.length > 0) touch(kind);
+        for (const e of items) visit(kind, kindTable[i]!, e, snapshotResource(kind, e));
+      });
+    }
+  };
   // Everything out first, then everything in: a resource that moves between units stays.
-  for (const { before } of changes) {
-    if (!before) continue;
-    XDS_KINDS.forEach((kind, i) => {
-      const items = before.encoded[group][kind];
-      if (items.length > 0) touch(kind);
-      for (const e of items) {
-        const r = snapshotResource(kind, e);
-        last.index.remove(kindTable[i]!, e.record);
-        sums[kind].remove(r);
-        if (maps[kind].get(e.name) === r) maps[kind].delete(e.name);
-      }
-    });
-  }
-  for (const { after } of changes) {
-    if (!after) continue;
-    XDS_KINDS.forEach((kind, i) => {
-      const items = after.encoded[group][kind];
-      if (items.length > 0) touch(kind);
-      for (const e of items) {
-        const r = snapshotResource(kind, e);
-        last.index.add(kindTable[i]!, e.record);
-        sums[kind].add(r);
-        if (!maps[kind].has(e.name)) gained.add(kind);
-        maps[kind].set(e.name, r);
-      }
-    });
-  }
+  eachResource(
+    changes.map((c) => c.before),
+    (kind, entry, e, r) => {
+      last.index.remove(entry, e.record);
+      sums[kind].remove(r);
+      if (maps[kind].get(e.name) === r) maps[kind].delete(e.name);
+    },
+  );
+  eachResource(
+    changes.map((c) => c.after),
+    (kind, entry, e, r) => {
+      last.index.add(entry, e.record);
+      sums[kind].add(r);
+      if (!maps[kind].has(e.name)) gained.add(kind);
+      maps[kind].set(e.name, r);
+    },
+  );
   for (const kind of gained)
     maps[kind] = new Map([...maps[kind]].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return {
