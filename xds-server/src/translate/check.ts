@@ -129,13 +129,16 @@ export class ConsistencyIndex {
   #named = new Map<ResourceKind, Map<string, number>>();
   /** Per kind with a uniqueKey: key → how many resources have it. */
   #keys = new Map<ResourceKind, Map<string, number>>();
-  /** "kind name" or "kind key" of every count that is a problem now. */
-  #bad = new Set<string>();
+  /** Per kind: the names, and the keys, whose counts make a problem now. */
+  #badNames = new Map<ResourceKind, Set<string>>();
+  #badKeys = new Map<ResourceKind, Set<string>>();
+  /** How many names and keys are in those sets, all kinds together. */
+  #bad = 0;
   /** Resources whose inside name is not their listed name. */
   #misnamed = 0;
 
   get consistent(): boolean {
-    return this.#bad.size === 0 && this.#misnamed === 0;
+    return this.#bad === 0 && this.#misnamed === 0;
   }
 
   add(entry: KindInfo, record: ResourceRecord): void {
@@ -159,10 +162,7 @@ export class ConsistencyIndex {
     });
     if (entry.uniqueKey) {
       const key = record.key ?? "";
-      const n = bump(this.#keys, entry.set, key, by);
-      const id = `${entry.set} key ${key}`;
-      if (n > 1) this.#bad.add(id);
-      else this.#bad.delete(id);
+      this.#mark(this.#badKeys, entry.set, key, bump(this.#keys, entry.set, key, by) > 1);
     }
   }
 
@@ -174,9 +174,16 @@ export class ConsistencyIndex {
       defined > 1 ||
       (defined === 0 && named > 0) ||
       (defined > 0 && named === 0 && entry.orphan !== undefined);
-    const id = `${entry.set} name ${name}`;
-    if (problem) this.#bad.add(id);
-    else this.#bad.delete(id);
+    this.#mark(this.#badNames, entry.set, name, problem);
+  }
+
+  #mark(bad: Map<ResourceKind, Set<string>>, kind: ResourceKind, name: string, problem: boolean): void {
+    let names = bad.get(kind);
+    if (!names) bad.set(kind, (names = new Set()));
+    const before = names.size;
+    if (problem) names.add(name);
+    else names.delete(name);
+    this.#bad += names.size - before;
   }
 }
 
