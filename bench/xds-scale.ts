@@ -16,7 +16,8 @@
  *
  * BENCH_RUNTIME=tsx,js runs it all twice, the control plane on tsx (as the project runs it) then
  * as compiled JavaScript (bench/lib/xds-runtime.ts), and compares their memory: what tsx costs.
- * BENCH_XDS_ENV adds environment variables to the control plane's (process-level knobs).
+ * BENCH_XDS_ENV adds environment variables to the control plane's (process-level knobs). Memory is
+ * read idle, BENCH_REST_WAIT_S (30) later, and after a full GC (a preloaded probe, xds-runtime.ts).
  *
  *   npx tsx bench/xds-scale.ts
  *   BENCH_CLIENTS=50 BENCH_ENVOYS=2 BENCH_FLIPS=5 npx tsx bench/xds-scale.ts
