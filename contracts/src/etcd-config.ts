@@ -13,6 +13,7 @@
  * Shared by the control plane (its etcd store) and hubctl (apply, export): the layout is a
  * contract between them, as inferencehub.yaml is.
  */
+import { readFileSync } from "node:fs";
 import { Etcd3, type IKeyValue } from "etcd3";
 import type { ConfigError, RawConfig } from "./config/index.js";
 
@@ -116,12 +117,105 @@ export function assemble(
   return { raw, errors };
 }
 
+/**
+ * How to prove who we are to etcd and know it is etcd: TLS (the CA that signed etcd's certificate,
+ * and a client certificate for etcd's --client-cert-auth) and/or etcd's own users. Without any,
+ * the connection is plaintext and etcd lets anyone who reaches it read and write routing.
+ */
+export interface EtcdSecurity {
+  /** PEM of the CA that signed the members' certificates (endpoints are then https://). */
+  ca?: Buffer;
+  /** PEM of this client's certificate and key, both or neither. */
+  cert?: Buffer;
+  key?: Buffer;
+  /** An etcd user (etcd's auth enabled), with its password. */
+  user?: { name: string; password: string };
+}
+
+/** Where the security options are, as the command lines and environments name them. */
+export interface EtcdSecurityFiles {
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  user?: string | undefined;
+  /** The password is read from a file, never taken on a command line (ps shows those). */
+  passwordFile?: string | undefined;
+}
+
+/**
+ * The security options read and checked against the endpoints. Throws, naming the option, where
+ * they cannot work together: TLS files with an http:// endpoint (the files would be ignored and
+ * everything sent in the clear), a certificate without its key, a user without a password file.
+ */
+export function readEtcdSecurity(endpoints: readonly string[], files: EtcdSecurityFiles): EtcdSecurity {
+  const read = (option: string, path: string | undefined) => {
+    if (path === undefined || path === "") return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`${option} ${path}: ${(err as Error).message}`);
+    }
+  };
+  const security: EtcdSecurity = {};
+  const ca = read("--etcd-ca", files.caFile);
+  const cert = read("--etcd-cert", files.certFile);
+  const key = read("--etcd-key", files.keyFile);
+  if ((cert === undefined) !== (key === undefined))
+    throw new Error(
+      "--etcd-cert and --etcd-key go together: give both (the client certificate and its key) or neither",
+    );
+  const tls = ca ?? cert;
+  const plain = endpoints.filter((e) => !e.startsWith("https://"));
+  if (tls && plain.length > 0)
+    throw new Error(
+      `--etcd-ca/--etcd-cert are TLS options, but ${plain.join(", ")} is not https://: name every etcd endpoint with https://`,
+    );
+  if (ca) security.ca = ca;
+  if (cert && key) Object.assign(security, { cert, key });
+  if (files.user) {
+    const password = read("--etcd-password-file", files.passwordFile)
+      ?.toString("utf8")
+      .replace(/\r?\n$/, "");
+    if (password === undefined)
+      throw new Error("--etcd-user needs --etcd-password-file (a file holding the user's password)");
+    security.user = { name: files.user, password };
+  } else if (files.passwordFile) throw new Error("--etcd-password-file needs --etcd-user");
+  return security;
+}
+
+/**
+ * What to check when etcd could not be reached, from the error's text: the TLS handshake's
+ * complaints name the option to fix; anything else asks whether etcd runs there.
+ */
+export function etcdFailureHint(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // The alerts etcd sends when it will not take our certificate (TLS alerts 42, 48, 116).
+  if (/alert (bad certificate|unknown ca|certificate required)|alert number (42|48|116)\b/i.test(message))
+    return "etcd refused this client's certificate: give --etcd-cert and --etcd-key, a certificate signed by a CA etcd trusts (its --trusted-ca-file)";
+  if (/unable to verify|self[- ]signed certificate|certificate verify failed/i.test(message))
+    return "etcd's certificate is not signed by the CA given: give --etcd-ca, the CA that signed etcd's certificate";
+  if (/authenticat|invalid auth token|user name|password/i.test(message))
+    return "etcd refused the user: check --etcd-user and --etcd-password-file";
+  return "is etcd running there, and reachable from here? (https:// endpoints need --etcd-ca)";
+}
+
 /** A client with a deadline on every unary call: an unreachable etcd is an error, not a hang. */
-export function etcdClient(endpoints: string[], callTimeoutMs = 10_000): Etcd3 {
+export function etcdClient(endpoints: string[], callTimeoutMs = 10_000, security: EtcdSecurity = {}): Etcd3 {
+  const https = endpoints.some((e) => e.startsWith("https://"));
   return new Etcd3({
     hosts: endpoints,
     dialTimeout: callTimeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    ...(https && (security.ca || security.cert)
+      ? {
+          credentials: {
+            // No CA given: grpc-js's createSsl takes null for the system's roots (etcd3's type says Buffer).
+            rootCertificate: security.ca ?? (null as unknown as Buffer),
+            ...(security.cert && security.key ? { certChain: security.cert, privateKey: security.key } : {}),
+          },
+        }
+      : {}),
+    ...(security.user ? { auth: { username: security.user.name, password: security.user.password } } : {}),
   });
 }
 

@@ -5,16 +5,21 @@
  * whoever can write etcd under the prefix can change routing, so guard etcd as the admin API is.
  *   hubctl apply -f inferencehub.yaml --etcd http://etcd:2379 [--etcd-prefix /inferencehub/] [--if-empty]
  *   hubctl export --etcd http://etcd:2379 [--etcd-prefix /inferencehub/] [-o file]
+ * Both take the control plane's TLS and user options: --etcd-ca, --etcd-cert, --etcd-key (https://
+ * endpoints), --etcd-user with --etcd-password-file.
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
+import type { Etcd3 } from "etcd3";
 import { parse as parseYaml, stringify } from "yaml";
 import { formatErrors, parseConfig, parseConfigValue, type RawConfig } from "@inferencehub/contracts/config";
 import {
   defaultEtcdPrefix,
   etcdClient,
+  etcdFailureHint,
   etcdLayout,
   readConfig,
+  readEtcdSecurity,
   writeConfig,
 } from "@inferencehub/contracts/etcd-config";
 
@@ -27,11 +32,64 @@ const prefixOption = () =>
     .env("INFERENCEHUB_ETCD_PREFIX")
     .default(defaultEtcdPrefix);
 
-const endpointsOf = (urls: string) =>
-  urls
+/** TLS and etcd user options, as the control plane takes them (and from the same environment). */
+const securityOptions = () => [
+  new Option("--etcd-ca <file>", "PEM of the CA that signed etcd's certificates (https:// endpoints)").env(
+    "INFERENCEHUB_ETCD_CA",
+  ),
+  new Option("--etcd-cert <file>", "PEM of the client certificate etcd asks for").env(
+    "INFERENCEHUB_ETCD_CERT",
+  ),
+  new Option("--etcd-key <file>", "PEM of its private key").env("INFERENCEHUB_ETCD_KEY"),
+  new Option("--etcd-user <name>", "an etcd user, when etcd's auth is enabled").env("INFERENCEHUB_ETCD_USER"),
+  new Option("--etcd-password-file <file>", "a file holding that user's password").env(
+    "INFERENCEHUB_ETCD_PASSWORD_FILE",
+  ),
+];
+
+interface EtcdOptions {
+  etcd: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
+}
+
+/**
+ * Runs `use` with a client for the options given, closing it after. Throws, naming the option,
+ * when the options cannot work together, and says what to check when etcd cannot be reached.
+ */
+async function withClient<T>(o: EtcdOptions, use: (client: Etcd3) => Promise<T>): Promise<T> {
+  const endpoints = o.etcd
     .split(",")
     .map((u) => u.trim())
     .filter((u) => u !== "");
+  const security = readEtcdSecurity(endpoints, {
+    caFile: o.etcdCa,
+    certFile: o.etcdCert,
+    keyFile: o.etcdKey,
+    user: o.etcdUser,
+    passwordFile: o.etcdPasswordFile,
+  });
+  const client = etcdClient(endpoints, undefined, security);
+  try {
+    return await use(client);
+  } catch (err) {
+    // What fails in here is a call to etcd: say which, and what to check.
+    throw new Error(
+      `etcd (${endpoints.join(", ")}): ${(err as Error).message.trim()}\n${etcdFailureHint(err)}`,
+    );
+  } finally {
+    client.close();
+  }
+}
+
+const withEtcdOptions = (command: Command): Command => {
+  command.addOption(endpointsOption()).addOption(prefixOption());
+  for (const option of securityOptions()) command.addOption(option);
+  return command;
+};
 
 export function etcdCommands(json: () => boolean): Command[] {
   const out = (value: unknown, text: () => string) =>
@@ -42,18 +100,15 @@ export function etcdCommands(json: () => boolean): Command[] {
       "write a whole config file into etcd: entries that differ, and removals; every control plane follows",
     )
     .requiredOption("-f, --file <file>", "the config to apply (inferencehub.yaml)")
-    .addOption(endpointsOption())
-    .addOption(prefixOption())
     .option("--if-empty", "write only when etcd holds no config under the prefix (a seed)", false)
-    .action(async (o: { file: string; etcd: string; etcdPrefix: string; ifEmpty: boolean }) => {
+    .action(async (o: EtcdOptions & { file: string; etcdPrefix: string; ifEmpty: boolean }) => {
       const text = await readFile(o.file, "utf8");
       const parsed = parseConfig(text, o.file);
       if (!parsed.ok)
         throw new Error(
           `${o.file} is not a valid config; nothing was written:\n${formatErrors(parsed.errors)}`,
         );
-      const client = etcdClient(endpointsOf(o.etcd));
-      try {
+      await withClient(o, async (client) => {
         const r = await writeConfig(client, etcdLayout(o.etcdPrefix), parseYaml(text) as RawConfig, {
           ifEmpty: o.ifEmpty,
         });
@@ -64,19 +119,14 @@ export function etcdCommands(json: () => boolean): Command[] {
                 r.chunked ? " (in several transactions: it was too large for one)" : ""
               }`,
         );
-      } finally {
-        client.close();
-      }
+      });
     });
 
   const exportCmd = new Command("export")
     .description("print the config held in etcd as inferencehub.yaml (admin API edits included)")
-    .addOption(endpointsOption())
-    .addOption(prefixOption())
     .option("-o, --output <file>", "write it to this file instead of standard output")
-    .action(async (o: { etcd: string; etcdPrefix: string; output?: string }) => {
-      const client = etcdClient(endpointsOf(o.etcd));
-      try {
+    .action(async (o: EtcdOptions & { etcdPrefix: string; output?: string }) => {
+      await withClient(o, async (client) => {
         const { raw, errors, revision } = await readConfig(client, etcdLayout(o.etcdPrefix));
         const checked = errors.length > 0 ? undefined : parseConfigValue(raw);
         const problems = checked === undefined ? errors : checked.ok ? [] : checked.errors;
@@ -92,9 +142,7 @@ export function etcdCommands(json: () => boolean): Command[] {
           await rename(`${o.output}.tmp`, o.output);
           if (json()) out({ file: o.output, revision }, () => "");
         }
-      } finally {
-        client.close();
-      }
+      });
     });
-  return [apply, exportCmd];
+  return [withEtcdOptions(apply), withEtcdOptions(exportCmd)];
 }

@@ -24,14 +24,22 @@ export interface StartEtcdClusterOptions {
   readyTimeoutMs?: number;
   /** Member names are `<name>-0`, `<name>-1`, ...; default "etcd". */
   name?: string;
+  /**
+   * Clients over TLS (https:// client URLs) with client certificates required (etcd's
+   * --client-cert-auth): the members' certificate and the CA that signs clients'. Peers and
+   * /health stay plaintext (/health on a metrics port of its own).
+   */
+  tls?: { caFile: string; certFile: string; keyFile: string };
 }
 
 export interface EtcdMember {
   name: string;
-  /** `http://127.0.0.1:<port>`, what clients connect to. */
+  /** `http://127.0.0.1:<port>` (`https://` with tls), what clients connect to. */
   clientUrl: string;
   /** `http://127.0.0.1:<port>`, what the other members connect to. */
   peerUrl: string;
+  /** Where GET /health answers: the client URL, or with tls a plaintext metrics URL. */
+  healthUrl: string;
   /** False once the process has exited (kill(), stop(), or a crash). */
   running(): boolean;
   /** The member's etcd process (a new one after restart()). */
@@ -70,7 +78,9 @@ interface MemberSpec {
   name: string;
   clientUrl: string;
   peerUrl: string;
+  healthUrl: string;
   dir: string;
+  tls: StartEtcdClusterOptions["tls"];
 }
 
 export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): Promise<EtcdCluster> {
@@ -86,16 +96,19 @@ export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): P
   // Every member's --initial-cluster names every peer port, so the whole cluster starts over, on
   // new ports and empty data dirs.
   for (let attempt = 1; ; attempt++) {
-    const ports = await freePorts(2 * size);
+    const ports = await freePorts(3 * size);
     const specs: MemberSpec[] = [];
     for (let i = 0; i < size; i++) {
       const dir = await mkdtemp(join(tmpdir(), `inferencehub-${prefix}-${i}-`));
       dirs.add(dir);
+      const clientUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${ports[3 * i]!}`;
       specs.push({
         name: `${prefix}-${i}`,
-        clientUrl: `http://127.0.0.1:${ports[2 * i]!}`,
-        peerUrl: `http://127.0.0.1:${ports[2 * i + 1]!}`,
+        clientUrl,
+        peerUrl: `http://127.0.0.1:${ports[3 * i + 1]!}`,
+        healthUrl: options.tls ? `http://127.0.0.1:${ports[3 * i + 2]!}` : clientUrl,
         dir,
+        tls: options.tls,
       });
     }
     const removeDirs = () =>
@@ -155,6 +168,15 @@ function memberArgs(s: MemberSpec, initialCluster: string, token: string): strin
     "--snapshot-count=10000",
     "--logger=zap",
     "--log-level=warn",
+    ...(s.tls
+      ? [
+          `--cert-file=${s.tls.certFile}`,
+          `--key-file=${s.tls.keyFile}`,
+          `--trusted-ca-file=${s.tls.caFile}`,
+          "--client-cert-auth",
+          `--listen-metrics-urls=${s.healthUrl}`,
+        ]
+      : []),
   ];
 }
 
@@ -167,7 +189,7 @@ async function waitHealthy(s: MemberSpec, proc: BinaryProcess, timeoutMs: number
     label: `etcd ${s.name} (${s.clientUrl})`,
     what: "healthy (GET /health)",
     timeoutMs,
-    probe: () => etcdHealthy(s.clientUrl),
+    probe: () => etcdHealthy(s.healthUrl),
   });
 }
 
@@ -190,6 +212,7 @@ function member(
   return {
     name: s.name,
     clientUrl: s.clientUrl,
+    healthUrl: s.healthUrl,
     peerUrl: s.peerUrl,
     running: () => !exited,
     current: () => proc,

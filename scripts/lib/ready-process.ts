@@ -33,6 +33,11 @@ export async function startReadyProcess<Ready>(opts: {
   keepLines?: number;
   /** A command the service runs under, e.g. ["ip", "netns", "exec", "ns1"] (it must exec, keeping the pid). */
   wrap?: string[];
+  /**
+   * A line (stdout or stderr) that says the service will not be ready: the start is given up at
+   * once (the process killed) with that line as the error, instead of after the timeout.
+   */
+  giveUpOn?: RegExp;
 }): Promise<ReadyProcess<Ready>> {
   const command = [...(opts.wrap ?? []), process.execPath, "--import", "tsx", opts.script, ...opts.args];
   const child = spawn(command[0]!, command.slice(1), {
@@ -48,7 +53,8 @@ export async function startReadyProcess<Ready>(opts: {
       resolve(code);
     }),
   );
-  createInterface({ input: child.stderr! }).on("line", record);
+  const stderr = createInterface({ input: child.stderr! });
+  stderr.on("line", record);
   const stdout = createInterface({ input: child.stdout! });
 
   const ready = await new Promise<Ready>((resolve, reject) => {
@@ -57,8 +63,16 @@ export async function startReadyProcess<Ready>(opts: {
       child.kill("SIGKILL");
       reject(new Error(`${opts.label} not ready in ${timeoutMs} ms:\n${logs.slice(-20).join("\n")}`));
     }, timeoutMs);
+    const giveUp = (line: string) => {
+      if (!opts.giveUpOn?.test(line)) return;
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`${opts.label} will not be ready: ${line}`));
+    };
+    stderr.on("line", giveUp);
     stdout.on("line", (line) => {
       record(line);
+      giveUp(line);
       if (!line.startsWith('{"event":"ready"')) return;
       clearTimeout(timer);
       resolve(JSON.parse(line) as Ready);

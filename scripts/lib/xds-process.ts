@@ -57,6 +57,8 @@ export async function startXdsServer(opts: {
   adsPort?: number;
   adminPort?: number;
   env?: Record<string, string>;
+  /** A log line that means it will not be ready (see startReadyProcess). */
+  giveUpOn?: RegExp;
 }): Promise<XdsProcess> {
   const p = await startReadyProcess<{ adsPort: number; adminPort: number }>({
     label: "xds-server",
@@ -78,6 +80,7 @@ export async function startXdsServer(opts: {
       String(opts.adminPort ?? 0),
     ],
     env: { LOG_LEVEL: process.env.XDS_LOG_LEVEL ?? "info", ...opts.env },
+    ...(opts.giveUpOn ? { giveUpOn: opts.giveUpOn } : {}),
   });
   const { adsPort, adminPort } = p.ready;
   const status = async () =>

@@ -4,10 +4,13 @@
  *     [--ratelimit-config /etc/ratelimit/config/config.yaml]   (writes the rate limit service's limits)
  *   tsx xds-server/src/main.ts --etcd http://127.0.0.1:2379,... [--etcd-prefix /inferencehub/]
  *     [--seed inferencehub.yaml]   (the config in etcd, shared by replicas; the seed fills an empty store)
+ *     [--etcd-ca ca.pem] [--etcd-cert client.pem --etcd-key client-key.pem]   (TLS: https:// endpoints)
+ *     [--etcd-user name --etcd-password-file file]   (etcd's own users, when its auth is enabled)
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { parseListenPort } from "@inferencehub/contracts/config";
+import { readEtcdSecurity, type EtcdSecurity } from "@inferencehub/contracts/etcd-config";
 import { defaultPorts } from "@inferencehub/contracts/ports";
 import { startControlPlane } from "./runner/index.js";
 
@@ -23,6 +26,11 @@ const { values } = parseArgs({
     etcd: { type: "string", default: process.env.INFERENCEHUB_ETCD_ENDPOINTS },
     "etcd-prefix": { type: "string", default: process.env.INFERENCEHUB_ETCD_PREFIX },
     seed: { type: "string", default: process.env.INFERENCEHUB_SEED_CONFIG },
+    "etcd-ca": { type: "string", default: process.env.INFERENCEHUB_ETCD_CA },
+    "etcd-cert": { type: "string", default: process.env.INFERENCEHUB_ETCD_CERT },
+    "etcd-key": { type: "string", default: process.env.INFERENCEHUB_ETCD_KEY },
+    "etcd-user": { type: "string", default: process.env.INFERENCEHUB_ETCD_USER },
+    "etcd-password-file": { type: "string", default: process.env.INFERENCEHUB_ETCD_PASSWORD_FILE },
   },
 });
 
@@ -42,6 +50,20 @@ if (values.seed && etcdEndpoints.length === 0) {
   log.fatal("--seed fills an empty etcd: it needs --etcd (or INFERENCEHUB_ETCD_ENDPOINTS)");
   process.exit(2);
 }
+const etcdSecurity = (): EtcdSecurity => {
+  try {
+    return readEtcdSecurity(etcdEndpoints, {
+      caFile: values["etcd-ca"],
+      certFile: values["etcd-cert"],
+      keyFile: values["etcd-key"],
+      user: values["etcd-user"],
+      passwordFile: values["etcd-password-file"],
+    });
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(2);
+  }
+};
 
 try {
   const cp = await startControlPlane({
@@ -50,6 +72,7 @@ try {
           etcd: {
             endpoints: etcdEndpoints,
             ...(values["etcd-prefix"] ? { prefix: values["etcd-prefix"] } : {}),
+            security: etcdSecurity(),
           },
           ...(values.seed ? { configPath: values.seed } : {}),
         }

@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { formatErrors, parseConfig, type Config, type RawConfig } from "@inferencehub/contracts/config";
+import type { EtcdSecurity } from "@inferencehub/contracts/etcd-config";
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
@@ -49,7 +50,7 @@ export interface ControlPlaneOptions {
    */
   configPath?: string;
   /** Keep the config in etcd instead of the file, shared by every replica. */
-  etcd?: { endpoints: string[]; prefix?: string };
+  etcd?: { endpoints: string[]; prefix?: string; security?: EtcdSecurity };
   log: Logger;
   adsHost?: string;
   /** 0 picks a free port. */

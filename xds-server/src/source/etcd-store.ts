@@ -30,7 +30,9 @@ import {
   assemble,
   entryOf,
   etcdClient,
+  etcdFailureHint,
   etcdLayout,
+  type EtcdSecurity,
   revision,
   writeConfig,
   type EtcdLayout,
@@ -38,10 +40,12 @@ import {
 } from "@inferencehub/contracts/etcd-config";
 
 export interface EtcdStoreOptions {
-  /** Client URLs of the etcd members (http://host:2379). */
+  /** Client URLs of the etcd members (http://host:2379, or https:// with `security`). */
   endpoints: string[];
   /** Default /inferencehub/. */
   prefix?: string;
+  /** TLS and etcd user (readEtcdSecurity); none: plaintext, no user. */
+  security?: EtcdSecurity;
   log: Logger;
   /** Called with every valid config that differs from the last one, and its version. */
   onConfig: (config: Config, version: string) => void;
@@ -87,7 +91,7 @@ export class EtcdConfigStore {
   constructor(private readonly options: EtcdStoreOptions) {
     this.layout = etcdLayout(options.prefix);
     this.#timeoutMs = options.callTimeoutMs ?? 10_000;
-    this.#client = etcdClient(options.endpoints, this.#timeoutMs);
+    this.#client = etcdClient(options.endpoints, this.#timeoutMs, options.security);
     this.location = `etcd ${options.endpoints.join(",")} ${this.layout.configPrefix}`;
   }
 
@@ -127,7 +131,7 @@ export class EtcdConfigStore {
       } catch (err) {
         if (attempt === 1 || attempt % 10 === 0)
           this.options.log.warn(
-            { store: this.location, err: (err as Error).message },
+            { store: this.location, err: (err as Error).message, hint: etcdFailureHint(err) },
             "cannot read the config from etcd; retrying every second",
           );
         await new Promise((r) => setTimeout(r, 1_000));
