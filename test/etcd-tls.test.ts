@@ -1,5 +1,6 @@
 /**
- * etcd over TLS with client certificates (etcd's --client-cert-auth), a real etcd member: the
+ * etcd over TLS with client certificates (etcd's --client-cert-auth), and etcd's own users (its
+ * auth enabled, --etcd-user with --etcd-password-file), each with a real etcd member. Over TLS, the
  * control plane and hubctl reach it with the CA and a client certificate (--etcd-ca, --etcd-cert,
  * --etcd-key), and nobody else does. Without a certificate, with one from another CA, or in
  * plaintext, etcd refuses: the control plane does not start on a config it could not read (it says
@@ -10,7 +11,9 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -174,3 +177,64 @@ describe(
     });
   },
 );
+
+describe("etcd's own users (auth enabled)", { skip: required ? false : (unavailable ?? false) }, () => {
+  let etcd: EtcdCluster;
+  let dir: string;
+  const running: XdsProcess[] = [];
+  const passwordFile = (password: string) => {
+    const path = join(dir, `password-${password.length}`);
+    writeFileSync(path, `${password}\n`);
+    return path;
+  };
+
+  before(async () => {
+    etcd = await startEtcdCluster({ name: "users" });
+    dir = mkdtempSync(join(tmpdir(), "inferencehub-etcd-users-"));
+    await writeFile(join(dir, "inferencehub.yaml"), config);
+    // etcd turns auth on only with a root user holding the root role.
+    const admin = etcdClient(etcd.endpoints);
+    try {
+      await admin.role("root").create();
+      await (await admin.user("root").create("root-secret")).addRole("root");
+      await admin.auth.authEnable();
+    } finally {
+      admin.close();
+    }
+  });
+
+  after(async () => {
+    await Promise.all(running.map((x) => x.stop()));
+    await etcd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("hubctl and the control plane work as the user; no user or a wrong password is refused and said so", async () => {
+    const hubctl = (...args: string[]) =>
+      run(`${repoRoot}/hubctl/bin/hubctl`, [
+        ...args,
+        "--etcd",
+        etcd.endpoints.join(","),
+        "--etcd-prefix",
+        prefix,
+      ]);
+    const file = join(dir, "inferencehub.yaml");
+    for (const args of [[], ["--etcd-user", "root", "--etcd-password-file", passwordFile("wrong")]]) {
+      const err = await hubctl("apply", "-f", file, ...args).then(
+        () => assert.fail(`etcd took a write with ${JSON.stringify(args)}`),
+        (e: { code: number; stderr: string }) => e,
+      );
+      assert.equal(err.code, 1, err.stderr);
+      assert.match(err.stderr, /etcd refused the user: check --etcd-user and --etcd-password-file/);
+    }
+    const root = ["--etcd-user", "root", "--etcd-password-file", passwordFile("root-secret")];
+    const { stdout } = await hubctl("apply", "-f", file, ...root);
+    assert.match(stdout, /applied .*config version [0-9]+/);
+    const xds = await startXdsServer({
+      etcd: { endpoints: etcd.endpoints, prefix },
+      env: { INFERENCEHUB_ETCD_USER: "root", INFERENCEHUB_ETCD_PASSWORD_FILE: passwordFile("root-secret") },
+    });
+    running.push(xds);
+    assert.equal((await xds.status()).configStore.kind, "etcd");
+  });
+});
