@@ -104,13 +104,27 @@ export class StreamState {
     this.kinds = Object.fromEntries(XDS_KINDS.map((k) => [k, newKindState(k)])) as Record<XdsKind, KindState>;
   }
 
+  /**
+   * The last answers of the walks below, with the held sets they were computed from. Held sets and
+   * snapshot maps are replaced, never changed in place, and a snapshot shares the maps of the
+   * kinds an edit did not touch with the last one: the same objects give the same answer, so the
+   * plan after an ACK, or for an edit of another kind, does not walk every route again.
+   */
+  #inUseMemo: { acked: unknown; next: unknown; inUse: Set<string> } | undefined;
+  #routesReadyMemo: { desired: unknown; clusters: unknown; endpoints: unknown } | undefined;
+  #retainedMemo = new Map<XdsKind, { inputs: readonly unknown[]; retained: Map<string, SnapshotResource> }>();
+
   /** Clusters the client's routes may still send traffic to: those applied and those in flight. */
   #clustersInUse(): Set<string> {
     const routes = this.kinds.route;
+    const next = routes.pending?.next;
+    const memo = this.#inUseMemo;
+    if (memo?.acked === routes.acked && memo.next === next) return memo.inUse;
     const inUse = new Set<string>();
-    for (const set of [routes.acked, routes.pending?.next ?? new Map()]) {
+    for (const set of [routes.acked, next ?? new Map()]) {
       for (const route of set.values()) for (const c of route.refs) inUse.add(c);
     }
+    this.#inUseMemo = { acked: routes.acked, next, inUse };
     return inUse;
   }
 
@@ -151,12 +165,16 @@ export class StreamState {
   ): Map<string, SnapshotResource> {
     const retained = new Map<string, SnapshotResource>();
     if (!(kind === "endpoint" || (kind === "cluster" && this.kinds.cluster.wildcard))) return retained;
+    const inputs = [current, inUse, this.kinds.cluster.acked, this.kinds[kind].acked];
+    const memo = this.#retainedMemo.get(kind);
+    if (memo?.inputs.every((input, i) => input === inputs[i])) return memo.retained;
     for (const name of inUse) {
       if (current.has(name)) continue;
       if (kind === "endpoint" && !this.kinds.cluster.acked.has(name)) continue;
       const held = this.kinds[kind].acked.get(name);
       if (held) retained.set(name, held);
     }
+    this.#retainedMemo.set(kind, { inputs, retained });
     return retained;
   }
 
@@ -165,6 +183,19 @@ export class StreamState {
     if (!this.kinds.cluster.wildcard) return true;
     const clusters = this.kinds.cluster.acked;
     const endpoints = this.kinds.endpoint.acked;
+    const memo = this.#routesReadyMemo;
+    if (memo?.desired === desired && memo.clusters === clusters && memo.endpoints === endpoints) return true;
+    if (!this.#routesHeld(desired, clusters, endpoints)) return false;
+    this.#routesReadyMemo = { desired, clusters, endpoints };
+    return true;
+  }
+
+  /** Whether every cluster the routes name is held, with its endpoints. */
+  #routesHeld(
+    desired: ReadonlyMap<string, SnapshotResource>,
+    clusters: ReadonlyMap<string, SnapshotResource>,
+    endpoints: ReadonlyMap<string, SnapshotResource>,
+  ): boolean {
     for (const route of desired.values()) {
       for (const c of route.refs) {
         const cluster = clusters.get(c);
@@ -440,6 +471,8 @@ function sharedNames(
 
 /** Whether `names` includes every name of `resources`. */
 function namesAll(names: ReadonlySet<string>, resources: ReadonlyMap<string, SnapshotResource>): boolean {
+  // The shared set of every name of these resources (sharedNames): never changed, so no walk.
+  if (allNames.get(resources) === names) return true;
   if (names.size < resources.size) return false;
   for (const name of resources.keys()) if (!names.has(name)) return false;
   return true;
