@@ -16,12 +16,10 @@
  * INFERENCEHUB_REQUIRE_ETCD=1, which turns the skip into a failure.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseConfig } from "@inferencehub/contracts/config";
 import {
@@ -38,17 +36,16 @@ import {
 } from "../scripts/lib/envoy-process.js";
 import { createInferClient, type InferClient } from "../scripts/lib/infer-client.js";
 import { metricValue, startNode, type NodeProcess } from "../scripts/lib/node-process.js";
-import { repoRoot } from "../scripts/lib/paths.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { startXdsServer, type XdsProcess, type XdsStatus } from "../scripts/lib/xds-process.js";
+import { hubctlOnEtcd } from "./lib/hubctl.js";
 import { etcdClient, etcdLayout } from "@inferencehub/contracts/etcd-config";
 import { eventually } from "./lib/assertions.js";
 import { gatewayConfig, scaleModel } from "./lib/configs.js";
 import { callMany, startLoad, type RunningLoad } from "./lib/load.js";
 
-const run = promisify(execFile);
 const unavailable = etcdUnavailableReason();
 const required = process.env.INFERENCEHUB_REQUIRE_ETCD === "1";
 const TOKEN = "replica-admin-token-0123456789";
@@ -298,14 +295,7 @@ describe("control plane replicas on etcd", { skip: required ? false : (unavailab
   });
 
   test("hubctl export gives the admin edits; apply -f of an edited export reaches both replicas; an invalid file is refused", async () => {
-    const hubctl = (...args: string[]) =>
-      run(`${repoRoot}/hubctl/bin/hubctl`, [
-        ...args,
-        "--etcd",
-        etcd.endpoints.join(","),
-        "--etcd-prefix",
-        prefix,
-      ]);
+    const hubctl = hubctlOnEtcd({ endpoints: etcd.endpoints, prefix });
     const exported = join(dir, "exported.yaml");
     await hubctl("export", "-o", exported);
     const text = await readFile(exported, "utf8");

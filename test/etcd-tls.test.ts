@@ -10,20 +10,17 @@
  * Needs etcd and openssl: skipped when etcd is missing unless INFERENCEHUB_REQUIRE_ETCD=1.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { etcdClient, readEtcdSecurity, type EtcdSecurity } from "@inferencehub/contracts/etcd-config";
 import { etcdUnavailableReason, startEtcdCluster, type EtcdCluster } from "../scripts/lib/etcd-process.js";
-import { repoRoot } from "../scripts/lib/paths.js";
 import { makeTestPki, type TestPki } from "../scripts/lib/test-pki.js";
 import { startXdsServer, type XdsProcess } from "../scripts/lib/xds-process.js";
+import { hubctlOnEtcd } from "./lib/hubctl.js";
 
-const run = promisify(execFile);
 const required = process.env.INFERENCEHUB_REQUIRE_ETCD === "1";
 const unavailable = etcdUnavailableReason();
 const prefix = "/tls-test/";
@@ -53,14 +50,8 @@ describe(
       pki.caFile,
       ...(who === "none" ? [] : ["--etcd-cert", pki[who].certFile, "--etcd-key", pki[who].keyFile]),
     ];
-    const hubctl = (...args: string[]) =>
-      run(`${repoRoot}/hubctl/bin/hubctl`, [
-        ...args,
-        "--etcd",
-        etcd.endpoints.join(","),
-        "--etcd-prefix",
-        prefix,
-      ]);
+    // etcd starts in before(): the runner is made per call.
+    const hubctl = (...args: string[]) => hubctlOnEtcd({ endpoints: etcd.endpoints, prefix })(...args);
     const refusal = (p: Promise<unknown>) =>
       p.then(
         () => assert.fail("etcd let this client in"),
@@ -210,14 +201,7 @@ describe("etcd's own users (auth enabled)", { skip: required ? false : (unavaila
   });
 
   test("hubctl and the control plane work as the user; no user or a wrong password is refused and said so", async () => {
-    const hubctl = (...args: string[]) =>
-      run(`${repoRoot}/hubctl/bin/hubctl`, [
-        ...args,
-        "--etcd",
-        etcd.endpoints.join(","),
-        "--etcd-prefix",
-        prefix,
-      ]);
+    const hubctl = hubctlOnEtcd({ endpoints: etcd.endpoints, prefix });
     const file = join(dir, "inferencehub.yaml");
     for (const args of [[], ["--etcd-user", "root", "--etcd-password-file", passwordFile("wrong")]]) {
       const err = await hubctl("apply", "-f", file, ...args).then(

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { repoRoot } from "../../scripts/lib/paths.js";
 import { startReadyProcess } from "../../scripts/lib/ready-process.js";
-import { startXdsServer, type XdsProcess, type XdsStatus } from "../../scripts/lib/xds-process.js";
+import { startXdsServer, xdsProcessOf, type XdsProcess } from "../../scripts/lib/xds-process.js";
 
 export type Runtime = "tsx" | "js";
 
@@ -117,36 +117,5 @@ export async function startXdsServerAs(
     // import and exec node itself, so the pid stays the server's.
     wrap: ["/bin/sh", "-c", 'node="$0"; shift 2; exec "$node" "$@"'],
   });
-  const { adsPort, adminPort } = p.ready;
-  const status = async () =>
-    (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json()) as XdsStatus;
-  const waitFor = async (check: (s: XdsStatus) => boolean, what: string, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const last = await status();
-      if (check(last)) return last;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  return {
-    adsPort,
-    adminPort,
-    process: p.process,
-    logs: p.logs,
-    status,
-    metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
-    waitFor,
-    waitForSync: (nodeId, timeoutMs) =>
-      waitFor(
-        (s) =>
-          s.clients.some(
-            (c) => c.nodeId === nodeId && c.syncedVersion !== "" && c.syncedVersion === s.snapshots[c.group],
-          ),
-        `${nodeId} to ACK the current snapshot`,
-        timeoutMs,
-      ),
-    stop: p.stop,
-    waitForLine: p.waitForLine,
-  };
+  return xdsProcessOf(p);
 }

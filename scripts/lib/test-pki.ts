@@ -20,26 +20,21 @@ export interface TestPki {
 
 const openssl = (dir: string, args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 
+/** A new EC P-256 key, unencrypted, written to `keyFile`, with what `req` makes of it. */
+const newKey = (keyFile: string) => [
+  "-newkey",
+  "ec",
+  "-pkeyopt",
+  "ec_paramgen_curve:prime256v1",
+  "-nodes",
+  "-keyout",
+  keyFile,
+];
+
 function selfSignedCa(dir: string, name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}-key.pem`);
-  openssl(dir, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-  ]);
+  openssl(dir, ["req", "-x509", ...newKey(key), "-out", cert, "-days", "1", "-subj", `/CN=${name}`]);
   return { cert, key };
 }
 
@@ -54,20 +49,7 @@ function signed(
   const certFile = join(dir, `${name}.pem`);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, extensions);
-  openssl(dir, [
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    keyFile,
-    "-out",
-    csr,
-    "-subj",
-    `/CN=${name}`,
-  ]);
+  openssl(dir, ["req", ...newKey(keyFile), "-out", csr, "-subj", `/CN=${name}`]);
   openssl(dir, [
     "x509",
     "-req",

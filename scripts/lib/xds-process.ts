@@ -2,7 +2,7 @@
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "./paths.js";
-import { startReadyProcess } from "./ready-process.js";
+import { startReadyProcess, type ReadyProcess } from "./ready-process.js";
 
 export interface XdsClientStatus {
   nodeId: string;
@@ -82,6 +82,11 @@ export async function startXdsServer(opts: {
     env: { LOG_LEVEL: process.env.XDS_LOG_LEVEL ?? "info", ...opts.env },
     ...(opts.giveUpOn ? { giveUpOn: opts.giveUpOn } : {}),
   });
+  return xdsProcessOf(p);
+}
+
+/** A started control plane (its ready line read) with the admin-port helpers tests and benchmarks use. */
+export function xdsProcessOf(p: ReadyProcess<{ adsPort: number; adminPort: number }>): XdsProcess {
   const { adsPort, adminPort } = p.ready;
   const status = async () =>
     (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json()) as XdsStatus;
