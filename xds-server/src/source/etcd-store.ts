@@ -142,7 +142,7 @@ export class EtcdConfigStore {
 
   /** Reads every entry, then watches from the next revision (a resync after a compaction too). */
   async #sync(): Promise<void> {
-    await this.#watcher?.cancel().catch(() => undefined);
+    if (this.#watcher) await cancelWithin(this.#watcher);
     this.#watcher = undefined;
     let range = await this.#client.getAll().prefix(this.layout.configPrefix).exec();
     if (range.kvs.length === 0 && this.options.seed) {
@@ -160,11 +160,16 @@ export class EtcdConfigStore {
     this.#revision = Math.max(this.#revision, ...[...this.#entries.values()].map((e) => e.modRevision));
     this.#dirty = true;
     this.#rebuild();
-    const watcher = await this.#client
+    // Known to close() before etcd answers: a watch still being created when the store closes is
+    // cancelled too, rather than left in the client, retrying against a closed connection forever.
+    const watcher = this.#client
       .watch()
       .prefix(this.layout.configPrefix)
       .startRevision(String(revision(range.header.revision) + 1))
-      .create();
+      .watcher();
+    this.#watcher = watcher;
+    await connected(watcher);
+    if (this.#closed) return;
     watcher.on("data", (res) => {
       for (const event of res.events) {
         const key = event.kv.key.toString();
@@ -198,7 +203,6 @@ export class EtcdConfigStore {
       );
       void this.#resync();
     });
-    this.#watcher = watcher;
   }
 
   async #resync(): Promise<void> {
@@ -368,9 +372,41 @@ export class EtcdConfigStore {
     this.#closed = true;
     for (const w of this.#waiters) w.resolve();
     this.#waiters = [];
-    await this.#watcher?.cancel().catch(() => undefined);
+    if (this.#watcher) await cancelWithin(this.#watcher);
     this.#client.close();
   }
+}
+
+/** Resolves when etcd has created the watch, rejects when it refused it; leaves no listener behind. */
+function connected(watcher: Watcher): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      watcher.off("connected", onConnected);
+      watcher.off("error", onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onConnected = () => done();
+    const onError = (err: Error) => done(err);
+    watcher.once("connected", onConnected);
+    watcher.once("error", onError);
+  });
+}
+
+/**
+ * Cancels a watch, waiting at most a second for etcd's answer: a watch that etcd ended on its own
+ * (compacted, or its member gone) may never be answered, and closing the client ends it anyway.
+ */
+async function cancelWithin(watcher: Watcher): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    watcher.cancel().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 1_000);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /**
