@@ -6,9 +6,9 @@ import { Cluster, Cluster_DiscoveryType } from "../../../gen/envoy/envoy/config/
 import { ClusterLoadAssignment } from "../../../gen/envoy/envoy/config/endpoint/v3/endpoint.js";
 import { createSnapshotCache } from "../cache/index.js";
 import { createXdsMetrics } from "../server/index.js";
-import { snapshotFromResources } from "../snapshot/index.js";
+import { snapshotFromResources, snapshotProblems } from "../snapshot/index.js";
 import { recordsOf, type ResourceSet } from "../translate/index.js";
-import { publishChecked, snapshotProblems, type BuiltGroup } from "./publish.js";
+import { publishChecked, type BuiltGroup } from "./publish.js";
 
 function built(resources: ResourceSet): BuiltGroup {
   const snapshot = snapshotFromResources(resources);

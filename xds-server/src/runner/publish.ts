@@ -9,25 +9,13 @@
 import type { Logger } from "pino";
 import type { SnapshotCache } from "../cache/index.js";
 import type { XdsMetrics } from "../server/index.js";
-import { checkSnapshot, type Snapshot } from "../snapshot/index.js";
-import { checkRecords, type ClientGroup, type RecordSet } from "../translate/index.js";
+import type { Snapshot } from "../snapshot/index.js";
+import type { ClientGroup } from "../translate/index.js";
 
 /** A group's snapshot and its consistency problems (none: fit to serve). */
 export interface BuiltGroup {
   snapshot: Snapshot;
   problems: readonly string[];
-}
-
-/**
- * Every problem that makes a snapshot unfit to serve, from the records of its resources; none when
- * it is consistent. The snapshot builder finds the same ones itself, checking only what changed
- * unless something is wrong (snapshot/incremental.ts, lastProblems).
- */
-export function snapshotProblems(snapshot: Snapshot, records: RecordSet): string[] {
-  return [
-    ...checkRecords(records).map((p) => `${p.kind} ${JSON.stringify(p.name)} ${p.message}`),
-    ...checkSnapshot(snapshot),
-  ];
 }
 
 export interface PublishTarget {

@@ -8,7 +8,6 @@
 import type { GatewayIR } from "../ir/index.js";
 import { kindTable, type KindInfo } from "../resources/index.js";
 import {
-  checkRecords,
   ConsistencyIndex,
   resourceKinds,
   translationUnits,
@@ -17,9 +16,9 @@ import {
   type ResourceRecord,
 } from "../translate/index.js";
 import { encodeResourceSet, type EncodedRecord } from "./from-resources.js";
+import { snapshotProblems } from "./problems.js";
 import { XDS_KINDS, type XdsKind } from "./kinds.js";
 import {
-  checkSnapshot,
   snapshotResource,
   snapshotVersion,
   VersionSum,
@@ -203,10 +202,7 @@ class IncrementalSnapshotBuilder implements SnapshotBuilder {
           unit.encoded[group][kind].map((e) => e.record),
         ),
       );
-    return [
-      ...checkRecords(records).map((p) => `${p.kind} ${JSON.stringify(p.name)} ${p.message}`),
-      ...checkSnapshot(snapshot),
-    ];
+    return snapshotProblems(snapshot, records);
   }
 }
 

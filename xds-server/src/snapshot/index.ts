@@ -10,3 +10,4 @@ export {
 } from "./snapshot.js";
 export { clusterRefs, listenerRefs, routeRefs, scopeRefs, snapshotFromResources } from "./from-resources.js";
 export { createSnapshotBuilder, type BuildStats, type SnapshotBuilder } from "./incremental.js";
+export { snapshotProblems } from "./problems.js";
