@@ -122,6 +122,13 @@ const stopXds = (x: XdsProcess) => x.stop();
 const stopEnvoy = (e: EnvoyProcess) => e.stop();
 const removeFile = (f: TempConfig) => f.remove();
 
+/** A generated config on one node nobody calls, probed hourly (no health change mid-measurement). */
+const generatedConfig = (models: number, label: string) =>
+  tempConfig(
+    modelsYaml({ models, nodes: fakeNodes(1), scaleWeights: [100, 0], probeInterval: "1h" }),
+    `inferencehub-bench-${label}-`,
+  );
+
 /** One control plane, its admin API with the token, on etcd or on the file. */
 function startCp(opts: {
   file: TempConfig;
@@ -495,18 +502,7 @@ async function failovers(): Promise<{ failovers: Failover[]; fresh: FreshSync[] 
   return scoped(async (own) => {
     progress(`failover: 3 etcd members, 2 control planes at ${FAILOVER_MODELS} models`);
     const etcd = own(await startEtcdCluster({ size: 3, name: "bench-failover" }), (c) => c.stop());
-    const file = own(
-      await tempConfig(
-        modelsYaml({
-          models: FAILOVER_MODELS,
-          nodes: fakeNodes(1),
-          scaleWeights: [100, 0],
-          probeInterval: "1h",
-        }),
-        "inferencehub-bench-failover-",
-      ),
-      removeFile,
-    );
+    const file = own(await generatedConfig(FAILOVER_MODELS, "failover"), removeFile);
     const etcdOpts = { endpoints: etcd.endpoints, prefix: `/bench-failover-${process.pid}/` };
     // Every replica ever started: stopping one already dead is a no-op.
     const replicas: XdsProcess[] = [];
@@ -646,18 +642,7 @@ type StartCase = "file" | "etcd, empty store (seed)" | "etcd, config already the
 
 async function startups(etcdEndpoints: string[]): Promise<Record<StartCase, number[]>> {
   return scoped(async (own) => {
-    const file = own(
-      await tempConfig(
-        modelsYaml({
-          models: STARTUP_MODELS,
-          nodes: fakeNodes(1),
-          scaleWeights: [100, 0],
-          probeInterval: "1h",
-        }),
-        "inferencehub-bench-startup-",
-      ),
-      removeFile,
-    );
+    const file = own(await generatedConfig(STARTUP_MODELS, "startup"), removeFile);
     const times: Record<StartCase, number[]> = {
       file: [],
       "etcd, empty store (seed)": [],
