@@ -3,11 +3,11 @@
  *   tsx ext-authz/src/main.ts --config inferencehub.yaml [--port 19000] [--metrics-port 19090]
  *     [--repository-token-file <path>]   (or INFERENCEHUB_REPOSITORY_TOKEN)
  */
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { parseListenPort } from "@inferencehub/contracts/config";
 import { defaultPorts } from "@inferencehub/contracts/ports";
+import { loadRepositoryToken } from "@inferencehub/contracts/repository-token";
 import { startExtAuthz } from "./server.js";
 
 const { values } = parseArgs({
@@ -32,17 +32,9 @@ const port = (flag: "port" | "metrics-port"): number => {
   process.exit(2);
 };
 
-/** The nodes' repository token: a file (a mounted secret) or INFERENCEHUB_REPOSITORY_TOKEN; absent = none. */
-async function repositoryToken(): Promise<string | undefined> {
-  const file = values["repository-token-file"];
-  const token = file !== undefined ? await readFile(file, "utf8") : process.env.INFERENCEHUB_REPOSITORY_TOKEN;
-  const trimmed = token?.trim();
-  if (file !== undefined && !trimmed) throw new Error(`--repository-token-file ${file} is empty`);
-  return trimmed ? trimmed : undefined;
-}
-
 try {
-  const token = await repositoryToken();
+  // The nodes' repository token: a file (a mounted secret) or INFERENCEHUB_REPOSITORY_TOKEN; absent = none.
+  const token = loadRepositoryToken({ file: values["repository-token-file"] });
   if (token === undefined)
     log.info("no repository token: repository calls reach nodes without it, and nodes refuse them");
   const server = await startExtAuthz({
