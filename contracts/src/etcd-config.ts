@@ -4,7 +4,7 @@
  * written in inferencehub.yaml (RawModel, RawNode), not normalized: a model that states no
  * timeout keeps following `defaults`, as in the file.
  *
- *   <prefix>config/settings        listener, pools, defaults, auth, controlPlane
+ *   <prefix>config/settings        listener, pools, defaults, auth, controlPlane, fleet
  *   <prefix>config/nodes/<name>    one entry of `nodes`
  *   <prefix>config/models/<name>   one entry of `models`
  *   <prefix>config/version         touched by every write, so that its revision is the config's

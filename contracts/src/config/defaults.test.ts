@@ -7,6 +7,7 @@ import {
   defaultJwt,
   defaultPool,
   defaultRateLimitService,
+  defaultReplicas,
 } from "./defaults.js";
 import { formatDuration } from "./duration.js";
 import { formatConfig } from "./format.js";
@@ -47,6 +48,18 @@ test("the schema documents the same defaults the code applies", () => {
   const node = resolve({ $ref: "#/definitions/node" }).properties ?? {};
   assert.equal(schemaDefaults(node.pool ?? {}), defaultPool);
   assert.equal(schemaDefaults(node.drain ?? {}), false);
+  assert.deepEqual(schemaDefaults(node.labels ?? {}), {});
+});
+
+test("the schema documents the same fleet and placement defaults the code applies", () => {
+  const result = parseConfig("nodes: []\n");
+  assert.ok(result.ok);
+  const written = parse(formatConfig(result.value)) as Record<string, unknown>;
+  const root = configSchema as SchemaNode;
+  assert.deepEqual(schemaDefaults(root.properties?.fleet ?? {}), written.fleet);
+  const placement = resolve({ $ref: "#/definitions/placement" }).properties ?? {};
+  assert.equal(schemaDefaults(placement.replicas ?? {}), defaultReplicas);
+  assert.deepEqual(schemaDefaults(placement.labels ?? {}), {});
 });
 
 test("the schema documents the same auth defaults the code applies", () => {

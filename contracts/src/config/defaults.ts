@@ -7,11 +7,30 @@ import { defaultPorts } from "../ports.js";
 import type {
   AuthConfig,
   ExtAuthzServiceConfig,
+  FleetSettings,
   JwtConfig,
   ListenerConfig,
   ModelSettings,
   RateLimitServiceConfig,
 } from "./types.js";
+
+/** Nodes a placed version is loaded on when its placement does not say. */
+export const defaultReplicas = 1;
+
+/**
+ * The reconciler's timings (xds-server/src/fleet/). A large model takes tens of seconds to load
+ * from its repository, so two minutes means stuck; 5 s of drain covers the calls still in flight
+ * (most take well under a second) once every Envoy routes elsewhere; backoff from 1 s to a minute
+ * keeps a node that cannot load a version from being asked again and again; every 5 s the
+ * repository index shows what an operator loaded or unloaded by hand.
+ */
+export const defaultFleetSettings: Readonly<FleetSettings> = {
+  loadTimeoutMs: 120_000,
+  drainMs: 5_000,
+  retryBackoffMs: 1_000,
+  maxRetryBackoffMs: 60_000,
+  syncIntervalMs: 5_000,
+};
 
 /** Pool of a node that names none. */
 export const defaultPool = "default";

@@ -5,8 +5,16 @@
  */
 import { stringify } from "yaml";
 import { formatDuration } from "./duration.js";
-import type { RawAuth, RawConfig, RawModel, RawSettings } from "./raw.js";
-import type { AuthConfig, Config, ListenerConfig, ModelConfig, ModelSettings } from "./types.js";
+import type { RawAuth, RawConfig, RawFleet, RawModel, RawPlacement, RawSettings } from "./raw.js";
+import type {
+  AuthConfig,
+  Config,
+  FleetSettings,
+  ListenerConfig,
+  ModelConfig,
+  ModelSettings,
+  PlacementConfig,
+} from "./types.js";
 
 export function formatConfig(config: Config): string {
   const raw: RawConfig = {
@@ -25,12 +33,34 @@ export function formatConfig(config: Config): string {
           : {}),
       ...(node.versionFrom !== "header" ? { versionFrom: node.versionFrom } : {}),
       ...(node.versionPorts.length > 0 ? { versionPorts: node.versionPorts } : {}),
+      ...(Object.keys(node.labels).length > 0 ? { labels: { ...node.labels } } : {}),
     })),
     models: config.models.map((model) => rawModel(model, config.defaults)),
     ...(config.auth ? { auth: rawAuth(config.auth) } : {}),
     ...(config.controlPlane ? { controlPlane: { address: config.controlPlane.address } } : {}),
+    fleet: rawFleet(config.fleet),
   };
   return stringify(raw, { lineWidth: 0 });
+}
+
+function rawFleet(fleet: FleetSettings): RawFleet {
+  return {
+    loadTimeout: formatDuration(fleet.loadTimeoutMs),
+    // 0 is a drain of its own (unload at once); formatDuration writes it as 0ms.
+    drain: formatDuration(fleet.drainMs),
+    retryBackoff: formatDuration(fleet.retryBackoffMs),
+    maxRetryBackoff: formatDuration(fleet.maxRetryBackoffMs),
+    syncInterval: formatDuration(fleet.syncIntervalMs),
+  };
+}
+
+/** Written back as a list of pools (or none, for every pool); labels only when there are some. */
+function rawPlacement(placement: PlacementConfig): RawPlacement {
+  return {
+    ...(placement.pools.length > 0 ? { pools: [...placement.pools] } : {}),
+    replicas: placement.replicas,
+    ...(Object.keys(placement.labels).length > 0 ? { labels: { ...placement.labels } } : {}),
+  };
 }
 
 function rawListener(listener: ListenerConfig): RawConfig["listener"] {
@@ -135,7 +165,8 @@ function rawModel(model: ModelConfig, defaults: ModelSettings): RawModel {
       version: v.version,
       ...(v.serverVersion !== v.version ? { serverVersion: v.serverVersion } : {}),
       weight: v.weight,
-      nodes: v.nodes,
+      // A placed version's nodes are the reconciler's to choose (and fill in): not written.
+      ...(v.placement ? { placement: rawPlacement(v.placement) } : { nodes: v.nodes }),
     })),
     ...(model.shadow ? { shadow: { ...model.shadow } } : {}),
     ...modelOverrides(rawSettings(model), rawSettings(defaults)),

@@ -5,16 +5,18 @@ export { formatErrors, formatPath } from "./errors.js";
 export type { ConfigError, PathSegments } from "./errors.js";
 export { ok, fail } from "./result.js";
 export type { Result } from "./result.js";
-export type { RawConfig, RawModel, RawNode } from "./raw.js";
+export type { RawConfig, RawFleet, RawModel, RawNode, RawPlacement, RawVersion } from "./raw.js";
 export { parseDuration, formatDuration } from "./duration.js";
 export { parseListenPort } from "./port.js";
 export {
   defaultAuth,
   defaultExtAuthz,
+  defaultFleetSettings,
   defaultJwt,
   defaultListener,
   defaultPool,
   defaultRateLimitService,
+  defaultReplicas,
   defaultSettings,
 } from "./defaults.js";
 export { configSchema } from "./schema.js";
@@ -25,6 +27,7 @@ export type {
   AuthMode,
   CircuitBreakerSettings,
   ExtAuthzServiceConfig,
+  FleetSettings,
   JwtConfig,
   RateLimitServiceConfig,
   ModelGrant,
@@ -37,6 +40,7 @@ export type {
   ModelSettings,
   NodeConfig,
   OutlierDetectionSettings,
+  PlacementConfig,
   RetryOn,
   RetrySettings,
   ShadowConfig,

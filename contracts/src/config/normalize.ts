@@ -5,29 +5,45 @@
 import {
   defaultAuth,
   defaultExtAuthz,
+  defaultFleetSettings,
   defaultJwt,
   defaultListener,
   defaultPool,
   defaultRateLimitService,
+  defaultReplicas,
   defaultSettings,
   minDerivedPerTryTimeoutMs,
   perTryTimeoutFactor,
 } from "./defaults.js";
 import { parseDuration } from "./duration.js";
-import type { RawAuth, RawConfig, RawListener, RawModel, RawNode, RawSettings, RawTenant } from "./raw.js";
+import type {
+  RawAuth,
+  RawConfig,
+  RawFleet,
+  RawListener,
+  RawModel,
+  RawNode,
+  RawPlacement,
+  RawSettings,
+  RawTenant,
+  RawVersion,
+} from "./raw.js";
 import { splitAddress } from "./semantic.js";
 import type {
   AuthConfig,
   AuthMode,
   Config,
+  FleetSettings,
   JwtConfig,
   ListenerConfig,
   ModelConfig,
   ModelSettings,
   NodeConfig,
+  PlacementConfig,
   RateLimitConfig,
   RateLimitServiceConfig,
   TenantConfig,
+  VersionConfig,
 } from "./types.js";
 
 export function normalize(raw: RawConfig): Config {
@@ -41,6 +57,18 @@ export function normalize(raw: RawConfig): Config {
     models: (raw.models ?? []).map((model) => normalizeModel(model, defaults)),
     ...(raw.auth ? { auth: normalizeAuth(raw.auth) } : {}),
     ...(raw.controlPlane ? { controlPlane: serviceAddress(raw.controlPlane.address) } : {}),
+    fleet: normalizeFleet(raw.fleet ?? {}),
+  };
+}
+
+function normalizeFleet(raw: RawFleet): FleetSettings {
+  const d = defaultFleetSettings;
+  return {
+    loadTimeoutMs: ms(raw.loadTimeout, d.loadTimeoutMs),
+    drainMs: ms(raw.drain, d.drainMs),
+    retryBackoffMs: ms(raw.retryBackoff, d.retryBackoffMs),
+    maxRetryBackoffMs: ms(raw.maxRetryBackoff, d.maxRetryBackoffMs),
+    syncIntervalMs: ms(raw.syncInterval, d.syncIntervalMs),
   };
 }
 
@@ -97,6 +125,7 @@ function normalizeNode(raw: RawNode): NodeConfig {
       version: String(vp.version),
       port: vp.port,
     })),
+    labels: { ...raw.labels },
   };
 }
 
@@ -163,15 +192,30 @@ export function normalizeModel(raw: RawModel, defaults: ModelSettings): ModelCon
   const single = raw.versions.length === 1;
   return {
     name: raw.name,
-    versions: raw.versions.map((v) => ({
-      version: String(v.version),
-      weight: v.weight ?? (single ? 100 : 0),
-      nodes: [...v.nodes],
-      serverVersion: v.serverVersion === undefined ? String(v.version) : String(v.serverVersion),
-    })),
+    versions: raw.versions.map((v) => normalizeVersion(v, single)),
     ...(raw.shadow ? { shadow: { version: String(raw.shadow.version), percent: raw.shadow.percent } } : {}),
     ...(raw.pin !== undefined ? { pin: String(raw.pin) } : {}),
     ...resolveSettings(defaults, raw),
+  };
+}
+
+/** A placed version has no nodes of its own: the reconciler chooses them. */
+function normalizeVersion(v: RawVersion, single: boolean): VersionConfig {
+  return {
+    version: String(v.version),
+    weight: v.weight ?? (single ? 100 : 0),
+    nodes: v.placement ? [] : [...(v.nodes ?? [])],
+    serverVersion: v.serverVersion === undefined ? String(v.version) : String(v.serverVersion),
+    ...(v.placement ? { placement: normalizePlacement(v.placement) } : {}),
+  };
+}
+
+/** `pool: x` is `pools: [x]`; neither is `pools: []` (every pool). */
+function normalizePlacement(raw: RawPlacement): PlacementConfig {
+  return {
+    pools: raw.pools ? [...raw.pools] : raw.pool !== undefined ? [raw.pool] : [],
+    replicas: raw.replicas ?? defaultReplicas,
+    labels: { ...raw.labels },
   };
 }
 

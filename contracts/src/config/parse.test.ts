@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultListener, defaultSettings } from "./defaults.js";
+import { defaultFleetSettings, defaultListener, defaultSettings } from "./defaults.js";
 import { formatErrors } from "./errors.js";
 import { formatConfig } from "./format.js";
 import { parseConfig } from "./parse.js";
@@ -44,8 +44,10 @@ test("a minimal file gets every default", () => {
       protocol: "grpc",
       versionFrom: "header",
       versionPorts: [],
+      labels: {},
     },
   ]);
+  assert.deepEqual(config.fleet, defaultFleetSettings);
   const [model] = config.models;
   assert.ok(model);
   assert.deepEqual(model.versions, [{ version: "1", weight: 100, nodes: ["node-1"], serverVersion: "1" }]);
@@ -427,7 +429,7 @@ models:
     retry: { attempts: 0, on: [unavailable, unavailable, sometimes] }
 `,
     errors: [
-      "listner: unknown field (expected one of: listener, pools, defaults, nodes, models, auth, controlPlane)",
+      "listner: unknown field (expected one of: listener, pools, defaults, nodes, models, auth, controlPlane, fleet)",
       "nodes[0].address: is required",
       "models[0].versions: must be a list",
       "models[0].retry.attempts: must be an integer from 1 to 10",

@@ -12,6 +12,16 @@ export interface RawConfig {
   models?: RawModel[];
   auth?: RawAuth;
   controlPlane?: { address: string };
+  fleet?: RawFleet;
+}
+
+/** The reconciler's timings, as durations. */
+export interface RawFleet {
+  loadTimeout?: string;
+  drain?: string;
+  retryBackoff?: string;
+  maxRetryBackoff?: string;
+  syncInterval?: string;
 }
 
 export interface RawListener {
@@ -37,6 +47,7 @@ export interface RawNode {
   protocol?: "grpc" | "rest";
   versionFrom?: "header" | "body";
   versionPorts?: RawVersionPort[];
+  labels?: Record<string, string>;
 }
 
 export interface RawVersionPort {
@@ -79,7 +90,17 @@ export interface RawVersion {
   version: string | number;
   serverVersion?: string | number;
   weight?: number;
-  nodes: string[];
+  /** Exactly one of nodes and placement is written. */
+  nodes?: string[];
+  placement?: RawPlacement;
+}
+
+/** `pool` or `pools` (not both); none = every pool. */
+export interface RawPlacement {
+  pool?: string;
+  pools?: string[];
+  replicas?: number | "all";
+  labels?: Record<string, string>;
 }
 
 export interface RawModel extends RawSettings {

@@ -42,7 +42,12 @@ export function checkSchema(value: unknown): Issue[] {
 }
 
 function toIssue(error: ErrorObject): Issue[] {
-  const segments = pointerToSegments(error.instancePath);
+  // A key that breaks `propertyNames` (label keys) is reported once, by the rule it breaks, at the key.
+  if (error.keyword === "propertyNames") return [];
+  const segments = [
+    ...pointerToSegments(error.instancePath),
+    ...(error.propertyName === undefined ? [] : [error.propertyName]),
+  ];
   const custom = customMessage(error);
   if (custom) return [{ segments, message: `${quote(error.data)} ${custom}` }];
   switch (error.keyword) {

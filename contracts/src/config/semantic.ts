@@ -6,6 +6,7 @@
  */
 import type { Issue } from "./schema.js";
 import { checkAuth } from "./semantic/auth.js";
+import { checkFleet } from "./semantic/fleet.js";
 import { checkListener } from "./semantic/listener.js";
 import { checkModels } from "./semantic/models.js";
 import { checkNodes, checkPools, checkVersionPorts } from "./semantic/nodes.js";
@@ -27,5 +28,6 @@ export function checkSemantics(raw: unknown): Issue[] {
     ...checkModels(raw, nodeNames),
     ...checkAuth(raw),
     ...checkControlPlane(raw),
+    ...checkFleet(raw),
   ];
 }

@@ -43,6 +43,24 @@ export interface Config {
   auth?: AuthConfig;
   /** Where Envoy reaches the control plane for the server-level calls it answers; absent = none. */
   controlPlane?: ServiceAddress;
+  /** How the reconciler loads and unloads placed versions (defaults when not written). */
+  fleet: FleetSettings;
+}
+
+/** The reconciler's timings (xds-server/src/fleet/), written as durations in the `fleet` section. */
+export interface FleetSettings {
+  /** Longest one RepositoryModelLoad may take; past it the load counts as failed (and is retried). */
+  loadTimeoutMs: number;
+  /**
+   * How long a node keeps a version after routing stopped sending it new calls and every Envoy
+   * has that routing, before it is unloaded: in-flight calls finish within it.
+   */
+  drainMs: number;
+  /** Wait before retrying a failed load or unload; doubles per failure up to maxRetryBackoffMs. */
+  retryBackoffMs: number;
+  maxRetryBackoffMs: number;
+  /** Between two reads of every node's repository index (what is loaded where). */
+  syncIntervalMs: number;
 }
 
 /** A service Envoy reaches by address: "<ip>:<port>", "[<ipv6>]:<port>" or "<dns name>:<port>". */
@@ -104,6 +122,8 @@ export interface NodeConfig {
   versionFrom: "header" | "body";
   /** Ports of the node serving one version each, for proxyless clients (send no version header). */
   versionPorts: VersionPort[];
+  /** What placement constraints match (`versions[].placement.labels`); {} when none are written. */
+  labels: Record<string, string>;
 }
 
 export interface VersionPort {
@@ -178,10 +198,30 @@ export interface VersionConfig {
   version: string;
   /** Percent of the model's traffic; the versions of a model add up to exactly 100. */
   weight: number;
-  /** Node names, as written. */
+  /**
+   * Node names, as written. A placed version (`placement`) is written without nodes: the control
+   * plane's reconciler chooses them, loads the version there, and fills this in with the nodes
+   * where it is ready (fleet/placed-config.ts) before the config is translated.
+   */
   nodes: string[];
   /** What the nodes call this version: its name unless written; "" = the server's default model. */
   serverVersion: string;
+  /** Where the control plane loads this version itself (issue #18); absent = the nodes listed. */
+  placement?: PlacementConfig;
+}
+
+/**
+ * Desired state of a version on the fleet: the control plane loads it (RepositoryModelLoad) on
+ * nodes that match, routes to a node only once the version is ready there, and unloads it when it
+ * is no longer wanted there.
+ */
+export interface PlacementConfig {
+  /** Pools whose nodes may hold it (written `pool: x` or `pools: [x, y]`); absent = every pool. */
+  pools: string[];
+  /** How many nodes hold it; "all" = every node that matches. */
+  replicas: number | "all";
+  /** Labels a node must carry, every one with this value ({} = any node). */
+  labels: Record<string, string>;
 }
 
 export interface ShadowConfig {

@@ -1,4 +1,8 @@
-/** The models section: versions, their weights and nodes, the shadow version and the pin. */
+/**
+ * The models section: versions, their weights and nodes or placement, the shadow version and the
+ * pin.
+ */
+import { defaultPool } from "../defaults.js";
 import { quote } from "../errors.js";
 import type { PathSegments } from "../errors.js";
 import type { Issue } from "../schema.js";
@@ -15,13 +19,27 @@ export function checkModels(raw: Raw, nodeNames: ReadonlySet<string>): Issue[] {
     "model",
     "name",
   );
+  const pools = knownPools(raw);
   models.forEach((model, i) => {
-    if (isRecord(model)) issues.push(...checkModel(model, ["models", i], nodeNames));
+    if (isRecord(model)) issues.push(...checkModel(model, ["models", i], nodeNames, pools));
   });
   return issues;
 }
 
-function checkModel(model: Raw, at: PathSegments, nodeNames: ReadonlySet<string>): Issue[] {
+/** The pools a placement may name: `pools` as written, else those of the nodes (as normalize derives them). */
+function knownPools(raw: Raw): string[] {
+  const named = Array.isArray(raw.pools)
+    ? raw.pools
+    : listOf(raw.nodes).map((node) => (isRecord(node) ? (node.pool ?? defaultPool) : undefined));
+  return [...new Set(named.flatMap((pool) => stringOf(pool) ?? []))];
+}
+
+function checkModel(
+  model: Raw,
+  at: PathSegments,
+  nodeNames: ReadonlySet<string>,
+  pools: readonly string[],
+): Issue[] {
   const versions = listOf(model.versions).map((version, j) => ({
     raw: isRecord(version) ? version : {},
     at: [...at, "versions", j],
@@ -32,7 +50,13 @@ function checkModel(model: Raw, at: PathSegments, nodeNames: ReadonlySet<string>
     "version",
   );
   issues.push(...checkWeights(versions, at));
-  for (const version of versions) issues.push(...checkVersionNodes(version.raw, version.at, nodeNames));
+  listOf(model.versions).forEach((version, j) => {
+    if (!isRecord(version)) return;
+    const versionAt = [...at, "versions", j];
+    issues.push(...checkNodesOrPlacement(version, versionAt));
+    issues.push(...checkVersionNodes(version, versionAt, nodeNames));
+    if (isRecord(version.placement)) issues.push(...checkPlacement(version.placement, versionAt, pools));
+  });
   if (isRecord(model.shadow)) issues.push(...checkShadow(model, versions, at));
   const pin = versionOf(model.pin);
   if (pin !== undefined && !versions.some((v) => versionOf(v.raw.version) === pin)) {
@@ -92,6 +116,50 @@ function checkVersionNodes(version: Raw, at: PathSegments, nodeNames: ReadonlySe
     }
   }
   return [...issues, ...duplicates(names, "node")];
+}
+
+/** A version lists its nodes or is placed by the control plane: one of the two. */
+function checkNodesOrPlacement(version: Raw, at: PathSegments): Issue[] {
+  const hasNodes = version.nodes !== undefined;
+  const placed = version.placement !== undefined;
+  if (hasNodes && placed) return [{ segments: at, message: "write nodes or placement, not both" }];
+  if (!hasNodes && !placed) {
+    return [
+      {
+        segments: at,
+        message:
+          "write nodes (the nodes that serve it) or placement (where the control plane loads it): it has neither",
+      },
+    ];
+  }
+  return [];
+}
+
+/** pool or pools, not both; each a pool that exists; no pool twice. */
+function checkPlacement(placement: Raw, at: PathSegments, pools: readonly string[]): Issue[] {
+  const placementAt = [...at, "placement"];
+  const issues: Issue[] = [];
+  if (placement.pool !== undefined && placement.pools !== undefined) {
+    issues.push({ segments: placementAt, message: "write pool or pools, not both" });
+  }
+  const listed = listOf(placement.pools).map((pool, k) => ({
+    key: stringOf(pool),
+    at: [...placementAt, "pools", k],
+  }));
+  const named = [
+    ...(placement.pool === undefined
+      ? []
+      : [{ key: stringOf(placement.pool), at: [...placementAt, "pool"] }]),
+    ...listed,
+  ];
+  const known = pools.length > 0 ? `pools: ${pools.join(", ")}` : "no pools are defined";
+  for (const { key, at: poolAt } of named) {
+    if (key !== undefined && !pools.includes(key)) {
+      issues.push({ segments: poolAt, message: `unknown pool ${quote(key)} (${known})` });
+    }
+  }
+  issues.push(...duplicates(listed, "pool"));
+  return issues;
 }
 
 function checkShadow(model: Raw, versions: readonly VersionAt[], at: PathSegments): Issue[] {

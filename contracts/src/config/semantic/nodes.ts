@@ -100,14 +100,18 @@ export function checkVersionPorts(raw: Raw): Issue[] {
   // Most configs have none: then the map of every model version is not worth building.
   if (!listOf(raw.nodes).some((node) => isRecord(node) && listOf(node.versionPorts).length > 0)) return [];
   const versionNodes = new Map<string, string[]>();
+  const placed = new Map<string, Raw>();
   for (const model of listOf(raw.models)) {
     if (!isRecord(model)) continue;
     for (const version of listOf(model.versions)) {
       if (!isRecord(version)) continue;
-      versionNodes.set(
-        `${stringOf(model.name)}/${versionOf(version.version)}`,
-        listOf(version.nodes).flatMap((n) => stringOf(n) ?? []),
-      );
+      const key = `${stringOf(model.name)}/${versionOf(version.version)}`;
+      if (isRecord(version.placement)) placed.set(key, version.placement);
+      else
+        versionNodes.set(
+          key,
+          listOf(version.nodes).flatMap((n) => stringOf(n) ?? []),
+        );
     }
   }
   const issues: Issue[] = [];
@@ -122,7 +126,16 @@ export function checkVersionPorts(raw: Raw): Issue[] {
     for (const { vp, at } of entries) {
       const key = `${stringOf(vp.model)}/${versionOf(vp.version)}`;
       const nodes = versionNodes.get(key);
-      if (nodes === undefined) {
+      const placement = placed.get(key);
+      if (placement) {
+        // A placed version may be loaded on any node its placement matches.
+        if (!placementMatches(placement, node)) {
+          issues.push({
+            segments: at,
+            message: `names ${key}, whose placement (${describePlacement(placement)}) never chooses ${quote(name)}`,
+          });
+        }
+      } else if (nodes === undefined) {
         issues.push({ segments: at, message: `names ${key}, which no model version in models is` });
       } else if (!nodes.includes(name)) {
         issues.push({
@@ -158,6 +171,33 @@ export function checkVersionPorts(raw: Raw): Issue[] {
     );
   });
   return issues;
+}
+
+/** Whether the reconciler may choose this node for the placement: one of its pools, every label. */
+function placementMatches(placement: Raw, node: Raw): boolean {
+  const pool = node.pool === undefined ? defaultPool : stringOf(node.pool);
+  const pools = placementPools(placement);
+  if (pools.length > 0 && (pool === undefined || !pools.includes(pool))) return false;
+  const labels = isRecord(node.labels) ? node.labels : {};
+  const wanted = isRecord(placement.labels) ? placement.labels : {};
+  return Object.entries(wanted).every(([key, value]) => labels[key] === value);
+}
+
+/** `pool: x` or `pools: [...]`; none = every pool. */
+const placementPools = (placement: Raw): string[] =>
+  placement.pool !== undefined
+    ? [stringOf(placement.pool) ?? ""]
+    : listOf(placement.pools).flatMap((p) => stringOf(p) ?? []);
+
+function describePlacement(placement: Raw): string {
+  const pools = placementPools(placement);
+  const labels = Object.entries(isRecord(placement.labels) ? placement.labels : {}).map(
+    ([key, value]) => `${key}=${String(value)}`,
+  );
+  return [
+    pools.length > 0 ? `pools: ${pools.join(", ")}` : "every pool",
+    ...(labels.length > 0 ? [`labels: ${labels.join(", ")}`] : []),
+  ].join("; ");
 }
 
 /** The schema's pattern for node addresses (definitions.node.properties.address). */
