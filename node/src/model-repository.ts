@@ -95,6 +95,8 @@ export interface ModelRepositoryOptions {
   executionProviders?: readonly string[];
   /** At most this many model versions loaded at once (0 or absent: no limit). */
   maxModels?: number;
+  /** Waited before each version's session is created (tests: a model that takes long to load). */
+  loadDelayMs?: number;
 }
 
 export class ModelRepository {
@@ -243,6 +245,7 @@ export class ModelRepository {
     const path = join(this.options.root, model, version, "model.onnx");
     const started = performance.now();
     try {
+      if (this.options.loadDelayMs) await new Promise((r) => setTimeout(r, this.options.loadDelayMs));
       const session = await InferenceSession.create(path, {
         executionProviders: [...(this.options.executionProviders ?? ["cpu"])],
       });

@@ -46,6 +46,8 @@ export interface InferenceNodeOptions {
   metricsPort?: number;
   /** Added to every inference: stands in for a slower accelerator in tests, demos and fault drills. */
   inferDelayMs?: number;
+  /** Added to each version's load: stands in for a large model in tests of the control plane's placement. */
+  loadDelayMs?: number;
   /**
    * "header" (default): the gateway's x-inferencehub-model-version picks the version. "body": only
    * the request's model_version does, as in a stock server (Triton, MLServer): the gateway's tests
@@ -125,6 +127,7 @@ export async function startInferenceNode(options: InferenceNodeOptions): Promise
     ...(options.models ? { only: options.models } : {}),
     ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
     ...(options.maxModels ? { maxModels: options.maxModels } : {}),
+    ...(options.loadDelayMs ? { loadDelayMs: options.loadDelayMs } : {}),
   });
   await repository.loadAll();
   const limiter = new Limiter({

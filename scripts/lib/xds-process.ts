@@ -1,6 +1,7 @@
 /** The control plane (xds-server) as a process, with helpers that wait on what it reports. */
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import type { FleetStatus } from "../../xds-server/src/fleet/index.js";
 import { repoRoot } from "./paths.js";
 import { startReadyProcess, type ReadyProcess } from "./ready-process.js";
 
@@ -25,6 +26,8 @@ export interface XdsStatus {
   degradedSplits?: Record<string, { versionsDown: string[]; weights: Record<string, number> }>;
   /** What proxyless clients cannot be given as configured (runner/proxyless-limits.ts). */
   proxylessLimits: string[];
+  /** Placed versions: where each is loading, ready, failed or draining (fleet/reconciler.ts). */
+  fleet?: FleetStatus;
   /** Who authorizes calls and holds the rate limits (runner/control-plane.ts AuthStatus). */
   auth?: {
     mode: "native" | "ext-authz";

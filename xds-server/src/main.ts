@@ -6,10 +6,12 @@
  *     [--seed inferencehub.yaml]   (the config in etcd, shared by replicas; the seed fills an empty store)
  *     [--etcd-ca ca.pem] [--etcd-cert client.pem --etcd-key client-key.pem]   (TLS: https:// endpoints)
  *     [--etcd-user name --etcd-password-file file]   (etcd's own users, when its auth is enabled)
+ *   [--repository-token-file f]   (the nodes' token, for placed versions; or INFERENCEHUB_REPOSITORY_TOKEN)
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { parseListenPort } from "@inferencehub/contracts/config";
+import { loadRepositoryToken } from "@inferencehub/contracts/repository-token";
 import { readEtcdSecurity, type EtcdSecurity } from "@inferencehub/contracts/etcd-config";
 import { defaultPorts } from "@inferencehub/contracts/ports";
 import { startControlPlane } from "./runner/index.js";
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     "etcd-key": { type: "string", default: process.env.INFERENCEHUB_ETCD_KEY },
     "etcd-user": { type: "string", default: process.env.INFERENCEHUB_ETCD_USER },
     "etcd-password-file": { type: "string", default: process.env.INFERENCEHUB_ETCD_PASSWORD_FILE },
+    // The nodes' operator token, for loading and unloading placed versions (else INFERENCEHUB_REPOSITORY_TOKEN).
+    "repository-token-file": { type: "string" },
   },
 });
 
@@ -66,6 +70,7 @@ const etcdSecurity = (): EtcdSecurity => {
 };
 
 try {
+  const repositoryToken = loadRepositoryToken({ file: values["repository-token-file"] });
   const cp = await startControlPlane({
     ...(etcdEndpoints.length > 0
       ? {
@@ -84,6 +89,7 @@ try {
     ...(values["admin-tokens-file"] ? { adminTokensFile: values["admin-tokens-file"] } : {}),
     ...(values["ratelimit-config"] ? { rateLimitConfigPath: values["ratelimit-config"] } : {}),
     ...(process.env.INFERENCEHUB_ADMIN_TOKEN ? { adminToken: process.env.INFERENCEHUB_ADMIN_TOKEN } : {}),
+    ...(repositoryToken !== undefined ? { repositoryToken } : {}),
     log,
   });
   // Tests and the local stack read this line to learn the ports chosen.

@@ -360,7 +360,14 @@ function splitFor(
   up: VersionUp,
   serves: Serves,
 ): Split {
-  const capable = versions.map((v) => v.nodes.some((name) => serves(nodes.get(name) ?? ({} as NodeConfig))));
+  // A placed version ready nowhere yet (or any more) is down for gRPC, which every node it may be
+  // placed on speaks, not "REST only": its share moves as a down version's does, and calls
+  // pinned to it are UNAVAILABLE.
+  const capable = versions.map(
+    (v) =>
+      (serves === servesGrpc && v.placement !== undefined && v.nodes.length === 0) ||
+      v.nodes.some((name) => serves(nodes.get(name) ?? ({} as NodeConfig))),
+  );
   const base = capable.some((c, i) => c && (configured[i] ?? 0) > 0)
     ? shareOut(configured, capable)
     : [...configured];

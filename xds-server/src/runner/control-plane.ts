@@ -35,6 +35,13 @@ import {
 import { createSnapshotBuilder, type Snapshot, type SnapshotBuilder } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
+import {
+  createPlacedConfigMemo,
+  createReconciler,
+  createRepositoryClient,
+  placedConfig,
+  type FleetStatus,
+} from "../fleet/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
 import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "../source/index.js";
 import { proxylessLimits, proxylessLimitsLog } from "./proxyless-limits.js";
@@ -69,6 +76,8 @@ export interface ControlPlaneOptions {
    */
   rateLimitConfigPath?: string;
   adminToken?: string;
+  /** The nodes' operator token, sent on the repository calls that load and unload placed versions. */
+  repositoryToken?: string;
 }
 
 export interface ControlPlane {
@@ -106,6 +115,8 @@ export interface ControlPlaneStatus {
   proxylessLimits: string[];
   /** Who authorizes calls and who holds the tenants' rate limits; absent without an auth section. */
   auth?: AuthStatus;
+  /** Placed versions (versions[].placement): where each is loaded, loading, failed or draining. */
+  fleet: FleetStatus;
 }
 
 export interface AuthStatus {
@@ -294,10 +305,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     : undefined;
   // The config serving, set by onConfig: the store calls it while it opens, before `config` is set.
   let serving: Config | undefined;
+  const repository = createRepositoryClient({ log: log.child({ component: "fleet" }) });
+  const placedMemo = createPlacedConfigMemo();
+  /** What is translated: the config with each placed version's nodes where it is ready now. */
+  const effective = (cfg: Config): Config => placedConfig(cfg, fleet.ready, placedMemo);
   const republish = (why: string) => {
     const current = serving;
-    if (current) publish(publisher, current, prober?.view() ?? unknownHealth, why);
+    if (current) publish(publisher, effective(current), prober?.view() ?? unknownHealth, why);
   };
+  const fleet = createReconciler({
+    repository,
+    log: log.child({ component: "fleet" }),
+    token: options.repositoryToken,
+    registry,
+    onChange: () => {
+      const current = serving;
+      if (!current) return;
+      // New nodes of a placed version are probed from now on; routing follows at once.
+      prober?.update(effective(current));
+      republish("fleet");
+    },
+  });
   const authFiles = new AuthFilesSource({
     configPath: options.configPath ?? join(process.cwd(), "inferencehub.yaml"),
     log: log.child({ component: "auth-files" }),
@@ -332,16 +360,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const logProxylessLimits = proxylessLimitsLog(log);
   const onConfig = (cfg: Config, version: string) => {
     serving = cfg;
+    fleet.update(cfg);
+    const placed = effective(cfg);
     metrics.configReloads.inc({ result: "applied" });
     if (cfg.auth?.extAuthz.failOpen) {
       log.warn(
         "auth.extAuthz.failOpen is true: when ext-authz is down or slow, Envoy lets calls through unchecked",
       );
     }
-    prober?.update(cfg);
+    prober?.update(placed);
     logProxylessLimits(cfg);
     void limitsFile?.write(cfg);
-    publish(publisher, cfg, prober?.view() ?? unknownHealth, `config ${version}`);
+    publish(publisher, placed, prober?.view() ?? unknownHealth, `config ${version}`);
     // An edit may name other files: read them, then publish again if Envoy's part changed.
     void followAuthFiles(cfg).catch((err: unknown) =>
       log.error({ err }, "reading the auth section's files failed"),
@@ -356,7 +386,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   await limitsFile?.write(first);
 
   if (options.probe ?? true) {
-    prober = createHealthProber({ config: first, log: log.child({ component: "health" }), registry });
+    prober = createHealthProber({
+      config: effective(first),
+      log: log.child({ component: "health" }),
+      registry,
+    });
     // Health changes move endpoints only; the prober coalesces flapping into bounded pushes.
     prober.subscribe(({ view, changes }) => {
       const current = serving;
@@ -365,7 +399,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         { changes: changes.map((c) => `${c.node} ${c.model}/${c.version}: ${c.from} → ${c.to}`) },
         "health changed",
       );
-      publish(publisher, current, view, "health");
+      publish(publisher, effective(current), view, "health");
+      // A node that went down may hold placed versions: the reconciler reads the nodes now.
+      if (changes.some((c) => c.to === "UNHEALTHY")) fleet.nudge();
     });
     prober.start();
   }
@@ -416,6 +452,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     degradedSplits: publisher.degradedSplits,
     proxylessLimits: config.current ? proxylessLimits(config.current) : [],
     ...(config.current?.auth ? { auth: authStatus(config.current, publisher.authFiles) } : {}),
+    fleet: fleet.status(),
   });
 
   let admin: AdminServer;
@@ -446,6 +483,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     status,
     stop: async () => {
       await config.close();
+      await fleet.stop();
+      repository.close();
       authFiles.close();
       await prober?.stop();
       await admin.close();

@@ -1,0 +1,208 @@
+/**
+ * The reconciler (xds-server/src/fleet/) against real nodes, a real control plane and a real Envoy
+ * under continuous load: a placed version is loaded on as many nodes as it asks for and routed
+ * only once ready there; removing it drains and unloads it; a node killed has its version placed
+ * again elsewhere; a version whose model file is broken is reported and never routed.
+ */
+import assert from "node:assert/strict";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createRepositoryClient, type FleetStatus } from "../xds-server/src/fleet/index.js";
+import { modelsDir } from "../scripts/lib/paths.js";
+import { fp32Request } from "../scripts/lib/requests.js";
+import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
+import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
+import { startLoad } from "./lib/load.js";
+
+const TOKEN = "fleet-test-repository-token";
+/** Every node takes this long to load a version: long enough for calls to hit it if routed early. */
+const LOAD_DELAY_MS = 1500;
+const FLEET = {
+  syncInterval: "300ms",
+  drain: "500ms",
+  retryBackoff: "300ms",
+  maxRetryBackoff: "2s",
+  loadTimeout: "20s",
+};
+
+type Version = Record<string, unknown>;
+
+function config(nodes: NodeEntry[], port: number, scaleVersions: Version[]) {
+  return {
+    listener: { address: "127.0.0.1", port },
+    fleet: FLEET,
+    nodes,
+    models: [{ name: "scale", versions: scaleVersions }],
+  };
+}
+
+const versionOf = (fleet: FleetStatus | undefined, version: string) =>
+  fleet?.versions.find((v) => v.model === "scale" && v.version === version);
+const readyOn = (fleet: FleetStatus | undefined, version: string) =>
+  (versionOf(fleet, version)?.nodes ?? []).filter((n) => n.state === "ready").map((n) => n.node);
+
+/** A node's own count of calls it answered with an error, for one model, from its /metrics. */
+async function nodeErrors(metricsPort: number, model: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("inferencehub_node_errors_total{") && line.includes(`model="${model}"`))
+      sum += Number(line.split(" ").at(-1));
+  }
+  return sum;
+}
+
+describe("placement by the control plane", () => {
+  let gw: GatewayFixture;
+  let dir: string;
+  const request = fp32Request("scale", SCALE_SAMPLE_INPUT);
+  const repo = createRepositoryClient();
+
+  before(async () => {
+    // Model repositories of the test's own. node-a holds only version 1 of scale, loaded at
+    // start; the others have versions 1 to 3 and a version 9 whose file onnxruntime cannot read,
+    // and start with nothing loaded.
+    dir = await mkdtemp(join(tmpdir(), "inferencehub-fleet-"));
+    await cp(modelsDir, join(dir, "models"), { recursive: true });
+    await mkdir(join(dir, "models/scale/9"), { recursive: true });
+    await writeFile(join(dir, "models/scale/9/model.onnx"), "not an onnx model");
+    await mkdir(join(dir, "models-a/scale"), { recursive: true });
+    await cp(join(modelsDir, "scale/1"), join(dir, "models-a/scale/1"), { recursive: true });
+    const node = (name: string) => ({
+      name,
+      modelsDir: join(dir, name === "node-a" ? "models-a" : "models"),
+      models: name === "node-a" ? ["scale"] : [],
+      repositoryToken: TOKEN,
+      args: ["--load-delay-ms", String(LOAD_DELAY_MS)],
+    });
+    gw = await startGateway({
+      nodes: [node("node-a"), node("node-b"), node("node-c")],
+      // Version 1 is on node-a by hand, as before placement existed: the reconciler leaves it be.
+      config: (nodes, port) =>
+        config(nodes, port, [{ version: "1", weight: 100, serverVersion: "1", nodes: ["node-a"] }]),
+      xdsEnv: { INFERENCEHUB_REPOSITORY_TOKEN: TOKEN },
+    });
+  });
+  after(async () => {
+    repo.close();
+    await gw?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const target = (name: string) => ({ name, address: gw.nodes.get(name)!.address, token: TOKEN });
+  const apply = (versions: Version[]) => gw.applyConfig(config(gw.nodeEntries(), gw.listenPort, versions));
+  const v1 = { version: "1", nodes: ["node-a"] };
+  const placed2 = (replicas: number | "all", weight: number) => ({
+    version: "2",
+    weight,
+    placement: { replicas, pools: ["default"] },
+  });
+
+  test("a version added is loaded on as many nodes as asked and served only once ready there", async () => {
+    const load = startLoad(gw.client(), {
+      concurrency: 4,
+      request,
+      metadata: { "inferencehub-model": "scale" },
+    });
+    await load.more(50);
+    await apply([{ ...v1, weight: 50 }, placed2(2, 50)]);
+    const status = await gw.xds.waitFor(
+      (s) => readyOn(s.fleet, "2").length === 2,
+      "scale/2 ready on two nodes",
+      30_000,
+    );
+    const nodes = readyOn(status.fleet, "2");
+    // Placed by spreading: node-a already holds version 1, so the two idle nodes take it.
+    assert.deepEqual([...nodes].sort(), ["node-b", "node-c"]);
+    await load.more(200);
+    const stats = await load.stop();
+    assert.equal(stats.failures.length, 0, `failed calls: ${JSON.stringify(stats.failures.slice(0, 3))}`);
+    const served = new Set(stats.calls.filter((c) => c.version === "2").map((c) => c.node));
+    assert.deepEqual([...served].sort(), ["node-b", "node-c"], "version 2 answered from both nodes");
+    // No call reached a node before its load finished: the nodes themselves never answered
+    // one with an error (a version not loaded yet is NOT_FOUND there).
+    for (const name of nodes)
+      assert.equal(await nodeErrors(gw.nodes.get(name)!.metricsPort, "scale"), 0, name);
+    const index = await repo.index(target("node-b"));
+    assert.ok(index.versions.some((v) => v.model === "scale" && v.version === "2" && v.state === "READY"));
+  });
+
+  test("removing the version drains it and unloads it, with no failed call", async () => {
+    const load = startLoad(gw.client(), {
+      concurrency: 4,
+      request,
+      metadata: { "inferencehub-model": "scale" },
+    });
+    await load.more(50);
+    await apply([{ ...v1, weight: 100 }]);
+    await gw.xds.waitFor((s) => versionOf(s.fleet, "2") === undefined, "scale/2 no longer placed");
+    // Unloaded on the nodes themselves once the drain passed.
+    for (const name of ["node-b", "node-c"]) {
+      for (;;) {
+        const index = await repo.index(target(name), { readyOnly: true });
+        if (!index.versions.some((v) => v.model === "scale" && v.version === "2")) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await load.more(100);
+    const stats = await load.stop();
+    assert.equal(stats.failures.length, 0, `failed calls: ${JSON.stringify(stats.failures.slice(0, 3))}`);
+    // Version 1, listed by hand, was never touched.
+    const index = await repo.index(target("node-a"), { readyOnly: true });
+    assert.ok(index.versions.some((v) => v.model === "scale" && v.version === "1"));
+  });
+
+  test("a node killed has its version placed again on another node", async () => {
+    await apply([{ ...v1, weight: 50 }, placed2(1, 50)]);
+    const first = readyOn(
+      (await gw.xds.waitFor((s) => readyOn(s.fleet, "2").length === 1, "scale/2 ready")).fleet,
+      "2",
+    );
+    const victim = first[0]!;
+    assert.notEqual(victim, "node-a", "the least loaded node takes it");
+    await gw.nodes.get(victim)!.stop("SIGKILL");
+    const moved = await gw.xds.waitFor(
+      (s) => readyOn(s.fleet, "2").length === 1 && !readyOn(s.fleet, "2").includes(victim),
+      "scale/2 ready on another node",
+      30_000,
+    );
+    const now = readyOn(moved.fleet, "2")[0]!;
+    const stats = await (async () => {
+      const load = startLoad(gw.client(), {
+        concurrency: 2,
+        request,
+        metadata: { "inferencehub-model": "scale", "inferencehub-model-version": "2" },
+      });
+      await load.more(50);
+      return load.stop();
+    })();
+    assert.equal(stats.failures.length, 0);
+    assert.ok(stats.calls.every((c) => c.node === now));
+  });
+
+  test("a version that fails to load is reported with its reason and never routed", async () => {
+    await apply([
+      { ...v1, weight: 100 },
+      { version: "9", weight: 0, placement: { replicas: "all" } },
+    ]);
+    const status = await gw.xds.waitFor(
+      (s) => (versionOf(s.fleet, "9")?.nodes ?? []).some((n) => n.state === "failed" && n.reason),
+      "scale/9 failed",
+      30_000,
+    );
+    const failed = versionOf(status.fleet, "9")!.nodes.find((n) => n.state === "failed")!;
+    assert.match(failed.reason ?? "", /RepositoryModelLoad scale/);
+    assert.ok(failed.retryAt, "a retry is scheduled");
+    assert.deepEqual(readyOn(status.fleet, "9"), []);
+    // Calls pinned to it find no node (the gateway's answer), not a node without the model.
+    const client = gw.client();
+    await assert.rejects(
+      client.infer(request, {
+        metadata: { "inferencehub-model": "scale", "inferencehub-model-version": "9" },
+      }),
+      (err: { code?: number }) => err.code === 14,
+    );
+  });
+});
