@@ -200,6 +200,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         wanted.add(k);
         const e = entries.get(k);
         if (!e) {
+          // Not read yet (this control plane just started, or the node just joined): its first
+          // index read, due at once, says whether to adopt the version or load it.
+          if (!observed.has(node)) continue;
           const adopt = readyOnNode(node, p.model, p.serverVersion);
           if (!adopt && failing(node, p.key)) continue;
           entries.set(k, {
