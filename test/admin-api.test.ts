@@ -151,7 +151,7 @@ describe("admin API", () => {
     const rule = await http("POST", "/v1/models/scale/versions", {
       base_version: base,
       version: "3",
-      nodes: [],
+      nodes: ["node-a", "node-a"],
       weight: 101,
     });
     assert.equal(rule.status, 400);
@@ -159,6 +159,14 @@ describe("admin API", () => {
       "nodes",
       "weight",
     ]);
+    // Neither nodes nor a placement: nothing would serve it.
+    const nowhere = await http("POST", "/v1/models/scale/versions", {
+      base_version: base,
+      version: "3",
+      weight: 0,
+    });
+    assert.equal(nowhere.status, 400);
+    assert.deepEqual(nowhere.body.violations, [{ field: "nodes", message: "empty, and no placement" }]);
     const unknownNode = await http("POST", "/v1/models/scale/versions", {
       base_version: base,
       version: "3",

@@ -14,9 +14,11 @@ import { modelsDir } from "../scripts/lib/paths.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
+import { hubctlOnAdmin } from "./lib/hubctl.js";
 import { startLoad } from "./lib/load.js";
 
 const TOKEN = "fleet-test-repository-token";
+const ADMIN_TOKEN = "fleet-test-admin-token";
 /** Every node takes this long to load a version: long enough for calls to hit it if routed early. */
 const LOAD_DELAY_MS = 1500;
 const FLEET = {
@@ -82,7 +84,7 @@ describe("placement by the control plane", () => {
       // Version 1 is on node-a by hand, as before placement existed: the reconciler leaves it be.
       config: (nodes, port) =>
         config(nodes, port, [{ version: "1", weight: 100, serverVersion: "1", nodes: ["node-a"] }]),
-      xdsEnv: { INFERENCEHUB_REPOSITORY_TOKEN: TOKEN },
+      xdsEnv: { INFERENCEHUB_REPOSITORY_TOKEN: TOKEN, INFERENCEHUB_ADMIN_TOKEN: ADMIN_TOKEN },
     });
   });
   after(async () => {
@@ -204,5 +206,41 @@ describe("placement by the control plane", () => {
       }),
       (err: { code?: number }) => err.code === 14,
     );
+  });
+
+  test("an operator places a version with hubctl and follows it with hubctl fleet and models", async () => {
+    const hubctl = hubctlOnAdmin(gw.xds.adminPort, ADMIN_TOKEN);
+    await apply([{ ...v1, weight: 100 }]);
+    await assert.rejects(
+      hubctl("add-version", "scale", "3", "--nodes", "node-b", "--replicas", "1"),
+      /one or the other/,
+    );
+    await hubctl("add-version", "scale", "3", "--replicas", "1", "--pool", "default", "--weight", "0");
+    const status = await gw.xds.waitFor((s) => readyOn(s.fleet, "3").length === 1, "scale/3 ready", 30_000);
+    const node = readyOn(status.fleet, "3")[0]!;
+    const fleet = JSON.parse((await hubctl("--json", "fleet")).stdout) as {
+      versions: {
+        model: string;
+        version: string;
+        replicas: string;
+        nodes: { node: string; state: string }[];
+      }[];
+    };
+    assert.deepEqual(
+      fleet.versions.find((v) => v.version === "3"),
+      { ...fleet.versions.find((v) => v.version === "3"), model: "scale", replicas: "1" },
+    );
+    assert.ok(
+      fleet.versions
+        .find((v) => v.version === "3")!
+        .nodes.some((n) => n.node === node && n.state === "ready"),
+    );
+    const models = (await hubctl("models")).stdout;
+    assert.match(models, new RegExp(`placed \\(1 node\\(s\\) pools default\\) ${node}:ready`));
+    const answer = await gw.client().infer(request, {
+      metadata: { "inferencehub-model": "scale", "inferencehub-model-version": "3" },
+    });
+    assert.equal(answer.headers["x-inferencehub-node"], node);
+    assert.equal(answer.response.modelVersion, "3");
   });
 });

@@ -8,7 +8,34 @@
 export interface AdminApiVersion {
   version: string;
   weight: number;
+  /** As written; a placed version has none (GET /v1/fleet says where it is loaded). */
   nodes: string[];
+  /** Where the control plane loads it itself; fields at their default are left out. */
+  placement?: { pools?: string[]; replicas?: number; allNodes?: boolean; labels?: Record<string, string> };
+}
+
+/** GET /v1/fleet: placed versions, their state on each node, and the nodes' repositories. */
+export interface AdminApiFleet {
+  configVersion: string;
+  versions?: {
+    model: string;
+    version: string;
+    /** A number, or "all". */
+    replicas: string;
+    assigned?: string[];
+    /** state: waiting, loading, ready, failed, draining or unloading. */
+    nodes?: { node: string; state: string; since?: string; reason?: string; retryAt?: string }[];
+  }[];
+  nodes?: {
+    node: string;
+    /** up, down or unknown. */
+    repository: string;
+    error?: string;
+    models?: number;
+    maxModels?: number;
+    memoryBytes?: string;
+    loaded?: string[];
+  }[];
 }
 
 /** GET /v1/models/{model}, and each entry of GET /v1/models. */

@@ -1,6 +1,6 @@
 /**
  * hubctl: operate InferenceHub's routing from a terminal, through the control plane's admin API.
- *   hubctl status | models | model <m> | weights <m> 1=90 2=10 | add-version | remove-version
+ *   hubctl status | models | model <m> | fleet | weights <m> 1=90 2=10 | add-version | remove-version
  *   hubctl pin | unpin | shadow | drain | undrain | rollout <m> --to <v> --steps 5,25,50,100 --interval 30s
  *   hubctl keys init | issue | revoke | list   (local files only: keys.ts)
  *   hubctl apply -f inferencehub.yaml | export   (the config in etcd, directly: etcd.ts)
@@ -10,7 +10,7 @@
 import { Command, Option } from "commander";
 import { parseDuration } from "@inferencehub/contracts/config";
 import { defaultPorts } from "@inferencehub/contracts/ports";
-import type { AdminApiModel, AdminApiStatus } from "@inferencehub/contracts/admin-api";
+import type { AdminApiFleet, AdminApiModel, AdminApiStatus } from "@inferencehub/contracts/admin-api";
 import { GatewayError } from "@inferencehub/contracts/errors";
 import { createAdminApi, type AdminApi } from "./api.js";
 import { sampleCluster } from "./envoy-stats.js";
@@ -38,7 +38,21 @@ const json = () => program.opts<{ json: boolean }>().json;
 const print = (value: unknown, text: () => string) =>
   console.log(json() ? JSON.stringify(value, null, 2) : text());
 
-const modelRows = (models: AdminApiModel[]) =>
+/** Where a version is served: its nodes, or its placement and the state on each node chosen. */
+function servedBy(model: string, v: AdminApiModel["versions"][number], fleet?: AdminApiFleet): string {
+  const p = v.placement;
+  if (!p) return v.nodes.join(",");
+  const want = [
+    p.allNodes ? "all nodes" : `${p.replicas ?? 1} node(s)`,
+    ...(p.pools?.length ? [`pools ${p.pools.join(",")}`] : []),
+    ...Object.entries(p.labels ?? {}).map(([k, val]) => `${k}=${val}`),
+  ].join(" ");
+  const placed = fleet?.versions?.find((f) => f.model === model && f.version === v.version);
+  const states = (placed?.nodes ?? []).map((n) => `${n.node}:${n.state}`).join(",");
+  return `placed (${want})${states ? ` ${states}` : ""}`;
+}
+
+const modelRows = (models: AdminApiModel[], fleet?: AdminApiFleet) =>
   models.flatMap((m) =>
     m.versions.map((v) => [
       m.name,
@@ -49,7 +63,7 @@ const modelRows = (models: AdminApiModel[]) =>
         : m.shadow?.version === v.version
           ? `shadow ${m.shadow.percent}%`
           : "",
-      v.nodes.join(","),
+      servedBy(m.name, v, fleet),
     ]),
   );
 
@@ -140,7 +154,8 @@ program
   .description("list models, versions and weights")
   .action(async () => {
     const r = await api().get<{ configVersion: string; models: AdminApiModel[] }>("/v1/models");
-    print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows(r.models ?? [])));
+    const fleet = await api().get<AdminApiFleet>("/v1/fleet");
+    print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows(r.models ?? [], fleet)));
   });
 
 program
@@ -148,7 +163,52 @@ program
   .description("one model")
   .action(async (model: string) => {
     const r = await api().get<{ configVersion: string; model: AdminApiModel }>(`/v1/models/${model}`);
-    print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows([r.model])));
+    const fleet = await api().get<AdminApiFleet>("/v1/fleet");
+    print(r, () => table(["MODEL", "VERSION", "WEIGHT", "", "NODES"], modelRows([r.model], fleet)));
+  });
+
+program
+  .command("fleet")
+  .description("placed versions: where each is loading, ready, failed or draining; what each node holds")
+  .action(async () => {
+    const f = await api().get<AdminApiFleet>("/v1/fleet");
+    const failing = (f.versions ?? []).flatMap((v) =>
+      (v.nodes ?? []).filter((n) => n.state === "failed").map((n) => `${v.model}/${v.version} on ${n.node}`),
+    );
+    print(f, () =>
+      [
+        table(
+          ["MODEL", "VERSION", "REPLICAS", "NODE", "STATE", "SINCE", "REASON"],
+          (f.versions ?? []).flatMap((v) =>
+            (v.nodes?.length ? v.nodes : [{ node: "-", state: "no node matches yet" }]).map((n) => [
+              v.model,
+              v.version,
+              v.replicas,
+              n.node,
+              n.state,
+              "since" in n ? (n.since ?? "") : "",
+              "reason" in n && n.reason
+                ? `${n.reason.slice(0, 80)}${"retryAt" in n && n.retryAt ? ` (retry ${n.retryAt})` : ""}`
+                : "",
+            ]),
+          ),
+        ),
+        "",
+        table(
+          ["NODE", "REPOSITORY", "MODELS", "MEMORY", "LOADED"],
+          (f.nodes ?? []).map((n) => [
+            n.node,
+            n.repository === "down" ? `DOWN ${n.error?.slice(0, 60) ?? ""}` : n.repository,
+            n.maxModels ? `${n.models ?? 0}/${n.maxModels}` : String(n.models ?? ""),
+            n.memoryBytes ? `${Math.round(Number(n.memoryBytes) / 2 ** 20)} MiB` : "",
+            (n.loaded ?? []).join(" "),
+          ]),
+        ),
+        "",
+        failing.length === 0 ? "OK: no placed version failing" : `ATTENTION: failing: ${failing.join(", ")}`,
+      ].join("\n"),
+    );
+    if (failing.length > 0) process.exitCode = 3;
   });
 
 program
@@ -167,14 +227,47 @@ program
 
 program
   .command("add-version <model> <version>")
-  .requiredOption("--nodes <nodes>", "comma-separated node names")
+  .description(
+    "add a version served by --nodes, or placed by the control plane (--replicas, --pool, --label)",
+  )
+  .option("--nodes <nodes>", "comma-separated node names that serve it (loaded there already)")
+  .option("--replicas <n|all>", "the control plane loads it on this many nodes (or all that match)")
+  .option("--pool <pools>", "placement: comma-separated pools its nodes may be in")
+  .option("--label <key=value...>", "placement: labels a node must carry")
   .option("--weight <percent>", "traffic share to start with (taken from the others)", "0")
-  .action(async (model: string, version: string, o: { nodes: string; weight: string }) =>
-    edit(model, "POST", `/v1/models/${model}/versions`, {
-      version,
-      nodes: o.nodes.split(",").filter(Boolean),
-      weight: Number(o.weight),
-    }),
+  .action(
+    async (
+      model: string,
+      version: string,
+      o: { nodes?: string; replicas?: string; pool?: string; label?: string[]; weight: string },
+    ) => {
+      const placed = o.replicas !== undefined || o.pool !== undefined || o.label !== undefined;
+      if (placed === (o.nodes !== undefined))
+        throw new Error("name --nodes, or place it with --replicas (and --pool, --label): one or the other");
+      const replicas = o.replicas ?? "1";
+      if (replicas !== "all" && !/^[1-9]\d*$/.test(replicas))
+        throw new Error(`--replicas: '${replicas}' must be a whole number from 1, or all`);
+      const labels = Object.fromEntries(
+        (o.label ?? []).map((pair) => {
+          const i = pair.indexOf("=");
+          if (i <= 0) throw new Error(`--label: '${pair}' is not key=value`);
+          return [pair.slice(0, i), pair.slice(i + 1)];
+        }),
+      );
+      await edit(model, "POST", `/v1/models/${model}/versions`, {
+        version,
+        weight: Number(o.weight),
+        ...(placed
+          ? {
+              placement: {
+                pools: (o.pool ?? "").split(",").filter(Boolean),
+                ...(replicas === "all" ? { all_nodes: true } : { replicas: Number(replicas) }),
+                labels,
+              },
+            }
+          : { nodes: (o.nodes ?? "").split(",").filter(Boolean) }),
+      });
+    },
   );
 
 program

@@ -1,4 +1,4 @@
-/** hubctl as a user runs it (bin/hubctl, a process of its own), pointed at an etcd and prefix. */
+/** hubctl as a user runs it (bin/hubctl, a process of its own), pointed at an etcd or an admin API. */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { repoRoot } from "../../scripts/lib/paths.js";
@@ -18,4 +18,19 @@ export function hubctlOnEtcd(etcd: {
       "--etcd-prefix",
       etcd.prefix,
     ]);
+}
+
+/** Runs `hubctl <args>` against a control plane's admin API with a token; rejects with code and stderr. */
+export function hubctlOnAdmin(
+  adminPort: number,
+  token: string,
+): (...args: string[]) => Promise<{ stdout: string; stderr: string }> {
+  return (...args) =>
+    run(`${repoRoot}/hubctl/bin/hubctl`, args, {
+      env: {
+        ...process.env,
+        INFERENCEHUB_ADMIN_TOKEN: token,
+        INFERENCEHUB_SERVER: `http://127.0.0.1:${adminPort}`,
+      },
+    });
 }

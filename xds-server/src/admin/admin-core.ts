@@ -8,6 +8,7 @@ import type { Config } from "@inferencehub/contracts/config";
 import { GatewayError } from "@inferencehub/contracts/errors";
 import type {
   EditResponse,
+  GetFleetResponse,
   GetStatusResponse,
   ListModelsResponse,
   Model,
@@ -29,7 +30,19 @@ function toModel(config: Config, name: string): Model {
   if (!m) throw new GatewayError(status.NOT_FOUND, `model '${name}' is not in the config`);
   return {
     name: m.name,
-    versions: m.versions.map((v) => ({ version: v.version, weight: v.weight, nodes: [...v.nodes] })),
+    versions: m.versions.map((v) => ({
+      version: v.version,
+      weight: v.weight,
+      nodes: [...v.nodes],
+      placement: v.placement
+        ? {
+            pools: [...v.placement.pools],
+            replicas: v.placement.replicas === "all" ? 0 : v.placement.replicas,
+            allNodes: v.placement.replicas === "all",
+            labels: { ...v.placement.labels },
+          }
+        : undefined,
+    })),
     pinned: (m as { pin?: string }).pin ?? "",
     shadow: m.shadow ? { version: m.shadow.version, percent: m.shadow.percent } : undefined,
   };
@@ -54,6 +67,36 @@ export class AdminCore {
 
   getModel(name: string): { configVersion: string; model: Model } {
     return { configVersion: this.options.config.version, model: toModel(this.#current(), name) };
+  }
+
+  fleet(): GetFleetResponse {
+    const s = this.options.status();
+    const fleet = s.fleet ?? { versions: [], nodes: [] };
+    return {
+      configVersion: s.configVersion,
+      versions: fleet.versions.map((v) => ({
+        model: v.model,
+        version: v.version,
+        replicas: String(v.replicas),
+        assigned: [...v.assigned],
+        nodes: v.nodes.map((n) => ({
+          node: n.node,
+          state: n.state,
+          since: n.since ?? "",
+          reason: n.reason ?? "",
+          retryAt: n.retryAt ?? "",
+        })),
+      })),
+      nodes: fleet.nodes.map((n) => ({
+        node: n.node,
+        repository: n.reachable === undefined ? "unknown" : n.reachable ? "up" : "down",
+        error: n.error ?? "",
+        models: n.capacity?.models ?? 0,
+        maxModels: n.capacity?.maxModels ?? 0,
+        memoryBytes: n.capacity?.memoryBytes ?? 0,
+        loaded: [...n.loaded],
+      })),
+    };
   }
 
   status(): GetStatusResponse {

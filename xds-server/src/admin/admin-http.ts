@@ -4,7 +4,7 @@
  * (snake_case or lowerCamel accepted; answers use lowerCamel, as proto3 JSON does).
  *   GET    /v1/models                         ListModels
  *   GET    /v1/models/{model}                 GetModel
- *   POST   /v1/models/{model}/versions        AddVersion      {base_version, version, nodes, weight}
+ *   POST   /v1/models/{model}/versions        AddVersion      {base_version, version, nodes | placement, weight}
  *   DELETE /v1/models/{model}/versions/{v}    RemoveVersion   ?base_version=
  *   PUT    /v1/models/{model}/weights         SetWeights      {base_version, weights: {"1": 90}}
  *   PUT    /v1/models/{model}/pin             PinVersion      {base_version, version}
@@ -13,6 +13,7 @@
  *   POST   /v1/nodes/{node}/drain             DrainNode       {base_version}
  *   POST   /v1/nodes/{node}/undrain           UndrainNode     {base_version}
  *   GET    /v1/status                         GetStatus
+ *   GET    /v1/fleet                          GetFleet
  */
 import { status } from "@grpc/grpc-js";
 import type { AdminApiErrorBody } from "@inferencehub/contracts/admin-api";
@@ -52,6 +53,7 @@ const routes: Route[] = [
   { method: "POST", pattern: /^\/v1\/nodes\/([^/]+)\/drain$/, operation: "drainNode", params: ["node"] },
   { method: "POST", pattern: /^\/v1\/nodes\/([^/]+)\/undrain$/, operation: "undrainNode", params: ["node"] },
   { method: "GET", pattern: /^\/v1\/status$/, operation: "getStatus", params: [] },
+  { method: "GET", pattern: /^\/v1\/fleet$/, operation: "getFleet", params: [] },
 ];
 
 export interface HttpResult {

@@ -291,3 +291,28 @@ test("a layout the splices do not handle still gets a correct edit (printed by t
   const out = applyEdit(text, { op: "undrain", node: "node-1" });
   assert.deepEqual(parse(out), { nodes: [{ name: "node-1", address: "127.0.0.1:9001" }] });
 });
+
+test("a placed version is added with its placement, written as the operator would", () => {
+  const out = applyEdit(file, {
+    op: "addVersion",
+    model: "scale",
+    version: "3",
+    nodes: [],
+    weight: 0,
+    placement: { pools: ["cpu"], replicas: "all", labels: { zone: "a" } },
+  });
+  assert.match(
+    out,
+    /- \{ version: "3", weight: 0, placement: \{ pools: \[cpu\], replicas: all, labels: \{ zone: a \} \} \}/,
+  );
+  const counted = applyEdit(file, {
+    op: "addVersion",
+    model: "scale",
+    version: "3",
+    nodes: [],
+    weight: 10,
+    placement: { pools: [], replicas: 2, labels: {} },
+  });
+  const added = models(counted)[0]!.versions.at(-1) as unknown;
+  assert.deepEqual(added, { version: "3", weight: 10, placement: { replicas: 2 } });
+});

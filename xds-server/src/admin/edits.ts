@@ -27,7 +27,15 @@ import { rescale } from "@inferencehub/contracts/admin-api";
 import { GatewayError } from "@inferencehub/contracts/errors";
 
 export type Edit =
-  | { op: "addVersion"; model: string; version: string; nodes: string[]; weight: number }
+  | {
+      op: "addVersion";
+      model: string;
+      version: string;
+      nodes: string[];
+      weight: number;
+      /** Where the control plane loads it, instead of nodes. */
+      placement?: EditPlacement;
+    }
   | { op: "removeVersion"; model: string; version: string }
   | { op: "setWeights"; model: string; weights: Record<string, number> }
   | { op: "pin"; model: string; version: string }
@@ -35,6 +43,13 @@ export type Edit =
   | { op: "setShadow"; model: string; version: string; percent: number }
   | { op: "drain"; node: string }
   | { op: "undrain"; node: string };
+
+/** A version's placement as written in the config (`replicas: all` or a count). */
+export interface EditPlacement {
+  pools: string[];
+  replicas: number | "all";
+  labels: Record<string, string>;
+}
 
 function seq(doc: Document, key: string): YAMLSeq {
   const s = doc.get(key, true);
@@ -298,7 +313,40 @@ function setWeights(s: Splicer, list: YAMLSeq, weights: readonly number[]): void
 }
 
 /** A new version entry, flow and block, in the style of the model's first version. */
-function versionEntry(s: Splicer, list: YAMLSeq, e: { version: string; weight: number; nodes: string[] }) {
+/** The placement as YAML flow text and as an object, with what was not asked for left out. */
+function placementEntry(p: EditPlacement): { text: string; value: Record<string, unknown> } {
+  const value: Record<string, unknown> = {
+    ...(p.pools.length > 0 ? { pools: p.pools } : {}),
+    replicas: p.replicas,
+    ...(Object.keys(p.labels).length > 0 ? { labels: p.labels } : {}),
+  };
+  const parts = [
+    ...(p.pools.length > 0 ? [`pools: [${p.pools.map(scalarText).join(", ")}]`] : []),
+    `replicas: ${scalarText(p.replicas)}`,
+    ...(Object.keys(p.labels).length > 0
+      ? [
+          `labels: { ${Object.entries(p.labels)
+            .map(([k, v]) => `${scalarText(k)}: ${scalarText(v)}`)
+            .join(", ")} }`,
+        ]
+      : []),
+  ];
+  return { text: `{ ${parts.join(", ")} }`, value };
+}
+
+function versionEntry(
+  s: Splicer,
+  list: YAMLSeq,
+  e: { version: string; weight: number; nodes: string[]; placement?: EditPlacement },
+) {
+  if (e.placement) {
+    const { text } = placementEntry(e.placement);
+    const head = `version: ${scalarText(e.version)}, weight: ${e.weight}`;
+    return {
+      flowText: `{ ${head}, placement: ${text} }`,
+      blockLines: [`version: ${scalarText(e.version)}`, `weight: ${e.weight}`, `placement: ${text}`],
+    };
+  }
   const first = list.items[0];
   const firstNodes = isMap(first) ? first.get("nodes", true) : undefined;
   const nodes = e.nodes.map(scalarText).join(", ");
@@ -327,7 +375,13 @@ function edit(doc: Document, s: Splicer, edit: Edit): void {
       const { flowText, blockLines } = versionEntry(s, list, edit);
       setWeights(s, list, rescale(list.items.map(weightOf), 100 - edit.weight));
       s.append(list, flowText, blockLines);
-      list.add(doc.createNode({ version: edit.version, weight: edit.weight, nodes: edit.nodes }));
+      list.add(
+        doc.createNode(
+          edit.placement
+            ? { version: edit.version, weight: edit.weight, placement: placementEntry(edit.placement).value }
+            : { version: edit.version, weight: edit.weight, nodes: edit.nodes },
+        ),
+      );
       break;
     }
     case "removeVersion": {

@@ -8,7 +8,7 @@ import { GatewayError } from "@inferencehub/contracts/errors";
 import * as api from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { protoDir } from "../paths.js";
 import type { AdminCore } from "./admin-core.js";
-import type { Edit } from "./edits.js";
+import type { Edit, EditPlacement } from "./edits.js";
 import { RuleSet } from "./pgv.js";
 
 const rules = RuleSet.load(join(protoDir, "inferencehub/admin/v1/admin.proto"), "inferencehub.admin.v1");
@@ -32,6 +32,35 @@ const edit =
   <Req extends { baseVersion: string }>(toEdit: (r: Req) => Edit) =>
   (core: AdminCore, req: Req, who: string) =>
     core.edit(toEdit(req), req.baseVersion, who);
+
+/** A version is served by the nodes named, or placed by the control plane: one or the other. */
+function placementOf(r: api.AddVersionRequest): { placement?: EditPlacement } {
+  const p = r.placement;
+  if (p && r.nodes.length > 0)
+    throw new GatewayError(status.INVALID_ARGUMENT, "name nodes or a placement, not both", {
+      violations: [
+        { field: "placement", message: "a version with nodes is not placed by the control plane" },
+      ],
+    });
+  if (!p) {
+    if (r.nodes.length === 0)
+      throw new GatewayError(
+        status.INVALID_ARGUMENT,
+        "name the nodes that serve the version, or a placement",
+        {
+          violations: [{ field: "nodes", message: "empty, and no placement" }],
+        },
+      );
+    return {};
+  }
+  if (p.allNodes && p.replicas > 0)
+    throw new GatewayError(status.INVALID_ARGUMENT, "placement: replicas or all_nodes, not both", {
+      violations: [{ field: "placement.replicas", message: "set with all_nodes" }],
+    });
+  return {
+    placement: { pools: p.pools, replicas: p.allNodes ? "all" : Math.max(1, p.replicas), labels: p.labels },
+  };
+}
 
 const op = <Req, Res>(o: Operation<Req, Res>): Operation<unknown, unknown> =>
   o as unknown as Operation<unknown, unknown>;
@@ -62,6 +91,7 @@ export const operations: Record<string, Operation<unknown, unknown>> = {
       version: r.version,
       nodes: r.nodes,
       weight: r.weight,
+      ...placementOf(r),
     })),
   }),
   removeVersion: op({
@@ -117,6 +147,13 @@ export const operations: Record<string, Operation<unknown, unknown>> = {
     request: api.UndrainNodeRequest,
     response: api.EditResponse,
     run: edit((r: api.UndrainNodeRequest) => ({ op: "undrain", node: r.node })),
+  }),
+  getFleet: op({
+    method: "GetFleet",
+    message: "GetFleetRequest",
+    request: api.GetFleetRequest,
+    response: api.GetFleetResponse,
+    run: (core) => core.fleet(),
   }),
   getStatus: op({
     method: "GetStatus",

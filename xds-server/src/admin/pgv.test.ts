@@ -30,8 +30,14 @@ test("map and repeated rules", () => {
     [["weights", "needs at least 1 entry"]],
   );
   assert.deepEqual(
-    rules.check("AddVersionRequest", { baseVersion: "v", model: "m", version: "1", nodes: [], weight: 0 }),
-    [{ field: "nodes", message: "needs at least 1 item(s)" }],
+    rules.check("AddVersionRequest", {
+      baseVersion: "v",
+      model: "m",
+      version: "1",
+      nodes: ["a", "a"],
+      weight: 0,
+    }),
+    [{ field: "nodes", message: "items must be unique" }],
   );
 });
 

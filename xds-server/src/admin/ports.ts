@@ -72,4 +72,24 @@ export interface AdminStatus {
   health?: Record<string, Record<string, string>> | undefined;
   /** Who authorizes calls and holds the rate limits (the runner's AuthStatus). */
   auth?: { mode: string; rateLimits: string; verifiedByEnvoy: readonly string[]; keys: number } | undefined;
+  /** Placed versions and the nodes' repositories (the fleet stage's FleetStatus). */
+  fleet?: AdminFleet;
+}
+
+/** What the reconciler reports, as GetFleet shows it (fleet/reconciler.ts FleetStatus). */
+export interface AdminFleet {
+  versions: readonly {
+    model: string;
+    version: string;
+    replicas: number | "all";
+    assigned: readonly string[];
+    nodes: readonly { node: string; state: string; since?: string; reason?: string; retryAt?: string }[];
+  }[];
+  nodes: readonly {
+    node: string;
+    reachable: boolean | undefined;
+    error?: string;
+    capacity?: { models: number; maxModels?: number; memoryBytes?: number };
+    loaded: readonly string[];
+  }[];
 }
