@@ -218,6 +218,26 @@ test("version failover: a version with no healthy node gives its share to the ot
   );
 });
 
+test("version failover: with every weighted version down, the up versions at weight 0 take the calls (not the shadow)", () => {
+  const standby = config(`
+nodes:
+  - { name: n1, address: "10.0.0.1:9000" }
+  - { name: n2, address: "10.0.0.2:9000" }
+  - { name: n3, address: "10.0.0.3:9000" }
+models:
+  - name: m
+    versions:
+      - { version: "1", weight: 0, nodes: [n1] }
+      - { version: "2", weight: 100, placement: { replicas: 1 } }
+      - { version: "3", weight: 0, nodes: [n3] }
+    shadow: { version: "3", percent: 10 }
+`);
+  const weights = (health: HealthView) => buildIR(standby, health).models[0]?.versions.map((v) => v.weight);
+  // Version 2 is placed and ready nowhere yet (no nodes): version 1 serves meanwhile.
+  assert.deepEqual(weights(down()), [100, 0, 0]);
+  assert.deepEqual(weights(down("n1")), [0, 100, 0], "nobody up to give it to: the weights stay");
+});
+
 test("shareOut: always 100 in all, by largest remainder, and nothing to a version that is down", () => {
   assert.deepEqual(shareOut([34, 33, 33], [true, true, false]), [51, 49, 0]);
   assert.deepEqual(shareOut([1, 1, 1, 97], [true, true, true, false]), [34, 33, 33, 0]);

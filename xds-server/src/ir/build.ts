@@ -372,13 +372,29 @@ function splitFor(
     ? shareOut(configured, capable)
     : [...configured];
   const down = versions.filter((v, i) => capable[i] && (base[i] ?? 0) > 0 && !up(model.name, v, serves));
-  const weights =
-    down.length > 0 && model.versionFailover === "share" && model.pin === undefined
-      ? shareOut(
-          base,
-          versions.map((v) => !down.includes(v)),
-        )
-      : base;
+  if (down.length === 0 || model.versionFailover !== "share" || model.pin !== undefined)
+    return { weights: base, down, capable };
+  const shared = shareOut(
+    base,
+    versions.map((v) => !down.includes(v)),
+  );
+  if (shared.some((w, i) => w > 0 && !down.includes(versions[i]!))) return { weights: shared, down, capable };
+  // Every version with a weight is down: versions kept at weight 0 that are up take the calls in
+  // equal parts rather than let them fail (the old version, while the one given all the weight
+  // is still loading). Never the shadow, whose answers nobody was meant to get.
+  const standby = versions.map(
+    (v, i) =>
+      capable[i] === true &&
+      (base[i] ?? 0) === 0 &&
+      v.version !== model.shadow?.version &&
+      up(model.name, v, serves),
+  );
+  const weights = standby.some(Boolean)
+    ? shareOut(
+        standby.map((s) => (s ? 1 : 0)),
+        standby,
+      )
+    : shared;
   return { weights, down, capable };
 }
 
