@@ -171,6 +171,8 @@ describe("placement by the control plane", () => {
       30_000,
     );
     const now = readyOn(moved.fleet, "2")[0]!;
+    // Ready is published with the routing to it: once Envoy holds that, calls go there.
+    await gw.xds.waitForSync(gw.envoys[0]!.name);
     const stats = await (async () => {
       const load = startLoad(gw.client(), {
         concurrency: 2,
@@ -218,6 +220,7 @@ describe("placement by the control plane", () => {
     await hubctl("add-version", "scale", "3", "--replicas", "1", "--pool", "default", "--weight", "0");
     const status = await gw.xds.waitFor((s) => readyOn(s.fleet, "3").length === 1, "scale/3 ready", 30_000);
     const node = readyOn(status.fleet, "3")[0]!;
+    await gw.xds.waitForSync(gw.envoys[0]!.name);
     const fleet = JSON.parse((await hubctl("--json", "fleet")).stdout) as {
       versions: {
         model: string;

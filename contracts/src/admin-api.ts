@@ -23,6 +23,8 @@ export interface AdminApiFleet {
     /** A number, or "all". */
     replicas: string;
     assigned?: string[];
+    /** Why fewer nodes than its replicas are chosen, when they are. */
+    unplaced?: string;
     /** state: waiting, loading, ready, failed, draining or unloading. */
     nodes?: { node: string; state: string; since?: string; reason?: string; retryAt?: string }[];
   }[];

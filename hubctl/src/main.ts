@@ -172,9 +172,14 @@ program
   .description("placed versions: where each is loading, ready, failed or draining; what each node holds")
   .action(async () => {
     const f = await api().get<AdminApiFleet>("/v1/fleet");
-    const failing = (f.versions ?? []).flatMap((v) =>
-      (v.nodes ?? []).filter((n) => n.state === "failed").map((n) => `${v.model}/${v.version} on ${n.node}`),
-    );
+    const failing = [
+      ...(f.versions ?? []).flatMap((v) =>
+        (v.nodes ?? [])
+          .filter((n) => n.state === "failed")
+          .map((n) => `${v.model}/${v.version} on ${n.node}`),
+      ),
+      ...(f.versions ?? []).filter((v) => v.unplaced).map((v) => `${v.model}/${v.version}: ${v.unplaced}`),
+    ];
     print(f, () =>
       [
         table(

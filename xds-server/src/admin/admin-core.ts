@@ -79,6 +79,7 @@ export class AdminCore {
         version: v.version,
         replicas: String(v.replicas),
         assigned: [...v.assigned],
+        unplaced: v.unplaced ?? "",
         nodes: v.nodes.map((n) => ({
           node: n.node,
           state: n.state,

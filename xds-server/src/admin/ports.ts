@@ -83,6 +83,7 @@ export interface AdminFleet {
     version: string;
     replicas: number | "all";
     assigned: readonly string[];
+    unplaced?: string;
     nodes: readonly { node: string; state: string; since?: string; reason?: string; retryAt?: string }[];
   }[];
   nodes: readonly {

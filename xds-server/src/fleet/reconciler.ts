@@ -18,7 +18,14 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Config, FleetSettings, NodeConfig } from "@inferencehub/contracts/config";
 import type { RepositoryClient, RepositoryIndex, RepositoryNode } from "./repository-client.js";
 import { freeSlots } from "./capacity.js";
-import { assign, placedVersions, versionKey, type NodeFacts, type PlacedVersion } from "./placement.js";
+import {
+  assign,
+  eligibleNodes,
+  placedVersions,
+  versionKey,
+  type NodeFacts,
+  type PlacedVersion,
+} from "./placement.js";
 
 export type PlacementState = "loading" | "ready" | "failed" | "draining" | "unloading";
 
@@ -53,12 +60,16 @@ interface Observation {
 
 /** What `hubctl models`, /status and the admin API show of the fleet. */
 export interface FleetStatus {
+  /** With several control planes on etcd: whether this one drives the nodes or routes by what the leader shares. */
+  role?: "leader" | "follower";
   versions: {
     model: string;
     version: string;
     replicas: number | "all";
     /** The nodes chosen for it now. */
     assigned: string[];
+    /** Why fewer nodes than its replicas were chosen, when they were. */
+    unplaced?: string;
     nodes: {
       node: string;
       state: PlacementState | "waiting";
@@ -97,8 +108,17 @@ export interface Reconciler {
   update(config: Config): void;
   /** The nodes where a placed version is ready now. */
   ready(key: string): readonly string[];
+  /** Every placed version's ready nodes: what a leader shares with the other replicas. */
+  readyMap(): Record<string, string[]>;
+  /**
+   * Takes ready versions from elsewhere as its own (a replica that just became leader: what the
+   * last one published), so routing holds while it reads the nodes; the reads then correct it.
+   */
+  seed(ready: Readonly<Record<string, readonly string[]>>): void;
   /** Reads the nodes' indexes again now (a node's health changed) and acts on what they say. */
   nudge(): void;
+  /** Reads every node's index and acts once, now: at start, so the first routing already has what is loaded. */
+  sync(): Promise<void>;
   status(): FleetStatus;
   /** Resolves once no call is running and nothing is due before `fleet.syncInterval`. */
   settled(): Promise<void>;
@@ -354,11 +374,32 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     void run().finally(() => {
       busy.delete(key);
       for (const e of [...toLoad, ...due]) delete e.busy;
+      // A load confirmed is routed now, not after the next read of the node.
+      publishIfChanged();
       // Observe again before the next decision: the server may hold more or less than asked.
       const obs = observed.get(node.name);
       if (obs) obs.readAt = 0;
       kick();
     });
+  };
+
+  /** What keeps a count of replicas from being met: nothing to say when it is. */
+  const unplaced = (p: PlacedVersion): { unplaced?: string } => {
+    const want = p.placement.replicas;
+    const have = assigned.get(p.key)?.length ?? 0;
+    if (want === "all" || have >= want || !config) return {};
+    const eligible = eligibleNodes(config.nodes, p.placement);
+    const up = eligible.filter((n) => facts(n.name).alive === true);
+    const room = up.filter((n) => facts(n.name).freeSlots >= 1);
+    const why =
+      eligible.length === 0
+        ? "no node matches its pools and labels"
+        : up.length === 0
+          ? `none of the ${eligible.length} matching node(s) answers its repository`
+          : room.length === 0
+            ? `the ${up.length} matching node(s) up are full (their --max-models)`
+            : "the matching nodes with room are waiting out a failed load's backoff, or hold it already";
+    return { unplaced: `${want - have} of ${want} replica(s) have no node: ${why}` };
   };
 
   const fail = (e: Entry, reason: string) => {
@@ -402,7 +443,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
   /** Reads the index of every node due for it (all of them when forced), in parallel. */
   const observe = async (): Promise<void> => {
-    if (!config) return;
+    // Nothing placed and nothing left to unload: the nodes' repositories are none of its business.
+    if (!config || (placed.length === 0 && entries.size === 0)) return;
     const t = now();
     const force = forceRead;
     forceRead = false;
@@ -483,6 +525,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     update(next) {
       config = next;
       placed = placedVersions(next);
+      if (!isLeader()) return;
       // Synchronous, before the caller publishes: a version no longer wanted somewhere leaves
       // routing in this very publish (the caller's, so onChange is not called for it).
       quiet = true;
@@ -499,9 +542,48 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         if (e.state === "ready" && versionKey(e.model, e.version) === key) out.push(e.node);
       return out;
     },
+    readyMap() {
+      const out: Record<string, string[]> = {};
+      for (const e of entries.values()) {
+        if (e.state !== "ready") continue;
+        (out[versionKey(e.model, e.version)] ??= []).push(e.node);
+      }
+      for (const nodes of Object.values(out)) nodes.sort();
+      return out;
+    },
+    seed(ready) {
+      const t = now();
+      for (const p of placed) {
+        for (const node of ready[p.key] ?? []) {
+          const k = entryKey(node, p.model, p.version);
+          if (entries.has(k)) continue;
+          entries.set(k, {
+            node,
+            model: p.model,
+            version: p.version,
+            serverVersion: p.serverVersion,
+            state: "ready",
+            since: t,
+          });
+          const current = assigned.get(p.key) ?? [];
+          if (!current.includes(node)) assigned.set(p.key, [...current, node]);
+        }
+      }
+      quiet = true;
+      try {
+        publishIfChanged();
+      } finally {
+        quiet = false;
+      }
+    },
     nudge() {
       forceRead = true;
       kick();
+    },
+    async sync() {
+      forceRead = true;
+      kick();
+      while (running) await running;
     },
     status() {
       const t = now();
@@ -515,6 +597,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
             version: p.version,
             replicas: p.placement.replicas,
             assigned: assigned.get(p.key) ?? [],
+            ...unplaced(p),
             nodes: [...nodes].map((node) => {
               const e = entries.get(entryKey(node, p.model, p.version));
               const f = failures.get(`${node}\u0000${p.key}`);

@@ -5,7 +5,9 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { formatErrors, parseConfig, type Config, type RawConfig } from "@inferencehub/contracts/config";
@@ -43,7 +45,13 @@ import {
   type FleetStatus,
 } from "../fleet/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
-import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "../source/index.js";
+import {
+  AuthFilesSource,
+  ConfigFile,
+  EtcdConfigStore,
+  EtcdCoordination,
+  type ConfigStore,
+} from "../source/index.js";
 import { proxylessLimits, proxylessLimitsLog } from "./proxyless-limits.js";
 import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
@@ -279,6 +287,22 @@ async function readSeed(path: string): Promise<RawConfig> {
   return parseYaml(text) as RawConfig;
 }
 
+/** The etcd state key where the leader shares where each placed version is ready. */
+const FLEET_READY = "fleet-ready";
+/** How long start-up waits for the nodes' indexes before serving without them (then it follows). */
+const FIRST_SYNC_MS = 3_000;
+
+function withinMs(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.finally(() => clearTimeout(timer)),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+}
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.log;
   const registry = new Registry();
@@ -307,25 +331,57 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   let serving: Config | undefined;
   const repository = createRepositoryClient({ log: log.child({ component: "fleet" }) });
   const placedMemo = createPlacedConfigMemo();
+  // Several replicas on etcd: one leader drives the nodes and shares where each placed version is
+  // ready; every replica routes by that, so all Envoys get the same endpoints.
+  const coordination = options.etcd
+    ? new EtcdCoordination({
+        ...options.etcd,
+        log: log.child({ component: "leader" }),
+        id: `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
+      })
+    : undefined;
+  let leader = coordination === undefined;
+  let sharedReady: Record<string, string[]> = {};
+  const readyOf = (key: string): readonly string[] => (leader ? fleet.ready(key) : (sharedReady[key] ?? []));
   /** What is translated: the config with each placed version's nodes where it is ready now. */
-  const effective = (cfg: Config): Config => placedConfig(cfg, fleet.ready, placedMemo);
+  const effective = (cfg: Config): Config => placedConfig(cfg, readyOf, placedMemo);
   const republish = (why: string) => {
     const current = serving;
     if (current) publish(publisher, effective(current), prober?.view() ?? unknownHealth, why);
+  };
+  const placementChanged = () => {
+    const current = serving;
+    if (!current) return;
+    // New nodes of a placed version are probed from now on; routing follows at once.
+    prober?.update(effective(current));
+    republish("fleet");
   };
   const fleet = createReconciler({
     repository,
     log: log.child({ component: "fleet" }),
     token: options.repositoryToken,
     registry,
+    isLeader: () => leader,
     onChange: () => {
-      const current = serving;
-      if (!current) return;
-      // New nodes of a placed version are probed from now on; routing follows at once.
-      prober?.update(effective(current));
-      republish("fleet");
+      if (leader && coordination)
+        void coordination
+          .publish(FLEET_READY, JSON.stringify(fleet.readyMap()))
+          .catch((err: unknown) => log.error({ err }, "sharing the fleet's state in etcd failed"));
+      placementChanged();
     },
   });
+  const fleetStatus = (): FleetStatus => {
+    if (leader) return { ...(coordination ? { role: "leader" as const } : {}), ...fleet.status() };
+    const own = fleet.status();
+    return {
+      role: "follower",
+      versions: own.versions.map((v) => {
+        const ready = sharedReady[`${v.model}/${v.version}`] ?? [];
+        return { ...v, assigned: ready, nodes: ready.map((node) => ({ node, state: "ready" as const })) };
+      }),
+      nodes: own.nodes,
+    };
+  };
   const authFiles = new AuthFilesSource({
     configPath: options.configPath ?? join(process.cwd(), "inferencehub.yaml"),
     log: log.child({ component: "auth-files" }),
@@ -380,6 +436,31 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const config = await openStore(options, log.child({ component: "config" }), onConfig);
   const first = config.current;
   if (!first) throw new Error(`cannot start: no config from ${config.location}`);
+  // The first routing ADS serves already names the nodes placed versions are ready on: what the
+  // leader shares, or (a single control plane) what the nodes report now.
+  if (coordination) {
+    await coordination.follow(FLEET_READY, (value) => {
+      try {
+        sharedReady = value ? (JSON.parse(value) as Record<string, string[]>) : {};
+      } catch {
+        log.error({ value }, "the fleet state in etcd is not JSON; ignored");
+        return;
+      }
+      if (!leader) placementChanged();
+    });
+    coordination.campaign((isLeader) => {
+      leader = isLeader;
+      if (isLeader) {
+        fleet.seed(sharedReady);
+        if (serving) fleet.update(serving);
+        fleet.nudge();
+      }
+      placementChanged();
+    });
+  } else {
+    await withinMs(fleet.sync(), FIRST_SYNC_MS);
+  }
+  placementChanged();
   // The first snapshot ADS serves already holds them: the ADS port opens below.
   await followAuthFiles(first);
   // The service starts with the limits of the first config, before any Envoy asks it.
@@ -452,7 +533,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     degradedSplits: publisher.degradedSplits,
     proxylessLimits: config.current ? proxylessLimits(config.current) : [],
     ...(config.current?.auth ? { auth: authStatus(config.current, publisher.authFiles) } : {}),
-    fleet: fleet.status(),
+    fleet: fleetStatus(),
   });
 
   let admin: AdminServer;
@@ -484,6 +565,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     stop: async () => {
       await config.close();
       await fleet.stop();
+      await coordination?.close();
       repository.close();
       authFiles.close();
       await prober?.stop();

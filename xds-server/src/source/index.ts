@@ -12,6 +12,8 @@ export { ConfigFile } from "./config-file.js";
 export type { ConfigFileOptions, EditBase, EditPlan, EditResult, LoadResult } from "./config-file.js";
 export { EtcdConfigStore } from "./etcd-store.js";
 export type { EtcdStoreOptions } from "./etcd-store.js";
+export { EtcdCoordination } from "./etcd-coordination.js";
+export type { EtcdCoordinationOptions } from "./etcd-coordination.js";
 
 /** A config store as the runner uses it: read and serving once opened, then followed. */
 export interface ConfigStore extends AdminConfigStore {
