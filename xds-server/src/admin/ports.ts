@@ -4,6 +4,7 @@
  * these structurally, and the runner, which wires admin in, is the only one that knows both.
  */
 import type { Config } from "@inferencehub/contracts/config";
+import type { Rollout, StartRolloutRequest } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 
 /** What one edit touches: one entry of the config's `models` or `nodes` list, by name. */
 export interface EditScope {
@@ -72,4 +73,18 @@ export interface AdminStatus {
   health?: Record<string, Record<string, string>> | undefined;
   /** Who authorizes calls and holds the rate limits (the runner's AuthStatus). */
   auth?: { mode: string; rateLimits: string; verifiedByEnvoy: readonly string[]; keys: number } | undefined;
+}
+
+/**
+ * The rollouts the control plane drives (rollout/driver.ts): the admin API starts, reads and
+ * aborts them; the driver steps them on its own, with no client connected.
+ */
+export interface AdminRollouts {
+  /** FAILED_PRECONDITION when the model has a live rollout, naming it. */
+  start(request: StartRolloutRequest, who: string): Promise<Rollout>;
+  /** NOT_FOUND when the model has had no rollout. */
+  get(model: string): Rollout;
+  list(): Rollout[];
+  /** Weights back to where they were before the rollout; FAILED_PRECONDITION when none is live. */
+  abort(model: string, who: string): Promise<Rollout>;
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { formatErrors, parseConfig, type Config, type RawConfig } from "@inferencehub/contracts/config";
 import type { EtcdSecurity } from "@inferencehub/contracts/etcd-config";
+import type { Rollout } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
@@ -42,6 +43,16 @@ import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
+import {
+  envoyAdminSampler,
+  EtcdRolloutStore,
+  FileRolloutStore,
+  readyWhenHealthy,
+  RolloutDriver,
+  rolloutsFileOf,
+  versionHealth,
+  type VersionReady,
+} from "../rollout/index.js";
 
 export interface ControlPlaneOptions {
   /**
@@ -69,6 +80,13 @@ export interface ControlPlaneOptions {
    */
   rateLimitConfigPath?: string;
   adminToken?: string;
+  /**
+   * Whether this replica drives rollouts (default: always). With several replicas on one etcd,
+   * exactly one must say true: an election goes here.
+   */
+  isLeader?: () => boolean;
+  /** Whether a version may get a rollout's first step (default: one of its nodes is HEALTHY). */
+  versionReady?: VersionReady;
 }
 
 export interface ControlPlane {
@@ -106,6 +124,8 @@ export interface ControlPlaneStatus {
   proxylessLimits: string[];
   /** Who authorizes calls and who holds the tenants' rate limits; absent without an auth section. */
   auth?: AuthStatus;
+  /** The last rollout of each model (live or ended), as the admin API's GetRollout gives it. */
+  rollouts: Rollout[];
 }
 
 export interface AuthStatus {
@@ -397,6 +417,28 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     AdminServiceService,
     createAdminGrpcService(adminCore, auth, log.child({ component: "admin" })),
   );
+  // Rollouts: the engine edits through the admin core and keeps its state beside the config.
+  const healthOf = (model: string, version: string) =>
+    versionHealth(config.current, prober?.snapshot(), model, version);
+  const rollouts = new RolloutDriver({
+    core: adminCore,
+    config,
+    store: options.etcd
+      ? new EtcdRolloutStore(options.etcd)
+      : new FileRolloutStore(rolloutsFileOf(config.location)),
+    sample: envoyAdminSampler(() => clients.list()),
+    health: healthOf,
+    versionReady: options.versionReady ?? ((model, version) => readyWhenHealthy(healthOf(model, version))),
+    envoysSynced: () => {
+      const current = cache.get("envoy")?.version;
+      return clients.list().every((c) => c.group !== "envoy" || c.syncedVersion === current);
+    },
+    ...(options.isLeader ? { isLeader: options.isLeader } : {}),
+    log: log.child({ component: "rollout" }),
+    registry,
+  });
+  adminCore.attachRollouts(rollouts);
+  await rollouts.open();
   const adsPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
       `${options.adsHost ?? "0.0.0.0"}:${options.adsPort}`,
@@ -416,6 +458,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     degradedSplits: publisher.degradedSplits,
     proxylessLimits: config.current ? proxylessLimits(config.current) : [],
     ...(config.current?.auth ? { auth: authStatus(config.current, publisher.authFiles) } : {}),
+    rollouts: rollouts.list(),
   });
 
   let admin: AdminServer;
@@ -430,6 +473,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
   } catch (err) {
     server.forceShutdown();
+    await rollouts.stop();
     throw err;
   }
   log.info(
@@ -445,6 +489,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     config,
     status,
     stop: async () => {
+      await rollouts.stop();
       await config.close();
       authFiles.close();
       await prober?.stop();
