@@ -219,6 +219,8 @@ describe("rollouts driven by the control plane", () => {
       max_error_rate: 0.05,
       min_calls: 5,
     });
+    // hubctl rollout watch follows it through the restart (same admin port) to its end.
+    const watching = hubctl("rollout", "watch", "scale");
     await waitRollout((r) => r.step === 2, "the second step");
     await gw.restartXds();
     const resumed = await waitRollout(
@@ -229,6 +231,10 @@ describe("rollouts driven by the control plane", () => {
     const done = await waitRollout((r) => r.state === "completed" || r.state === "rolled-back", "the end");
     assert.equal(done.state, "completed", JSON.stringify(done.events, null, 2));
     assert.deepEqual(await weights(), { "1": 0, "2": 100 });
+    const { stdout } = await watching; // exit status 0: completed
+    assert.match(stdout, /step: step 2\/3: 2 at 50%/);
+    assert.match(stdout, /resume: resumed by this control plane at step 2\/3/);
+    assert.match(stdout, /complete: completed: step 3\/3 passed/);
   });
 
   test("the new version's node killed mid-step, no CLI connected: the control plane rolls back", async () => {

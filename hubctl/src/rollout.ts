@@ -3,6 +3,7 @@
  * starts it, shows it, follows its events and aborts it. Stopping hubctl never stops a rollout.
  */
 import { ROLLOUT_ENDED_STATES, type AdminApiRollout } from "@inferencehub/contracts/admin-api";
+import { Code, GatewayError } from "@inferencehub/contracts/errors";
 import type { AdminApi } from "./api.js";
 
 export function parseSteps(text: string): number[] {
@@ -53,10 +54,22 @@ export interface WatchDeps {
 export async function watchRollout(model: string, deps: WatchDeps, seen = 0): Promise<AdminApiRollout> {
   let printed = seen;
   let startedAt: string | undefined;
+  let unreachable = false;
   for (;;) {
-    const { rollout: r } = await deps.api.get<{ rollout: AdminApiRollout }>(
-      `/v1/rollouts/${encodeURIComponent(model)}`,
-    );
+    let r: AdminApiRollout;
+    try {
+      ({ rollout: r } = await deps.api.get<{ rollout: AdminApiRollout }>(
+        `/v1/rollouts/${encodeURIComponent(model)}`,
+      ));
+    } catch (err) {
+      // A control plane restarting (or a replica taking over) is no reason to stop watching.
+      if (!(err instanceof GatewayError) || err.code !== Code.UNAVAILABLE || deps.interrupted()) throw err;
+      if (!unreachable) deps.log(`(${err.message}; still watching)`);
+      unreachable = true;
+      await deps.sleep(500);
+      continue;
+    }
+    unreachable = false;
     // Another rollout of the model replaced the one watched: start over with its events.
     if (startedAt !== undefined && r.startedAt !== startedAt) printed = 0;
     startedAt = r.startedAt;

@@ -78,6 +78,8 @@ export class RolloutDriver implements AdminRollouts {
   /** Ticks, starts and aborts run one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
   #wasLeader = false;
+  /** The store has been read (as leader): until then nothing is started, so nothing is overwritten. */
+  #loaded = false;
   #stopped = false;
   readonly #metrics: { state: Gauge; percent: Gauge; actions: Counter } | undefined;
 
@@ -128,8 +130,21 @@ export class RolloutDriver implements AdminRollouts {
 
   async #takeOver(): Promise<void> {
     this.#wasLeader = this.#leader();
+    this.#loaded = false;
     if (!this.#wasLeader) return;
-    const loaded = await this.#o.store.load();
+    let loaded: Rollout[];
+    try {
+      loaded = await this.#o.store.load();
+    } catch (err) {
+      // Retried on the next tick; the rollouts in the store wait, their weights as they are.
+      this.#wasLeader = false;
+      this.#o.log.error(
+        { err, store: this.#o.store.location },
+        "reading the rollouts' state failed; retrying (no rollout is driven or started until it is read)",
+      );
+      return;
+    }
+    this.#loaded = true;
     this.#rollouts.clear();
     this.#runtime.clear();
     for (const r of loaded) {
@@ -176,6 +191,11 @@ export class RolloutDriver implements AdminRollouts {
       throw new GatewayError(
         status.UNAVAILABLE,
         "this control plane replica does not drive rollouts (it is not the leader); call the leader",
+      );
+    if (!this.#loaded)
+      throw new GatewayError(
+        status.UNAVAILABLE,
+        `the rollouts' state (${this.#o.store.location}) has not been read yet; retry in a moment`,
       );
   }
 
