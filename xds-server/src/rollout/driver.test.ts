@@ -222,4 +222,40 @@ describe("RolloutDriver", () => {
     assert.deepEqual(w.weights(), { "1": 0, "2": 100 });
     await second.stop();
   });
+
+  test("a hold is one event per kind of reason, saved once; the hold then passes when the calls come", async () => {
+    const w = world();
+    const d = w.make();
+    await d.open();
+    await d.start(request({ minCalls: 100 }), "alice");
+    await d.tick();
+    for (let i = 0; i < 5; i++) {
+      w.advance(1000, 10);
+      await d.tick();
+    }
+    const held = d.get("scale");
+    assert.equal(held.state, "holding");
+    assert.match(held.reason, /50 call\(s\) on 2 this step, fewer than min_calls 100/);
+    assert.equal(held.events.filter((e) => e.kind === "hold").length, 1);
+    assert.deepEqual(w.weights(), { "1": 90, "2": 10 }, "holding keeps the step's weights");
+    w.advance(100, 60);
+    await d.tick();
+    assert.deepEqual([d.get("scale").state, d.get("scale").step], ["running", 2]);
+    await d.stop();
+  });
+
+  test("a pinned model is refused; a version removed mid-rollout fails it", async () => {
+    const w = world();
+    const d = w.make();
+    await d.open();
+    (w.model as { pin?: string }).pin = "1";
+    await assert.rejects(d.start(request(), "alice"), /pinned to version '1'/);
+    delete (w.model as { pin?: string }).pin;
+    await d.start(request(), "alice");
+    w.model.versions = w.model.versions.filter((v) => v.version !== "2");
+    await d.tick();
+    assert.equal(d.get("scale").state, "failed");
+    assert.match(d.get("scale").reason, /version '2' was removed/);
+    await d.stop();
+  });
 });

@@ -222,6 +222,12 @@ export class RolloutDriver implements AdminRollouts {
           status.FAILED_PRECONDITION,
           `model '${req.model}' has no version '${req.toVersion}'; add it first (hubctl add-version)`,
         );
+      const pin = (model as { pin?: string }).pin;
+      if (pin)
+        throw new GatewayError(
+          status.FAILED_PRECONDITION,
+          `model '${req.model}' is pinned to version '${pin}': its weights do not apply; unpin it first (hubctl unpin ${req.model})`,
+        );
       if (model.versions.length < 2)
         throw new GatewayError(
           status.FAILED_PRECONDITION,
@@ -259,6 +265,7 @@ export class RolloutDriver implements AdminRollouts {
         "rollout started",
       );
       this.#count(r, "start");
+      this.#gauge(r);
       // The first look now: a version ready gets its first step before the answer.
       await this.#tickOne(r);
       await this.#save(r);
@@ -330,14 +337,22 @@ export class RolloutDriver implements AdminRollouts {
   async #tickOne(r: Rollout): Promise<void> {
     const rt = this.#runtime.get(r.model);
     if (!rt) return;
-    const before = JSON.stringify([r.state, r.step, r.reason]);
-    if (rt.pendingEnd && !rt.abortRequested) {
+    // Saved when the state, the step or the kind of reason changes (not every count in it).
+    const key = () => JSON.stringify([r.state, r.step, reasonKind(r.reason)]);
+    const before = key();
+    const model = this.#o.config.current?.models.find((m) => m.name === r.model);
+    if (!model?.versions.some((v) => v.version === r.toVersion)) {
+      const gone = model
+        ? `version '${r.toVersion}' was removed from the config`
+        : "the model was removed from the config";
+      this.#finish(r, rt, "failed", `${gone} during the rollout; the weights were left as they are`, "fail");
+    } else if (rt.pendingEnd && !rt.abortRequested) {
       await this.#end(r, rt, rt.pendingEnd.state, rt.pendingEnd.reason, rt.pendingEnd.kind);
     } else {
       const decision = await this.#decide(r, rt);
       await this.#act(r, rt, decision);
     }
-    if (JSON.stringify([r.state, r.step, r.reason]) !== before) await this.#save(r);
+    if (key() !== before) await this.#save(r);
   }
 
   async #decide(r: Rollout, rt: Runtime): Promise<Decision> {
@@ -384,7 +399,7 @@ export class RolloutDriver implements AdminRollouts {
         return;
       case "hold":
         rt.holdingSince ??= this.#now();
-        if (r.reason !== d.reason) {
+        if (r.state !== "holding" || reasonKind(r.reason) !== reasonKind(d.reason)) {
           this.#event(r, "hold", d.reason);
           this.#o.log.warn(
             { model: r.model, to: r.toVersion, step: r.step, reason: d.reason },
@@ -559,6 +574,9 @@ export class RolloutDriver implements AdminRollouts {
     this.#metrics.percent.set({ model: r.model }, r.step > 0 ? (r.steps[r.step - 1] ?? 0) : 0);
   }
 }
+
+/** A reason without its numbers: "3 call(s) ... fewer than 10" and "4 call(s) ..." are one kind. */
+const reasonKind = (reason: string) => reason.replace(/\d+(\.\d+)?/g, "#");
 
 function fmt(weights: Record<string, number>): string {
   return Object.entries(weights)
