@@ -10,10 +10,13 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import type { AdminApiRollout } from "@inferencehub/contracts/admin-api";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
+import { AdminServiceClient } from "../gen/inference/inferencehub/admin/v1/admin.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { fp32Request } from "../scripts/lib/requests.js";
+import { grpcCall } from "./lib/assertions.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 import { startLoad, type CallRecord, type RunningLoad } from "./lib/load.js";
 
@@ -119,6 +122,70 @@ describe("rollouts driven by the control plane", () => {
     );
   };
   const failuresSince = (t: number): CallRecord[] => load.calls.filter((c) => c.startedAt >= t && !c.ok);
+
+  test("requests are checked by admin.proto's rules over HTTP; gRPC starts, reads, refuses and aborts", async () => {
+    await reset();
+    const refused = (body: object) =>
+      admin("POST", "/v1/rollouts", {
+        model: "scale",
+        to_version: "2",
+        steps: [50, 100],
+        interval_ms: 1000,
+        ...body,
+      }).then(
+        () => assert.fail("not refused"),
+        (err: Error & { status: number }) => `${err.status} ${err.message}`,
+      );
+    assert.match(await refused({ steps: [50, 25, 100] }), /^400 .*steps must increase/);
+    assert.match(await refused({ steps: [50] }), /^400 .*must end at 100/);
+    assert.match(await refused({ interval_ms: 10 }), /^400 .*interval_ms must be >= 100/);
+    assert.match(await refused({ max_error_rate: 2 }), /^400 .*max_error_rate must be <= 1/);
+    assert.match(await refused({ to_version: "7" }), /^412 .*has no version '7'/);
+    assert.match(await refused({ model: "nope" }), /^404 /);
+
+    const client = new AdminServiceClient(`127.0.0.1:${gw.xds.adsPort}`, credentials.createInsecure());
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${TOKEN}`);
+    const start = {
+      model: "scale",
+      toVersion: "2",
+      steps: [10, 100],
+      intervalMs: 60_000,
+      maxErrorRate: 0.05,
+      maxP99Ms: 0,
+      minCalls: 1,
+      removeOld: false,
+      readyTimeoutMs: 0,
+      maxHoldMs: 0,
+    };
+    try {
+      const started = await grpcCall(client, "startRollout", start, md);
+      assert.deepEqual([started.rollout?.state, started.rollout?.step], ["running", 1]);
+      await assert.rejects(
+        grpcCall(client, "startRollout", start, md),
+        (err: ServiceError) =>
+          err.code === status.FAILED_PRECONDITION && /already has a rollout running/.test(err.details),
+      );
+      const listed = await grpcCall(client, "listRollouts", {}, md);
+      assert.deepEqual(
+        listed.rollouts.map((r) => [r.model, r.state]),
+        [["scale", "running"]],
+      );
+      const aborted = await grpcCall(client, "abortRollout", { model: "scale" }, md);
+      assert.equal(aborted.rollout?.state, "aborted");
+      assert.equal((await grpcCall(client, "getRollout", { model: "scale" }, md)).rollout?.state, "aborted");
+      assert.deepEqual(await weights(), { "1": 100, "2": 0 });
+      // /status shows it, and the metrics say where it is.
+      const st = await gw.xds.status();
+      assert.deepEqual(
+        st.rollouts?.map((r) => [r.model, r.state]),
+        [["scale", "aborted"]],
+      );
+      assert.match(await gw.xds.metrics(), /inferencehub_rollout_state\{model="scale",state="aborted"\} 1/);
+    } finally {
+      client.close();
+    }
+  });
 
   test("hubctl starts a rollout and exits; the control plane takes it to 100% and removes the old version", async () => {
     await reset();
