@@ -258,4 +258,22 @@ describe("RolloutDriver", () => {
     assert.match(d.get("scale").reason, /version '2' was removed/);
     await d.stop();
   });
+
+  test("a store that cannot be read at start is read again on the next tick; nothing starts meanwhile", async () => {
+    const w = world();
+    const first = w.make();
+    await first.open();
+    await first.start(request({ steps: [10, 50, 100] }), "alice");
+    await first.stop();
+    const load = w.store.load.bind(w.store);
+    let failures = 1;
+    w.store.load = () => (failures-- > 0 ? Promise.reject(new Error("etcd did not answer")) : load());
+    const second = w.make();
+    await second.open();
+    await assert.rejects(second.start(request(), "bob"), /has not been read yet/);
+    await second.tick();
+    assert.equal(second.get("scale").state, "running");
+    assert.ok(second.get("scale").events.some((e) => e.kind === "resume"));
+    await second.stop();
+  });
 });

@@ -308,11 +308,6 @@ export class RolloutDriver implements AdminRollouts {
     });
   }
 
-  /** For /status. */
-  statusView(): Rollout[] {
-    return this.list();
-  }
-
   // ---- ticking ----
 
   /** One look at every live rollout (the timer calls it; tests may too). */
@@ -320,9 +315,10 @@ export class RolloutDriver implements AdminRollouts {
     if (this.#stopped) return Promise.resolve();
     return this.#serial(async () => {
       const leader = this.#leader();
+      // Becoming leader (or a store not read yet): read it first; a failed read is retried next tick.
       if (leader && !this.#wasLeader) await this.#takeOver();
-      this.#wasLeader = leader;
-      if (!leader) return;
+      else this.#wasLeader = leader;
+      if (!leader || !this.#loaded) return;
       for (const r of this.#rollouts.values()) {
         if (!isLive(r)) continue;
         try {
