@@ -14,6 +14,7 @@ import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js"
 import type { AdminApiRollout } from "@inferencehub/contracts/admin-api";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { AdminServiceClient } from "../gen/inference/inferencehub/admin/v1/admin.js";
+import { PROMETHEUS_METRICS } from "../xds-server/src/rollout/index.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { grpcCall } from "./lib/assertions.js";
@@ -230,6 +231,10 @@ describe("rollouts driven by the control plane", () => {
       rollouts: Record<string, AdminApiRollout>;
     };
     assert.equal(file.rollouts.scale?.state, "completed");
+    // The names the Prometheus source queries are those this Envoy exports (failures: none yet).
+    const exported = await (await fetch(`${gw.envoys[0]!.adminUrl}/stats/prometheus`)).text();
+    for (const name of [PROMETHEUS_METRICS.total, PROMETHEUS_METRICS.latencyBucket])
+      assert.match(exported, new RegExp(`^${name}\\{[^}]*envoy_cluster_name="scale~2"`, "m"), name);
     // hubctl rollout status reads it back.
     const status = await hubctl("rollout", "status", "scale");
     assert.match(status.stdout, /completed/);

@@ -6,6 +6,8 @@
  *     [--seed inferencehub.yaml]   (the config in etcd, shared by replicas; the seed fills an empty store)
  *     [--etcd-ca ca.pem] [--etcd-cert client.pem --etcd-key client-key.pem]   (TLS: https:// endpoints)
  *     [--etcd-user name --etcd-password-file file]   (etcd's own users, when its auth is enabled)
+ *   [--prometheus-url http://prometheus:9090 [--prometheus-envoy-job envoy]]   (rollout gates read from
+ *     Prometheus instead of each Envoy's admin: xds-server/src/rollout/README.md)
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     "etcd-key": { type: "string", default: process.env.INFERENCEHUB_ETCD_KEY },
     "etcd-user": { type: "string", default: process.env.INFERENCEHUB_ETCD_USER },
     "etcd-password-file": { type: "string", default: process.env.INFERENCEHUB_ETCD_PASSWORD_FILE },
+    "prometheus-url": { type: "string", default: process.env.INFERENCEHUB_PROMETHEUS_URL },
+    "prometheus-envoy-job": { type: "string", default: process.env.INFERENCEHUB_PROMETHEUS_ENVOY_JOB },
   },
 });
 
@@ -83,6 +87,14 @@ try {
     adminPort: port("admin-port"),
     ...(values["admin-tokens-file"] ? { adminTokensFile: values["admin-tokens-file"] } : {}),
     ...(values["ratelimit-config"] ? { rateLimitConfigPath: values["ratelimit-config"] } : {}),
+    ...(values["prometheus-url"]
+      ? {
+          prometheus: {
+            url: values["prometheus-url"],
+            ...(values["prometheus-envoy-job"] ? { envoyJob: values["prometheus-envoy-job"] } : {}),
+          },
+        }
+      : {}),
     ...(process.env.INFERENCEHUB_ADMIN_TOKEN ? { adminToken: process.env.INFERENCEHUB_ADMIN_TOKEN } : {}),
     log,
   });

@@ -47,6 +47,7 @@ import {
   envoyAdminSampler,
   EtcdRolloutStore,
   FileRolloutStore,
+  prometheusSampler,
   readyWhenHealthy,
   RolloutDriver,
   rolloutsFileOf,
@@ -85,6 +86,11 @@ export interface ControlPlaneOptions {
    * exactly one must say true: an election goes here.
    */
   isLeader?: () => boolean;
+  /**
+   * Read rollout gates from this Prometheus (the targets of its Envoy scrape job, default "envoy")
+   * instead of each connected Envoy's admin.
+   */
+  prometheus?: { url: string; envoyJob?: string };
   /** Whether a version may get a rollout's first step (default: one of its nodes is HEALTHY). */
   versionReady?: VersionReady;
 }
@@ -426,7 +432,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     store: options.etcd
       ? new EtcdRolloutStore(options.etcd)
       : new FileRolloutStore(rolloutsFileOf(config.location)),
-    sample: envoyAdminSampler(() => clients.list()),
+    sample: options.prometheus
+      ? prometheusSampler(options.prometheus.url, {
+          ...(options.prometheus.envoyJob ? { job: options.prometheus.envoyJob } : {}),
+        })
+      : envoyAdminSampler(() => clients.list()),
     health: healthOf,
     versionReady: options.versionReady ?? ((model, version) => readyWhenHealthy(healthOf(model, version))),
     envoysSynced: () => {
