@@ -66,6 +66,38 @@ export interface AdminApiStatus {
   auth?: { mode: string; rateLimits: string; verifiedByEnvoy?: string[]; keys?: number };
 }
 
+/**
+ * GET /v1/rollouts/{model} (`rollout`), and each entry of GET /v1/rollouts (`rollouts`): a rollout
+ * the control plane drives. state: waiting-ready, running, holding (live); completed,
+ * rolled-back, aborted, failed (ended). step: the number of the step applied (1 to steps.length),
+ * left out (0) before the first.
+ */
+export interface AdminApiRollout {
+  model: string;
+  toVersion: string;
+  steps: number[];
+  intervalMs: number;
+  maxErrorRate?: number;
+  maxP99Ms?: number;
+  minCalls?: number;
+  removeOld?: boolean;
+  readyTimeoutMs?: number;
+  maxHoldMs?: number;
+  state: string;
+  step?: number;
+  originalWeights?: Record<string, number>;
+  weights?: Record<string, number>;
+  reason?: string;
+  startedAt?: string;
+  stepStartedAt?: string;
+  endedAt?: string;
+  startedBy?: string;
+  events?: { at: string; kind: string; message: string }[];
+}
+
+/** The states in which a rollout has ended. */
+export const ROLLOUT_ENDED_STATES: readonly string[] = ["completed", "rolled-back", "aborted", "failed"];
+
 /** Every answer that is not 2xx. */
 export interface AdminApiErrorBody {
   error: string;

@@ -1,7 +1,8 @@
 /**
  * hubctl: operate InferenceHub's routing from a terminal, through the control plane's admin API.
  *   hubctl status | models | model <m> | fleet | weights <m> 1=90 2=10 | add-version | remove-version
- *   hubctl pin | unpin | shadow | drain | undrain | rollout <m> --to <v> --steps 5,25,50,100 --interval 30s
+ *   hubctl pin | unpin | shadow | drain | undrain
+ *   hubctl rollout start <m> --to <v> [--steps 5,25,50,100 --interval 30s ...] | status [m] | watch <m> | abort <m>
  *   hubctl keys init | issue | revoke | list   (local files only: keys.ts)
  *   hubctl apply -f inferencehub.yaml | export   (the config in etcd, directly: etcd.ts)
  * Every command takes --json; the server and token come from --server/--token or
@@ -10,13 +11,17 @@
 import { Command, Option } from "commander";
 import { parseDuration } from "@inferencehub/contracts/config";
 import { defaultPorts } from "@inferencehub/contracts/ports";
-import type { AdminApiFleet, AdminApiModel, AdminApiStatus } from "@inferencehub/contracts/admin-api";
+import type {
+  AdminApiFleet,
+  AdminApiModel,
+  AdminApiRollout,
+  AdminApiStatus,
+} from "@inferencehub/contracts/admin-api";
 import { GatewayError } from "@inferencehub/contracts/errors";
 import { createAdminApi, type AdminApi } from "./api.js";
-import { sampleCluster } from "./envoy-stats.js";
 import { etcdCommands } from "./etcd.js";
 import { keysCommand } from "./keys.js";
-import { parseSteps, rollout } from "./rollout.js";
+import { exitCodeOf, fmtWeights, parseSteps, rolloutEnded, rolloutRow, watchRollout } from "./rollout.js";
 import { table } from "./table.js";
 
 const program = new Command("hubctl")
@@ -301,20 +306,51 @@ program
   .command("undrain <node>")
   .action(async (node: string) => edit(undefined, "POST", `/v1/nodes/${node}/undrain`));
 
-program
-  .command("rollout <model>")
-  .description("shift traffic to a version step by step, rolling back by itself on errors or latency")
+const rolloutCommand = program
+  .command("rollout")
+  .description(
+    "progressive rollouts, driven by the control plane: start, status, watch, abort (hubctl may exit meanwhile)",
+  );
+
+/** Prints the rollout's events until it ends (Ctrl-C stops watching, not the rollout); sets the exit code. */
+async function watch(model: string, seen = 0): Promise<void> {
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.once("SIGINT", onSigint);
+  const r = await watchRollout(
+    model,
+    {
+      api: api(),
+      log: (line) => (json() ? undefined : console.log(line)),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      interrupted: () => interrupted,
+    },
+    seen,
+  );
+  process.off("SIGINT", onSigint);
+  if (json()) console.log(JSON.stringify(r, null, 2));
+  if (!rolloutEnded(r)) {
+    if (!json())
+      console.log(`stopped watching; the rollout goes on (${r.state}): hubctl rollout watch ${model}`);
+    process.exitCode = 130;
+  } else process.exitCode = exitCodeOf(r);
+}
+
+rolloutCommand
+  .command("start <model>")
+  .description("start shifting the model's traffic to a version, step by step")
   .requiredOption("--to <version>", "the version to roll out")
   .option("--steps <percents>", "traffic on the new version at each step", "5,25,50,100")
   .option("--interval <duration>", "how long each step runs before it is judged", "30s")
   .option("--max-error-rate <fraction>", "roll back above this share of failed calls", "0.05")
-  .option("--max-p99-ms <ms>", "roll back above this p99 latency")
-  .option("--min-calls <n>", "calls a step needs before it can be judged", "20")
-  .option(
-    "--envoy-admin <urls>",
-    "Envoy admin URLs to read statistics from, comma-separated",
-    `http://127.0.0.1:${defaultPorts.envoyAdmin}`,
-  )
+  .option("--max-p99-ms <ms>", "roll back above this p99 latency (a step without a p99 holds)")
+  .option("--min-calls <n>", "calls a step needs before it can be judged (fewer: it holds)", "20")
+  .option("--remove-old", "after 100%, remove the model's other versions", false)
+  .option("--ready-timeout <duration>", "how long to wait for the version to be ready (default 5m)")
+  .option("--max-hold <duration>", "how long a step may hold before it rolls back (default 10 intervals)")
+  .option("--watch", "print each step, hold and rollback until it ends (Ctrl-C stops watching only)", false)
   .action(
     async (
       model: string,
@@ -325,46 +361,87 @@ program
         maxErrorRate: string;
         maxP99Ms?: string;
         minCalls: string;
-        envoyAdmin: string;
+        removeOld: boolean;
+        readyTimeout?: string;
+        maxHold?: string;
+        watch: boolean;
       },
     ) => {
-      const intervalMs = parseDuration(o.interval);
-      if (intervalMs === undefined)
-        throw new Error(`--interval: '${o.interval}' is not a duration (e.g. 30s, 2m)`);
-      let interrupted = false;
-      process.once("SIGINT", () => (interrupted = true));
-      const admins = o.envoyAdmin.split(",").filter(Boolean);
-      const client = api();
-      const result = await rollout(
-        {
-          model,
-          to: o.to,
-          steps: parseSteps(o.steps),
-          intervalMs,
-          maxErrorRate: Number(o.maxErrorRate),
-          maxP99Ms: o.maxP99Ms === undefined ? undefined : Number(o.maxP99Ms),
-          minCalls: Number(o.minCalls),
-        },
-        {
-          api: client,
-          sample: (cluster) => sampleCluster(admins, cluster),
-          waitForSync: async () => {
-            for (let i = 0; i < 200; i++) {
-              const s = await client.get<AdminApiStatus>("/v1/status");
-              if ((s.clients ?? []).every((c) => c.inSync)) return;
-              await new Promise((r) => setTimeout(r, 50));
-            }
-            throw new Error("Envoys did not ACK the new weights within 10 s; see `hubctl status`");
-          },
-          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-          log: (line) => (json() ? undefined : console.log(line)),
-          interrupted: () => interrupted,
-        },
+      const duration = (flag: string, text: string | undefined) => {
+        if (text === undefined) return 0;
+        const ms = parseDuration(text);
+        if (ms === undefined) throw new Error(`${flag}: '${text}' is not a duration (e.g. 30s, 2m)`);
+        return ms;
+      };
+      const number = (flag: string, text: string | undefined) => {
+        const n = Number(text ?? 0);
+        if (!Number.isFinite(n) || n < 0) throw new Error(`${flag}: '${text}' is not a number >= 0`);
+        return n;
+      };
+      const { rollout: r } = await api().send<{ rollout: AdminApiRollout }>("POST", "/v1/rollouts", {
+        model,
+        to_version: o.to,
+        steps: parseSteps(o.steps),
+        interval_ms: duration("--interval", o.interval),
+        max_error_rate: number("--max-error-rate", o.maxErrorRate),
+        max_p99_ms: number("--max-p99-ms", o.maxP99Ms),
+        min_calls: number("--min-calls", o.minCalls),
+        remove_old: o.removeOld,
+        ready_timeout_ms: duration("--ready-timeout", o.readyTimeout),
+        max_hold_ms: duration("--max-hold", o.maxHold),
+      });
+      if (o.watch) {
+        for (const e of json() ? [] : (r.events ?? [])) console.log(`${e.at} ${e.kind}: ${e.message}`);
+        return watch(model, r.events?.length ?? 0);
+      }
+      print(
+        r,
+        () =>
+          `rollout of ${model} to ${o.to} ${r.state}${r.reason ? ` (${r.reason})` : ""}; the control plane drives it: hubctl rollout watch ${model}`,
       );
-      if (json()) console.log(JSON.stringify(result));
-      if (result.outcome !== "completed") process.exitCode = result.outcome === "rolled-back" ? 2 : 130;
     },
   );
+
+rolloutCommand
+  .command("status [model]")
+  .description("the last rollout of each model (or of one), with its state and why")
+  .action(async (model?: string) => {
+    if (model) {
+      const { rollout: r } = await api().get<{ rollout: AdminApiRollout }>(
+        `/v1/rollouts/${encodeURIComponent(model)}`,
+      );
+      print(r, () =>
+        [
+          table(["MODEL", "TO", "STATE", "STEP", "WEIGHTS", "REASON"], [rolloutRow(r)]),
+          `original weights: ${fmtWeights(r.originalWeights)}`,
+          ...(r.events ?? []).map((e) => `${e.at} ${e.kind}: ${e.message}`),
+        ].join("\n"),
+      );
+      return;
+    }
+    const { rollouts = [] } = await api().get<{ rollouts?: AdminApiRollout[] }>("/v1/rollouts");
+    print({ rollouts }, () =>
+      rollouts.length === 0
+        ? "no rollouts"
+        : table(["MODEL", "TO", "STATE", "STEP", "WEIGHTS", "REASON"], rollouts.map(rolloutRow)),
+    );
+  });
+
+rolloutCommand
+  .command("watch <model>")
+  .description("print each step, hold and rollback until the rollout ends (Ctrl-C stops watching only)")
+  .action(async (model: string) => watch(model));
+
+rolloutCommand
+  .command("abort <model>")
+  .description("end the model's rollout, with the weights back to where they were before it")
+  .action(async (model: string) => {
+    const { rollout: r } = await api().send<{ rollout: AdminApiRollout }>(
+      "POST",
+      `/v1/rollouts/${encodeURIComponent(model)}/abort`,
+    );
+    print(r, () => `rollout of ${model} ${r.state}: weights ${fmtWeights(r.weights)}`);
+  });
 
 program.addCommand(keysCommand(json));
 for (const command of etcdCommands(json)) program.addCommand(command);

@@ -1,125 +1,96 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { AdminApiModel } from "@inferencehub/contracts/admin-api";
+import type { AdminApiRollout } from "@inferencehub/contracts/admin-api";
+import { Code, GatewayError } from "@inferencehub/contracts/errors";
 import type { AdminApi } from "./api.js";
-import type { ClusterSample } from "./envoy-stats.js";
-import { parseSteps, rollout, stepWeights, type RolloutOptions } from "./rollout.js";
+import { exitCodeOf, parseSteps, rolloutRow, watchRollout } from "./rollout.js";
 
-/** An admin API over an in-memory model, recording every weight edit. */
-function fakeApi(model: AdminApiModel) {
-  const edits: Record<string, number>[] = [];
-  let version = 0;
-  const api: AdminApi = {
-    get: async <T>() => ({ configVersion: `v${version}`, model: structuredClone(model) }) as T,
-    send: async <T>(_m: string, _p: string, body?: unknown) => {
-      const weights = (body as { weights: Record<string, number> }).weights;
-      edits.push(weights);
-      for (const v of model.versions) v.weight = weights[v.version] ?? 0;
-      version++;
-      return { configVersion: `v${version}` } as T;
-    },
-  };
-  return { api, edits };
-}
-
-const base = (): AdminApiModel => ({
-  name: "scale",
-  versions: [
-    { version: "1", weight: 100, nodes: ["a"] },
-    { version: "2", weight: 0, nodes: ["a"] },
-  ],
-});
-
-const options: RolloutOptions = {
+const rollout = (over: Partial<AdminApiRollout>): AdminApiRollout => ({
   model: "scale",
-  to: "2",
-  steps: [10, 50, 100],
+  toVersion: "2",
+  steps: [10, 100],
   intervalMs: 1000,
-  maxErrorRate: 0.05,
-  maxP99Ms: 200,
-  minCalls: 10,
-};
+  state: "running",
+  startedAt: "t0",
+  events: [],
+  ...over,
+});
 
-/** Counters that grow by `perStep` calls with `failRate` failures each time they are read. */
-function counters(failRate: number, p99Ms = 50) {
-  let total = 0;
-  let failures = 0;
-  return async (): Promise<ClusterSample> => {
-    total += 100;
-    failures += 100 * failRate;
-    return { total, failures, p99Ms };
+/** An admin API answering GetRollout from a script of answers (an Error is thrown). */
+function scripted(answers: (AdminApiRollout | Error)[]): AdminApi {
+  return {
+    get: <T>() => {
+      const next = answers.length > 1 ? answers.shift()! : answers[0]!;
+      return next instanceof Error ? Promise.reject(next) : Promise.resolve({ rollout: next } as T);
+    },
+    send: () => Promise.reject(new Error("not used")),
   };
 }
 
-const deps = (api: AdminApi, sample: () => Promise<ClusterSample>, interrupted = () => false) => ({
-  api,
-  sample,
-  waitForSync: async () => undefined,
-  sleep: async () => undefined,
-  log: () => undefined,
-  interrupted,
-});
+const ev = (kind: string, message: string) => ({ at: "t", kind, message });
 
-test("steps keep the other versions' proportions", () => {
-  assert.deepEqual(stepWeights({ "1": 90, "2": 10, "3": 0 }, "3", 25), { "1": 68, "2": 7, "3": 25 });
-  assert.deepEqual(parseSteps("5,25,50,100"), [5, 25, 50, 100]);
-  assert.throws(() => parseSteps("5,25,50"), /end at 100/);
-  assert.throws(() => parseSteps("50,25,100"), /increase/);
-});
-
-test("a healthy version goes through every step to 100%", async () => {
-  const { api, edits } = fakeApi(base());
-  const result = await rollout(options, deps(api, counters(0)));
-  assert.equal(result.outcome, "completed");
-  assert.deepEqual(
-    edits.map((e) => e["2"]),
-    [10, 50, 100],
-  );
-});
-
-test("a failing version is rolled back to the original weights", async () => {
-  const { api, edits } = fakeApi(base());
-  const result = await rollout(options, deps(api, counters(0.5)));
-  assert.equal(result.outcome, "rolled-back");
-  assert.match((result as { reason: string }).reason, /error rate 50\.00%/);
-  assert.deepEqual(edits.at(-1), { "1": 100, "2": 0 });
-  assert.equal(edits.length, 2, "first step, then the rollback");
-});
-
-test("a slow version is rolled back on p99", async () => {
-  const { api } = fakeApi(base());
-  const result = await rollout(options, deps(api, counters(0, 900)));
-  assert.equal(result.outcome, "rolled-back");
-  assert.match((result as { reason: string }).reason, /p99 900\.0 ms > 200 ms/);
-});
-
-test("a step that gets too few calls to be judged rolls back rather than going on", async () => {
-  const { api, edits } = fakeApi(base());
-  const idle = async (): Promise<ClusterSample> => ({ total: 3, failures: 0, p99Ms: 10 });
-  const result = await rollout(options, deps(api, idle));
-  assert.equal(result.outcome, "rolled-back");
-  assert.match((result as { reason: string }).reason, /0 calls on 2 in 3 s, fewer than --min-calls 10/);
-  assert.deepEqual(edits, [
-    { "1": 90, "2": 10 },
-    { "1": 100, "2": 0 },
+test("watch prints each event once, keeps watching through an unreachable control plane, ends with the rollout", async () => {
+  const lines: string[] = [];
+  const step1 = [ev("started", "started"), ev("step", "step 1/2")];
+  const r = await watchRollout("scale", {
+    api: scripted([
+      rollout({ events: step1 }),
+      new GatewayError(Code.UNAVAILABLE, "cannot reach the control plane"),
+      new GatewayError(Code.UNAVAILABLE, "cannot reach the control plane"),
+      rollout({ events: [...step1, ev("resume", "resumed")] }),
+      rollout({
+        state: "rolled-back",
+        events: [...step1, ev("resume", "resumed"), ev("rollback", "rolled-back: no healthy node")],
+      }),
+    ]),
+    log: (l) => lines.push(l),
+    sleep: () => Promise.resolve(),
+    interrupted: () => false,
+  });
+  assert.deepEqual(lines, [
+    "t started: started",
+    "t step: step 1/2",
+    "(cannot reach the control plane; still watching)",
+    "t resume: resumed",
+    "t rollback: rolled-back: no healthy node",
   ]);
+  assert.equal(r.state, "rolled-back");
+  assert.equal(exitCodeOf(r), 2);
 });
 
-test("interrupted, it stops at a consistent, stated weight", async () => {
-  const { api, edits } = fakeApi(base());
-  const result = await rollout(
-    options,
-    deps(api, counters(0), () => true),
-  );
-  assert.deepEqual(result, { outcome: "interrupted", weights: { "1": 90, "2": 10 } });
-  assert.equal(edits.length, 1);
+test("Ctrl-C stops watching, not the rollout: the last state read is live", async () => {
+  const r = await watchRollout("scale", {
+    api: scripted([rollout({})]),
+    log: () => undefined,
+    sleep: () => Promise.resolve(),
+    interrupted: () => true,
+  });
+  assert.equal(r.state, "running");
 });
 
-test("an unknown target version is refused before any edit", async () => {
-  const { api, edits } = fakeApi(base());
+test("another error than UNAVAILABLE ends the watch", async () => {
   await assert.rejects(
-    rollout({ ...options, to: "7" }, deps(api, counters(0))),
-    /no version '7'.*add-version/,
+    watchRollout("scale", {
+      api: scripted([new GatewayError(Code.NOT_FOUND, "model 'scale' has had no rollout here")]),
+      log: () => undefined,
+      sleep: () => Promise.resolve(),
+      interrupted: () => false,
+    }),
+    /no rollout here/,
   );
-  assert.equal(edits.length, 0);
+});
+
+test("parseSteps and the status row", () => {
+  assert.deepEqual(parseSteps("5, 25,50,100"), [5, 25, 50, 100]);
+  assert.throws(() => parseSteps("50,25,100"), /must increase/);
+  assert.throws(() => parseSteps("5,50"), /end at 100/);
+  assert.deepEqual(rolloutRow(rollout({ step: 1, weights: { "1": 90, "2": 10 }, reason: "x" })), [
+    "scale",
+    "2",
+    "running",
+    "1/2 (10%)",
+    "1=90 2=10",
+    "x",
+  ]);
+  assert.equal(rolloutRow(rollout({ state: "waiting-ready" }))[3], "0/2");
 });

@@ -35,6 +35,8 @@ export interface XdsStatus {
     verifiedByEnvoy: ("jwt" | "api-keys")[];
     keys: number;
   };
+  /** The last rollout of each model (xds-server/src/rollout/README.md). */
+  rollouts?: { model: string; toVersion: string; state: string; step?: number; reason?: string }[];
 }
 
 export interface XdsProcess {

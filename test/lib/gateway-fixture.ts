@@ -42,9 +42,22 @@ export interface GatewayFixture {
    * the config version) and the given clients (default: every Envoy started here) have ACKed it.
    */
   applyConfig(config: object, opts?: { inPlace?: boolean; clients?: string[] }): Promise<void>;
-  /** Starts an Envoy on the shared data port... only one may hold it; see envoyListenPort. */
-  startEnvoy(opts?: { id?: string; transport?: AdsTransport }): Promise<EnvoyProcess>;
+  /**
+   * Starts an Envoy on the shared data port. With `adminMetadata` (default: the gateway's
+   * `envoyAdminMetadata`), its admin port is picked beforehand and declared in its node metadata,
+   * where the control plane's rollout engine finds it; without, it declares none (port 0).
+   */
+  startEnvoy(opts?: {
+    id?: string;
+    transport?: AdsTransport;
+    adminMetadata?: boolean;
+  }): Promise<EnvoyProcess>;
   client(): InferClient;
+  /**
+   * Stops the control plane and starts another on the same config file and ports (Envoys
+   * reconnect to it by themselves); `xds` is the new one afterwards.
+   */
+  restartXds(): Promise<XdsProcess>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +69,8 @@ export async function startGateway(opts: {
   envoy?: boolean;
   /** Environment of the control plane process (e.g. INFERENCEHUB_ADMIN_TOKEN). */
   xdsEnv?: Record<string, string>;
+  /** Envoys declare their admin port in node metadata, for rollouts gated on their stats (default false). */
+  envoyAdminMetadata?: boolean;
   /** Writes the first config file from this text instead of serializing config() (to keep comments). */
   configText?: (nodes: NodeEntry[], listenPort: number) => string;
 }): Promise<GatewayFixture> {
@@ -92,7 +107,6 @@ export async function startGateway(opts: {
         : serialize(opts.config(nodeEntries(), listenPort)),
     );
     xds = await startXdsServer({ configPath, ...(opts.xdsEnv ? { env: opts.xdsEnv } : {}) });
-    const xdsRef = xds;
 
     const fixture: GatewayFixture = {
       dir,
@@ -113,27 +127,41 @@ export async function startGateway(opts: {
         if (inPlace) await writeFile(configPath, text);
         else await fixture.writeConfig(config);
         const version = contentHash(text);
-        await xdsRef.waitFor((s) => s.configVersion === version, `config ${version} to serve`);
-        for (const id of clients ?? envoys.map((e) => e.name)) await xdsRef.waitForSync(id);
+        await fixture.xds.waitFor((s) => s.configVersion === version, `config ${version} to serve`);
+        for (const id of clients ?? envoys.map((e) => e.name)) await fixture.xds.waitForSync(id);
       },
       startEnvoy: async ({
         id = `envoy-${envoys.length + 1}`,
         transport = opts.transport ?? "sotw",
+        adminMetadata = opts.envoyAdminMetadata ?? false,
       } = {}) => {
         const envoy = await startEnvoy({
           name: id,
           bootstrap: renderBootstrap("bootstrap-ads.template.yaml", {
             NODE_ID: id,
             NODE_CLUSTER: "inferencehub-test",
-            ADMIN_PORT: 0,
+            // 0 lets Envoy pick (read back from --admin-address-path), declaring none in metadata.
+            ADMIN_PORT: adminMetadata ? await freePort() : 0,
             XDS_HOST: "127.0.0.1",
-            XDS_PORT: xdsRef.adsPort,
+            XDS_PORT: fixture.xds.adsPort,
             ADS_API_TYPE: transport === "delta" ? "DELTA_GRPC" : "GRPC",
           }),
         });
         envoys.push(envoy);
-        await xdsRef.waitForSync(id);
+        await fixture.xds.waitForSync(id);
         return envoy;
+      },
+      restartXds: async () => {
+        const old = fixture.xds;
+        await old.stop();
+        xds = await startXdsServer({
+          configPath,
+          adsPort: old.adsPort,
+          adminPort: old.adminPort,
+          ...(opts.xdsEnv ? { env: opts.xdsEnv } : {}),
+        });
+        fixture.xds = xds;
+        return xds;
       },
       client: () => {
         const c = createInferClient(`127.0.0.1:${listenPort}`);

@@ -7,6 +7,8 @@
  *     [--etcd-ca ca.pem] [--etcd-cert client.pem --etcd-key client-key.pem]   (TLS: https:// endpoints)
  *     [--etcd-user name --etcd-password-file file]   (etcd's own users, when its auth is enabled)
  *   [--repository-token-file f]   (the nodes' token, for placed versions; or INFERENCEHUB_REPOSITORY_TOKEN)
+ *   [--prometheus-url http://prometheus:9090 [--prometheus-envoy-job envoy]]   (rollout gates read from
+ *     Prometheus instead of each Envoy's admin: xds-server/src/rollout/README.md)
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -35,6 +37,8 @@ const { values } = parseArgs({
     "etcd-password-file": { type: "string", default: process.env.INFERENCEHUB_ETCD_PASSWORD_FILE },
     // The nodes' operator token, for loading and unloading placed versions (else INFERENCEHUB_REPOSITORY_TOKEN).
     "repository-token-file": { type: "string" },
+    "prometheus-url": { type: "string", default: process.env.INFERENCEHUB_PROMETHEUS_URL },
+    "prometheus-envoy-job": { type: "string", default: process.env.INFERENCEHUB_PROMETHEUS_ENVOY_JOB },
   },
 });
 
@@ -88,6 +92,14 @@ try {
     adminPort: port("admin-port"),
     ...(values["admin-tokens-file"] ? { adminTokensFile: values["admin-tokens-file"] } : {}),
     ...(values["ratelimit-config"] ? { rateLimitConfigPath: values["ratelimit-config"] } : {}),
+    ...(values["prometheus-url"]
+      ? {
+          prometheus: {
+            url: values["prometheus-url"],
+            ...(values["prometheus-envoy-job"] ? { envoyJob: values["prometheus-envoy-job"] } : {}),
+          },
+        }
+      : {}),
     ...(process.env.INFERENCEHUB_ADMIN_TOKEN ? { adminToken: process.env.INFERENCEHUB_ADMIN_TOKEN } : {}),
     ...(repositoryToken !== undefined ? { repositoryToken } : {}),
     log,

@@ -11,10 +11,13 @@ import type {
   GetFleetResponse,
   GetStatusResponse,
   ListModelsResponse,
+  ListRolloutsResponse,
   Model,
+  RolloutResponse,
+  StartRolloutRequest,
 } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { applyEdit, type Edit } from "./edits.js";
-import type { AdminConfigStore, AdminStatus, ConfigEditResult, EditScope } from "./ports.js";
+import type { AdminConfigStore, AdminRollouts, AdminStatus, ConfigEditResult, EditScope } from "./ports.js";
 
 export interface AdminCoreOptions {
   config: AdminConfigStore;
@@ -49,7 +52,35 @@ function toModel(config: Config, name: string): Model {
 }
 
 export class AdminCore {
+  #rollouts: AdminRollouts | undefined;
+
   constructor(private readonly options: AdminCoreOptions) {}
+
+  /** The rollout engine, attached once it is made (it edits through this core). */
+  attachRollouts(rollouts: AdminRollouts): void {
+    this.#rollouts = rollouts;
+  }
+
+  #rolloutEngine(): AdminRollouts {
+    if (!this.#rollouts) throw new GatewayError(status.UNAVAILABLE, "rollouts are not available yet");
+    return this.#rollouts;
+  }
+
+  async startRollout(req: StartRolloutRequest, who: string): Promise<RolloutResponse> {
+    return { rollout: await this.#rolloutEngine().start(req, who) };
+  }
+
+  getRollout(model: string): RolloutResponse {
+    return { rollout: this.#rolloutEngine().get(model) };
+  }
+
+  listRollouts(): ListRolloutsResponse {
+    return { rollouts: this.#rolloutEngine().list() };
+  }
+
+  async abortRollout(model: string, who: string): Promise<RolloutResponse> {
+    return { rollout: await this.#rolloutEngine().abort(model, who) };
+  }
 
   #current(): Config {
     const c = this.options.config.current;

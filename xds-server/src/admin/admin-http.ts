@@ -14,6 +14,10 @@
  *   POST   /v1/nodes/{node}/undrain           UndrainNode     {base_version}
  *   GET    /v1/status                         GetStatus
  *   GET    /v1/fleet                          GetFleet
+ *   POST   /v1/rollouts                       StartRollout    {model, to_version, steps, interval_ms, ...}
+ *   GET    /v1/rollouts                       ListRollouts
+ *   GET    /v1/rollouts/{model}               GetRollout
+ *   POST   /v1/rollouts/{model}/abort         AbortRollout
  */
 import { status } from "@grpc/grpc-js";
 import type { AdminApiErrorBody } from "@inferencehub/contracts/admin-api";
@@ -54,6 +58,15 @@ const routes: Route[] = [
   { method: "POST", pattern: /^\/v1\/nodes\/([^/]+)\/undrain$/, operation: "undrainNode", params: ["node"] },
   { method: "GET", pattern: /^\/v1\/status$/, operation: "getStatus", params: [] },
   { method: "GET", pattern: /^\/v1\/fleet$/, operation: "getFleet", params: [] },
+  { method: "POST", pattern: /^\/v1\/rollouts$/, operation: "startRollout", params: [] },
+  { method: "GET", pattern: /^\/v1\/rollouts$/, operation: "listRollouts", params: [] },
+  { method: "GET", pattern: /^\/v1\/rollouts\/([^/]+)$/, operation: "getRollout", params: ["model"] },
+  {
+    method: "POST",
+    pattern: /^\/v1\/rollouts\/([^/]+)\/abort$/,
+    operation: "abortRollout",
+    params: ["model"],
+  },
 ];
 
 export interface HttpResult {

@@ -6,6 +6,7 @@ export { applyEdit, type Edit } from "./edits.js";
 export type {
   AdminClientStatus,
   AdminConfigStore,
+  AdminRollouts,
   AdminStatus,
   ConfigEditRequest,
   ConfigEditResult,

@@ -25,6 +25,7 @@ interface FieldRule {
 const known: Record<string, readonly string[]> = {
   string: ["min_len", "max_len", "pattern"],
   uint32: ["lte", "gte", "lt", "gt"],
+  double: ["lte", "gte", "lt", "gt"],
   repeated: ["min_items", "max_items", "unique"],
   map: ["min_pairs", "max_pairs"],
 };
@@ -53,6 +54,8 @@ function scalarProblem(type: string, v: unknown): string | undefined {
   if (type === "string") return typeof v === "string" ? undefined : `must be a string, got ${jsonKind(v)}`;
   if (type === "bool")
     return typeof v === "boolean" ? undefined : `must be true or false, got ${jsonKind(v)}`;
+  if (type === "double" || type === "float")
+    return typeof v === "number" && Number.isFinite(v) ? undefined : `must be a number, got ${jsonKind(v)}`;
   const range = integerTypes[type];
   if (!range) return undefined;
   // proto3 JSON takes integers as numbers or as strings of digits.
@@ -176,8 +179,8 @@ function checkField(f: FieldRule, v: unknown): Violation[] {
     else if (typeof s.pattern === "string" && text !== "" && !new RegExp(s.pattern, "u").test(text))
       bad(`'${text}' must match ${s.pattern}`);
   }
-  const n = f.rules.uint32;
-  if (n) {
+  for (const n of [f.rules.uint32, f.rules.double]) {
+    if (!n) continue;
     const num = typeof v === "number" ? v : 0;
     if (typeof n.lte === "number" && num > n.lte) bad(`must be <= ${n.lte}, got ${num}`);
     if (typeof n.lt === "number" && num >= n.lt) bad(`must be < ${n.lt}, got ${num}`);

@@ -4,6 +4,7 @@
  * these structurally, and the runner, which wires admin in, is the only one that knows both.
  */
 import type { Config } from "@inferencehub/contracts/config";
+import type { Rollout, StartRolloutRequest } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 
 /** What one edit touches: one entry of the config's `models` or `nodes` list, by name. */
 export interface EditScope {
@@ -93,4 +94,18 @@ export interface AdminFleet {
     capacity?: { models: number; maxModels?: number; memoryBytes?: number };
     loaded: readonly string[];
   }[];
+}
+
+/**
+ * The rollouts the control plane drives (rollout/driver.ts): the admin API starts, reads and
+ * aborts them; the driver steps them on its own, with no client connected.
+ */
+export interface AdminRollouts {
+  /** FAILED_PRECONDITION when the model has a live rollout, naming it. */
+  start(request: StartRolloutRequest, who: string): Promise<Rollout>;
+  /** NOT_FOUND when the model has had no rollout. */
+  get(model: string): Rollout;
+  list(): Rollout[];
+  /** Weights back to where they were before the rollout; FAILED_PRECONDITION when none is live. */
+  abort(model: string, who: string): Promise<Rollout>;
 }

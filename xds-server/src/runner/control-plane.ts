@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { formatErrors, parseConfig, type Config, type RawConfig } from "@inferencehub/contracts/config";
 import type { EtcdSecurity } from "@inferencehub/contracts/etcd-config";
+import type { Rollout } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
@@ -57,6 +58,17 @@ import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
+import {
+  envoyAdminSampler,
+  EtcdRolloutStore,
+  FileRolloutStore,
+  prometheusSampler,
+  readyWhenHealthy,
+  RolloutDriver,
+  rolloutsFileOf,
+  versionHealth,
+  type VersionReady,
+} from "../rollout/index.js";
 
 export interface ControlPlaneOptions {
   /**
@@ -86,6 +98,18 @@ export interface ControlPlaneOptions {
   adminToken?: string;
   /** The nodes' operator token, sent on the repository calls that load and unload placed versions. */
   repositoryToken?: string;
+  /**
+   * Whether this replica drives rollouts; default: it is alone, or the elected leader among the
+   * replicas on one etcd (the one that also drives the nodes).
+   */
+  isLeader?: () => boolean;
+  /**
+   * Read rollout gates from this Prometheus (the targets of its Envoy scrape job, default "envoy")
+   * instead of each connected Envoy's admin.
+   */
+  prometheus?: { url: string; envoyJob?: string };
+  /** Whether a version may get a rollout's first step (default: one of its nodes is HEALTHY). */
+  versionReady?: VersionReady;
 }
 
 export interface ControlPlane {
@@ -125,6 +149,8 @@ export interface ControlPlaneStatus {
   auth?: AuthStatus;
   /** Placed versions (versions[].placement): where each is loaded, loading, failed or draining. */
   fleet: FleetStatus;
+  /** The last rollout of each model (live or ended), as the admin API's GetRollout gives it. */
+  rollouts: Rollout[];
 }
 
 export interface AuthStatus {
@@ -514,6 +540,48 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     AdminServiceService,
     createAdminGrpcService(adminCore, auth, log.child({ component: "admin" })),
   );
+  // Rollouts: the engine edits through the admin core and keeps its state beside the config.
+  // Placed versions are judged on the nodes where they are ready (the config as translated).
+  const healthOf = (model: string, version: string) =>
+    versionHealth(serving && effective(serving), prober?.snapshot(), model, version);
+  /** A placed version is ready for its first step once loaded on as many nodes as it asks for. */
+  const placedReady = (model: string, version: string): { ready: boolean; detail: string } => {
+    const placed = fleetStatus().versions.find((v) => v.model === model && v.version === version);
+    if (placed) {
+      const ready = placed.nodes.filter((n) => n.state === "ready").length;
+      const want = placed.replicas === "all" ? Math.max(1, placed.assigned.length) : placed.replicas;
+      if (ready < want)
+        return {
+          ready: false,
+          detail: `loaded on ${ready} of ${want} node(s)${placed.unplaced ? `: ${placed.unplaced}` : ""}`,
+        };
+    }
+    return readyWhenHealthy(healthOf(model, version));
+  };
+  const rollouts = new RolloutDriver({
+    core: adminCore,
+    config,
+    store: options.etcd
+      ? new EtcdRolloutStore(options.etcd)
+      : new FileRolloutStore(rolloutsFileOf(config.location)),
+    sample: options.prometheus
+      ? prometheusSampler(options.prometheus.url, {
+          ...(options.prometheus.envoyJob ? { job: options.prometheus.envoyJob } : {}),
+        })
+      : envoyAdminSampler(() => clients.list()),
+    health: healthOf,
+    versionReady: options.versionReady ?? placedReady,
+    envoysSynced: () => {
+      const current = cache.get("envoy")?.version;
+      return clients.list().every((c) => c.group !== "envoy" || c.syncedVersion === current);
+    },
+    // The replica that drives the nodes drives rollouts too (the etcd election; always alone).
+    isLeader: options.isLeader ?? (() => leader),
+    log: log.child({ component: "rollout" }),
+    registry,
+  });
+  adminCore.attachRollouts(rollouts);
+  await rollouts.open();
   const adsPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
       `${options.adsHost ?? "0.0.0.0"}:${options.adsPort}`,
@@ -534,6 +602,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     proxylessLimits: config.current ? proxylessLimits(config.current) : [],
     ...(config.current?.auth ? { auth: authStatus(config.current, publisher.authFiles) } : {}),
     fleet: fleetStatus(),
+    rollouts: rollouts.list(),
   });
 
   let admin: AdminServer;
@@ -548,6 +617,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
   } catch (err) {
     server.forceShutdown();
+    await rollouts.stop();
     throw err;
   }
   log.info(
@@ -563,6 +633,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     config,
     status,
     stop: async () => {
+      await rollouts.stop();
       await config.close();
       await fleet.stop();
       await coordination?.close();

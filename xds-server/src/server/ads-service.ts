@@ -61,6 +61,8 @@ class AdsSession {
     private readonly opts: AdsServiceOptions,
     private readonly write: (out: Outgoing, nonce: string, version: string, snapshot: Snapshot) => number,
     private readonly fail: (code: grpcStatus, message: string) => void,
+    /** The stream's peer as grpc-js names it ("ip:port"). */
+    private readonly peer = "",
   ) {
     this.state = new StreamState(transport);
     this.#log = opts.log.child({ transport });
@@ -76,7 +78,7 @@ class AdsSession {
       // Only the first request is sure to carry the node (grpc-js sends it once): keep it.
       const node = req.node ?? ({ id: "", cluster: "", userAgentName: "" } as Node);
       this.#group = this.opts.groupOf(node);
-      this.#status = this.opts.registry.open(node, this.#group, this.transport, new Date());
+      this.#status = this.opts.registry.open(node, this.#group, this.transport, new Date(), this.peer);
       this.#log = this.#log.child({ node: this.#status.nodeId, stream: this.#status.stream });
       this.opts.metrics.connected.inc({ group: this.#group, transport: this.transport });
       this.#unwatch = this.opts.cache.watch(this.#group, () => this.reconcile());
@@ -290,6 +292,7 @@ function serve<Req, Res>(
       return out.resources.reduce((n, r) => n + r.any.value.length, 0);
     },
     (code, message) => endWithStatus(call, code, message),
+    call.getPeer(),
   );
   attach(call, session, (req) => onRequest(session, req));
 }

@@ -43,6 +43,13 @@ export interface ClientStatus {
   group: string;
   transport: Transport;
   connectedAt: string;
+  /** The IP address the stream comes from ("" when unknown): where its admin is read, never from metadata. */
+  peerIp: string;
+  /**
+   * The admin port the client declares in its node metadata (`inferencehub_admin_port`), which the
+   * rollout engine reads its stats from at peerIp; undefined when it declares none (or 0).
+   */
+  adminPort?: number;
   /** The snapshot version this client holds in full (every kind ACKed), or "" while it catches up. */
   syncedVersion: string;
   kinds: Record<XdsKind, KindStatus>;
@@ -54,7 +61,7 @@ const MAX_NACKS_KEPT = 10;
 /** The clients connected over ADS, for status and metrics. */
 export interface ClientRegistry {
   /** Records a stream opening; the record returned is updated in place as the stream goes on. */
-  open(node: Node, group: string, transport: Transport, now: Date): ClientRecord;
+  open(node: Node, group: string, transport: Transport, now: Date, peer?: string): ClientRecord;
   close(stream: number): void;
   /** Keeps the last few NACKs of a client. */
   recordNack(status: ClientRecord, nack: NackRecord): void;
@@ -71,8 +78,9 @@ class MemoryClientRegistry implements ClientRegistry {
   readonly #clients = new Map<number, ClientRecord>();
   #nextStream = 1;
 
-  open(node: Node, group: string, transport: Transport, now: Date): ClientRecord {
+  open(node: Node, group: string, transport: Transport, now: Date, peer = ""): ClientRecord {
     const stream = this.#nextStream++;
+    const adminPort = declaredAdminPort(node);
     const status: ClientRecord = {
       stream,
       nodeId: node.id,
@@ -81,6 +89,8 @@ class MemoryClientRegistry implements ClientRegistry {
       group,
       transport,
       connectedAt: now.toISOString(),
+      peerIp: peerIpOf(peer),
+      ...(adminPort !== undefined ? { adminPort } : {}),
       syncedVersion: "",
       kinds: Object.fromEntries(
         XDS_KINDS.map((k) => [k, { ackedVersion: "", resources: 0, pending: false, subscribed: new Set() }]),
@@ -116,4 +126,25 @@ class MemoryClientRegistry implements ClientRegistry {
   get size(): number {
     return this.#clients.size;
   }
+}
+
+/** The node metadata key in which an Envoy declares its admin port (envoy/bootstrap-ads.template.yaml). */
+export const ADMIN_PORT_METADATA_KEY = "inferencehub_admin_port";
+
+function declaredAdminPort(node: Node): number | undefined {
+  const raw: unknown = (node.metadata as Record<string, unknown> | undefined)?.[ADMIN_PORT_METADATA_KEY];
+  const port = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
+  return typeof port === "number" && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
+/**
+ * The IP of grpc-js's call.getPeer() ("1.2.3.4:5678", "::1:5678", "::ffff:1.2.3.4:5678", or
+ * "unknown"); an IPv4-mapped IPv6 address is given as IPv4. "" when there is none.
+ */
+export function peerIpOf(peer: string): string {
+  const i = peer.lastIndexOf(":");
+  if (i <= 0) return "";
+  let ip = peer.slice(0, i).replace(/^\[|\]$/g, "");
+  if (ip.startsWith("::ffff:") && ip.includes(".")) ip = ip.slice("::ffff:".length);
+  return ip;
 }

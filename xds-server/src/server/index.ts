@@ -1,6 +1,8 @@
 export { createAdsService, type AdsServiceOptions } from "./ads-service.js";
 export {
+  ADMIN_PORT_METADATA_KEY,
   createClientRegistry,
+  peerIpOf,
   type ClientRecord,
   type ClientRegistry,
   type ClientStatus,
