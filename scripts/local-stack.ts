@@ -55,7 +55,8 @@ const legacyPidFile = join(repoRoot, ".cache", `local-stack-${adsPort}.pids`);
 /**
  * The operator token for repository calls on the nodes, one per run (or
  * $INFERENCEHUB_REPOSITORY_TOKEN): every node reads it from this file, ext-authz from its
- * environment, and adds it to the repository calls of tenants allowed them.
+ * environment (it adds it to the repository calls of tenants allowed them), and the control plane
+ * from its environment too (it loads placed versions).
  */
 const repositoryTokenFile = join(stateDir, "repository-token");
 const repositoryToken = process.env.INFERENCEHUB_REPOSITORY_TOKEN || randomBytes(24).toString("base64url");
@@ -275,6 +276,8 @@ async function main(): Promise<void> {
             adminPort: ports.admin,
             env: {
               INFERENCEHUB_ADMIN_TOKEN: adminToken,
+              // It loads placed versions (versions[].placement) on the nodes: it needs their token.
+              INFERENCEHUB_REPOSITORY_TOKEN: repositoryToken,
               ...(config.auth?.rateLimitService
                 ? { INFERENCEHUB_RATELIMIT_CONFIG: rateLimitConfigFile }
                 : {}),
