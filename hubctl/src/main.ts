@@ -235,6 +235,32 @@ program
     await edit(model, "PUT", `/v1/models/${model}/weights`, { weights });
   });
 
+interface PlacementFlags {
+  replicas?: string;
+  pool?: string;
+  label?: string[];
+}
+
+/** The placement the flags ask for (AddVersion's JSON), undefined when none of them is given. */
+function placementOf(o: PlacementFlags): Record<string, unknown> | undefined {
+  if (o.replicas === undefined && o.pool === undefined && o.label === undefined) return undefined;
+  const replicas = o.replicas ?? "1";
+  if (replicas !== "all" && !/^[1-9]\d*$/.test(replicas))
+    throw new Error(`--replicas: '${replicas}' must be a whole number from 1, or all`);
+  const labels = Object.fromEntries(
+    (o.label ?? []).map((pair) => {
+      const i = pair.indexOf("=");
+      if (i <= 0) throw new Error(`--label: '${pair}' is not key=value`);
+      return [pair.slice(0, i), pair.slice(i + 1)];
+    }),
+  );
+  return {
+    pools: (o.pool ?? "").split(",").filter(Boolean),
+    ...(replicas === "all" ? { all_nodes: true } : { replicas: Number(replicas) }),
+    labels,
+  };
+}
+
 program
   .command("add-version <model> <version>")
   .description(
@@ -251,31 +277,13 @@ program
       version: string,
       o: { nodes?: string; replicas?: string; pool?: string; label?: string[]; weight: string },
     ) => {
-      const placed = o.replicas !== undefined || o.pool !== undefined || o.label !== undefined;
-      if (placed === (o.nodes !== undefined))
+      const placement = placementOf(o);
+      if ((placement !== undefined) === (o.nodes !== undefined))
         throw new Error("name --nodes, or place it with --replicas (and --pool, --label): one or the other");
-      const replicas = o.replicas ?? "1";
-      if (replicas !== "all" && !/^[1-9]\d*$/.test(replicas))
-        throw new Error(`--replicas: '${replicas}' must be a whole number from 1, or all`);
-      const labels = Object.fromEntries(
-        (o.label ?? []).map((pair) => {
-          const i = pair.indexOf("=");
-          if (i <= 0) throw new Error(`--label: '${pair}' is not key=value`);
-          return [pair.slice(0, i), pair.slice(i + 1)];
-        }),
-      );
       await edit(model, "POST", `/v1/models/${model}/versions`, {
         version,
         weight: Number(o.weight),
-        ...(placed
-          ? {
-              placement: {
-                pools: (o.pool ?? "").split(",").filter(Boolean),
-                ...(replicas === "all" ? { all_nodes: true } : { replicas: Number(replicas) }),
-                labels,
-              },
-            }
-          : { nodes: (o.nodes ?? "").split(",").filter(Boolean) }),
+        ...(placement ? { placement } : { nodes: (o.nodes ?? "").split(",").filter(Boolean) }),
       });
     },
   );
@@ -351,10 +359,13 @@ rolloutCommand
   .option("--ready-timeout <duration>", "how long to wait for the version to be ready (default 5m)")
   .option("--max-hold <duration>", "how long a step may hold before it rolls back (default 10 intervals)")
   .option("--watch", "print each step, hold and rollback until it ends (Ctrl-C stops watching only)", false)
+  .option("--replicas <n|all>", "a new version: add it first, placed on this many nodes (or all that match)")
+  .option("--pool <pools>", "a new version's placement: comma-separated pools")
+  .option("--label <key=value...>", "a new version's placement: labels a node must carry")
   .action(
     async (
       model: string,
-      o: {
+      o: PlacementFlags & {
         to: string;
         steps: string;
         interval: string;
@@ -378,6 +389,23 @@ rolloutCommand
         if (!Number.isFinite(n) || n < 0) throw new Error(`${flag}: '${text}' is not a number >= 0`);
         return n;
       };
+      // One command from "not loaded anywhere": the version is added at weight 0, placed; the
+      // control plane loads it and waits for it to be ready before the first step.
+      const placement = placementOf(o);
+      if (placement) {
+        const { configVersion, model: current } = await api().get<{
+          configVersion: string;
+          model: AdminApiModel;
+        }>(`/v1/models/${model}`);
+        if (current.versions.some((v) => v.version === o.to))
+          throw new Error(`--replicas places a new version, and '${model}' has version '${o.to}' already`);
+        await api().send("POST", `/v1/models/${model}/versions`, {
+          base_version: configVersion,
+          version: o.to,
+          weight: 0,
+          placement,
+        });
+      }
       const { rollout: r } = await api().send<{ rollout: AdminApiRollout }>("POST", "/v1/rollouts", {
         model,
         to_version: o.to,
