@@ -238,6 +238,10 @@ describe("placement by the control plane", () => {
         .find((v) => v.version === "3")!
         .nodes.some((n) => n.node === node && n.state === "ready"),
     );
+    const summary = await hubctl("status").catch((err: { stdout?: string }) => ({
+      stdout: err.stdout ?? "",
+    }));
+    assert.match(summary.stdout, /placed versions: 1 \(1 ready somewhere\)/);
     const models = (await hubctl("models")).stdout;
     assert.match(models, new RegExp(`placed \\(1 node\\(s\\) pools default\\) ${node}:ready`));
     const answer = await gw.client().infer(request, {

@@ -106,6 +106,14 @@ program
   .description("whether every Envoy is in sync and every node healthy")
   .action(async () => {
     const s = await api().get<AdminApiStatus>("/v1/status");
+    const fleet = await api().get<AdminApiFleet>("/v1/fleet");
+    const placed = fleet.versions ?? [];
+    const placementTrouble = placed.flatMap((v) => [
+      ...(v.nodes ?? [])
+        .filter((n) => n.state === "failed")
+        .map((n) => `${v.model}/${v.version} failed on ${n.node}`),
+      ...(v.unplaced ? [`${v.model}/${v.version} unplaced`] : []),
+    ]);
     const clients = s.clients ?? [];
     const unhealthy = (s.nodes ?? []).flatMap((n) =>
       Object.entries(n.models ?? {})
@@ -146,12 +154,18 @@ program
               "",
             ]
           : []),
-        outOfSync.length === 0 && unhealthy.length === 0
-          ? `OK: ${clients.length} client(s) in sync, no unhealthy node`
-          : `ATTENTION: ${outOfSync.length} client(s) out of sync${unhealthy.length ? `, unhealthy: ${unhealthy.join(", ")}` : ""}`,
+        ...(placed.length > 0
+          ? [
+              `placed versions: ${placed.length} (${placed.filter((v) => (v.nodes ?? []).some((n) => n.state === "ready")).length} ready somewhere); hubctl fleet for where`,
+              "",
+            ]
+          : []),
+        outOfSync.length === 0 && unhealthy.length === 0 && placementTrouble.length === 0
+          ? `OK: ${clients.length} client(s) in sync, no unhealthy node${placed.length ? ", no placement failing" : ""}`
+          : `ATTENTION: ${outOfSync.length} client(s) out of sync${unhealthy.length ? `, unhealthy: ${unhealthy.join(", ")}` : ""}${placementTrouble.length ? `, placement: ${placementTrouble.join(", ")}` : ""}`,
       ].join("\n"),
     );
-    if (outOfSync.length > 0 || unhealthy.length > 0) process.exitCode = 3;
+    if (outOfSync.length > 0 || unhealthy.length > 0 || placementTrouble.length > 0) process.exitCode = 3;
   });
 
 program
