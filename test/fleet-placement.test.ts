@@ -157,7 +157,20 @@ describe("placement by the control plane", () => {
   });
 
   test("a node killed has its version placed again on another node", async () => {
+    // Added again right after its unload, under load: what the nodes said of it before the unload
+    // must not count (adopting it there would route calls to a node without it).
+    const load = startLoad(gw.client(), {
+      concurrency: 4,
+      request,
+      metadata: { "inferencehub-model": "scale" },
+    });
+    await load.more(20);
     await apply([{ ...v1, weight: 50 }, placed2(1, 50)]);
+    await gw.xds.waitFor((s) => readyOn(s.fleet, "2").length === 1, "scale/2 ready again", 30_000);
+    await gw.xds.waitForSync(gw.envoys[0]!.name);
+    await load.more(100);
+    const again = await load.stop();
+    assert.equal(again.failures.length, 0, `failed calls: ${JSON.stringify(again.failures.slice(0, 3))}`);
     const first = readyOn(
       (await gw.xds.waitFor((s) => readyOn(s.fleet, "2").length === 1, "scale/2 ready")).fleet,
       "2",

@@ -17,7 +17,9 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Config, FleetSettings, NodeConfig } from "@inferencehub/contracts/config";
 import type { RepositoryClient, RepositoryIndex, RepositoryNode } from "./repository-client.js";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { freeSlots } from "./capacity.js";
+import { RepositoryError } from "./repository-error.js";
 import {
   assign,
   eligibleNodes,
@@ -142,6 +144,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   /** (node, model, version) a server kept after being asked to drop it (MLServer loads every version). */
   const keptByServer = new Set<string>();
   const busy = new Set<string>();
+  /**
+   * Models that had a placed version while this process ran: a node's versions of them that
+   * nothing wants are unloaded, even once the model has left the config (its loads were ours).
+   */
+  const everPlaced = new Set<string>();
+  /** When the last load or unload on each node ended: an index read begun before it is stale. */
+  const lastOpAt = new Map<string, number>();
   let assigned = new Map<string, string[]>();
   let config: Config | undefined;
   let placed: PlacedVersion[] = [];
@@ -271,7 +280,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     }
     // Versions of placed models a node holds that nothing wants there: a control plane that
     // restarted, a replica count that went down while the node was away.
-    const managed = new Set(placed.map((p) => p.model));
+    const managed = everPlaced;
     for (const [node, obs] of observed) {
       if (!obs.alive || !obs.index || !nodeOf(node)) continue;
       for (const v of obs.index.versions) {
@@ -335,6 +344,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         metrics.operations.inc({ operation: keep.length === 0 ? "unload" : "load", result: "error" });
+        // The node holds no such model any more (it restarted, or someone unloaded it): done.
+        if (keep.length === 0 && err instanceof RepositoryError && err.code === grpcStatus.NOT_FOUND) {
+          for (const e of due) entries.delete(entryKey(e.node, e.model, e.version));
+          return;
+        }
         for (const e of toLoad) fail(e, reason);
         for (const e of due) {
           // Try the unload again after a backoff; the version stays out of routing meanwhile.
@@ -376,9 +390,16 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       for (const e of [...toLoad, ...due]) delete e.busy;
       // A load confirmed is routed now, not after the next read of the node.
       publishIfChanged();
-      // Observe again before the next decision: the server may hold more or less than asked.
+      // Observe again before the next decision: the server may hold more or less than asked, and
+      // what the last read said of this model is stale (a version it listed READY may be gone:
+      // adopting it would route calls to a node without it).
+      lastOpAt.set(node.name, now());
       const obs = observed.get(node.name);
-      if (obs) obs.readAt = 0;
+      if (obs) {
+        obs.readAt = 0;
+        if (obs.index)
+          obs.index = { ...obs.index, versions: obs.index.versions.filter((v) => v.model !== first.model) };
+      }
       kick();
     });
   };
@@ -444,7 +465,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   /** Reads the index of every node due for it (all of them when forced), in parallel. */
   const observe = async (): Promise<void> => {
     // Nothing placed and nothing left to unload: the nodes' repositories are none of its business.
-    if (!config || (placed.length === 0 && entries.size === 0)) return;
+    if (!config || (everPlaced.size === 0 && entries.size === 0)) return;
     const t = now();
     const force = forceRead;
     forceRead = false;
@@ -455,8 +476,15 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     await Promise.all(
       due.map(async (node) => {
         const before = observed.get(node.name);
+        const started = now();
         try {
           const index = await repository.index(target(node));
+          if ((lastOpAt.get(node.name) ?? -1) >= started) {
+            // A load or unload ended while this read was on its way: it may predate it. Read again.
+            const latest = observed.get(node.name);
+            if (latest) latest.readAt = 0;
+            return;
+          }
           observed.set(node.name, { alive: true, misses: 0, readAt: now(), index });
           if (before?.alive === false) log.info({ node: node.name }, "node's repository answers again");
         } catch (err) {
@@ -525,6 +553,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     update(next) {
       config = next;
       placed = placedVersions(next);
+      for (const p of placed) everPlaced.add(p.model);
       if (!isLeader()) return;
       // Synchronous, before the caller publishes: a version no longer wanted somewhere leaves
       // routing in this very publish (the caller's, so onChange is not called for it).
