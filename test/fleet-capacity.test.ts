@@ -19,17 +19,11 @@ import { metricValue, startNode } from "../scripts/lib/node-process.js";
 import { fp32Request, mixedRequest } from "../scripts/lib/requests.js";
 import { MIXED_SAMPLE_INPUTS, MLP_SAMPLE_INPUT, SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { startXdsServer, type XdsProcess, type XdsStatus } from "../scripts/lib/xds-process.js";
+import { placedVersion, readyOn, TEST_FLEET } from "./lib/fleet.js";
 import { startGateway, type GatewayFixture } from "./lib/gateway-fixture.js";
 import { callMany } from "./lib/load.js";
 
 const TOKEN = "fleet-capacity-repository-token";
-const FLEET = {
-  syncInterval: "300ms",
-  drain: "500ms",
-  retryBackoff: "300ms",
-  maxRetryBackoff: "2s",
-  loadTimeout: "20s",
-};
 /** Quick probe rounds: the test's clock for "some time passed" (each round is an event in /status). */
 const HEALTH = { interval: "300ms", timeout: "250ms", jitter: 0 };
 
@@ -59,13 +53,6 @@ const scaleOnQ = (versions: string[]) =>
     placement: { pool: "q", replicas: 1 },
   }));
 
-const versionOf = (fleet: FleetStatus | undefined, model: string, version: string) =>
-  fleet?.versions.find((v) => v.model === model && v.version === version);
-const readyOn = (fleet: FleetStatus | undefined, model: string, version: string) =>
-  (versionOf(fleet, model, version)?.nodes ?? [])
-    .filter((n) => n.state === "ready")
-    .map((n) => n.node)
-    .sort();
 const nodeOf = (fleet: FleetStatus | undefined, node: string) => fleet?.nodes.find((n) => n.node === node);
 
 type ProbeSnapshot = Record<string, { lastProbeAt: string | null }>;
@@ -91,7 +78,7 @@ describe("placement as the fleet changes", () => {
     }));
   const configOf = (nodes: object[], port: number) => ({
     listener: { address: "127.0.0.1", port },
-    fleet: FLEET,
+    fleet: TEST_FLEET,
     defaults: { health: HEALTH },
     nodes,
     models: Object.entries(models).map(([name, versions]) => ({ name, versions })),
@@ -169,7 +156,11 @@ describe("placement as the fleet changes", () => {
       "mlp/1 ready on node-c too",
       30_000,
     );
-    assert.deepEqual(versionOf(status.fleet, "mlp", "1")?.assigned.sort(), ["node-a", "node-b", "node-c"]);
+    assert.deepEqual(placedVersion(status.fleet, "mlp", "1")?.assigned.sort(), [
+      "node-a",
+      "node-b",
+      "node-c",
+    ]);
     await routed("node-c", "mlp/1");
     const calls = await pinned("mlp", "1", 60);
     assert.deepEqual(calls.failures, []);
@@ -186,7 +177,7 @@ describe("placement as the fleet changes", () => {
       30_000,
     );
     assert.deepEqual(readyOn(status.fleet, "mixed", "1"), ["node-b"]);
-    assert.deepEqual(versionOf(status.fleet, "mixed", "1")?.assigned, ["node-b"]);
+    assert.deepEqual(placedVersion(status.fleet, "mixed", "1")?.assigned, ["node-b"]);
     for (const name of ["node-a", "node-c", "full-1", "full-2"])
       assert.ok(!nodeOf(status.fleet, name)?.loaded.includes("mixed/1"), name);
     await routed("node-b", "mixed/1");
@@ -216,7 +207,7 @@ describe("placement as the fleet changes", () => {
     // Several reconcile passes later (syncInterval 300 ms; probe rounds every 300 ms), still nowhere.
     await probeRounds(gw.xds, "full-1", 4);
     const status = await gw.xds.status();
-    const third = versionOf(status.fleet, "scale", "3");
+    const third = placedVersion(status.fleet, "scale", "3");
     assert.ok(third, "scale/3 is listed");
     assert.deepEqual(third.assigned, [], "no node has room");
     assert.deepEqual(readyOn(status.fleet, "scale", "3"), []);

@@ -18,28 +18,14 @@ import { startNode, type NodeProcess } from "../scripts/lib/node-process.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
-import { startXdsServer, type XdsProcess, type XdsStatus } from "../scripts/lib/xds-process.js";
+import { startXdsServer, type XdsProcess } from "../scripts/lib/xds-process.js";
+import { fleetOperations, readyOn, TEST_FLEET } from "./lib/fleet.js";
 import { hubctlOnAdmin } from "./lib/hubctl.js";
 
 const unavailable = etcdUnavailableReason();
 const required = process.env.INFERENCEHUB_REQUIRE_ETCD === "1";
 const TOKEN = "fleet-ha-repository-token";
 const ADMIN_TOKEN = "fleet-ha-admin-token";
-const FLEET = { syncInterval: "300ms", drain: "500ms", retryBackoff: "300ms", maxRetryBackoff: "2s" };
-
-const readyOn = (s: XdsStatus, version: string) =>
-  (s.fleet?.versions.find((v) => v.model === "scale" && v.version === version)?.nodes ?? [])
-    .filter((n) => n.state === "ready")
-    .map((n) => n.node);
-
-/** A counter's value summed over its label sets, from a Prometheus text page. */
-async function counter(adminPort: number, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(`${name}{`) && l.includes(labels))
-    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-}
 
 describe(
   "placement with two control planes on etcd",
@@ -86,7 +72,7 @@ describe(
         seed,
         stringify({
           listener: { address: "127.0.0.1", port: listenPort },
-          fleet: FLEET,
+          fleet: TEST_FLEET,
           nodes: nodes.map((n) => ({
             name: n.name,
             address: n.address,
@@ -129,16 +115,16 @@ describe(
 
     test("one leader loads; both replicas route to where it is ready", async () => {
       const statuses = await Promise.all(
-        replicas.map((r) => r.waitFor((s) => readyOn(s, "2").length === 1, "scale/2 ready", 30_000)),
+        replicas.map((r) =>
+          r.waitFor((s) => readyOn(s.fleet, "scale", "2").length === 1, "scale/2 ready", 30_000),
+        ),
       );
       assert.deepEqual(
-        statuses.map((s) => readyOn(s, "2")),
+        statuses.map((s) => readyOn(s.fleet, "scale", "2")),
         [["node-b"], ["node-b"]],
       );
       assert.deepEqual(statuses.map((s) => s.fleet?.role).sort(), ["follower", "leader"]);
-      const loads = await Promise.all(
-        replicas.map((r) => counter(r.adminPort, "inferencehub_fleet_operations_total", 'operation="load"')),
-      );
+      const loads = await Promise.all(replicas.map((r) => fleetOperations(r, { operation: "load" })));
       assert.deepEqual(loads.map((n) => n > 0).sort(), [false, true], "only the leader loads");
       // The Envoy streams from replicas[1], leader or not: the placed version answers.
       const answer = await client.infer(request, pinned("2"));
@@ -151,15 +137,15 @@ describe(
       const survivor = replicas[1 - leaderAt]!;
       await replicas[leaderAt]!.stop("SIGKILL");
       await survivor.waitFor((s) => s.fleet?.role === "leader", "the survivor to lead", 20_000);
-      assert.deepEqual(readyOn(await survivor.status(), "2"), ["node-b"]);
+      assert.deepEqual(readyOn((await survivor.status()).fleet, "scale", "2"), ["node-b"]);
       assert.equal(
-        await counter(survivor.adminPort, "inferencehub_fleet_operations_total", 'operation="load"'),
+        await fleetOperations(survivor, { operation: "load" }),
         0,
         "what was loaded is adopted, not loaded again",
       );
       const hubctl = hubctlOnAdmin(survivor.adminPort, ADMIN_TOKEN);
       await hubctl("add-version", "scale", "3", "--replicas", "1", "--pool", "fleet");
-      await survivor.waitFor((s) => readyOn(s, "3").length === 1, "scale/3 ready", 30_000);
+      await survivor.waitFor((s) => readyOn(s.fleet, "scale", "3").length === 1, "scale/3 ready", 30_000);
       if (leaderAt === 0) {
         // The Envoy's replica survived: calls to both placed versions answer through it.
         for (const v of ["2", "3"])

@@ -28,12 +28,12 @@ import {
   startMlserver,
   type MlserverProcess,
 } from "../scripts/lib/mlserver-process.js";
-import { metricValue } from "../scripts/lib/node-process.js";
 import { modelsDir } from "../scripts/lib/paths.js";
 import { fp32Output, fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT, scaleReference } from "../scripts/lib/test-models.js";
-import type { XdsProcess, XdsStatus } from "../scripts/lib/xds-process.js";
+import type { XdsStatus } from "../scripts/lib/xds-process.js";
 import { assertClose } from "./lib/assertions.js";
+import { fleetOperations, placedVersion, readyOn, TEST_FLEET } from "./lib/fleet.js";
 import { startLoad, type RunningLoad } from "./lib/load.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
 
@@ -41,28 +41,15 @@ const TOKEN = "fleet-mlserver-repository-token";
 const MLS = "mlserver-1";
 /** A reference node serving `scale` version 1 by hand: the reconciler leaves it be. */
 const REF = "node-a";
-const FLEET = {
-  syncInterval: "300ms",
-  drain: "500ms",
-  retryBackoff: "300ms",
-  maxRetryBackoff: "2s",
-  loadTimeout: "30s",
-};
 /** Quick probe rounds: the test's clock for "some time passed" (each round is an event in /status). */
 const HEALTH = { interval: "300ms", timeout: "500ms", jitter: 0 };
 
 const placed2 = { version: "2", weight: 50, placement: { replicas: 1, labels: { server: "mlserver" } } };
 
-const versionOf = (fleet: FleetStatus | undefined, version: string) =>
-  fleet?.versions.find((v) => v.model === "scale" && v.version === version);
-const readyOn = (fleet: FleetStatus | undefined, version: string) =>
-  (versionOf(fleet, version)?.nodes ?? []).filter((n) => n.state === "ready").map((n) => n.node);
+const readyOnScale = (fleet: FleetStatus | undefined, version: string) => readyOn(fleet, "scale", version);
 
 type ProbeSnapshot = Record<string, { lastProbeAt: string | null }>;
 const probesOf = (s: XdsStatus) => (s as XdsStatus & { probes?: ProbeSnapshot }).probes ?? {};
-
-const operations = async (xds: XdsProcess, labels: Record<string, string> = {}) =>
-  metricValue(await xds.metrics(), "inferencehub_fleet_operations_total", labels);
 
 const mlserverMissing = mlserverUnavailableReason();
 const requireMlserver = Boolean(process.env.INFERENCEHUB_REQUIRE_MLSERVER);
@@ -79,7 +66,7 @@ describe("placement on the stock MLServer", { skip: (!requireMlserver && mlserve
 
   const config = (refNodes: NodeEntry[], port: number, scaleVersions: object[]) => ({
     listener: { address: "127.0.0.1", port },
-    fleet: FLEET,
+    fleet: TEST_FLEET,
     defaults: { health: HEALTH },
     nodes: [
       ...refNodes,
@@ -154,12 +141,16 @@ describe("placement on the stock MLServer", { skip: (!requireMlserver && mlserve
     await load.more(20);
     await apply([{ ...v1, weight: 50 }, placed2]);
     const status = await gw.xds.waitFor(
-      (s) => readyOn(s.fleet, "2").length === 1,
+      (s) => readyOnScale(s.fleet, "2").length === 1,
       "scale/2 ready on MLServer",
       30_000,
     );
-    assert.deepEqual(readyOn(status.fleet, "2"), [MLS]);
-    assert.deepEqual(versionOf(status.fleet, "2")?.assigned, [MLS], "the label picks MLServer only");
+    assert.deepEqual(readyOnScale(status.fleet, "2"), [MLS]);
+    assert.deepEqual(
+      placedVersion(status.fleet, "scale", "2")?.assigned,
+      [MLS],
+      "the label picks MLServer only",
+    );
     assert.equal(await repo.modelReady(mlsNode(), "scale", "2"), true);
     // /status says ready as soon as ModelReady does; the snapshot that routes to it follows the
     // next index read. The prober learns of the node in that same publish: wait for its verdict.
@@ -181,22 +172,22 @@ describe("placement on the stock MLServer", { skip: (!requireMlserver && mlserve
       20_000,
     );
     const droppedAt = (JSON.parse(dropped) as { time: number }).time;
-    const settled = await operations(gw.xds);
+    const settled = await fleetOperations(gw.xds);
     await probeRounds(6);
-    const later = await operations(gw.xds);
+    const later = await fleetOperations(gw.xds);
     assert.equal(later, settled, "no repository call in ~2 s of passes (syncInterval 300 ms)");
     t.diagnostic(`repository calls: ${settled} once settled, ${later} after 6 more probe rounds`);
     t.diagnostic(`MLServer: ${mls!.logs.filter((l) => /Loaded|Reloaded|Unloaded/.test(l)).join(" | ")}`);
     // The first load, and the load naming version 2 only that MLServer answers by reloading both.
-    assert.equal(await operations(gw.xds, { operation: "load", result: "ok" }), 2);
+    assert.equal(await fleetOperations(gw.xds, { operation: "load", result: "ok" }), 2);
     assert.equal(
       mls!.logs.filter((l) => l.includes("Reloaded model 'scale'")).length,
       2,
       "one reload, of both versions",
     );
-    assert.equal(await operations(gw.xds, { result: "error" }), 0);
+    assert.equal(await fleetOperations(gw.xds, { result: "error" }), 0);
     const status = await gw.xds.status();
-    assert.deepEqual(readyOn(status.fleet, "2"), [MLS], "version 2 stayed ready throughout");
+    assert.deepEqual(readyOnScale(status.fleet, "2"), [MLS], "version 2 stayed ready throughout");
     const node = status.fleet?.nodes.find((n) => n.node === MLS);
     assert.deepEqual(node?.loaded.sort(), ["scale/2", "scale/3"], "MLServer kept version 3");
     assert.equal(
@@ -220,9 +211,12 @@ describe("placement on the stock MLServer", { skip: (!requireMlserver && mlserve
   });
 
   test("removing version 2 from the config unloads the model on MLServer", async () => {
-    const unloadsBefore = await operations(gw.xds, { operation: "unload", result: "ok" });
+    const unloadsBefore = await fleetOperations(gw.xds, { operation: "unload", result: "ok" });
     await apply([{ ...v1, weight: 100 }]);
-    await gw.xds.waitFor((s) => versionOf(s.fleet, "2") === undefined, "scale/2 no longer placed");
+    await gw.xds.waitFor(
+      (s) => placedVersion(s.fleet, "scale", "2") === undefined,
+      "scale/2 no longer placed",
+    );
     // Unloaded on MLServer itself once the drain passed (polled, no fixed wait).
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -233,7 +227,7 @@ describe("placement on the stock MLServer", { skip: (!requireMlserver && mlserve
     }
     assert.equal(await repo.modelReady(mlsNode(), "scale", "2"), false);
     assert.equal(await repo.modelReady(mlsNode(), "scale", "3"), false);
-    assert.equal(await operations(gw.xds, { operation: "unload", result: "ok" }), unloadsBefore + 1);
+    assert.equal(await fleetOperations(gw.xds, { operation: "unload", result: "ok" }), unloadsBefore + 1);
     // Version 1, listed by hand on the reference node, was never touched and still serves.
     const { response } = await gw.client().infer(request, { metadata: { "inferencehub-model": "scale" } });
     assert.equal(response.modelVersion, "1");

@@ -10,10 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createRepositoryClient, type FleetStatus } from "../xds-server/src/fleet/index.js";
+import { metricValue } from "../scripts/lib/node-process.js";
 import { modelsDir } from "../scripts/lib/paths.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
+import { placedVersion, readyOn, TEST_FLEET } from "./lib/fleet.js";
 import { hubctlOnAdmin } from "./lib/hubctl.js";
 import { startLoad } from "./lib/load.js";
 
@@ -21,40 +23,20 @@ const TOKEN = "fleet-test-repository-token";
 const ADMIN_TOKEN = "fleet-test-admin-token";
 /** Every node takes this long to load a version: long enough for calls to hit it if routed early. */
 const LOAD_DELAY_MS = 1500;
-const FLEET = {
-  syncInterval: "300ms",
-  drain: "500ms",
-  retryBackoff: "300ms",
-  maxRetryBackoff: "2s",
-  loadTimeout: "20s",
-};
 
 type Version = Record<string, unknown>;
 
 function config(nodes: NodeEntry[], port: number, scaleVersions: Version[]) {
   return {
     listener: { address: "127.0.0.1", port },
-    fleet: FLEET,
+    fleet: TEST_FLEET,
     nodes,
     models: [{ name: "scale", versions: scaleVersions }],
   };
 }
 
-const versionOf = (fleet: FleetStatus | undefined, version: string) =>
-  fleet?.versions.find((v) => v.model === "scale" && v.version === version);
-const readyOn = (fleet: FleetStatus | undefined, version: string) =>
-  (versionOf(fleet, version)?.nodes ?? []).filter((n) => n.state === "ready").map((n) => n.node);
-
-/** A node's own count of calls it answered with an error, for one model, from its /metrics. */
-async function nodeErrors(metricsPort: number, model: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("inferencehub_node_errors_total{") && line.includes(`model="${model}"`))
-      sum += Number(line.split(" ").at(-1));
-  }
-  return sum;
-}
+const versionOf = (fleet: FleetStatus | undefined, version: string) => placedVersion(fleet, "scale", version);
+const readyOnScale = (fleet: FleetStatus | undefined, version: string) => readyOn(fleet, "scale", version);
 
 describe("placement by the control plane", () => {
   let gw: GatewayFixture;
@@ -111,11 +93,11 @@ describe("placement by the control plane", () => {
     await load.more(50);
     await apply([{ ...v1, weight: 50 }, placed2(2, 50)]);
     const status = await gw.xds.waitFor(
-      (s) => readyOn(s.fleet, "2").length === 2,
+      (s) => readyOnScale(s.fleet, "2").length === 2,
       "scale/2 ready on two nodes",
       30_000,
     );
-    const nodes = readyOn(status.fleet, "2");
+    const nodes = readyOnScale(status.fleet, "2");
     // Placed by spreading: node-a already holds version 1, so the two idle nodes take it.
     assert.deepEqual([...nodes].sort(), ["node-b", "node-c"]);
     await load.more(200);
@@ -126,7 +108,13 @@ describe("placement by the control plane", () => {
     // No call reached a node before its load finished: the nodes themselves never answered
     // one with an error (a version not loaded yet is NOT_FOUND there).
     for (const name of nodes)
-      assert.equal(await nodeErrors(gw.nodes.get(name)!.metricsPort, "scale"), 0, name);
+      assert.equal(
+        metricValue(await gw.nodes.get(name)!.metrics(), "inferencehub_node_errors_total", {
+          model: "scale",
+        }),
+        0,
+        name,
+      );
     const index = await repo.index(target("node-b"));
     assert.ok(index.versions.some((v) => v.model === "scale" && v.version === "2" && v.state === "READY"));
   });
@@ -166,24 +154,24 @@ describe("placement by the control plane", () => {
     });
     await load.more(20);
     await apply([{ ...v1, weight: 50 }, placed2(1, 50)]);
-    await gw.xds.waitFor((s) => readyOn(s.fleet, "2").length === 1, "scale/2 ready again", 30_000);
+    await gw.xds.waitFor((s) => readyOnScale(s.fleet, "2").length === 1, "scale/2 ready again", 30_000);
     await gw.xds.waitForSync(gw.envoys[0]!.name);
     await load.more(100);
     const again = await load.stop();
     assert.equal(again.failures.length, 0, `failed calls: ${JSON.stringify(again.failures.slice(0, 3))}`);
-    const first = readyOn(
-      (await gw.xds.waitFor((s) => readyOn(s.fleet, "2").length === 1, "scale/2 ready")).fleet,
+    const first = readyOnScale(
+      (await gw.xds.waitFor((s) => readyOnScale(s.fleet, "2").length === 1, "scale/2 ready")).fleet,
       "2",
     );
     const victim = first[0]!;
     assert.notEqual(victim, "node-a", "the least loaded node takes it");
     await gw.nodes.get(victim)!.stop("SIGKILL");
     const moved = await gw.xds.waitFor(
-      (s) => readyOn(s.fleet, "2").length === 1 && !readyOn(s.fleet, "2").includes(victim),
+      (s) => readyOnScale(s.fleet, "2").length === 1 && !readyOnScale(s.fleet, "2").includes(victim),
       "scale/2 ready on another node",
       30_000,
     );
-    const now = readyOn(moved.fleet, "2")[0]!;
+    const now = readyOnScale(moved.fleet, "2")[0]!;
     // Ready is published with the routing to it: once Envoy holds that, calls go there.
     await gw.xds.waitForSync(gw.envoys[0]!.name);
     const stats = await (async () => {
@@ -212,7 +200,7 @@ describe("placement by the control plane", () => {
     const failed = versionOf(status.fleet, "9")!.nodes.find((n) => n.state === "failed")!;
     assert.match(failed.reason ?? "", /RepositoryModelLoad scale/);
     assert.ok(failed.retryAt, "a retry is scheduled");
-    assert.deepEqual(readyOn(status.fleet, "9"), []);
+    assert.deepEqual(readyOnScale(status.fleet, "9"), []);
     // Calls pinned to it find no node (the gateway's answer), not a node without the model.
     const client = gw.client();
     await assert.rejects(
@@ -231,8 +219,12 @@ describe("placement by the control plane", () => {
       /one or the other/,
     );
     await hubctl("add-version", "scale", "3", "--replicas", "1", "--pool", "default", "--weight", "0");
-    const status = await gw.xds.waitFor((s) => readyOn(s.fleet, "3").length === 1, "scale/3 ready", 30_000);
-    const node = readyOn(status.fleet, "3")[0]!;
+    const status = await gw.xds.waitFor(
+      (s) => readyOnScale(s.fleet, "3").length === 1,
+      "scale/3 ready",
+      30_000,
+    );
+    const node = readyOnScale(status.fleet, "3")[0]!;
     await gw.xds.waitForSync(gw.envoys[0]!.name);
     const fleet = JSON.parse((await hubctl("--json", "fleet")).stdout) as {
       versions: {

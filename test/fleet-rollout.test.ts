@@ -9,8 +9,8 @@ import { after, before, describe, test } from "node:test";
 import { createRepositoryClient } from "../xds-server/src/fleet/index.js";
 import { fp32Request } from "../scripts/lib/requests.js";
 import { SCALE_SAMPLE_INPUT } from "../scripts/lib/test-models.js";
-import type { XdsStatus } from "../scripts/lib/xds-process.js";
 import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
+import { readyOn, TEST_FLEET } from "./lib/fleet.js";
 import { hubctlOnAdmin } from "./lib/hubctl.js";
 import { startLoad, type RunningLoad } from "./lib/load.js";
 
@@ -20,16 +20,11 @@ const ADMIN_TOKEN = "fleet-rollout-admin-token";
 function config(nodes: NodeEntry[], port: number) {
   return {
     listener: { address: "127.0.0.1", port },
-    fleet: { syncInterval: "300ms", drain: "500ms", retryBackoff: "300ms", maxRetryBackoff: "2s" },
+    fleet: TEST_FLEET,
     nodes,
     models: [{ name: "scale", versions: [{ version: "1", weight: 100, placement: { replicas: 2 } }] }],
   };
 }
-
-const readyOn = (s: XdsStatus, version: string) =>
-  (s.fleet?.versions.find((v) => v.model === "scale" && v.version === version)?.nodes ?? [])
-    .filter((n) => n.state === "ready")
-    .map((n) => n.node);
 
 describe("load, roll out, unload the old version: one command, no failed call", () => {
   let gw: GatewayFixture;
@@ -49,7 +44,11 @@ describe("load, roll out, unload the old version: one command, no failed call", 
       envoyAdminMetadata: true,
       xdsEnv: { INFERENCEHUB_REPOSITORY_TOKEN: TOKEN, INFERENCEHUB_ADMIN_TOKEN: ADMIN_TOKEN },
     });
-    await gw.xds.waitFor((s) => readyOn(s, "1").length === 2, "scale/1 ready on both nodes", 30_000);
+    await gw.xds.waitFor(
+      (s) => readyOn(s.fleet, "scale", "1").length === 2,
+      "scale/1 ready on both nodes",
+      30_000,
+    );
     await gw.xds.waitForSync(gw.envoys[0]!.name);
   });
   after(async () => {
@@ -95,7 +94,9 @@ describe("load, roll out, unload the old version: one command, no failed call", 
     assert.equal(rollout.state, "completed", JSON.stringify(rollout));
     // Version 1 was removed from the config, then drained and unloaded from both nodes.
     await gw.xds.waitFor(
-      (s) => s.fleet?.versions.every((v) => v.version !== "1") === true && readyOn(s, "2").length === 2,
+      (s) =>
+        s.fleet?.versions.every((v) => v.version !== "1") === true &&
+        readyOn(s.fleet, "scale", "2").length === 2,
       "only scale/2 placed",
     );
     for (const name of ["node-a", "node-b"]) {
