@@ -5,9 +5,7 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { formatErrors, parseConfig, type Config, type RawConfig } from "@inferencehub/contracts/config";
@@ -38,26 +36,15 @@ import {
 import { createSnapshotBuilder, type Snapshot, type SnapshotBuilder } from "../snapshot/index.js";
 import type { ClientGroup } from "../translate/index.js";
 import { createHealthProber, type HealthProber, type HealthSnapshot } from "../health/index.js";
-import {
-  createPlacedConfigMemo,
-  createReconciler,
-  createRepositoryClient,
-  placedConfig,
-  type FleetStatus,
-} from "../fleet/index.js";
+import type { FleetStatus } from "../fleet/index.js";
 import { startAdminServer, type AdminServer } from "./admin-server.js";
-import {
-  AuthFilesSource,
-  ConfigFile,
-  EtcdConfigStore,
-  EtcdCoordination,
-  type ConfigStore,
-} from "../source/index.js";
+import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "../source/index.js";
 import { proxylessLimits, proxylessLimitsLog } from "./proxyless-limits.js";
 import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
+import { createPlacement } from "./placement.js";
 import {
   envoyAdminSampler,
   EtcdRolloutStore,
@@ -313,22 +300,6 @@ async function readSeed(path: string): Promise<RawConfig> {
   return parseYaml(text) as RawConfig;
 }
 
-/** The etcd state key where the leader shares where each placed version is ready. */
-const FLEET_READY = "fleet-ready";
-/** How long start-up waits for the nodes' indexes before serving without them (then it follows). */
-const FIRST_SYNC_MS = 3_000;
-
-function withinMs(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work.finally(() => clearTimeout(timer)),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      timer.unref();
-    }),
-  ]);
-}
-
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.log;
   const registry = new Registry();
@@ -355,22 +326,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     : undefined;
   // The config serving, set by onConfig: the store calls it while it opens, before `config` is set.
   let serving: Config | undefined;
-  const repository = createRepositoryClient({ log: log.child({ component: "fleet" }) });
-  const placedMemo = createPlacedConfigMemo();
-  // Several replicas on etcd: one leader drives the nodes and shares where each placed version is
-  // ready; every replica routes by that, so all Envoys get the same endpoints.
-  const coordination = options.etcd
-    ? new EtcdCoordination({
-        ...options.etcd,
-        log: log.child({ component: "leader" }),
-        id: `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
-      })
-    : undefined;
-  let leader = coordination === undefined;
-  let sharedReady: Record<string, string[]> = {};
-  const readyOf = (key: string): readonly string[] => (leader ? fleet.ready(key) : (sharedReady[key] ?? []));
+  const placement = createPlacement({
+    log,
+    registry,
+    token: options.repositoryToken,
+    etcd: options.etcd,
+    onChange: () => placementChanged(),
+  });
   /** What is translated: the config with each placed version's nodes where it is ready now. */
-  const effective = (cfg: Config): Config => placedConfig(cfg, readyOf, placedMemo);
+  const effective = (cfg: Config): Config => placement.effective(cfg);
   const republish = (why: string) => {
     const current = serving;
     if (current) publish(publisher, effective(current), prober?.view() ?? unknownHealth, why);
@@ -381,32 +345,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     // New nodes of a placed version are probed from now on; routing follows at once.
     prober?.update(effective(current));
     republish("fleet");
-  };
-  const fleet = createReconciler({
-    repository,
-    log: log.child({ component: "fleet" }),
-    token: options.repositoryToken,
-    registry,
-    isLeader: () => leader,
-    onChange: () => {
-      if (leader && coordination)
-        void coordination
-          .publish(FLEET_READY, JSON.stringify(fleet.readyMap()))
-          .catch((err: unknown) => log.error({ err }, "sharing the fleet's state in etcd failed"));
-      placementChanged();
-    },
-  });
-  const fleetStatus = (): FleetStatus => {
-    if (leader) return { ...(coordination ? { role: "leader" as const } : {}), ...fleet.status() };
-    const own = fleet.status();
-    return {
-      role: "follower",
-      versions: own.versions.map((v) => {
-        const ready = sharedReady[`${v.model}/${v.version}`] ?? [];
-        return { ...v, assigned: ready, nodes: ready.map((node) => ({ node, state: "ready" as const })) };
-      }),
-      nodes: own.nodes,
-    };
   };
   const authFiles = new AuthFilesSource({
     configPath: options.configPath ?? join(process.cwd(), "inferencehub.yaml"),
@@ -442,7 +380,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const logProxylessLimits = proxylessLimitsLog(log);
   const onConfig = (cfg: Config, version: string) => {
     serving = cfg;
-    fleet.update(cfg);
+    placement.update(cfg);
     const placed = effective(cfg);
     metrics.configReloads.inc({ result: "applied" });
     if (cfg.auth?.extAuthz.failOpen) {
@@ -462,30 +400,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const config = await openStore(options, log.child({ component: "config" }), onConfig);
   const first = config.current;
   if (!first) throw new Error(`cannot start: no config from ${config.location}`);
-  // The first routing ADS serves already names the nodes placed versions are ready on: what the
-  // leader shares, or (a single control plane) what the nodes report now.
-  if (coordination) {
-    await coordination.follow(FLEET_READY, (value) => {
-      try {
-        sharedReady = value ? (JSON.parse(value) as Record<string, string[]>) : {};
-      } catch {
-        log.error({ value }, "the fleet state in etcd is not JSON; ignored");
-        return;
-      }
-      if (!leader) placementChanged();
-    });
-    coordination.campaign((isLeader) => {
-      leader = isLeader;
-      if (isLeader) {
-        fleet.seed(sharedReady);
-        if (serving) fleet.update(serving);
-        fleet.nudge();
-      }
-      placementChanged();
-    });
-  } else {
-    await withinMs(fleet.sync(), FIRST_SYNC_MS);
-  }
+  // The first routing ADS serves already names the nodes placed versions are ready on.
+  await placement.start(() => serving);
   placementChanged();
   // The first snapshot ADS serves already holds them: the ADS port opens below.
   await followAuthFiles(first);
@@ -508,7 +424,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       );
       publish(publisher, effective(current), view, "health");
       // A node that went down may hold placed versions: the reconciler reads the nodes now.
-      if (changes.some((c) => c.to === "UNHEALTHY")) fleet.nudge();
+      if (changes.some((c) => c.to === "UNHEALTHY")) placement.nudge();
     });
     prober.start();
   }
@@ -546,17 +462,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     versionHealth(serving && effective(serving), prober?.snapshot(), model, version);
   /** A placed version is ready for its first step once loaded on as many nodes as it asks for. */
   const placedReady = (model: string, version: string): { ready: boolean; detail: string } => {
-    const placed = fleetStatus().versions.find((v) => v.model === model && v.version === version);
-    if (placed) {
-      const ready = placed.nodes.filter((n) => n.state === "ready").length;
-      const want = placed.replicas === "all" ? Math.max(1, placed.assigned.length) : placed.replicas;
-      if (ready < want)
-        return {
-          ready: false,
-          detail: `loaded on ${ready} of ${want} node(s)${placed.unplaced ? `: ${placed.unplaced}` : ""}`,
-        };
-    }
-    return readyWhenHealthy(healthOf(model, version));
+    const placed = placement.readiness(model, version);
+    return placed && !placed.ready ? placed : readyWhenHealthy(healthOf(model, version));
   };
   const rollouts = new RolloutDriver({
     core: adminCore,
@@ -576,7 +483,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       return clients.list().every((c) => c.group !== "envoy" || c.syncedVersion === current);
     },
     // The replica that drives the nodes drives rollouts too (the etcd election; always alone).
-    isLeader: options.isLeader ?? (() => leader),
+    isLeader: options.isLeader ?? placement.leader,
     log: log.child({ component: "rollout" }),
     registry,
   });
@@ -601,7 +508,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     degradedSplits: publisher.degradedSplits,
     proxylessLimits: config.current ? proxylessLimits(config.current) : [],
     ...(config.current?.auth ? { auth: authStatus(config.current, publisher.authFiles) } : {}),
-    fleet: fleetStatus(),
+    fleet: placement.status(),
     rollouts: rollouts.list(),
   });
 
@@ -635,9 +542,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     stop: async () => {
       await rollouts.stop();
       await config.close();
-      await fleet.stop();
-      await coordination?.close();
-      repository.close();
+      await placement.stop();
       authFiles.close();
       await prober?.stop();
       await admin.close();
