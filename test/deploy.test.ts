@@ -639,7 +639,7 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("nodes and ext-authz require the repository token from the environment; no secret is written in the file", () => {
+  it("nodes, ext-authz and the control plane require the repository token from the environment; no secret is written in the file", () => {
     const rawServices = obj(obj(composeRaw, "compose").services, "services");
     const envOf = (name: string): Obj => {
       const env = obj(rawServices[name], name).environment;
@@ -649,7 +649,11 @@ describe("docker-compose.yml", () => {
     const holders = Object.keys(rawServices)
       .filter((name) => tokenVar in envOf(name))
       .sort();
-    assert.deepEqual(holders, ["ext-authz", ...composeConfig.nodes.map((n) => n.name)].sort());
+    // The control plane loads placed versions on the nodes (#18): both replicas hold it too.
+    assert.deepEqual(
+      holders,
+      ["ext-authz", "xds-server-a", "xds-server-b", ...composeConfig.nodes.map((n) => n.name)].sort(),
+    );
     for (const name of holders) {
       // Required (${VAR:?why}): Compose refuses to start without it; no default, so no shared token.
       assert.match(String(envOf(name)[tokenVar]), /^\$\{INFERENCEHUB_REPOSITORY_TOKEN:\?[^}]+\}$/, name);
@@ -1858,7 +1862,7 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
     }
   });
 
-  it("nodes and ext-authz take the repository token from a Secret the manifests do not ship", () => {
+  it("nodes, ext-authz and the control plane take the repository token from a Secret the manifests do not ship", () => {
     const secretName = "inferencehub-repository-token";
     const tokenSource = (w: K8sObject): unknown[] =>
       podTemplate(w).spec.containers.map(
@@ -1872,13 +1876,16 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
         w.metadata.name,
       );
     }
-    // Least privilege: Envoy and the control plane never see it.
-    for (const w of [find("Deployment", "envoy"), find("Deployment", "xds-server")]) {
-      assert.ok(
-        !JSON.stringify(podTemplate(w)).includes(secretName),
-        `${w.metadata.name} reads ${secretName}`,
-      );
-    }
+    // The control plane loads placed versions with it (#18), and starts without it (optional:
+    // placements then fail, shown by hubctl fleet).
+    assert.deepEqual(tokenSource(find("Deployment", "xds-server"))[0], {
+      secretKeyRef: { name: secretName, key: "token", optional: true },
+    });
+    // Least privilege: Envoy never sees it.
+    assert.ok(
+      !JSON.stringify(podTemplate(find("Deployment", "envoy"))).includes(secretName),
+      "envoy reads it",
+    );
     // No token ships: no Secret object at all (created with kubectl, deploy/README.md), and no
     // credential-like variable with a literal value.
     assert.deepEqual(
