@@ -3,10 +3,10 @@
  * `contents` fields and raw little-endian bytes (`raw_input_contents` / `raw_output_contents`).
  * Pure: no gRPC here.
  */
-import type {
+import {
   InferTensorContents,
-  ModelInferRequest_InferInputTensor,
-  ModelInferResponse_InferOutputTensor,
+  type ModelInferRequest_InferInputTensor,
+  type ModelInferResponse_InferOutputTensor,
 } from "../../../gen/inference/inference/grpc_service.js";
 
 /** Every datatype the protocol has. */
@@ -168,21 +168,9 @@ function safeNumber(name: string, v: bigint): number {
   return n;
 }
 
-function emptyContents(): InferTensorContents {
-  return {
-    boolContents: [],
-    intContents: [],
-    int64Contents: [],
-    uintContents: [],
-    uint64Contents: [],
-    fp32Contents: [],
-    fp64Contents: [],
-    bytesContents: [],
-  };
-}
-
 function typedContents(name: string, datatype: Datatype, data: TensorData): InferTensorContents {
-  const c = emptyContents();
+  // The generated message with every field at its default: every contents list empty.
+  const c = InferTensorContents.fromPartial({});
   switch (datatype) {
     case "BOOL":
       c.boolContents = Array.from(data as Uint8Array, (v) => v !== 0);
@@ -321,7 +309,7 @@ function fromRaw(name: string, datatype: Datatype, buf: Uint8Array): TensorData 
 }
 
 function fromContents(name: string, datatype: Datatype, c: InferTensorContents | undefined): TensorData {
-  const contents = c ?? emptyContents();
+  const contents = c ?? InferTensorContents.fromPartial({});
   switch (datatype) {
     case "BOOL":
       return Uint8Array.from(contents.boolContents, (v) => (v ? 1 : 0));
