@@ -9,3 +9,6 @@ export const toolsDir = join(repoRoot, ".tools");
 
 /** Generated test models (<repo>/<model>/<version>/model.onnx). */
 export const modelsDir = join(repoRoot, "models");
+
+/** The SDKs' shared test vectors (scripts/gen-sdk-vectors.ts writes them). */
+export const vectorsPath = join(repoRoot, "sdk", "vectors", "vectors.json");
