@@ -1,0 +1,313 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Threading;
+using System.Threading.Tasks;
+using InferenceHub.Client.Json;
+
+namespace InferenceHub.Client
+{
+    /// <summary>
+    /// A client of the InferenceHub gateway over the Open Inference Protocol's REST form (KServe
+    /// v2 HTTP, with Triton's binary tensor data extension), on the port Envoy serves gRPC on.
+    /// Thread-safe: share one per process (it holds the connection pool). Every call takes a
+    /// CancellationToken; failures throw the <see cref="InferenceHubException"/> subclass for the
+    /// HTTP status; the retry rules are in the README ("Retries").
+    /// </summary>
+    public sealed class InferenceHubClient : IDisposable
+    {
+        /// <summary>The header that pins a version (the gateway's routing contract).</summary>
+        public const string VersionHeader = "inferencehub-model-version";
+
+        private readonly Uri baseUri;
+        private readonly HttpClient http;
+        private readonly bool ownsHttp;
+        private readonly InferenceHubClientOptions options;
+        private readonly string bearer;
+        private int disposed;
+
+        /// <summary>A client of the gateway at <paramref name="baseUri"/> (e.g. http://127.0.0.1:8080) with an API key.</summary>
+        public InferenceHubClient(Uri baseUri, string apiKey = null)
+            : this(baseUri, new InferenceHubClientOptions { ApiKey = apiKey })
+        {
+        }
+
+        /// <summary>A client of the gateway at <paramref name="baseUri"/> with the given options.</summary>
+        public InferenceHubClient(Uri baseUri, InferenceHubClientOptions options)
+        {
+            if (baseUri == null) throw new ArgumentNullException(nameof(baseUri));
+            if (!baseUri.IsAbsoluteUri) throw new ArgumentException("the gateway's address must be an absolute URI, e.g. http://127.0.0.1:8080", nameof(baseUri));
+            this.options = options ?? new InferenceHubClientOptions();
+            if (this.options.Retries < 0) throw new ArgumentOutOfRangeException(nameof(options), "Retries must be 0 or more");
+            // A trailing slash, so that relative paths extend the base rather than replace its last segment.
+            this.baseUri = baseUri.AbsoluteUri.EndsWith("/", StringComparison.Ordinal) ? baseUri : new Uri(baseUri.AbsoluteUri + "/");
+            bearer = this.options.Token ?? this.options.ApiKey;
+            if (this.options.HttpClient != null)
+            {
+                http = this.options.HttpClient;
+                ownsHttp = false;
+            }
+            else
+            {
+                http = new HttpClient(this.options.Handler ?? DefaultHandler(), true)
+                {
+                    // The SDK's own deadline (a linked CancellationTokenSource) bounds each call,
+                    // so that a timeout can be told apart from the caller's cancellation.
+                    Timeout = System.Threading.Timeout.InfiniteTimeSpan,
+                };
+                ownsHttp = true;
+            }
+        }
+
+        /// <summary>
+        /// Runs <paramref name="model"/> once on <paramref name="inputs"/> (keyed by input name),
+        /// pinned to <paramref name="version"/> when given, else on the version the gateway's
+        /// weights pick. Never retried once anything was sent (see the README, "Retries").
+        /// </summary>
+        public Task<InferResult> InferAsync(string model, IDictionary<string, Tensor> inputs, string version = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return InferAsync(model, inputs, new InferOptions { Version = version }, cancellationToken);
+        }
+
+        /// <summary>As the other overload, with the requested outputs, wire forms, id and timeout of <paramref name="options"/>.</summary>
+        public async Task<InferResult> InferAsync(string model, IDictionary<string, Tensor> inputs, InferOptions options, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            CheckModel(model);
+            options = options ?? new InferOptions();
+            // Encoded before anything is sent: a tensor that does not fit throws here, not on the wire.
+            InferRequestBody body = RestMessages.BuildInferRequest(inputs, options);
+            Uri uri = ModelUri(model, options.Version, "infer");
+            Func<HttpRequestMessage> build = () =>
+            {
+                var request = NewRequest(HttpMethod.Post, uri, options.Version);
+                var content = new ByteArrayContent(body.Body);
+                content.Headers.ContentType = new MediaTypeHeaderValue(body.HeaderLength.HasValue ? "application/octet-stream" : "application/json");
+                request.Content = content;
+                if (body.HeaderLength.HasValue)
+                    request.Headers.TryAddWithoutValidation(RestMessages.HeaderLengthHeader, body.HeaderLength.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                return request;
+            };
+            HttpAnswer answer = await SendAsync(build, false, options.Timeout ?? this.options.Timeout, cancellationToken).ConfigureAwait(false);
+            return RestMessages.ParseInferResponse(answer.Body, answer.Header(RestMessages.HeaderLengthHeader));
+        }
+
+        /// <summary>
+        /// Whether the gateway is ready (no model: every model has a version with a node up) or
+        /// the model (or its <paramref name="version"/>) is. A "not ready" answer is false; an
+        /// unknown model throws <see cref="NotFoundException"/> (or 403 for another tenant's).
+        /// </summary>
+        public async Task<bool> ReadyAsync(string model = null, string version = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Uri uri;
+            if (model == null)
+            {
+                if (version != null) throw new ArgumentException("a version needs a model", nameof(version));
+                uri = new Uri(baseUri, "v2/health/ready");
+            }
+            else
+            {
+                CheckModel(model);
+                uri = ModelUri(model, version, "ready");
+            }
+            try
+            {
+                await SendAsync(() => NewRequest(HttpMethod.Get, uri, version), true, options.Timeout, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (InvalidArgumentException)
+            {
+                // The protocol's "not ready" is a 4xx; the gateway and the nodes answer 400, as Triton.
+                return false;
+            }
+        }
+
+        /// <summary>Whether the gateway is live (it answers at all).</summary>
+        public async Task<bool> LiveAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var uri = new Uri(baseUri, "v2/health/live");
+            HttpAnswer answer = await SendAsync(() => NewRequest(HttpMethod.Get, uri, null), true, options.Timeout, cancellationToken).ConfigureAwait(false);
+            return !answer.JsonFlagIs("live", false);
+        }
+
+        /// <summary>The model's metadata: versions, platform, inputs and outputs with datatypes and shapes.</summary>
+        public async Task<ModelMetadata> MetadataAsync(string model, string version = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            CheckModel(model);
+            var uri = ModelUri(model, version, null);
+            HttpAnswer answer = await SendAsync(() => NewRequest(HttpMethod.Get, uri, version), true, options.Timeout, cancellationToken).ConfigureAwait(false);
+            return RestMessages.ParseMetadata(answer.Body);
+        }
+
+        /// <summary>
+        /// Not supported: the gateway has no call that lists the models a tenant may use. The v2
+        /// REST protocol's repository index (<c>POST /v2/repository/index</c>) is an operator call
+        /// the gateway does not route (404), and the gRPC RepositoryIndex is refused to tenants.
+        /// Always throws <see cref="NotSupportedException"/> (from the returned task) rather than
+        /// answer a list that is not the gateway's.
+        /// </summary>
+        public Task<IReadOnlyList<string>> ModelsAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            ThrowIfDisposed();
+            return Task.FromException<IReadOnlyList<string>>(new NotSupportedException(
+                "the InferenceHub gateway has no model listing for tenants: the v2 repository index is an operator call that the gateway does not route (404 through REST, refused through gRPC); ask your operator, or call MetadataAsync(model) for a model you know"));
+        }
+
+        /// <summary>Closes the connections (when the client created its HttpClient).</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 1) return;
+            if (ownsHttp) http.Dispose();
+        }
+
+        private static HttpMessageHandler DefaultHandler()
+        {
+            var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false };
+            try
+            {
+                // .NET Framework and mono allow 2 connections per server by default, which would
+                // queue a third concurrent call behind a slow one.
+                handler.MaxConnectionsPerServer = 256;
+            }
+            catch (PlatformNotSupportedException)
+            {
+                // Runtimes without the setting have no such cap.
+            }
+            return handler;
+        }
+
+        private static void CheckModel(string model)
+        {
+            if (string.IsNullOrEmpty(model)) throw new ArgumentException("a model name is required", nameof(model));
+        }
+
+        private Uri ModelUri(string model, string version, string action)
+        {
+            string path = "v2/models/" + Uri.EscapeDataString(model);
+            if (!string.IsNullOrEmpty(version)) path += "/versions/" + Uri.EscapeDataString(version);
+            if (action != null) path += "/" + action;
+            return new Uri(baseUri, path);
+        }
+
+        private HttpRequestMessage NewRequest(HttpMethod method, Uri uri, string version)
+        {
+            var request = new HttpRequestMessage(method, uri);
+            // No "Expect: 100-continue" round trip before each body (.NET Framework and mono add it to POSTs).
+            request.Headers.ExpectContinue = false;
+            if (!string.IsNullOrEmpty(bearer)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+            if (!string.IsNullOrEmpty(version)) request.Headers.TryAddWithoutValidation(VersionHeader, version);
+            return request;
+        }
+
+        /// <summary>
+        /// Sends a request, built afresh for each attempt, under one deadline for the whole call
+        /// (retries and their waits included). <paramref name="readOnly"/> calls are retried on
+        /// 502/503 and on any failed exchange; the others only when the connection was never opened.
+        /// </summary>
+        private async Task<HttpAnswer> SendAsync(Func<HttpRequestMessage> build, bool readOnly, TimeSpan? timeout, CancellationToken cancellationToken)
+        {
+            ThrowIfDisposed();
+            cancellationToken.ThrowIfCancellationRequested();
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                if (timeout.HasValue) deadline.CancelAfter(timeout.Value);
+                for (int attempt = 0; ; attempt++)
+                {
+                    InferenceHubException failure;
+                    try
+                    {
+                        using (var request = build())
+                        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, deadline.Token).ConfigureAwait(false))
+                        {
+                            byte[] body = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+                            if (response.IsSuccessStatusCode) return new HttpAnswer(response, body);
+                            failure = ErrorMapping.FromResponse(response, body);
+                            if (!(readOnly && failure is UnavailableException)) throw failure;
+                        }
+                    }
+                    catch (Exception e) when (!(e is InferenceHubException))
+                    {
+                        failure = Classify(e, readOnly, timeout, cancellationToken, deadline.Token);
+                        if (failure == null) throw;
+                    }
+                    if (attempt >= options.Retries) throw failure;
+                    await BackoffAsync(attempt, timeout, cancellationToken, deadline.Token).ConfigureAwait(false);
+                }
+            }
+        }
+
+        /// <summary>
+        /// The exception for a failed exchange: cancellation stays OperationCanceledException;
+        /// the deadline is DeadlineExceeded; a transport failure is Unavailable, returned (to be
+        /// retried) when the call may be retried, thrown otherwise. Null: not ours to translate.
+        /// </summary>
+        private InferenceHubException Classify(Exception e, bool readOnly, TimeSpan? timeout, CancellationToken caller, CancellationToken deadline)
+        {
+            if (caller.IsCancellationRequested) throw new OperationCanceledException("the call was cancelled", e, caller);
+            if (deadline.IsCancellationRequested || e is OperationCanceledException)
+                throw new DeadlineExceededException(0, "the call's timeout" + (timeout.HasValue ? " of " + timeout.Value.TotalMilliseconds + " ms" : "") + " passed before the gateway answered", e);
+            if (!(e is HttpRequestException || e is WebException || e is System.IO.IOException)) return null;
+            var unavailable = new UnavailableException(0, "the gateway at " + baseUri + " could not be reached: " + ErrorMapping.Innermost(e), e);
+            if (readOnly || ErrorMapping.IsConnectFailure(e)) return unavailable;
+            throw unavailable;
+        }
+
+        private async Task BackoffAsync(int attempt, TimeSpan? timeout, CancellationToken caller, CancellationToken deadline)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromTicks(options.RetryDelay.Ticks << Math.Min(attempt, 16)), deadline).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e)
+            {
+                if (caller.IsCancellationRequested) throw new OperationCanceledException("the call was cancelled", e, caller);
+                throw new DeadlineExceededException(0, "the call's timeout" + (timeout.HasValue ? " of " + timeout.Value.TotalMilliseconds + " ms" : "") + " passed while waiting to retry", e);
+            }
+        }
+
+        private void ThrowIfDisposed()
+        {
+            if (Volatile.Read(ref disposed) == 1) throw new ObjectDisposedException(nameof(InferenceHubClient));
+        }
+
+        /// <summary>A successful answer, read whole (its headers copied: the response is disposed).</summary>
+        private sealed class HttpAnswer
+        {
+            private readonly Dictionary<string, string> headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+            public HttpAnswer(HttpResponseMessage response, byte[] body)
+            {
+                Body = body;
+                // HttpClient files unknown headers under the response or the content, by runtime.
+                foreach (var h in response.Content.Headers) headers[h.Key] = string.Join(",", h.Value);
+                foreach (var h in response.Headers) headers[h.Key] = string.Join(",", h.Value);
+            }
+
+            public byte[] Body { get; }
+
+            /// <summary>A response header's value; null when absent.</summary>
+            public string Header(string name)
+            {
+                string value;
+                return headers.TryGetValue(name, out value) ? value : null;
+            }
+
+            /// <summary>Whether the JSON body has <paramref name="key"/> set to <paramref name="value"/>.</summary>
+            public bool JsonFlagIs(string key, bool value)
+            {
+                if (Body.Length == 0) return false;
+                try
+                {
+                    var obj = JsonReader.Parse(System.Text.Encoding.UTF8.GetString(Body)) as Dictionary<string, object>;
+                    object flag;
+                    return obj != null && obj.TryGetValue(key, out flag) && flag is bool && (bool)flag == value;
+                }
+                catch (FormatException)
+                {
+                    return false;
+                }
+            }
+        }
+    }
+}
