@@ -1,0 +1,189 @@
+"""The blocking client: Open Inference Protocol gRPC calls through the InferenceHub gateway."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar
+
+import grpc
+
+from ._errors import Unavailable, Unimplemented, error_for, from_rpc_error
+from ._proto import grpc_service_pb2 as pb
+from ._wire import (
+    MODELS_UNSUPPORTED,
+    InferResult,
+    ModelMetadata,
+    Stub,
+    call_metadata,
+    infer_request,
+    requests_of,
+)
+
+T = TypeVar("T")
+
+#: Extra attempts of the read-only calls on UNAVAILABLE, and the first pause (doubling).
+DEFAULT_READ_RETRIES = 2
+READ_BACKOFF_S = 0.1
+
+
+def open_channel(
+    target: str, credentials: Optional[grpc.ChannelCredentials], options: Optional[Sequence[tuple[str, Any]]]
+) -> grpc.Channel:
+    """Plaintext unless credentials are given (the local stack is plaintext)."""
+    opts = list(options or [])
+    if credentials is not None:
+        return grpc.secure_channel(target, credentials, opts)
+    return grpc.insecure_channel(target, opts)
+
+
+class Client:
+    """A blocking InferenceHub client on one gRPC channel. Thread-safe, as grpcio channels are.
+
+    `api_key` or `token` (a JWT; it wins when both are given) go as `authorization: Bearer ...`.
+    `timeout` (seconds) is each unary call's default deadline (None: no deadline). `credentials`
+    (e.g. `grpc.ssl_channel_credentials()`) makes the channel TLS; `options` are grpcio channel
+    options. `read_retries`: extra attempts of ready/live/metadata on UNAVAILABLE.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        api_key: Optional[str] = None,
+        token: Optional[str] = None,
+        timeout: Optional[float] = None,
+        *,
+        credentials: Optional[grpc.ChannelCredentials] = None,
+        options: Optional[Sequence[tuple[str, Any]]] = None,
+        read_retries: int = DEFAULT_READ_RETRIES,
+    ) -> None:
+        self._bearer = token or api_key
+        self._timeout = timeout
+        self._read_retries = read_retries
+        self.channel = open_channel(target, credentials, options)
+        #: The service's methods (`Stub.ModelConfig(...)` etc.), for calls not wrapped here.
+        self.stub = Stub(self.channel)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def infer(
+        self,
+        model: str,
+        inputs: Mapping[str, Any],
+        version: Optional[str] = None,
+        raw: bool = True,
+        outputs: Optional[Sequence[str]] = None,
+        timeout: Optional[float] = None,
+        *,
+        id: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> InferResult:
+        """Runs `model` once on `inputs` (name -> numpy array). Never retried by the SDK.
+
+        `version` pins the version (default: the gateway's weighted split); `raw=False` sends typed
+        `contents`; `outputs` asks for those outputs only. Raises an InferenceHubError subclass.
+        """
+        request = infer_request(model, inputs, version, raw, outputs, id)
+        response = self._unary(self.stub.ModelInfer, request, model, version, timeout, headers)
+        return InferResult.from_response(response)
+
+    def stream(
+        self,
+        model: str,
+        inputs: Iterable[Mapping[str, Any]],
+        version: Optional[str] = None,
+        raw: bool = True,
+        outputs: Optional[Sequence[str]] = None,
+        timeout: Optional[float] = None,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Iterator[InferResult]:
+        """ModelStreamInfer: sends each element of `inputs` on one stream, yields each answer in
+        order. Closing the generator (or breaking out of a for loop) cancels the stream. A
+        per-message `error_message` raises InferenceHubError (UNKNOWN). `timeout` bounds the whole
+        stream (default: none)."""
+        pump_error: list[BaseException] = []
+
+        def requests() -> Iterator[pb.ModelInferRequest]:
+            # grpcio consumes this on its own thread and only logs what it raises: keep it to rethrow.
+            try:
+                yield from requests_of(model, inputs, version, raw, outputs)
+            except BaseException as err:
+                pump_error.append(err)
+                raise
+
+        call = self.stub.ModelStreamInfer(
+            requests(), metadata=call_metadata(self._bearer, model, version, headers), timeout=timeout
+        )
+        done = False
+        try:
+            for message in call:
+                if message.error_message:
+                    raise error_for(grpc.StatusCode.UNKNOWN, message.error_message)
+                yield InferResult.from_response(message.infer_response)
+            done = True
+        except grpc.RpcError as err:
+            if pump_error:
+                raise pump_error[0] from None
+            raise from_rpc_error(err) from None
+        finally:
+            if not done:
+                call.cancel()
+
+    def ready(self, model: Optional[str] = None, version: Optional[str] = None, timeout: Optional[float] = None) -> bool:
+        """ServerReady without a model (the whole gateway), ModelReady with one."""
+        if model is None:
+            return bool(self._read(self.stub.ServerReady, pb.ServerReadyRequest(), None, None, timeout).ready)
+        request = pb.ModelReadyRequest(name=model, version=version or "")
+        return bool(self._read(self.stub.ModelReady, request, model, version, timeout).ready)
+
+    def live(self, timeout: Optional[float] = None) -> bool:
+        """ServerLive: the gateway is up."""
+        return bool(self._read(self.stub.ServerLive, pb.ServerLiveRequest(), None, None, timeout).live)
+
+    def metadata(self, model: str, version: Optional[str] = None, timeout: Optional[float] = None) -> ModelMetadata:
+        """ModelMetadata: the model's versions, platform, inputs and outputs."""
+        request = pb.ModelMetadataRequest(name=model, version=version or "")
+        return ModelMetadata.from_response(self._read(self.stub.ModelMetadata, request, model, version, timeout))
+
+    def models(self) -> list[str]:
+        """Not available: the gateway has no tenant-facing model listing yet (README, "Not yet")."""
+        raise Unimplemented(grpc.StatusCode.UNIMPLEMENTED, MODELS_UNSUPPORTED)
+
+    def _unary(
+        self,
+        method: Callable[..., T],
+        request: Any,
+        model: Optional[str],
+        version: Optional[str],
+        timeout: Optional[float],
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> T:
+        try:
+            return method(
+                request,
+                metadata=call_metadata(self._bearer, model, version, headers),
+                timeout=timeout if timeout is not None else self._timeout,
+            )
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    def _read(
+        self, method: Callable[..., T], request: Any, model: Optional[str], version: Optional[str], timeout: Optional[float]
+    ) -> T:
+        """A read-only call: retried on UNAVAILABLE, since running it twice changes nothing."""
+        attempt = 0
+        while True:
+            try:
+                return self._unary(method, request, model, version, timeout)
+            except Unavailable:
+                if attempt >= self._read_retries:
+                    raise
+                time.sleep(READ_BACKOFF_S * 2**attempt)
+                attempt += 1
