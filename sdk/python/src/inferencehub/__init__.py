@@ -21,6 +21,7 @@ from ._errors import (
     Unavailable,
     Unimplemented,
 )
+from ._proxyless import configure_proxyless
 from ._tensors import DATATYPES, DTYPES, TensorError, datatype_of, decode_outputs, encode_inputs, to_raw
 from ._wire import MODEL_HEADER, VERSION_HEADER, InferResult, ModelMetadata, TensorInfo
 
@@ -46,6 +47,7 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "VERSION_HEADER",
+    "configure_proxyless",
     "datatype_of",
     "decode_outputs",
     "encode_inputs",
