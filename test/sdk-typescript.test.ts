@@ -1,15 +1,17 @@
 /**
- * The TypeScript SDK (sdk/typescript, issue #19) against real nodes, the control plane, ext-authz
- * and Envoy: infer with typed arrays sent typed and raw (mlp, scale, and mixed with every datatype
- * the test models have), a version pin, ModelStreamInfer, ready/live/metadata, and the typed
- * errors (NOT_FOUND, UNAUTHENTICATED, PERMISSION_DENIED, DEADLINE_EXCEEDED). Every other datatype
+ * The TypeScript SDK (sdk/typescript, issue #19) against the SDK stack (test/lib/sdk-stack.ts: real
+ * nodes, the control plane, ext-authz and Envoy), as the Python and C# suites are: the shared test
+ * vectors byte for byte, typed arrays sent typed and raw (every datatype the test models have), a
+ * version pin and the weighted split seen from the client, ModelStreamInfer, ready/live/metadata,
+ * each typed error from a real failing call, a deadline, cancellation, and last, with nodes killed:
+ * a call retried when its node died before it arrived, and never once it had. Every other datatype
  * of the protocol is checked by a round trip through the SDK's encoder and decoder, both forms.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { modelHeader, versionHeader } from "@inferencehub/contracts/headers";
-import type { ExtAuthzProcess } from "../scripts/lib/ext-authz-process.js";
-import { freePort } from "../scripts/lib/ports.js";
+import { readFileSync } from "node:fs";
+import type { VectorFile } from "../scripts/lib/sdk-vectors.js";
 import {
   MIXED_SAMPLE_INPUTS,
   MLP_SAMPLE_INPUT,
@@ -27,12 +29,14 @@ import {
   DATATYPES,
   DeadlineExceededError,
   InferenceHubError,
+  InvalidArgumentError,
   MODEL_HEADER,
   NotFoundError,
   PermissionDeniedError,
   ResourceExhaustedError,
   TensorError,
   UnauthenticatedError,
+  UnavailableError,
   VERSION_HEADER,
   bytesToStrings,
   decodeOutputs,
@@ -44,14 +48,7 @@ import {
 } from "../sdk/typescript/src/index.js";
 import { Metadata } from "@grpc/grpc-js";
 import { assertClose } from "./lib/assertions.js";
-import { startTestAuthz } from "./lib/auth.js";
-import { gatewayConfig, type ModelEntry } from "./lib/configs.js";
-import { startGateway, type GatewayFixture, type NodeEntry } from "./lib/gateway-fixture.js";
-
-const acmeKey = "ihk_sdk-acme";
-const otherKey = "ihk_sdk-other";
-/** node-slow answers each infer this late; the deadline test's timeout is well under it. */
-const slowMs = 3000;
+import { startSdkStack, type SdkStack } from "./lib/sdk-stack.js";
 
 const rows = (input: readonly (readonly number[])[]) => ({
   data: Float32Array.from(flatten(input)),
@@ -136,64 +133,75 @@ describe("TypeScript SDK, pure: every datatype through the encoder and decoder",
   });
 });
 
+/** A vector's input as the SDK takes it: the typed array its datatype calls for. */
+function vectorInput(t: VectorFile["cases"][number]["inputs"][number]): Inputs[string] {
+  const numbers = t.data as number[];
+  const shape = t.shape;
+  switch (t.datatype) {
+    case "FP32":
+      return { data: Float32Array.from(numbers), shape };
+    case "INT32":
+      return { data: Int32Array.from(numbers), shape };
+    case "INT64":
+      return { data: BigInt64Array.from(numbers, BigInt), shape };
+    case "FP16":
+      return { data: toFloat16Array(numbers), shape, datatype: "FP16" };
+    case "BOOL":
+      return { data: t.data as boolean[], shape };
+    case "BYTES":
+      return { data: t.data as string[], shape };
+  }
+}
+
 describe("TypeScript SDK through the gateway (#19)", () => {
-  let gw: GatewayFixture;
-  let authz: ExtAuthzProcess;
+  let stack: SdkStack;
+  let env: Record<string, string>;
   let client: Client;
   const clients: Client[] = [];
   const newClient = (opts: ConstructorParameters<typeof Client>[1] = {}) => {
-    const c = new Client(`127.0.0.1:${gw.listenPort}`, opts);
+    const c = new Client(env.INFERENCEHUB_TARGET ?? "", opts);
     clients.push(c);
     return c;
   };
+  const faults = async (path: string, method = "GET") => {
+    const res = await fetch(`${env.INFERENCEHUB_FAULTS_URL}${path}`, { method });
+    assert.equal(res.status, 200, `${method} ${path}: ${await res.clone().text()}`);
+    return (await res.json()) as Record<string, number | string>;
+  };
 
   before(async () => {
-    const extAuthzPort = await freePort();
-    const config = (nodes: NodeEntry[], port: number, controlPlane?: string) => {
-      const models: ModelEntry[] = [
-        { name: "mlp", versions: [{ version: "1", nodes: ["node-fast"] }] },
-        { name: "mixed", versions: [{ version: "1", nodes: ["node-fast"] }] },
-        {
-          name: "scale",
-          versions: [
-            { version: "1", weight: 100, nodes: ["node-fast"] },
-            { version: "2", weight: 0, nodes: ["node-fast"] },
-            { version: "3", weight: 0, nodes: ["node-slow"] },
-          ],
-        },
-      ];
-      return gatewayConfig(nodes, port, models, {
-        auth: {
-          extAuthz: { address: `127.0.0.1:${extAuthzPort}`, timeout: "1s" },
-          keysFile: "keys.yaml",
-          tenants: [
-            { name: "acme", models: ["mlp", "scale", "mixed"] },
-            { name: "other", models: ["mlp"] },
-          ],
-        },
-        ...(controlPlane ? { controlPlane: { address: controlPlane } } : {}),
-      });
-    };
-    gw = await startGateway({
-      nodes: [
-        { name: "node-fast", models: ["mlp", "scale", "mixed"] },
-        { name: "node-slow", models: ["scale"], args: ["--infer-delay-ms", String(slowMs)] },
-      ],
-      config: (nodes, port) => config(nodes, port),
-    });
-    authz = await startTestAuthz(gw, extAuthzPort, [
-      { id: "acme", tenant: "acme", key: acmeKey },
-      { id: "other", tenant: "other", key: otherKey },
-    ]);
-    // The control plane answers ServerReady once the config names it (its ADS port is known now).
-    await gw.applyConfig(config(gw.nodeEntries(), gw.listenPort, `127.0.0.1:${gw.xds.adsPort}`));
-    client = newClient({ apiKey: acmeKey, timeoutMs: 10_000 });
+    stack = await startSdkStack();
+    env = stack.env;
+    client = newClient({ apiKey: env.INFERENCEHUB_API_KEY, timeoutMs: 10_000 });
   });
 
   after(async () => {
     for (const c of clients) c.close();
-    await authz?.stop();
-    await gw?.stop();
+    await stack?.stop();
+  });
+
+  test("the shared test vectors: outputs byte for byte, raw and typed", async () => {
+    const vectors = JSON.parse(readFileSync(env.INFERENCEHUB_VECTORS ?? "", "utf8")) as VectorFile;
+    assert.ok(vectors.cases.length >= 4);
+    for (const c of vectors.cases) {
+      const inputs = Object.fromEntries(c.inputs.map((t) => [t.name, vectorInput(t)]));
+      for (const raw of [true, false]) {
+        const result = await client.infer(c.model, inputs, { version: c.version, raw });
+        assert.equal(result.modelVersion, c.version, c.name);
+        assert.deepEqual(Object.keys(result.outputs).sort(), c.outputs.map((o) => o.name).sort(), c.name);
+        for (const want of c.outputs) {
+          const got = result.outputs[want.name];
+          assert.equal(got?.datatype, want.datatype, `${c.name}/${want.name}`);
+          assert.deepEqual(got?.shape, want.shape, `${c.name}/${want.name}`);
+          const bytes = encodeInputs({ o: got! }, true).rawInputContents[0];
+          assert.equal(
+            Buffer.from(bytes ?? []).toString("base64"),
+            want.raw,
+            `${c.name}/${want.name} raw=${raw}`,
+          );
+        }
+      }
+    }
   });
 
   test("mlp: a Float32Array in, a Float32Array out, sent raw and typed", async () => {
@@ -208,7 +216,7 @@ describe("TypeScript SDK through the gateway (#19)", () => {
     }
   });
 
-  test("scale: a version pin is answered by that version; the split answers otherwise", async () => {
+  test("scale: a version pin is answered by that version; unpinned, the 50/50 split answers both", async () => {
     for (const raw of [true, false]) {
       const pinned = await client.infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { version: "2", raw });
       assert.equal(pinned.modelVersion, "2");
@@ -217,10 +225,18 @@ describe("TypeScript SDK through the gateway (#19)", () => {
         scaleReference("2", SCALE_SAMPLE_INPUT),
       );
     }
-    const split = await client.infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { id: "req-1" });
-    assert.equal(split.modelVersion, "1");
-    assert.equal(split.id, "req-1");
-    assertClose(unflatten(split.output("output", "FP32").data, 4), scaleReference("1", SCALE_SAMPLE_INPUT));
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 40; i++) {
+      const r = await client.infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { id: `req-${i}` });
+      assert.equal(r.id, `req-${i}`);
+      // Each answer is the version that ran it: its output is that version's.
+      assertClose(
+        unflatten(r.output("output", "FP32").data, 4),
+        scaleReference(r.modelVersion, SCALE_SAMPLE_INPUT),
+      );
+      seen[r.modelVersion] = (seen[r.modelVersion] ?? 0) + 1;
+    }
+    assert.deepEqual(Object.keys(seen).sort(), ["1", "2"], JSON.stringify(seen));
   });
 
   test("mixed: FP32, INT64, INT32, BOOL, FP16 and BYTES in one call, typed arrays both ways", async () => {
@@ -308,27 +324,50 @@ describe("TypeScript SDK through the gateway (#19)", () => {
     assert.ok(scale.versions.includes("2"), JSON.stringify(scale));
   });
 
-  test("errors: NOT_FOUND, UNAUTHENTICATED and PERMISSION_DENIED as their classes, with the status", async () => {
+  test("errors from real failing calls, as their classes with the status", async () => {
     const notFound = await client.infer("resnet", { input: rows(MLP_SAMPLE_INPUT) }).catch((e: unknown) => e);
     assert.ok(notFound instanceof NotFoundError, String(notFound));
     assert.ok(notFound instanceof InferenceHubError);
     assert.equal(notFound.code, status.NOT_FOUND);
     assert.equal(notFound.details, "model 'resnet' is not served by this gateway");
 
-    const anonymous = newClient();
-    const unauth = await anonymous.infer("mlp", { input: rows(MLP_SAMPLE_INPUT) }).catch((e: unknown) => e);
-    assert.ok(unauth instanceof UnauthenticatedError, String(unauth));
-    assert.equal(unauth.code, status.UNAUTHENTICATED);
+    for (const anonymous of [newClient(), newClient({ apiKey: "ihk_not-a-key" })]) {
+      const unauth = await anonymous.infer("mlp", { input: rows(MLP_SAMPLE_INPUT) }).catch((e: unknown) => e);
+      assert.ok(unauth instanceof UnauthenticatedError, String(unauth));
+      assert.equal(unauth.code, status.UNAUTHENTICATED);
+    }
 
-    const other = newClient({ apiKey: otherKey });
+    const other = newClient({ apiKey: env.INFERENCEHUB_OTHER_API_KEY });
     const denied = await other.infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }).catch((e: unknown) => e);
     assert.ok(denied instanceof PermissionDeniedError, String(denied));
     assert.equal(denied.code, status.PERMISSION_DENIED);
     // The same key may call what its tenant is granted.
     assert.equal((await other.infer("mlp", { input: rows(MLP_SAMPLE_INPUT) })).modelVersion, "1");
+
+    // The model takes rows of 4: the node refuses rows of 3.
+    const invalid = await client
+      .infer("mlp", { input: { data: Float32Array.of(1, 2, 3), shape: [1, 3] } })
+      .catch((e: unknown) => e);
+    assert.ok(invalid instanceof InvalidArgumentError, String(invalid));
+    assert.equal(invalid.code, status.INVALID_ARGUMENT);
+
+    // 1 call/s, burst 1: of ten quick calls, some are over the limit, with a hint when to retry.
+    const limited = newClient({ apiKey: env.INFERENCEHUB_LIMITED_API_KEY });
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        limited
+          .infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { version: "1" })
+          .catch((e: unknown) => e),
+      ),
+    );
+    const exhausted = outcomes.filter((o) => o instanceof ResourceExhaustedError);
+    assert.ok(exhausted.length > 0, outcomes.map(String).join("; "));
+    assert.equal(exhausted[0]?.code, status.RESOURCE_EXHAUSTED);
+    assert.ok((exhausted[0]?.retryAfterMs ?? 0) > 0, `retry hint: ${exhausted[0]?.retryAfterMs}`);
   });
 
-  test("a deadline that passes before the slow node answers: DeadlineExceededError", async () => {
+  test("a deadline that passes before the slow node answers: DeadlineExceededError; an abort: CANCELLED", async () => {
+    const slowMs = Number(env.INFERENCEHUB_SLOW_MS);
     const started = Date.now();
     const err = await client
       .infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { version: "3", timeoutMs: 300 })
@@ -337,10 +376,45 @@ describe("TypeScript SDK through the gateway (#19)", () => {
     assert.equal(err.code, status.DEADLINE_EXCEEDED);
     assert.ok(Date.now() - started < slowMs, "the call ended at its deadline, not the node's answer");
     // The client's default applies too.
-    const short = newClient({ apiKey: acmeKey, timeoutMs: 300 });
+    const short = newClient({ apiKey: env.INFERENCEHUB_API_KEY, timeoutMs: 300 });
     const again = await short
       .infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { version: "3" })
       .catch((e: unknown) => e);
     assert.ok(again instanceof DeadlineExceededError, String(again));
+
+    const controller = new AbortController();
+    const call = client
+      .infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { version: "3", signal: controller.signal })
+      .catch((e: unknown) => e);
+    controller.abort();
+    const cancelled = await call;
+    assert.ok(cancelled instanceof InferenceHubError, String(cancelled));
+    assert.equal(cancelled.code, status.CANCELLED);
+  });
+
+  // Last: these kill nodes.
+  test("a node killed before the call reached it: the call is retried on the other node, and answers", async () => {
+    await faults("/kill?node=node-b", "POST");
+    const before = Number((await faults("/envoy-retries")).retries);
+    for (let i = 0; i < 20; i++) {
+      const r = await client.infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { version: "1" });
+      assert.equal(r.modelVersion, "1");
+    }
+    const retries = Number((await faults("/envoy-retries")).retries) - before;
+    assert.ok(retries > 0, "some call met the dead node first and was retried");
+  });
+
+  test("a node killed while it holds the call: UnavailableError, and the call never runs again", async () => {
+    const counts = await faults("/requests?model=scale&version=3");
+    const call = client
+      .infer("scale", { input: rows(SCALE_SAMPLE_INPUT) }, { version: "3", timeoutMs: 20_000 })
+      .catch((e: unknown) => e);
+    const { killed } = await faults("/kill-busy?model=scale&version=3", "POST");
+    const err = await call;
+    assert.ok(err instanceof UnavailableError, String(err));
+    assert.equal(err.code, status.UNAVAILABLE);
+    const survivors = await faults("/requests?model=scale&version=3");
+    assert.ok(!(String(killed) in survivors));
+    for (const [node, n] of Object.entries(survivors)) assert.equal(n, counts[node], `${node} ran no retry`);
   });
 });
