@@ -12,8 +12,9 @@ import base64
 import json
 import os
 import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,7 +84,7 @@ def expected_raw(output: dict[str, Any]) -> bytes:
     return base64.b64decode(output["raw"])
 
 
-def scale_input(rows: Optional[list[list[float]]] = None) -> dict[str, np.ndarray]:
+def scale_input(rows: Sequence[Sequence[float]] | None = None) -> dict[str, np.ndarray]:
     return {"input": np.array(rows or [[1, 2, 3, 4]], dtype=np.float32)}
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import numpy as np
 import pytest
 
-from conftest import Stack, expected_raw, mlp_input, scale_input, vector_inputs
 from inferencehub import AsyncClient, DeadlineExceeded, NotFound, Unauthenticated, Unimplemented, to_raw
+
+from conftest import Stack, expected_raw, mlp_input, scale_input, vector_inputs
 
 
 def run(coro: Any) -> Any:

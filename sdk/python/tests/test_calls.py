@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from inferencehub import DTYPES, Client, InferenceHubError, Unimplemented, to_raw
+
 from conftest import Stack, expected_raw, mlp_input, scale_input, vector_inputs
-from inferencehub import Client, DTYPES, InferenceHubError, Unimplemented, to_raw
 
 #: scale version v computes k*x + b (scripts/lib/test-models.ts, SCALE_PARAMS).
 SCALE = {"1": (1.0, 0.1), "2": (2.0, 0.2)}
@@ -72,6 +73,7 @@ def test_a_stream_answers_each_request_in_order(client: Client) -> None:
     for batch, answer in zip(batches, answers):
         assert answer.model_version == "2"
         np.testing.assert_allclose(answer["output"], scaled("2", batch), rtol=1e-6)
+
     # Breaking out of the loop cancels the stream, even while the inputs never end.
     def endless() -> Any:
         while True:

@@ -8,7 +8,6 @@ import grpc
 import numpy as np
 import pytest
 
-from conftest import Stack, mlp_input, scale_input
 from inferencehub import (
     Client,
     DeadlineExceeded,
@@ -19,6 +18,8 @@ from inferencehub import (
     ResourceExhausted,
     Unauthenticated,
 )
+
+from conftest import Stack, mlp_input, scale_input
 
 
 def test_not_found(client: Client) -> None:

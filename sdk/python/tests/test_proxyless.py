@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from conftest import env, scale_input
 from inferencehub import Client, configure_proxyless
+
+from conftest import env, scale_input
 
 
 def test_pinned_calls_and_a_stream_without_envoy() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import grpc
 import numpy as np
 import pytest
+from inferencehub._proto import grpc_service_pb2 as pb
 
 from inferencehub import (
     DATATYPES,
@@ -21,7 +25,18 @@ from inferencehub import (
 )
 from inferencehub._errors import error_for
 
-SAMPLES: dict[str, list] = {
+
+def as_outputs(
+    tensors: Sequence[pb.ModelInferRequest.InferInputTensor],
+) -> list[pb.ModelInferResponse.InferOutputTensor]:
+    """What a server answering these inputs back would send: the same name, datatype, shape, contents."""
+    return [
+        pb.ModelInferResponse.InferOutputTensor(name=t.name, datatype=t.datatype, shape=t.shape, contents=t.contents)
+        for t in tensors
+    ]
+
+
+SAMPLES: dict[str, list[Any]] = {
     "BOOL": [True, False, True, True],
     "UINT8": [0, 1, 254, 255],
     "UINT16": [0, 1, 65534, 65535],
@@ -60,8 +75,7 @@ def test_round_trip(datatype: str, raw: bool) -> None:
     assert list(tensors[0].shape) == [2, 2]
     # FP16 has no typed field: it goes raw whatever was asked.
     assert (len(raw_contents) > 0) == (raw or datatype == "FP16")
-    # An input tensor is field-compatible with an output tensor (name, datatype, shape, contents).
-    outputs, datatypes = decode_outputs(tensors, raw_contents)
+    outputs, datatypes = decode_outputs(as_outputs(tensors), raw_contents)
     out = outputs["x"]
     assert datatypes == {"x": datatype}
     assert out.dtype == DTYPES[datatype] and out.shape == (2, 2)
@@ -94,11 +108,12 @@ def test_datatypes_from_numpy_strings_and_bad_inputs() -> None:
 
 def test_outputs_that_do_not_fit_their_shape_are_refused() -> None:
     tensors, raw_contents = encode_inputs({"x": np.zeros(4, np.float32)})
-    tensors[0].shape[:] = [3]
+    outputs = as_outputs(tensors)
+    outputs[0].shape[:] = [3]
     with pytest.raises(TensorError):
-        decode_outputs(tensors, raw_contents)
+        decode_outputs(outputs, raw_contents)
     with pytest.raises(TensorError):
-        decode_outputs(tensors, [b"\x00\x00\x00"])
+        decode_outputs(outputs, [b"\x00\x00\x00"])
 
 
 def test_errors_by_status_and_the_retry_hint() -> None:

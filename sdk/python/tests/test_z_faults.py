@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import Stack, scale_input
 from inferencehub import Client, InferenceHubError, Unavailable
+
+from conftest import Stack, scale_input
 
 
 def test_a_call_is_retried_on_another_node_when_the_first_is_down_before_it(stack: Stack, client: Client) -> None:

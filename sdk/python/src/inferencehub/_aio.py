@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Optional, Sequence, Union
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping, Sequence
+from typing import Any, Callable
 
 import grpc
 import grpc.aio
@@ -25,12 +26,12 @@ class AsyncClient:
     def __init__(
         self,
         target: str,
-        api_key: Optional[str] = None,
-        token: Optional[str] = None,
-        timeout: Optional[float] = None,
+        api_key: str | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
         *,
-        credentials: Optional[grpc.ChannelCredentials] = None,
-        options: Optional[Sequence[tuple[str, Any]]] = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, Any]] | None = None,
         read_retries: int = DEFAULT_READ_RETRIES,
     ) -> None:
         self._bearer = token or api_key
@@ -44,26 +45,26 @@ class AsyncClient:
         )
         self.stub = Stub(self.channel)
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def close(self) -> None:
-        await self.channel.close()
+        await self.channel.close(None)
 
     async def infer(
         self,
         model: str,
         inputs: Inputs,
-        version: Optional[str] = None,
+        version: str | None = None,
         raw: bool = True,
-        outputs: Optional[Sequence[str]] = None,
-        timeout: Optional[float] = None,
+        outputs: Sequence[str] | None = None,
+        timeout: float | None = None,
         *,
-        id: Optional[str] = None,
-        headers: Optional[Mapping[str, str]] = None,
+        id: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> InferResult:
         """Client.infer, awaited. Never retried by the SDK."""
         request = infer_request(model, inputs, version, raw, outputs, id)
@@ -73,17 +74,19 @@ class AsyncClient:
     async def stream(
         self,
         model: str,
-        inputs: Union[Iterable[Inputs], AsyncIterable[Inputs]],
-        version: Optional[str] = None,
+        inputs: Iterable[Inputs] | AsyncIterable[Inputs],
+        version: str | None = None,
         raw: bool = True,
-        outputs: Optional[Sequence[str]] = None,
-        timeout: Optional[float] = None,
+        outputs: Sequence[str] | None = None,
+        timeout: float | None = None,
         *,
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> AsyncIterator[InferResult]:
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[InferResult, None]:
         """Client.stream as an async generator; `inputs` may be an iterable or an async iterable.
         Closing the generator (breaking out of `async for`) cancels the stream."""
-        call = self.stub.ModelStreamInfer(metadata=call_metadata(self._bearer, model, version, headers), timeout=timeout)
+        call = self.stub.ModelStreamInfer(
+            metadata=call_metadata(self._bearer, model, version, headers), timeout=timeout
+        )
 
         async def pump() -> None:
             # Writes the inputs as the caller produces them, then half-closes.
@@ -107,7 +110,7 @@ class AsyncClient:
                         raise writer.exception()  # type: ignore[misc]
                     await read
                 message = read.result()
-                if message is grpc.aio.EOF:
+                if message is grpc.aio.EOF:  # type: ignore[attr-defined]
                     break
                 if message.error_message:
                     raise error_for(grpc.StatusCode.UNKNOWN, message.error_message)
@@ -125,20 +128,18 @@ class AsyncClient:
             # Retrieve the writer's outcome so that asyncio does not warn of an unread exception.
             await asyncio.gather(writer, return_exceptions=True)
 
-    async def ready(
-        self, model: Optional[str] = None, version: Optional[str] = None, timeout: Optional[float] = None
-    ) -> bool:
+    async def ready(self, model: str | None = None, version: str | None = None, timeout: float | None = None) -> bool:
         """ServerReady without a model (the whole gateway), ModelReady with one."""
         if model is None:
             return bool((await self._read(self.stub.ServerReady, pb.ServerReadyRequest(), None, None, timeout)).ready)
         request = pb.ModelReadyRequest(name=model, version=version or "")
         return bool((await self._read(self.stub.ModelReady, request, model, version, timeout)).ready)
 
-    async def live(self, timeout: Optional[float] = None) -> bool:
+    async def live(self, timeout: float | None = None) -> bool:
         """ServerLive: the gateway is up."""
         return bool((await self._read(self.stub.ServerLive, pb.ServerLiveRequest(), None, None, timeout)).live)
 
-    async def metadata(self, model: str, version: Optional[str] = None, timeout: Optional[float] = None) -> ModelMetadata:
+    async def metadata(self, model: str, version: str | None = None, timeout: float | None = None) -> ModelMetadata:
         """ModelMetadata: the model's versions, platform, inputs and outputs."""
         request = pb.ModelMetadataRequest(name=model, version=version or "")
         return ModelMetadata.from_response(await self._read(self.stub.ModelMetadata, request, model, version, timeout))
@@ -151,10 +152,10 @@ class AsyncClient:
         self,
         method: Callable[..., Any],
         request: Any,
-        model: Optional[str],
-        version: Optional[str],
-        timeout: Optional[float],
-        headers: Optional[Mapping[str, str]] = None,
+        model: str | None,
+        version: str | None,
+        timeout: float | None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         try:
             return await method(
@@ -166,7 +167,7 @@ class AsyncClient:
             raise from_rpc_error(err) from None
 
     async def _read(
-        self, method: Callable[..., Any], request: Any, model: Optional[str], version: Optional[str], timeout: Optional[float]
+        self, method: Callable[..., Any], request: Any, model: str | None, version: str | None, timeout: float | None
     ) -> Any:
         """A read-only call: retried on UNAVAILABLE, since running it twice changes nothing."""
         attempt = 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, TypeVar
 
 import grpc
 
@@ -27,7 +28,7 @@ READ_BACKOFF_S = 0.1
 
 
 def open_channel(
-    target: str, credentials: Optional[grpc.ChannelCredentials], options: Optional[Sequence[tuple[str, Any]]]
+    target: str, credentials: grpc.ChannelCredentials | None, options: Sequence[tuple[str, Any]] | None
 ) -> grpc.Channel:
     """Plaintext unless credentials are given (the local stack is plaintext)."""
     opts = list(options or [])
@@ -48,12 +49,12 @@ class Client:
     def __init__(
         self,
         target: str,
-        api_key: Optional[str] = None,
-        token: Optional[str] = None,
-        timeout: Optional[float] = None,
+        api_key: str | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
         *,
-        credentials: Optional[grpc.ChannelCredentials] = None,
-        options: Optional[Sequence[tuple[str, Any]]] = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, Any]] | None = None,
         read_retries: int = DEFAULT_READ_RETRIES,
     ) -> None:
         self._bearer = token or api_key
@@ -63,7 +64,7 @@ class Client:
         #: The service's methods (`Stub.ModelConfig(...)` etc.), for calls not wrapped here.
         self.stub = Stub(self.channel)
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -76,13 +77,13 @@ class Client:
         self,
         model: str,
         inputs: Mapping[str, Any],
-        version: Optional[str] = None,
+        version: str | None = None,
         raw: bool = True,
-        outputs: Optional[Sequence[str]] = None,
-        timeout: Optional[float] = None,
+        outputs: Sequence[str] | None = None,
+        timeout: float | None = None,
         *,
-        id: Optional[str] = None,
-        headers: Optional[Mapping[str, str]] = None,
+        id: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> InferResult:
         """Runs `model` once on `inputs` (name -> numpy array). Never retried by the SDK.
 
@@ -97,13 +98,13 @@ class Client:
         self,
         model: str,
         inputs: Iterable[Mapping[str, Any]],
-        version: Optional[str] = None,
+        version: str | None = None,
         raw: bool = True,
-        outputs: Optional[Sequence[str]] = None,
-        timeout: Optional[float] = None,
+        outputs: Sequence[str] | None = None,
+        timeout: float | None = None,
         *,
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> Iterator[InferResult]:
+        headers: Mapping[str, str] | None = None,
+    ) -> Generator[InferResult, None, None]:
         """ModelStreamInfer: sends each element of `inputs` on one stream, yields each answer in
         order. Closing the generator (or breaking out of a for loop) cancels the stream. A
         per-message `error_message` raises InferenceHubError (UNKNOWN). `timeout` bounds the whole
@@ -136,18 +137,18 @@ class Client:
             if not done:
                 call.cancel()
 
-    def ready(self, model: Optional[str] = None, version: Optional[str] = None, timeout: Optional[float] = None) -> bool:
+    def ready(self, model: str | None = None, version: str | None = None, timeout: float | None = None) -> bool:
         """ServerReady without a model (the whole gateway), ModelReady with one."""
         if model is None:
             return bool(self._read(self.stub.ServerReady, pb.ServerReadyRequest(), None, None, timeout).ready)
         request = pb.ModelReadyRequest(name=model, version=version or "")
         return bool(self._read(self.stub.ModelReady, request, model, version, timeout).ready)
 
-    def live(self, timeout: Optional[float] = None) -> bool:
+    def live(self, timeout: float | None = None) -> bool:
         """ServerLive: the gateway is up."""
         return bool(self._read(self.stub.ServerLive, pb.ServerLiveRequest(), None, None, timeout).live)
 
-    def metadata(self, model: str, version: Optional[str] = None, timeout: Optional[float] = None) -> ModelMetadata:
+    def metadata(self, model: str, version: str | None = None, timeout: float | None = None) -> ModelMetadata:
         """ModelMetadata: the model's versions, platform, inputs and outputs."""
         request = pb.ModelMetadataRequest(name=model, version=version or "")
         return ModelMetadata.from_response(self._read(self.stub.ModelMetadata, request, model, version, timeout))
@@ -160,10 +161,10 @@ class Client:
         self,
         method: Callable[..., T],
         request: Any,
-        model: Optional[str],
-        version: Optional[str],
-        timeout: Optional[float],
-        headers: Optional[Mapping[str, str]] = None,
+        model: str | None,
+        version: str | None,
+        timeout: float | None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         try:
             return method(
@@ -175,7 +176,7 @@ class Client:
             raise from_rpc_error(err) from None
 
     def _read(
-        self, method: Callable[..., T], request: Any, model: Optional[str], version: Optional[str], timeout: Optional[float]
+        self, method: Callable[..., T], request: Any, model: str | None, version: str | None, timeout: float | None
     ) -> T:
         """A read-only call: retried on UNAVAILABLE, since running it twice changes nothing."""
         attempt = 0

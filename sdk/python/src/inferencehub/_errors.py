@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 import grpc
 
-MetadataLike = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
+MetadataLike = Union[Mapping[str, Any], Sequence[tuple[str, Any]], None]
 
 
 def _as_dict(metadata: MetadataLike) -> dict[str, str]:
@@ -67,13 +68,13 @@ class ResourceExhausted(InferenceHubError):
 
     def __init__(self, code: grpc.StatusCode, details: str, metadata: MetadataLike = None) -> None:
         super().__init__(code, details, metadata)
-        self.retry_after: Optional[float] = retry_hint(self.metadata, details)
+        self.retry_after: float | None = retry_hint(self.metadata, details)
 
 
 _RETRY_IN = re.compile(r"retry in (\d+(?:\.\d+)?) ?ms", re.IGNORECASE)
 
 
-def _number(value: Optional[str]) -> Optional[float]:
+def _number(value: str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -83,7 +84,7 @@ def _number(value: Optional[str]) -> Optional[float]:
     return n if n >= 0 and n == n and n != float("inf") else None
 
 
-def retry_hint(metadata: Mapping[str, str], details: str) -> Optional[float]:
+def retry_hint(metadata: Mapping[str, str], details: str) -> float | None:
     """Seconds to wait: `grpc-retry-pushback-ms` (gRFC A6), else `retry-after` (seconds), else
     "retry in N ms" in the message (the gateway's local rate limit says it there)."""
     pushback = _number(metadata.get("grpc-retry-pushback-ms"))

@@ -7,7 +7,8 @@ Pure: no gRPC here, only the generated messages, so that every datatype can be u
 from __future__ import annotations
 
 import struct
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

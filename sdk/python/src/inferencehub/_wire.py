@@ -6,10 +6,10 @@ messages live under a renamed proto package (see setup.py), which is not on the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable
 
-import grpc
 import numpy as np
 
 from ._proto import grpc_service_pb2 as pb
@@ -81,7 +81,7 @@ class InferResult(dict):  # type: ignore[type-arg]
         )
 
     @classmethod
-    def from_response(cls, response: pb.ModelInferResponse) -> "InferResult":
+    def from_response(cls, response: pb.ModelInferResponse) -> InferResult:
         arrays, datatypes = decode_outputs(response.outputs, response.raw_output_contents)
         return cls(arrays, response.model_name, response.model_version, response.id, datatypes)
 
@@ -106,7 +106,7 @@ class ModelMetadata:
     outputs: list[TensorInfo] = field(default_factory=list)
 
     @classmethod
-    def from_response(cls, r: pb.ModelMetadataResponse) -> "ModelMetadata":
+    def from_response(cls, r: pb.ModelMetadataResponse) -> ModelMetadata:
         def info(t: Any) -> TensorInfo:
             return TensorInfo(t.name, t.datatype, list(t.shape))
 
@@ -114,10 +114,10 @@ class ModelMetadata:
 
 
 def call_metadata(
-    bearer: Optional[str],
-    model: Optional[str],
-    version: Optional[str],
-    extra: Optional[Mapping[str, str]] = None,
+    bearer: str | None,
+    model: str | None,
+    version: str | None,
+    extra: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """Request metadata: the caller's extra headers, the bearer credential, the routing headers."""
     md = [(k.lower(), v) for k, v in (extra or {}).items()]
@@ -133,10 +133,10 @@ def call_metadata(
 def infer_request(
     model: str,
     inputs: Mapping[str, Any],
-    version: Optional[str],
+    version: str | None,
     raw: bool,
-    outputs: Optional[Sequence[str]],
-    id: Optional[str] = None,
+    outputs: Sequence[str] | None,
+    id: str | None = None,
 ) -> pb.ModelInferRequest:
     """The body names the model and version too (the same as the headers)."""
     tensors, raw_contents = encode_inputs(inputs, raw)
@@ -151,7 +151,7 @@ def infer_request(
 
 
 def requests_of(
-    model: str, inputs: Iterable[Mapping[str, Any]], version: Optional[str], raw: bool, outputs: Optional[Sequence[str]]
+    model: str, inputs: Iterable[Mapping[str, Any]], version: str | None, raw: bool, outputs: Sequence[str] | None
 ) -> Iterable[pb.ModelInferRequest]:
     for one in inputs:
         yield infer_request(model, one, version, raw, outputs)
@@ -162,4 +162,3 @@ MODELS_UNSUPPORTED = (
     "an operator call (routed to one model's nodes and refused to tenant keys), and no gateway-side "
     "answer exists yet. Use metadata(model) / ready(model) for models you know."
 )
-
