@@ -19,8 +19,8 @@ import { repoRoot, toolsDir } from "../scripts/lib/paths.js";
 import { startSdkStack, type SdkStack } from "./lib/sdk-stack.js";
 
 const python = join(toolsDir, "sdk-python-venv", "bin", "python");
-/** sdk/python/tests: 31 pure, 8 calls, 7 errors, 3 async, 1 proxyless, 2 faults. */
-const expectedTests = 52;
+/** sdk/python/tests: 31 pure, 9 calls, 7 errors, 3 async, 1 proxyless, 2 faults. */
+const expectedTests = 53;
 const missing = !existsSync(python) && `${python} is missing: run bash scripts/setup.sh`;
 const required = process.env.INFERENCEHUB_REQUIRE_SDKS === "1";
 

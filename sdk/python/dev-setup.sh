@@ -15,6 +15,7 @@ source_hash=$(
     -not -path '*/__pycache__/*' -not -path '*.egg-info/*' -not -path 'sdk/python/build/*' \
     -not -path 'sdk/python/dist/*' -not -path 'sdk/python/src/inferencehub/_proto/*' \
     -not -path 'sdk/python/proto/*' -not -path 'sdk/python/tests/*' -not -path '*/.pytest_cache/*' \
+    -not -path '*/.mypy_cache/*' -not -path '*/.ruff_cache/*' \
     -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
 )
 stamp="$tools sdk=$source_hash"

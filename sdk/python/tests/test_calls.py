@@ -4,12 +4,14 @@ ready/live/metadata, and models() saying why it is not there."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import numpy as np
 import pytest
 
-from inferencehub import DTYPES, Client, InferenceHubError, Unimplemented, to_raw
+from inferencehub import DTYPES, Client, InferenceHubError, TensorError, Unimplemented, to_raw
 
 from conftest import Stack, expected_raw, mlp_input, scale_input, vector_inputs
 
@@ -90,6 +92,24 @@ def test_a_stream_answers_each_request_in_order(client: Client) -> None:
     typed = list(client.stream("mlp", [mlp_input()], raw=False))
     assert len(typed) == 1 and typed[0]["output"].shape == (1, 3)
     assert client.infer("mlp", mlp_input()).model_version == "1"
+
+
+def test_stream_errors_per_message_and_bad_inputs(client: Client) -> None:
+    # The node refuses the second message (a wrong shape): the stream carries it as error_message.
+    answers = []
+    with pytest.raises(InferenceHubError) as err:
+        for answer in client.stream("mlp", [mlp_input(), {"input": np.ones((1, 3), dtype=np.float32)}]):
+            answers.append(answer)
+    assert len(answers) == 1
+    assert err.value.code == grpc.StatusCode.UNKNOWN and "shape" in err.value.details
+
+    # An input the encoder refuses ends the stream with the encoder's error, not a gRPC status.
+    def inputs() -> Iterator[dict[str, np.ndarray]]:
+        yield mlp_input()
+        yield {"input": np.array([1j])}
+
+    with pytest.raises(TensorError):
+        list(client.stream("mlp", inputs()))
 
 
 def test_ready_live_and_metadata(client: Client) -> None:

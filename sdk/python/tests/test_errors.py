@@ -60,6 +60,10 @@ def test_resource_exhausted_with_a_retry_hint(stack: Stack) -> None:
     hinted = [e.retry_after for e in errors if e.retry_after is not None]
     assert hinted, [e.details for e in errors]
     assert all(0 < h <= 60 for h in hinted), hinted
+    for e in errors:
+        # gRFC A6's pushback trailer, when the gateway sends it, is the hint that wins.
+        if "grpc-retry-pushback-ms" in e.metadata:
+            assert e.retry_after == float(e.metadata["grpc-retry-pushback-ms"]) / 1000
 
 
 def test_deadline_exceeded(stack: Stack, client: Client) -> None:
