@@ -41,7 +41,7 @@ lib="$out/InferenceHub.Client.dll"
 if stale "$lib" "$here/InferenceHub.Client"; then
   # -warnaserror: the library builds clean, XML docs included (CS1591: a public member without one).
   mapfile -t lib_sources < <(sources "$here/InferenceHub.Client")
-  mcs -target:library -langversion:7.2 -optimize+ -warnaserror -nowarn:1570 \
+  mcs -target:library -langversion:7.2 -optimize+ -warnaserror \
     -doc:"$out/InferenceHub.Client.xml" -r:System.Net.Http.dll \
     -out:"$lib" "${lib_sources[@]}"
 fi

@@ -60,6 +60,7 @@ namespace InferenceHub.Client.Tests
                 var killed = await Faults.PostAsync("kill-busy?model=scale&version=3");
                 string victim = (string)killed["killed"];
                 var e = await Expect.ThrowsAsync<UnavailableException>(() => call);
+                Console.WriteLine("killed " + victim + " holding the call; the call threw " + e.GetType().Name + ": " + e.Message);
                 Assert.AreEqual(503, e.StatusCode, e.Message);
 
                 var after = await Faults.GetAsync("requests?model=scale&version=3");
