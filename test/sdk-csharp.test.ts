@@ -17,8 +17,8 @@ import { after, before, describe, test } from "node:test";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { startSdkStack, type SdkStack } from "./lib/sdk-stack.js";
 
-/** sdk/csharp/InferenceHub.Client.Tests: 31 pure and loopback-socket, 10 vectors, 6 calls, 7 errors, 2 faults. */
-const expectedTests = 56;
+/** sdk/csharp/InferenceHub.Client.Tests: 32 pure and loopback-socket, 10 vectors, 6 calls, 7 errors, 2 faults. */
+const expectedTests = 57;
 const toolsFound = spawnSync("sh", ["-c", "command -v mcs && command -v nunit-console"]).status === 0;
 const missing =
   !toolsFound &&

@@ -84,6 +84,24 @@ namespace InferenceHub.Client.Tests
         }
 
         [Test]
+        public async Task AnInferenceIsRetriedWhenItsConnectionCouldNotBeOpened()
+        {
+            Uri url = RawHttpServer.ClosedPortUrl();
+            var options = new InferenceHubClientOptions { Retries = 3, RetryDelay = TimeSpan.FromMilliseconds(200) };
+            using (var client = new InferenceHubClient(url, options))
+            {
+                // Refused until the server starts, between the first attempt and the last.
+                Task<InferResult> call = client.InferAsync("scale", Scale());
+                await Task.Delay(100);
+                using (var server = new RawHttpServer(r => RawHttpServer.Answer(200, ScaleAnswer), url.Port))
+                {
+                    Assert.AreEqual("2", (await call).ModelVersion);
+                    Assert.AreEqual(1, server.Requests.Count);
+                }
+            }
+        }
+
+        [Test]
         public async Task AnInferenceIsNeverSentTwiceButReadsAreRetried()
         {
             // The connection closes after the whole request arrived: the call may have run.

@@ -25,7 +25,7 @@ namespace InferenceHub.Client.Tests
     /// </summary>
     internal sealed class RawHttpServer : IDisposable
     {
-        private readonly TcpListener listener = new TcpListener(IPAddress.Loopback, 0);
+        private readonly TcpListener listener;
         private readonly Func<RawRequest, string> respond;
         private readonly CancellationTokenSource stop = new CancellationTokenSource();
         private int connections;
@@ -34,9 +34,10 @@ namespace InferenceHub.Client.Tests
         /// <paramref name="respond"/> gives the whole response text for a request, or null to close
         /// the connection without answering, or "hang" to hold it open unanswered.
         /// </summary>
-        public RawHttpServer(Func<RawRequest, string> respond)
+        public RawHttpServer(Func<RawRequest, string> respond, int port = 0)
         {
             this.respond = respond;
+            listener = new TcpListener(IPAddress.Loopback, port);
             listener.Start();
             Task.Run(AcceptLoopAsync);
         }
