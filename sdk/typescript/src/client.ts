@@ -130,30 +130,108 @@ type UnaryMethod<Req, Res> = (
   opts: Partial<CallOptions>,
   cb: Callback<Res>,
 ) => ClientUnaryCall;
+/** Picks a method of whichever generated client serves the call (one per model when proxyless). */
+type MethodOf<Req, Res> = (stub: GRPCInferenceServiceClient) => UnaryMethod<Req, Res>;
+
+export interface ProxylessOptions {
+  /** The control plane's ADS address, e.g. "127.0.0.1:18000". */
+  controlPlane: string;
+  /** This client's xDS node id (default: inferencehub-sdk-<pid>); the control plane lists it in /status. */
+  nodeId?: string;
+  timeoutMs?: number;
+  channelOptions?: ChannelOptions;
+  readRetries?: number;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Client {
-  /** The generated grpc-js client, for calls this SDK does not wrap yet. */
-  readonly grpc: GRPCInferenceServiceClient;
   private readonly options: ClientOptions;
+  /** The gateway's channel; none when proxyless. */
+  private readonly gateway: GRPCInferenceServiceClient | undefined;
+  /** Proxyless: one channel per model (`xds:///<model>`), made on the model's first call. */
+  private readonly perModel = new Map<string, GRPCInferenceServiceClient>();
 
+  /**
+   * `target`: the gateway (`host:port`), or `xds:` for proxyless (after grpc-js-xds is registered;
+   * `Client.proxyless` does both).
+   */
   constructor(target: string, options: ClientOptions = {}) {
     this.options = options;
-    this.grpc = new GRPCInferenceServiceClient(
+    if (!target.startsWith("xds:")) {
+      this.gateway = this.channel(target);
+    } else if (options.apiKey !== undefined || options.token !== undefined) {
+      throw new TypeError(
+        "a proxyless client calls nodes directly and nodes check no credentials: an API key or token " +
+          "must stop at the gateway, so none is sent; drop apiKey/token, or call through the gateway",
+      );
+    }
+  }
+
+  /** The generated grpc-js client, for calls this SDK does not wrap yet (ModelConfig, statistics). */
+  get grpc(): GRPCInferenceServiceClient {
+    if (!this.gateway) throw new TypeError("a proxyless client has a channel per model: use stubFor(model)");
+    return this.gateway;
+  }
+
+  /** The generated client a call about `model` goes through (the gateway's, or the model's when proxyless). */
+  stubFor(model?: string): GRPCInferenceServiceClient {
+    if (this.gateway) return this.gateway;
+    if (model === undefined) {
+      throw new InferenceHubError(
+        status.UNIMPLEMENTED,
+        "ServerLive and ServerReady are the gateway's answers: a proxyless client has no gateway; ask ready(model)",
+      );
+    }
+    let stub = this.perModel.get(model);
+    if (!stub) this.perModel.set(model, (stub = this.channel(`xds:///${model}`)));
+    return stub;
+  }
+
+  private channel(target: string): GRPCInferenceServiceClient {
+    return new GRPCInferenceServiceClient(
       target,
-      options.credentials ?? grpcCredentials.createInsecure(),
-      options.channelOptions ?? {},
+      this.options.credentials ?? grpcCredentials.createInsecure(),
+      this.options.channelOptions ?? {},
     );
   }
 
+  /**
+   * A client with no gateway in the path: grpc-js-xds takes the routes, weights and endpoints from
+   * the control plane and calls the nodes itself, one channel per model (`xds:///<model>`). For
+   * callers inside the fleet's network only: nodes check no keys, so none is sent (see README).
+   * grpc-js-xds reads its bootstrap once per process: the first proxyless client's settings hold.
+   */
+  static async proxyless(options: ProxylessOptions): Promise<Client> {
+    process.env.GRPC_XDS_BOOTSTRAP_CONFIG ??= JSON.stringify({
+      xds_servers: [
+        {
+          server_uri: options.controlPlane,
+          channel_creds: [{ type: "insecure" }],
+          server_features: ["xds_v3"],
+        },
+      ],
+      node: {
+        id: options.nodeId ?? `inferencehub-sdk-${process.pid}`,
+        cluster: "inferencehub-sdk",
+        locality: {},
+      },
+    });
+    const xds = await import("@grpc/grpc-js-xds");
+    xds.register();
+    const { controlPlane: _, nodeId: __, ...rest } = options;
+    return new Client("xds:///", rest);
+  }
+
   close(): void {
-    this.grpc.close();
+    this.gateway?.close();
+    for (const stub of this.perModel.values()) stub.close();
+    this.perModel.clear();
   }
 
   /** Runs `model` once on `inputs`; rejects with an InferenceHubError subclass. */
   async infer(model: string, inputs: Inputs, opts: InferOptions = {}): Promise<InferResult> {
-    const response = await this.unary(this.grpc.modelInfer, this.request(model, inputs, opts), model, opts);
+    const response = await this.unary((s) => s.modelInfer, this.request(model, inputs, opts), model, opts);
     return InferResult.from(response);
   }
 
@@ -169,7 +247,7 @@ export class Client {
   ): AsyncGenerator<InferResult, void, undefined> {
     const callOptions: Partial<CallOptions> = {};
     if (opts.timeoutMs !== undefined) callOptions.deadline = Date.now() + opts.timeoutMs;
-    const call = this.grpc.modelStreamInfer(
+    const call = this.stubFor(model).modelStreamInfer(
       this.callMetadata(model, opts.version, opts.headers),
       callOptions,
     );
@@ -212,10 +290,10 @@ export class Client {
   /** ServerReady without a model (the whole gateway), ModelReady with one. */
   async ready(model?: string, opts: CallOpts & { version?: string } = {}): Promise<boolean> {
     if (model === undefined) {
-      const r = await this.read(this.grpc.serverReady, {}, undefined, opts);
+      const r = await this.read((s) => s.serverReady, {}, undefined, opts);
       return r.ready;
     }
-    const r = await this.read(this.grpc.modelReady, { name: model, version: opts.version ?? "" }, model, {
+    const r = await this.read((s) => s.modelReady, { name: model, version: opts.version ?? "" }, model, {
       ...opts,
     });
     return r.ready;
@@ -223,13 +301,13 @@ export class Client {
 
   /** ServerLive: the gateway is up. */
   async live(opts: CallOpts = {}): Promise<boolean> {
-    return (await this.read(this.grpc.serverLive, {}, undefined, opts)).live;
+    return (await this.read((s) => s.serverLive, {}, undefined, opts)).live;
   }
 
   /** ModelMetadata: the model's versions, platform, and inputs and outputs with datatypes and shapes. */
   async metadata(model: string, opts: CallOpts & { version?: string } = {}): Promise<ModelMetadata> {
     const r = await this.read(
-      this.grpc.modelMetadata,
+      (s) => s.modelMetadata,
       { name: model, version: opts.version ?? "" },
       model,
       opts,
@@ -273,7 +351,7 @@ export class Client {
 
   /** A read-only call: retried on UNAVAILABLE, since running it twice changes nothing. */
   private async read<Req, Res>(
-    method: UnaryMethod<Req, Res>,
+    method: MethodOf<Req, Res>,
     req: Req,
     model: string | undefined,
     opts: CallOpts & { version?: string },
@@ -292,17 +370,23 @@ export class Client {
   }
 
   private unary<Req, Res>(
-    method: UnaryMethod<Req, Res>,
+    method: MethodOf<Req, Res>,
     req: Req,
     model: string | undefined,
     opts: CallOpts & { version?: string },
   ): Promise<Res> {
+    let stub: GRPCInferenceServiceClient;
+    try {
+      stub = this.stubFor(model);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
     const callOptions: Partial<CallOptions> = {};
     if (timeoutMs !== undefined) callOptions.deadline = Date.now() + timeoutMs;
     return new Promise<Res>((resolve, reject) => {
-      const call = method.call(
-        this.grpc,
+      const call = method(stub).call(
+        stub,
         req,
         this.callMetadata(model, opts.version, opts.headers),
         callOptions,

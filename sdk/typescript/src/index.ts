@@ -8,6 +8,7 @@ export {
   type ClientOptions,
   type InferOptions,
   type ModelMetadata,
+  type ProxylessOptions,
   type StreamOptions,
   type TensorInfo,
 } from "./client.js";
