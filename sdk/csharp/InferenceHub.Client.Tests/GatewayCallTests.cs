@@ -94,12 +94,26 @@ namespace InferenceHub.Client.Tests
             }
         }
 
+        /// <summary>
+        /// ModelsAsync throws because the gateway has no listing a tenant may call: the protocol's
+        /// repository index is not routed over REST. Should that change, this fails first.
+        /// </summary>
         [Test]
         public async Task ModelsIsNotSupportedByTheGateway()
         {
             using (var client = Stack.Client())
             {
                 await Expect.ThrowsAsync<NotSupportedException>(() => client.ModelsAsync());
+            }
+            using (var http = new System.Net.Http.HttpClient())
+            using (var request = new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Post, new Uri(Stack.Url, "v2/repository/index")))
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Stack.ApiKey);
+                request.Content = new System.Net.Http.StringContent("{}");
+                using (var response = await http.SendAsync(request))
+                {
+                    Assert.AreEqual(404, (int)response.StatusCode, await response.Content.ReadAsStringAsync());
+                }
             }
         }
     }
