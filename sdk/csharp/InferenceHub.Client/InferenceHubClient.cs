@@ -1,11 +1,9 @@
 using System;
 using System.Collections.Generic;
-using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Threading;
 using System.Threading.Tasks;
-using InferenceHub.Client.Json;
 
 namespace InferenceHub.Client
 {
@@ -22,8 +20,7 @@ namespace InferenceHub.Client
         public const string VersionHeader = "inferencehub-model-version";
 
         private readonly Uri baseUri;
-        private readonly HttpClient http;
-        private readonly bool ownsHttp;
+        private readonly HttpTransport transport;
         private readonly InferenceHubClientOptions options;
         private readonly string bearer;
         private int disposed;
@@ -44,21 +41,7 @@ namespace InferenceHub.Client
             // A trailing slash, so that relative paths extend the base rather than replace its last segment.
             this.baseUri = baseUri.AbsoluteUri.EndsWith("/", StringComparison.Ordinal) ? baseUri : new Uri(baseUri.AbsoluteUri + "/");
             bearer = this.options.Token ?? this.options.ApiKey;
-            if (this.options.HttpClient != null)
-            {
-                http = this.options.HttpClient;
-                ownsHttp = false;
-            }
-            else
-            {
-                http = new HttpClient(this.options.Handler ?? DefaultHandler(), true)
-                {
-                    // The SDK's own deadline (a linked CancellationTokenSource) bounds each call,
-                    // so that a timeout can be told apart from the caller's cancellation.
-                    Timeout = System.Threading.Timeout.InfiniteTimeSpan,
-                };
-                ownsHttp = true;
-            }
+            transport = new HttpTransport(this.options, this.baseUri);
         }
 
         /// <summary>
@@ -74,6 +57,7 @@ namespace InferenceHub.Client
         /// <summary>As the other overload, with the requested outputs, wire forms, id and timeout of <paramref name="options"/>.</summary>
         public async Task<InferResult> InferAsync(string model, IDictionary<string, Tensor> inputs, InferOptions options, CancellationToken cancellationToken = default(CancellationToken))
         {
+            ThrowIfDisposed();
             CheckModel(model);
             options = options ?? new InferOptions();
             // Encoded before anything is sent: a tensor that does not fit throws here, not on the wire.
@@ -89,7 +73,7 @@ namespace InferenceHub.Client
                     request.Headers.TryAddWithoutValidation(RestMessages.HeaderLengthHeader, body.HeaderLength.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return request;
             };
-            HttpAnswer answer = await SendAsync(build, false, options.Timeout ?? this.options.Timeout, cancellationToken).ConfigureAwait(false);
+            HttpAnswer answer = await transport.SendAsync(build, false, options.Timeout ?? this.options.Timeout, cancellationToken).ConfigureAwait(false);
             return RestMessages.ParseInferResponse(answer.Body, answer.Header(RestMessages.HeaderLengthHeader));
         }
 
@@ -100,6 +84,7 @@ namespace InferenceHub.Client
         /// </summary>
         public async Task<bool> ReadyAsync(string model = null, string version = null, CancellationToken cancellationToken = default(CancellationToken))
         {
+            ThrowIfDisposed();
             Uri uri;
             if (model == null)
             {
@@ -113,7 +98,7 @@ namespace InferenceHub.Client
             }
             try
             {
-                await SendAsync(() => NewRequest(HttpMethod.Get, uri, version), true, options.Timeout, cancellationToken).ConfigureAwait(false);
+                await transport.SendAsync(() => NewRequest(HttpMethod.Get, uri, version), true, options.Timeout, cancellationToken).ConfigureAwait(false);
                 return true;
             }
             catch (InvalidArgumentException)
@@ -126,17 +111,19 @@ namespace InferenceHub.Client
         /// <summary>Whether the gateway is live (it answers at all).</summary>
         public async Task<bool> LiveAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
+            ThrowIfDisposed();
             var uri = new Uri(baseUri, "v2/health/live");
-            HttpAnswer answer = await SendAsync(() => NewRequest(HttpMethod.Get, uri, null), true, options.Timeout, cancellationToken).ConfigureAwait(false);
+            HttpAnswer answer = await transport.SendAsync(() => NewRequest(HttpMethod.Get, uri, null), true, options.Timeout, cancellationToken).ConfigureAwait(false);
             return !answer.JsonFlagIs("live", false);
         }
 
         /// <summary>The model's metadata: versions, platform, inputs and outputs with datatypes and shapes.</summary>
         public async Task<ModelMetadata> MetadataAsync(string model, string version = null, CancellationToken cancellationToken = default(CancellationToken))
         {
+            ThrowIfDisposed();
             CheckModel(model);
             var uri = ModelUri(model, version, null);
-            HttpAnswer answer = await SendAsync(() => NewRequest(HttpMethod.Get, uri, version), true, options.Timeout, cancellationToken).ConfigureAwait(false);
+            HttpAnswer answer = await transport.SendAsync(() => NewRequest(HttpMethod.Get, uri, version), true, options.Timeout, cancellationToken).ConfigureAwait(false);
             return RestMessages.ParseMetadata(answer.Body);
         }
 
@@ -158,23 +145,7 @@ namespace InferenceHub.Client
         public void Dispose()
         {
             if (Interlocked.Exchange(ref disposed, 1) == 1) return;
-            if (ownsHttp) http.Dispose();
-        }
-
-        private static HttpMessageHandler DefaultHandler()
-        {
-            var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false };
-            try
-            {
-                // .NET Framework and mono allow 2 connections per server by default, which would
-                // queue a third concurrent call behind a slow one.
-                handler.MaxConnectionsPerServer = 256;
-            }
-            catch (PlatformNotSupportedException)
-            {
-                // Runtimes without the setting have no such cap.
-            }
-            return handler;
+            transport.Dispose();
         }
 
         private static void CheckModel(string model)
@@ -200,114 +171,9 @@ namespace InferenceHub.Client
             return request;
         }
 
-        /// <summary>
-        /// Sends a request, built afresh for each attempt, under one deadline for the whole call
-        /// (retries and their waits included). <paramref name="readOnly"/> calls are retried on
-        /// 502/503 and on any failed exchange; the others only when the connection was never opened.
-        /// </summary>
-        private async Task<HttpAnswer> SendAsync(Func<HttpRequestMessage> build, bool readOnly, TimeSpan? timeout, CancellationToken cancellationToken)
-        {
-            ThrowIfDisposed();
-            cancellationToken.ThrowIfCancellationRequested();
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                if (timeout.HasValue) deadline.CancelAfter(timeout.Value);
-                for (int attempt = 0; ; attempt++)
-                {
-                    InferenceHubException failure;
-                    try
-                    {
-                        using (var request = build())
-                        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, deadline.Token).ConfigureAwait(false))
-                        {
-                            byte[] body = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
-                            if (response.IsSuccessStatusCode) return new HttpAnswer(response, body);
-                            failure = ErrorMapping.FromResponse(response, body);
-                            if (!(readOnly && failure is UnavailableException)) throw failure;
-                        }
-                    }
-                    catch (Exception e) when (!(e is InferenceHubException))
-                    {
-                        failure = Classify(e, readOnly, timeout, cancellationToken, deadline.Token);
-                        if (failure == null) throw;
-                    }
-                    if (attempt >= options.Retries) throw failure;
-                    await BackoffAsync(attempt, timeout, cancellationToken, deadline.Token).ConfigureAwait(false);
-                }
-            }
-        }
-
-        /// <summary>
-        /// The exception for a failed exchange: cancellation stays OperationCanceledException;
-        /// the deadline is DeadlineExceeded; a transport failure is Unavailable, returned (to be
-        /// retried) when the call may be retried, thrown otherwise. Null: not ours to translate.
-        /// </summary>
-        private InferenceHubException Classify(Exception e, bool readOnly, TimeSpan? timeout, CancellationToken caller, CancellationToken deadline)
-        {
-            if (caller.IsCancellationRequested) throw new OperationCanceledException("the call was cancelled", e, caller);
-            if (deadline.IsCancellationRequested || e is OperationCanceledException)
-                throw new DeadlineExceededException(0, "the call's timeout" + (timeout.HasValue ? " of " + timeout.Value.TotalMilliseconds + " ms" : "") + " passed before the gateway answered", e);
-            if (!(e is HttpRequestException || e is WebException || e is System.IO.IOException)) return null;
-            var unavailable = new UnavailableException(0, "the gateway at " + baseUri + " could not be reached: " + ErrorMapping.Innermost(e), e);
-            if (readOnly || ErrorMapping.IsConnectFailure(e)) return unavailable;
-            throw unavailable;
-        }
-
-        private async Task BackoffAsync(int attempt, TimeSpan? timeout, CancellationToken caller, CancellationToken deadline)
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromTicks(options.RetryDelay.Ticks << Math.Min(attempt, 16)), deadline).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException e)
-            {
-                if (caller.IsCancellationRequested) throw new OperationCanceledException("the call was cancelled", e, caller);
-                throw new DeadlineExceededException(0, "the call's timeout" + (timeout.HasValue ? " of " + timeout.Value.TotalMilliseconds + " ms" : "") + " passed while waiting to retry", e);
-            }
-        }
-
         private void ThrowIfDisposed()
         {
             if (Volatile.Read(ref disposed) == 1) throw new ObjectDisposedException(nameof(InferenceHubClient));
-        }
-
-        /// <summary>A successful answer, read whole (its headers copied: the response is disposed).</summary>
-        private sealed class HttpAnswer
-        {
-            private readonly Dictionary<string, string> headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-
-            public HttpAnswer(HttpResponseMessage response, byte[] body)
-            {
-                Body = body;
-                // HttpClient files unknown headers under the response or the content, by runtime.
-                foreach (var h in response.Content.Headers) headers[h.Key] = string.Join(",", h.Value);
-                foreach (var h in response.Headers) headers[h.Key] = string.Join(",", h.Value);
-            }
-
-            public byte[] Body { get; }
-
-            /// <summary>A response header's value; null when absent.</summary>
-            public string Header(string name)
-            {
-                string value;
-                return headers.TryGetValue(name, out value) ? value : null;
-            }
-
-            /// <summary>Whether the JSON body has <paramref name="key"/> set to <paramref name="value"/>.</summary>
-            public bool JsonFlagIs(string key, bool value)
-            {
-                if (Body.Length == 0) return false;
-                try
-                {
-                    var obj = JsonReader.Parse(System.Text.Encoding.UTF8.GetString(Body)) as Dictionary<string, object>;
-                    object flag;
-                    return obj != null && obj.TryGetValue(key, out flag) && flag is bool && (bool)flag == value;
-                }
-                catch (FormatException)
-                {
-                    return false;
-                }
-            }
         }
     }
 }
