@@ -10,7 +10,16 @@ import grpc
 import numpy as np
 import pytest
 
-from inferencehub import AsyncClient, DeadlineExceeded, NotFound, Unauthenticated, Unimplemented, to_raw
+from inferencehub import (
+    AsyncClient,
+    DeadlineExceeded,
+    InferenceHubError,
+    NotFound,
+    TensorError,
+    Unauthenticated,
+    Unimplemented,
+    to_raw,
+)
 
 from conftest import Stack, expected_raw, mlp_input, scale_input, vector_inputs
 
@@ -70,6 +79,24 @@ def test_async_errors(stack: Stack) -> None:
             with pytest.raises(DeadlineExceeded) as err:
                 await client.infer("scale", scale_input(), version="3", timeout=0.5)
             assert err.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+            # In a stream: a message the node refuses (error_message), and an input the encoder refuses.
+            bad_shape = [mlp_input(), {"input": np.ones((1, 3), dtype=np.float32)}]
+            with pytest.raises(InferenceHubError) as per_message:
+                async for _ in client.stream("mlp", bad_shape):
+                    pass
+            assert per_message.value.code == grpc.StatusCode.UNKNOWN
+
+            async def unencodable() -> AsyncIterator[dict[str, np.ndarray]]:
+                yield mlp_input()
+                await asyncio.sleep(0.05)
+                yield {"input": np.array([1j])}
+
+            seen = 0
+            with pytest.raises(TensorError):
+                async for _ in client.stream("mlp", unencodable()):
+                    seen += 1
+            assert seen == 1
         async with AsyncClient(stack.target) as anonymous:
             with pytest.raises(Unauthenticated):
                 await anonymous.infer("mlp", mlp_input())
