@@ -19,6 +19,7 @@ import { outputLines } from "../scripts/lib/output-lines.js";
 import { repoRoot } from "../scripts/lib/paths.js";
 import { freePorts } from "../scripts/lib/ports.js";
 import { etcdUnavailableReason } from "../scripts/lib/etcd-process.js";
+import { Client } from "../sdk/typescript/src/index.js";
 import { eventually, grpcCall } from "./lib/assertions.js";
 
 const run = promisify(execFile);
@@ -46,7 +47,11 @@ describe("npm start (the local stack)", () => {
       .replace("127.0.0.1:9002", `127.0.0.1:${node2}`)
       .replace("restPort: 8001", `restPort: ${rest1}`)
       .replace("restPort: 8002", `restPort: ${rest2}`)
-      .replace("127.0.0.1:19000", `127.0.0.1:${authz}`);
+      .replace("127.0.0.1:19000", `127.0.0.1:${authz}`)
+      .replace(
+        'controlPlane: { address: "127.0.0.1:18000" }',
+        `controlPlane: { address: "127.0.0.1:${ads}" }`,
+      );
     await writeFile(join(dir, "inferencehub.yaml"), yaml);
     env = {
       ...process.env,
@@ -119,6 +124,20 @@ describe("npm start (the local stack)", () => {
     const answer = JSON.parse(rest.stdout) as { model_name: string; model_version: string };
     assert.equal(answer.model_name, "scale");
     assert.ok(["1", "2"].includes(answer.model_version), rest.stdout);
+    // The SDK with the printed key (Envoy verifies it: native mode): the models the tenant may call.
+    const sdk = new Client(`127.0.0.1:${ports[0]}`, {
+      apiKey: key.trim().slice(key.trim().indexOf("=") + 1),
+    });
+    try {
+      const models = await sdk.models();
+      for (const name of ["mlp", "scale"])
+        assert.ok(
+          models.some((m) => m.name === name && m.state === "READY"),
+          name,
+        );
+    } finally {
+      sdk.close();
+    }
   };
 
   test("it comes up, its printed call works through ext-authz, and Ctrl-C stops it all", async () => {

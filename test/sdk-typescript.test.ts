@@ -301,6 +301,23 @@ describe("TypeScript SDK through the gateway (#19)", () => {
     assertClose(unflatten(typed[0]!.output("output", "FP32").data, 3), mlpReference(MLP_SAMPLE_INPUT));
   });
 
+  test("models(): what this tenant may call, from the control plane, READY when a node is up", async () => {
+    const mine = await client.models();
+    assert.deepEqual(
+      mine.map((m) => `${m.name}/${m.version}:${m.state}`),
+      ["mlp/1:READY", "mixed/1:READY", "scale/1:READY", "scale/2:READY", "scale/3:READY"],
+    );
+    const other = await newClient({ apiKey: env.INFERENCEHUB_OTHER_API_KEY }).models({ readyOnly: true });
+    assert.deepEqual(
+      other.map((m) => m.name),
+      ["mlp"],
+    );
+    const anonymous = await newClient()
+      .models()
+      .catch((e: unknown) => e);
+    assert.ok(anonymous instanceof UnauthenticatedError, String(anonymous));
+  });
+
   test("ready, live and metadata", async () => {
     assert.equal(await client.live(), true);
     assert.equal(await client.ready(), true);

@@ -257,18 +257,37 @@ test("decide: the rate limit counts allowed calls only, per tenant, and names th
 test("decide: the repository token goes only with repository calls the policy allows", async () => {
   const ctx = { ...context(), repositoryToken: "secret" };
   const index = "/inference.GRPCInferenceService/RepositoryIndex";
-  const repoCall = (key: string) => ({ ...call(bearer(key)), path: index });
+  const load = "/inference.GRPCInferenceService/RepositoryModelLoad";
+  // A repository call naming a model goes to that model's nodes: operators only, with the token.
+  const repoCall = (key: string, path = index) => ({
+    ...call({ ...bearer(key), "inferencehub-model": "scale" }),
+    path,
+  });
   const cfg = config();
   const operator = {
     ...cfg,
     auth: { ...cfg.auth!, tenants: cfg.auth!.tenants.map((t) => ({ ...t, repository: t.name === "other" })) },
   };
   const withOperator = { ...ctx, policy: compilePolicy(operator) };
-  const allowed = await decide(repoCall(keys.other), withOperator);
-  assert.ok(allowed.allowed);
-  assert.deepEqual(allowed.set.slice(2), [["x-inferencehub-repository-token", "secret"]]);
-  const denied = await decide(repoCall(keys.acme), withOperator);
-  assert.equal(code(denied), "PERMISSION_DENIED");
+  for (const path of [index, load]) {
+    const allowed = await decide(repoCall(keys.other, path), withOperator);
+    assert.ok(allowed.allowed, path);
+    assert.deepEqual(allowed.set.slice(2), [["x-inferencehub-repository-token", "secret"]]);
+    const denied = await decide(repoCall(keys.acme, path), withOperator);
+    assert.equal(code(denied), "PERMISSION_DENIED", path);
+    assert.match(denied.allowed ? "" : denied.error.message, /the model repository is for operators/);
+  }
+  // The gateway's own index (no model: the control plane answers) is every tenant's, and no
+  // token goes with it; a load naming no model is still the operators'.
+  for (const key of [keys.acme, keys.other]) {
+    const gatewayIndex = await decide({ ...call(bearer(key)), path: index }, withOperator);
+    assert.ok(gatewayIndex.allowed);
+    assert.ok(!gatewayIndex.set.some(([name]) => name === "x-inferencehub-repository-token"));
+  }
+  assert.equal(
+    code(await decide({ ...call(bearer(keys.acme)), path: load }, withOperator)),
+    "PERMISSION_DENIED",
+  );
   const infer = await decide(call({ ...bearer(keys.other), "inferencehub-model": "scale" }), withOperator);
   assert.ok(infer.allowed && !infer.set.some(([name]) => name === "x-inferencehub-repository-token"));
 });

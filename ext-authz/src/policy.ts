@@ -25,6 +25,11 @@ export interface Policy {
 
 /** Load, unload and index the nodes' models: an operator's calls, not a tenant's. */
 export const repositoryPathPrefix = "/inference.GRPCInferenceService/Repository";
+/**
+ * RepositoryIndex naming no model is the gateway's own listing (the control plane answers it with
+ * the versions the caller's tenant may call): open to every tenant, unlike the nodes' repository.
+ */
+export const repositoryIndexPath = `${repositoryPathPrefix}Index`;
 
 interface TenantRules {
   allModels: boolean;
@@ -47,7 +52,8 @@ export function compilePolicy(config: Config): Policy {
     check: (tenant, target) => {
       const rules = tenants.get(tenant);
       if (!rules) throw permissionDenied(`tenant ${quoteInput(tenant)} is not configured on this gateway`);
-      if (target.path.startsWith(repositoryPathPrefix) && !rules.repository) {
+      const gatewayIndex = target.path === repositoryIndexPath && target.model === undefined;
+      if (target.path.startsWith(repositoryPathPrefix) && !rules.repository && !gatewayIndex) {
         const method = target.path.slice(target.path.lastIndexOf("/") + 1);
         throw permissionDenied(
           `tenant '${tenant}' may not call ${quoteInput(method)}: the model repository is for operators`,

@@ -45,7 +45,7 @@ export interface ClientOptions {
   /** grpc-js channel options, passed as they are. */
   channelOptions?: ChannelOptions;
   /**
-   * Extra attempts of the read-only calls (ready, live, metadata) that fail UNAVAILABLE,
+   * Extra attempts of the read-only calls (ready, live, metadata, models) that fail UNAVAILABLE,
    * 100 ms apart and doubling (default 2). Never applied to infer or stream: see README, "Retries".
    */
   readRetries?: number;
@@ -106,6 +106,14 @@ export class InferResult {
       decodeOutputs(response.outputs, response.rawOutputContents),
     );
   }
+}
+
+/** One model version in `models()`: state READY when a node can take its calls now, else UNAVAILABLE. */
+export interface ModelIndexEntry {
+  name: string;
+  version: string;
+  state: string;
+  reason: string;
 }
 
 export interface TensorInfo {
@@ -297,6 +305,21 @@ export class Client {
       ...opts,
     });
     return r.ready;
+  }
+
+  /**
+   * The model versions the gateway serves that this caller may call (RepositoryIndex naming no
+   * model: the control plane answers it for the caller's tenant). `readyOnly`: only those a node
+   * can take calls for now.
+   */
+  async models(opts: CallOpts & { readyOnly?: boolean } = {}): Promise<ModelIndexEntry[]> {
+    const r = await this.read(
+      (s) => s.repositoryIndex,
+      { repositoryName: "", ready: opts.readyOnly ?? false },
+      undefined,
+      opts,
+    );
+    return r.models.map((m) => ({ name: m.name, version: m.version, state: m.state, reason: m.reason }));
   }
 
   /** ServerLive: the gateway is up. */

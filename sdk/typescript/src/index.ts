@@ -7,6 +7,7 @@ export {
   type CallOpts,
   type ClientOptions,
   type InferOptions,
+  type ModelIndexEntry,
   type ModelMetadata,
   type ProxylessOptions,
   type StreamOptions,

@@ -320,7 +320,7 @@ function modelAccess(model: ModelConfig, auth: AuthConfig): ModelAccessIR {
 
 /** Which nodes a protocol's calls can go to: gRPC (at `address`), or REST (at `restPort`). */
 type Serves = (node: NodeConfig) => boolean;
-const servesGrpc: Serves = (node) => node.protocol !== "rest";
+export const servesGrpc: Serves = (node) => node.protocol !== "rest";
 const servesRest: Serves = (node) => node.restPort !== undefined;
 
 /**
@@ -329,7 +329,7 @@ const servesRest: Serves = (node) => node.restPort !== undefined;
  */
 type VersionUp = (model: string, version: VersionConfig, serves: Serves) => boolean;
 
-function versionUp(nodes: ReadonlyMap<string, NodeConfig>, health: HealthView): VersionUp {
+export function versionUp(nodes: ReadonlyMap<string, NodeConfig>, health: HealthView): VersionUp {
   return (model, version, serves) =>
     version.nodes.some((name) => {
       const node = nodes.get(name);

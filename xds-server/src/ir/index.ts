@@ -1,4 +1,4 @@
-export { buildIR, createIRMemo, noAuthFiles, unknownHealth } from "./build.js";
+export { buildIR, createIRMemo, noAuthFiles, servesGrpc, unknownHealth, versionUp } from "./build.js";
 export type { AuthFiles, BuildIROptions, IRMemo } from "./build.js";
 export {
   clusterName,

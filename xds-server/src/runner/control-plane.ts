@@ -42,6 +42,7 @@ import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "
 import { proxylessLimits, proxylessLimitsLog } from "./proxyless-limits.js";
 import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
+import { gatewayIndex } from "./gateway-index.js";
 import { createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
 import { createPlacement } from "./placement.js";
@@ -450,7 +451,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   // Envoy sends server-level calls that name no model here (controlPlane.address in the config).
   server.addService(
     GRPCInferenceServiceService,
-    createServerCallsService(() => publisher.ready),
+    createServerCallsService({
+      ready: () => publisher.ready,
+      index: (tenant, readyOnly) =>
+        serving ? gatewayIndex(effective(serving), prober?.view() ?? unknownHealth, tenant, readyOnly) : [],
+    }),
   );
   server.addService(
     AdminServiceService,

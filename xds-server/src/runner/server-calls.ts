@@ -1,14 +1,20 @@
 /**
  * The calls about the gateway as a whole, which Envoy sends here when they name no model
  * (translate/routes.ts, serverRoute): ServerLive (the gateway is up), ServerReady (a config serves
- * and every model has a version with a node up), ServerMetadata. Every other method of the
- * service is UNIMPLEMENTED (grpc-js answers so for a method without a handler).
+ * and every model has a version with a node up), ServerMetadata, and RepositoryIndex (the model
+ * versions the caller's tenant may call: gateway-index.ts). Every other method of the service is
+ * UNIMPLEMENTED (grpc-js answers so for a method without a handler).
  * https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_grpc.md
  */
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { GatewayError } from "@inferencehub/contracts/errors";
+import { tenantHeader } from "@inferencehub/contracts/headers";
 import { gatewayServerName, gatewayVersion } from "@inferencehub/contracts/protocol";
 import type {
   GRPCInferenceServiceServer,
+  RepositoryIndexRequest,
+  RepositoryIndexResponse,
+  RepositoryIndexResponse_ModelIndex,
   ServerLiveRequest,
   ServerLiveResponse,
   ServerMetadataRequest,
@@ -26,11 +32,18 @@ export function gatewayReady(ir: GatewayIR | undefined): boolean {
 /** Only the server-level handlers: grpc-js answers UNIMPLEMENTED for the methods left out. */
 export type ServerCallsService = Pick<
   GRPCInferenceServiceServer,
-  "serverLive" | "serverReady" | "serverMetadata"
+  "serverLive" | "serverReady" | "serverMetadata" | "repositoryIndex"
 > &
   UntypedServiceImplementation;
 
-export function createServerCallsService(ready: () => boolean): ServerCallsService {
+export interface GatewayAnswers {
+  ready(): boolean;
+  /** The index for this tenant (none: no auth at the gateway); throws a GatewayError to refuse. */
+  index(tenant: string | undefined, readyOnly: boolean): RepositoryIndexResponse_ModelIndex[];
+}
+
+export function createServerCallsService(answers: GatewayAnswers): ServerCallsService {
+  const { ready } = answers;
   return {
     serverLive: (
       _call: ServerUnaryCall<ServerLiveRequest, ServerLiveResponse>,
@@ -44,5 +57,19 @@ export function createServerCallsService(ready: () => boolean): ServerCallsServi
       _call: ServerUnaryCall<ServerMetadataRequest, ServerMetadataResponse>,
       done: sendUnaryData<ServerMetadataResponse>,
     ) => done(null, { name: gatewayServerName, version: gatewayVersion, extensions: [] }),
+    repositoryIndex: (
+      call: ServerUnaryCall<RepositoryIndexRequest, RepositoryIndexResponse>,
+      done: sendUnaryData<RepositoryIndexResponse>,
+    ) => {
+      const tenants = call.metadata.get(tenantHeader).map(String);
+      try {
+        if (tenants.length > 1)
+          throw new GatewayError(3, `one ${tenantHeader} header, not ${tenants.length}`);
+        done(null, { models: answers.index(tenants[0], call.request.ready) });
+      } catch (err) {
+        const e = GatewayError.from(err);
+        done({ code: e.code, details: e.message });
+      }
+    },
   };
 }

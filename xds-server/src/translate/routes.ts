@@ -70,8 +70,12 @@ const reflectionPathPrefix = "/grpc.reflection.";
  */
 const healthCheckTimeoutMs = 2_000;
 
-/** The calls about the whole gateway, answered by the control plane. */
-const serverCallsPathRegex = "^/inference\\.GRPCInferenceService/Server(Live|Ready|Metadata)$";
+/**
+ * The calls about the whole gateway, answered by the control plane: RepositoryIndex among them,
+ * when it names no model, lists what the caller's tenant may call (runner/gateway-index.ts).
+ */
+const serverCallsPathRegex =
+  "^/inference\\.GRPCInferenceService/(Server(Live|Ready|Metadata)|RepositoryIndex)$";
 const serverCallTimeoutMs = 2_000;
 
 /** Removed from every call before it leaves Envoy: the caller's credentials stop at the gateway. */
@@ -226,9 +230,10 @@ function unknownModelGuard(
 }
 
 /**
- * ServerLive, ServerReady and ServerMetadata without a model header are about the gateway: the
- * control plane answers them (it knows whether every model has a version up), checked like any
- * call when ext_authz is on, with a short timeout and no retry.
+ * ServerLive, ServerReady, ServerMetadata and RepositoryIndex without a model header are about the
+ * gateway: the control plane answers them (it knows whether every model has a version up, and what
+ * each tenant may call), checked like any call when ext_authz is on, with a short timeout and no
+ * retry.
  */
 function serverRoute(controlPlane: ControlPlaneIR | undefined): Route {
   const match = RouteMatch.fromPartial({
@@ -240,7 +245,7 @@ function serverRoute(controlPlane: ControlPlaneIR | undefined): Route {
         "server:no-control-plane",
         [],
         grpcStatus.unimplemented,
-        "this gateway answers ServerLive, ServerReady and ServerMetadata once controlPlane.address is set in inferencehub.yaml; set the inferencehub-model header to ask a model's nodes",
+        "this gateway answers ServerLive, ServerReady, ServerMetadata and RepositoryIndex once controlPlane.address is set in inferencehub.yaml; set the inferencehub-model header to ask a model's nodes",
       ),
       match,
     };
