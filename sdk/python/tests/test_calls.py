@@ -1,5 +1,5 @@
 """Client through the real gateway: the shared vectors byte for byte, pins, the split, streams,
-ready/live/metadata, and models() saying why it is not there."""
+ready/live/metadata, and models()."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import grpc
 import numpy as np
 import pytest
 
-from inferencehub import DTYPES, Client, InferenceHubError, TensorError, Unimplemented, to_raw
+from inferencehub import DTYPES, Client, InferenceHubError, TensorError, Unauthenticated, to_raw
 
 from conftest import Stack, expected_raw, mlp_input, scale_input, vector_inputs
 
@@ -131,8 +131,19 @@ def test_ready_live_and_metadata(client: Client) -> None:
     assert "2" in client.metadata("scale", version="2").versions
 
 
-def test_models_says_why_it_is_not_there(client: Client) -> None:
-    with pytest.raises(Unimplemented) as err:
-        client.models()
-    assert isinstance(err.value, InferenceHubError)
-    assert "RepositoryIndex" in err.value.details
+def test_models_lists_what_the_tenant_may_call(stack: Stack, client: Client) -> None:
+    listed = client.models()
+    assert sorted((m.name, m.version) for m in listed) == [
+        ("mixed", "1"),
+        ("mlp", "1"),
+        ("scale", "1"),
+        ("scale", "2"),
+        ("scale", "3"),
+    ]
+    assert all(m.ready and m.state == "READY" for m in listed), listed
+    assert [(m.name, m.version) for m in client.models(ready=True)] == [(m.name, m.version) for m in listed]
+    # Another tenant sees only its own grant; no key is refused, not answered.
+    with Client(stack.target, api_key=stack.other_key, timeout=10) as other:
+        assert [(m.name, m.version) for m in other.models()] == [("mlp", "1")]
+    with Client(stack.target, timeout=10) as anonymous, pytest.raises(Unauthenticated):
+        anonymous.models()

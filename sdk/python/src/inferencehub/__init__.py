@@ -23,7 +23,7 @@ from ._errors import (
 )
 from ._proxyless import configure_proxyless
 from ._tensors import DATATYPES, DTYPES, TensorError, datatype_of, decode_outputs, encode_inputs, to_raw
-from ._wire import MODEL_HEADER, VERSION_HEADER, InferResult, ModelMetadata, TensorInfo
+from ._wire import MODEL_HEADER, VERSION_HEADER, InferResult, ModelIndex, ModelMetadata, TensorInfo
 
 __version__ = "0.1.0"
 
@@ -37,6 +37,7 @@ __all__ = [
     "InferenceHubError",
     "InvalidArgument",
     "MODEL_HEADER",
+    "ModelIndex",
     "ModelMetadata",
     "NotFound",
     "PermissionDenied",

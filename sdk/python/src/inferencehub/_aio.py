@@ -10,9 +10,9 @@ import grpc
 import grpc.aio
 
 from ._client import DEFAULT_READ_RETRIES, READ_BACKOFF_S
-from ._errors import Unavailable, Unimplemented, error_for, from_rpc_error
+from ._errors import Unavailable, error_for, from_rpc_error
 from ._proto import grpc_service_pb2 as pb
-from ._wire import MODELS_UNSUPPORTED, InferResult, ModelMetadata, Stub, call_metadata, infer_request
+from ._wire import InferResult, ModelIndex, ModelMetadata, Stub, call_metadata, infer_request
 
 Inputs = Mapping[str, Any]
 
@@ -144,9 +144,10 @@ class AsyncClient:
         request = pb.ModelMetadataRequest(name=model, version=version or "")
         return ModelMetadata.from_response(await self._read(self.stub.ModelMetadata, request, model, version, timeout))
 
-    async def models(self) -> list[str]:
-        """Not available: the gateway has no tenant-facing model listing yet (README, "Not yet")."""
-        raise Unimplemented(grpc.StatusCode.UNIMPLEMENTED, MODELS_UNSUPPORTED)
+    async def models(self, ready: bool = False, timeout: float | None = None) -> list[ModelIndex]:
+        """Client.models, awaited: the model versions this key's tenant may call."""
+        request = pb.RepositoryIndexRequest(ready=ready)
+        return ModelIndex.list_from(await self._read(self.stub.RepositoryIndex, request, None, None, timeout))
 
     async def _unary(
         self,

@@ -8,11 +8,11 @@ from typing import Any, Callable, TypeVar
 
 import grpc
 
-from ._errors import Unavailable, Unimplemented, error_for, from_rpc_error
+from ._errors import Unavailable, error_for, from_rpc_error
 from ._proto import grpc_service_pb2 as pb
 from ._wire import (
-    MODELS_UNSUPPORTED,
     InferResult,
+    ModelIndex,
     ModelMetadata,
     Stub,
     call_metadata,
@@ -43,7 +43,7 @@ class Client:
     `api_key` or `token` (a JWT; it wins when both are given) go as `authorization: Bearer ...`.
     `timeout` (seconds) is each unary call's default deadline (None: no deadline). `credentials`
     (e.g. `grpc.ssl_channel_credentials()`) makes the channel TLS; `options` are grpcio channel
-    options. `read_retries`: extra attempts of ready/live/metadata on UNAVAILABLE.
+    options. `read_retries`: extra attempts of ready/live/metadata/models on UNAVAILABLE.
     """
 
     def __init__(
@@ -153,9 +153,12 @@ class Client:
         request = pb.ModelMetadataRequest(name=model, version=version or "")
         return ModelMetadata.from_response(self._read(self.stub.ModelMetadata, request, model, version, timeout))
 
-    def models(self) -> list[str]:
-        """Not available: the gateway has no tenant-facing model listing yet (README, "Not yet")."""
-        raise Unimplemented(grpc.StatusCode.UNIMPLEMENTED, MODELS_UNSUPPORTED)
+    def models(self, ready: bool = False, timeout: float | None = None) -> list[ModelIndex]:
+        """RepositoryIndex asked of the gateway itself (no model header): the model versions this
+        key's tenant may call, each with its state; `ready=True` lists only those a node can take
+        now. Sent without the model header, so the gateway answers it rather than a node."""
+        request = pb.RepositoryIndexRequest(ready=ready)
+        return ModelIndex.list_from(self._read(self.stub.RepositoryIndex, request, None, None, timeout))
 
     def _unary(
         self,

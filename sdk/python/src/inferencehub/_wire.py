@@ -157,8 +157,23 @@ def requests_of(
         yield infer_request(model, one, version, raw, outputs)
 
 
-MODELS_UNSUPPORTED = (
-    "models(): the gateway has no call that lists the models a tenant may use: RepositoryIndex is "
-    "an operator call (routed to one model's nodes and refused to tenant keys), and no gateway-side "
-    "answer exists yet. Use metadata(model) / ready(model) for models you know."
-)
+@dataclass(frozen=True)
+class ModelIndex:
+    """One model version the caller's tenant may call, as the gateway's RepositoryIndex lists it.
+
+    `state` is "READY" when a node of this version can take calls now ("UNAVAILABLE" otherwise,
+    with `reason` saying why).
+    """
+
+    name: str
+    version: str
+    state: str
+    reason: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "READY"
+
+    @classmethod
+    def list_from(cls, r: pb.RepositoryIndexResponse) -> list[ModelIndex]:
+        return [cls(m.name, m.version, m.state, m.reason) for m in r.models]
