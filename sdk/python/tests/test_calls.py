@@ -141,7 +141,7 @@ def test_models_lists_what_the_tenant_may_call(stack: Stack, client: Client) -> 
         ("scale", "3"),
     ]
     assert all(m.ready and m.state == "READY" for m in listed), listed
-    assert [(m.name, m.version) for m in client.models(ready=True)] == [(m.name, m.version) for m in listed]
+    assert [(m.name, m.version) for m in client.models(ready_only=True)] == [(m.name, m.version) for m in listed]
     # Another tenant sees only its own grant; no key is refused, not answered.
     with Client(stack.target, api_key=stack.other_key, timeout=10) as other:
         assert [(m.name, m.version) for m in other.models()] == [("mlp", "1")]

@@ -144,9 +144,9 @@ class AsyncClient:
         request = pb.ModelMetadataRequest(name=model, version=version or "")
         return ModelMetadata.from_response(await self._read(self.stub.ModelMetadata, request, model, version, timeout))
 
-    async def models(self, ready: bool = False, timeout: float | None = None) -> list[ModelIndex]:
+    async def models(self, ready_only: bool = False, timeout: float | None = None) -> list[ModelIndex]:
         """Client.models, awaited: the model versions this key's tenant may call."""
-        request = pb.RepositoryIndexRequest(ready=ready)
+        request = pb.RepositoryIndexRequest(ready=ready_only)
         return ModelIndex.list_from(await self._read(self.stub.RepositoryIndex, request, None, None, timeout))
 
     async def _unary(

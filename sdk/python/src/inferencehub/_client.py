@@ -153,11 +153,11 @@ class Client:
         request = pb.ModelMetadataRequest(name=model, version=version or "")
         return ModelMetadata.from_response(self._read(self.stub.ModelMetadata, request, model, version, timeout))
 
-    def models(self, ready: bool = False, timeout: float | None = None) -> list[ModelIndex]:
+    def models(self, ready_only: bool = False, timeout: float | None = None) -> list[ModelIndex]:
         """RepositoryIndex asked of the gateway itself (no model header): the model versions this
-        key's tenant may call, each with its state; `ready=True` lists only those a node can take
+        key's tenant may call, each with its state; `ready_only=True` lists only those a node can take
         now. Sent without the model header, so the gateway answers it rather than a node."""
-        request = pb.RepositoryIndexRequest(ready=ready)
+        request = pb.RepositoryIndexRequest(ready=ready_only)
         return ModelIndex.list_from(self._read(self.stub.RepositoryIndex, request, None, None, timeout))
 
     def _unary(
