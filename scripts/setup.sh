@@ -2,7 +2,8 @@
 # Installs everything InferenceHub needs on a fresh machine, and returns in seconds the second
 # time: npm packages, protoc (Debian), generated protocol types, the test models, Envoy,
 # MLServer (a stock model server, for test/mlserver.test.ts), and Redis with Envoy's rate limit
-# service (global rate limits, for test/ratelimit-service.test.ts).
+# service (global rate limits, for test/ratelimit-service.test.ts), and what the SDKs in sdk/ are
+# built and tested with (a Python venv, mono and NUnit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -134,3 +135,12 @@ if [ "$(cat "$ratelimit_dir/.stamp" 2>/dev/null)" != "$ratelimit_module" ] || [ 
     printf '\033[33m[setup] Go is not installed, so the rate limit service cannot be built (https://go.dev/dl/); test/ratelimit-service.test.ts will skip\033[0m\n' >&2
   fi
 fi
+
+# The SDKs (#19): the Python SDK in a venv of its own with pytest and the stock tritonclient
+# (sdk/python/dev-setup.sh, seconds once its stamp matches), and for the C# SDK, Debian's mono
+# (mcs and the runtime) and NUnit's console runner. Optional: without them test/sdk-python.test.ts
+# and test/sdk-csharp.test.ts skip, saying why (INFERENCEHUB_REQUIRE_SDKS=1 fails them).
+bash sdk/python/dev-setup.sh ||
+  printf '\033[33m[setup] the Python SDK venv could not be made (python3 with venv and PyPI are needed); test/sdk-python.test.ts will skip\033[0m\n' >&2
+install_server_package mcs mono-complete "mono (the C# SDK's compiler and runtime)" mono test/sdk-csharp.test.ts
+install_server_package nunit-console nunit-console "NUnit's console runner (the C# SDK's tests)" nunit test/sdk-csharp.test.ts
