@@ -89,7 +89,7 @@ test("shadow and retry: one try means no retry policy", () => {
     perTryTimeoutMs: 10_000,
     retryOn: ["connect-failure", "refused-stream", "reset-before-request"],
     hedgeOnPerTryTimeout: false,
-    hostSelectionRetryMaxAttempts: 3,
+    hostSelectionRetryMaxAttempts: 10,
   });
 });
 
