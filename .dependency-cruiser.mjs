@@ -16,7 +16,9 @@ export default {
   ],
   options: {
     doNotFollow: { path: ["node_modules"] },
-    exclude: { path: ["^node_modules/", "^gen/", "^\\.cache/", "^\\.tools/", "^models/"] },
+    exclude: {
+      path: ["^node_modules/", "^gen/", "^\\.cache/", "^\\.tools/", "^models/", "^sdk/typescript/dist/"],
+    },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {

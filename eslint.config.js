@@ -116,7 +116,7 @@ const contractsBoundaries = {
 };
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "gen/", ".cache/", ".tools/", "models/"] },
+  { ignores: ["node_modules/", "gen/", ".cache/", ".tools/", "models/", "sdk/typescript/dist/"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
