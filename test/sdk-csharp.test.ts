@@ -9,13 +9,12 @@
  * before a call (retried by Envoy) and while it holds one (UnavailableException, never sent twice).
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { repoRoot } from "../scripts/lib/paths.js";
-import { startSdkStack, type SdkStack } from "./lib/sdk-stack.js";
+import { runSuite, startSdkStack, type SdkStack } from "./lib/sdk-stack.js";
 
 /** sdk/csharp/InferenceHub.Client.Tests: 32 pure and loopback-socket, 10 vectors, 6 calls, 7 errors, 2 faults. */
 const expectedTests = 57;
@@ -24,30 +23,6 @@ const missing =
   !toolsFound &&
   "mono's mcs and nunit-console are missing: sudo apt-get install mono-complete nunit-console (or run bash sdk/csharp/build.sh as root)";
 const required = process.env.INFERENCEHUB_REQUIRE_SDKS === "1";
-
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function bash(args: string[], env: Record<string, string>, timeoutMs: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", args, {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 /** The counts on NUnit 2.6's <test-results> element. */
 function nunitCounts(xml: string): Record<string, number> {
@@ -73,11 +48,11 @@ describe("the C# SDK (sdk/csharp) against the real stack", { skip: !required && 
   });
 
   test("build.sh, then nunit-console: every test passes, none skipped or ignored", async () => {
-    const build = await bash(["sdk/csharp/build.sh"], {}, 180_000);
+    const build = await runSuite("bash", ["sdk/csharp/build.sh"], {}, 180_000);
     assert.equal(build.code, 0, `build.sh exited ${build.code}:\n${build.output.slice(-6000)}`);
 
     const xml = join(dir, "TestResult.xml");
-    const run = await bash(["sdk/csharp/run-tests.sh", xml], stack.env, 300_000);
+    const run = await runSuite("bash", ["sdk/csharp/run-tests.sh", xml], stack.env, 300_000);
     const tail = run.output.slice(-6000);
     assert.equal(run.code, 0, `run-tests.sh exited ${run.code}:\n${tail}`);
     const counts = nunitCounts(await readFile(xml, "utf8"));

@@ -9,44 +9,19 @@
  * one (UNAVAILABLE, never sent twice).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { repoRoot, toolsDir } from "../scripts/lib/paths.js";
-import { startSdkStack, type SdkStack } from "./lib/sdk-stack.js";
+import { toolsDir } from "../scripts/lib/paths.js";
+import { runSuite, startSdkStack, type SdkStack } from "./lib/sdk-stack.js";
 
 const python = join(toolsDir, "sdk-python-venv", "bin", "python");
 /** sdk/python/tests: 31 pure, 9 calls, 7 errors, 3 async, 1 proxyless, 2 faults. */
 const expectedTests = 53;
 const missing = !existsSync(python) && `${python} is missing: run bash scripts/setup.sh`;
 const required = process.env.INFERENCEHUB_REQUIRE_SDKS === "1";
-
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function pytest(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ["-m", "pytest", ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 /** The first <testsuite> element's counts. */
 function junitCounts(xml: string): Record<"tests" | "failures" | "errors" | "skipped", number> {
@@ -77,9 +52,11 @@ describe("the Python SDK (sdk/python) against the real stack", { skip: !required
 
   test("pytest sdk/python/tests: every test passes, none skipped", async () => {
     const junit = join(dir, "junit.xml");
-    const run = await pytest(
-      ["sdk/python/tests", "-q", "-p", "no:cacheprovider", `--junitxml=${junit}`],
+    const run = await runSuite(
+      python,
+      ["-m", "pytest", "sdk/python/tests", "-q", "-p", "no:cacheprovider", `--junitxml=${junit}`],
       stack.env,
+      300_000,
     );
     const tail = run.output.slice(-6000);
     assert.equal(run.code, 0, `pytest exited ${run.code}:\n${tail}`);

@@ -20,11 +20,12 @@
  * M/V, SIGKILLs it; 504 after 10 s); GET
  * /requests?model=M&version=V (requests_total per live node); GET /envoy-retries.
  */
+import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ExtAuthzProcess } from "../../scripts/lib/ext-authz-process.js";
 import { metricValue, type NodeProcess } from "../../scripts/lib/node-process.js";
-import { vectorsPath } from "../../scripts/lib/paths.js";
+import { repoRoot, vectorsPath } from "../../scripts/lib/paths.js";
 import { freePort } from "../../scripts/lib/ports.js";
 import { startTestAuthz } from "./auth.js";
 import { gatewayConfig, type ModelEntry } from "./configs.js";
@@ -53,6 +54,40 @@ function models(): ModelEntry[] {
       ],
     },
   ];
+}
+
+export interface SuiteRun {
+  code: number | null;
+  /** stdout and stderr, interleaved as they came. */
+  output: string;
+}
+
+/**
+ * Runs another language's suite (or its build) from the repository root with the stack's
+ * environment added; killed after `timeoutMs`.
+ */
+export function runSuite(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<SuiteRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
 }
 
 export async function startSdkStack(): Promise<SdkStack> {
