@@ -135,6 +135,16 @@ describe("npm start (the local stack)", () => {
           models.some((m) => m.name === name && m.state === "READY"),
           name,
         );
+      // And over REST, the same list.
+      const rest = await fetch(`http://127.0.0.1:${ports[0]}/v2/repository/index`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key.trim().slice(key.trim().indexOf("=") + 1)}` },
+      });
+      assert.equal(rest.status, 200);
+      assert.deepEqual(
+        ((await rest.json()) as { name: string }[]).map((m) => m.name),
+        models.map((m) => m.name),
+      );
     } finally {
       sdk.close();
     }

@@ -222,8 +222,14 @@ describe("REST through the gateway, routed by the URL path (#15)", () => {
       /version of model 'scale' is not served/,
     );
     assertError(await infer("/v2/models/scale/infer", { [versionHeader]: "9" }), 404, /not served/);
+    // The index is the gateway's own answer: this config names no control plane to give it.
     assertError(
       await call("/v2/repository/index", { method: "POST" }),
+      501,
+      /lists its models once controlPlane.address is set/,
+    );
+    assertError(
+      await call("/v2/repository/models", { method: "POST" }),
       404,
       /no such path in the v2 REST API/,
     );

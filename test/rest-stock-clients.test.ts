@@ -44,7 +44,7 @@ const PINNED_CALLS = 40;
 const CONCURRENCY = 12;
 const PER_TRY_TIMEOUT_MS = 2000;
 
-function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
+function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number, controlPlane?: string) {
   return gatewayConfig(
     nodes,
     listenPort,
@@ -67,6 +67,8 @@ function config(nodes: NodeEntry[], listenPort: number, extAuthzPort: number) {
           { name: "rest-limited", models: ["scale"] },
         ],
       },
+      // The gateway's own answers (the repository index) come from the control plane.
+      ...(controlPlane ? { controlPlane: { address: controlPlane } } : {}),
     },
   );
 }
@@ -214,6 +216,9 @@ describe(
         { id: "all", tenant: "rest-all", key: allKey },
         { id: "limited", tenant: "rest-limited", key: limitedKey },
       ]);
+      await gw.applyConfig(
+        config(gw.nodeEntries(), gw.listenPort, extAuthzPort, `127.0.0.1:${gw.xds.adsPort}`),
+      );
       await gw.xds.waitFor((s) => {
         const h = s.health ?? {};
         return (
@@ -335,6 +340,20 @@ describe(
         Array<string>(PINNED_CALLS).fill("2"),
       );
       for (const [, output] of pinned) assertClose(output, scaleReference("2", SCALE_SAMPLE_INPUT));
+    });
+
+    test("get_model_repository_index: the gateway's index, what the key's tenant may call", () => {
+      const all = ok<{ name: string; version: string; state: string }[]>(results, "repository_index");
+      assert.deepEqual(
+        all.map((m) => `${m.name}/${m.version}:${m.state}`),
+        ["scale/1:READY", "scale/2:READY", "scale/3:READY", "mixed/1:READY", "mlp/1:READY"],
+      );
+      const limited = ok<{ name: string }[]>(results, "repository_index_limited");
+      assert.deepEqual([...new Set(limited.map((m) => m.name))], ["scale"]);
+      assert.deepEqual(results["repository_index_no_key"], {
+        error: "401",
+        message: "no credentials: send one header 'authorization: Bearer <API key or JWT>'",
+      });
     });
 
     test("errors as the client's exception: unknown model 404, no key 401, a model not the tenant's 403", () => {

@@ -316,6 +316,17 @@ describe("TypeScript SDK through the gateway (#19)", () => {
       .models()
       .catch((e: unknown) => e);
     assert.ok(anonymous instanceof UnauthenticatedError, String(anonymous));
+    // The REST form's index is the same list (Envoy transcodes it to the control plane's answer).
+    const rest = await fetch(`${env.INFERENCEHUB_URL}/v2/repository/index`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.INFERENCEHUB_API_KEY}` },
+      body: "{}",
+    });
+    assert.equal(rest.headers.get("content-type"), "application/json");
+    assert.deepEqual(
+      await rest.json(),
+      mine.map(({ name, version, state }) => ({ name, version, state })),
+    );
   });
 
   test("ready, live and metadata", async () => {

@@ -111,6 +111,9 @@ record("model_ready_mixed", lambda: client.is_model_ready("mixed", headers=with_
 record("model_metadata_mixed", lambda: client.get_model_metadata("mixed", headers=with_key()))
 record("model_metadata_scale_v2", lambda: client.get_model_metadata("scale", "2", headers=with_key()))
 record("model_metadata_mlp", lambda: client.get_model_metadata("mlp", headers=with_key()))
+record("repository_index", lambda: client.get_model_repository_index(headers=with_key()))
+record("repository_index_limited", lambda: client.get_model_repository_index(headers=with_limited_key()))
+record("repository_index_no_key", lambda: client.get_model_repository_index())
 
 # 2. Inference, JSON and binary tensors.
 record("mixed_json", lambda: infer_mixed(False))

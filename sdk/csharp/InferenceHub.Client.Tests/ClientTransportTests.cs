@@ -173,12 +173,22 @@ namespace InferenceHub.Client.Tests
         }
 
         [Test]
-        public async Task ModelsIsNotSupportedAndSaysWhy()
+        public async Task ModelsPostsTheIndexAndReadsItsArray()
         {
-            using (var client = Client(RawHttpServer.ClosedPortUrl()))
+            using (var server = new RawHttpServer(r => RawHttpServer.Answer(200,
+                "[{\"name\":\"mlp\",\"version\":\"1\",\"state\":\"READY\"},{\"name\":\"scale\",\"version\":\"3\",\"state\":\"UNAVAILABLE\",\"reason\":\"no node of this version is up\"}]")))
+            using (var client = Client(server.Url))
             {
-                var e = await Expect.ThrowsAsync<NotSupportedException>(() => client.ModelsAsync());
-                StringAssert.Contains("no model listing", e.Message);
+                var models = await client.ModelsAsync(readyOnly: true);
+                var request = server.Requests.Last();
+                Assert.AreEqual("POST", request.Method);
+                Assert.AreEqual("/v2/repository/index", request.Path);
+                Assert.AreEqual("{\"ready\":true}", Encoding.UTF8.GetString(request.Body));
+                Assert.AreEqual(2, models.Count);
+                Assert.AreEqual("mlp/1/READY/", models[0].Name + "/" + models[0].Version + "/" + models[0].State + "/" + models[0].Reason);
+                Assert.AreEqual("no node of this version is up", models[1].Reason);
+                await client.ModelsAsync();
+                Assert.AreEqual("{}", Encoding.UTF8.GetString(server.Requests.Last().Body));
             }
         }
 

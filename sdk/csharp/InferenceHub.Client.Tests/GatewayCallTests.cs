@@ -95,25 +95,27 @@ namespace InferenceHub.Client.Tests
         }
 
         /// <summary>
-        /// ModelsAsync throws because the gateway has no listing a tenant may call: the protocol's
-        /// repository index is not routed over REST. Should that change, this fails first.
+        /// ModelsAsync: the gateway's own index over REST, what this tenant may call; the OTHER
+        /// tenant sees only mlp; no key is refused.
         /// </summary>
         [Test]
-        public async Task ModelsIsNotSupportedByTheGateway()
+        public async Task ModelsListsWhatTheTenantMayCall()
         {
             using (var client = Stack.Client())
             {
-                await Expect.ThrowsAsync<NotSupportedException>(() => client.ModelsAsync());
+                var models = await client.ModelsAsync();
+                CollectionAssert.AreEqual(
+                    new[] { "mlp/1:READY", "mixed/1:READY", "scale/1:READY", "scale/2:READY", "scale/3:READY" },
+                    models.Select(m => m.Name + "/" + m.Version + ":" + m.State).ToArray());
             }
-            using (var http = new System.Net.Http.HttpClient())
-            using (var request = new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Post, new Uri(Stack.Url, "v2/repository/index")))
+            using (var other = new InferenceHubClient(Stack.Url, Stack.OtherApiKey))
             {
-                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Stack.ApiKey);
-                request.Content = new System.Net.Http.StringContent("{}");
-                using (var response = await http.SendAsync(request))
-                {
-                    Assert.AreEqual(404, (int)response.StatusCode, await response.Content.ReadAsStringAsync());
-                }
+                var models = await other.ModelsAsync(readyOnly: true);
+                CollectionAssert.AreEqual(new[] { "mlp" }, models.Select(m => m.Name).ToArray());
+            }
+            using (var anonymous = new InferenceHubClient(Stack.Url))
+            {
+                await Expect.ThrowsAsync<UnauthenticatedException>(() => anonymous.ModelsAsync());
             }
         }
     }

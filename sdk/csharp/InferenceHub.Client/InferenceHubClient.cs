@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Net.Http;
 using System.Net.Http.Headers;
+using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -128,17 +129,25 @@ namespace InferenceHub.Client
         }
 
         /// <summary>
-        /// Not supported: the gateway has no call that lists the models a tenant may use. The v2
-        /// REST protocol's repository index (<c>POST /v2/repository/index</c>) is an operator call
-        /// the gateway does not route (404), and the gRPC RepositoryIndex is refused to tenants.
-        /// Always throws <see cref="NotSupportedException"/> (from the returned task) rather than
-        /// answer a list that is not the gateway's.
+        /// The model versions this caller's tenant may call, with their state
+        /// (<c>POST /v2/repository/index</c>, which the gateway answers itself). Read-only, so
+        /// retried like <see cref="MetadataAsync"/>. <paramref name="readyOnly"/>: only the versions
+        /// a node can take calls for now.
         /// </summary>
-        public Task<IReadOnlyList<string>> ModelsAsync(CancellationToken cancellationToken = default(CancellationToken))
+        public async Task<IReadOnlyList<ModelIndexEntry>> ModelsAsync(bool readyOnly = false, CancellationToken cancellationToken = default(CancellationToken))
         {
             ThrowIfDisposed();
-            return Task.FromException<IReadOnlyList<string>>(new NotSupportedException(
-                "the InferenceHub gateway has no model listing for tenants: the v2 repository index is an operator call that the gateway does not route (404 through REST, refused through gRPC); ask your operator, or call MetadataAsync(model) for a model you know"));
+            var uri = new Uri(baseUri, "v2/repository/index");
+            byte[] body = Encoding.UTF8.GetBytes(readyOnly ? "{\"ready\":true}" : "{}");
+            Func<HttpRequestMessage> build = () =>
+            {
+                var request = NewRequest(HttpMethod.Post, uri, null);
+                request.Content = new ByteArrayContent(body);
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                return request;
+            };
+            HttpAnswer answer = await transport.SendAsync(build, true, options.Timeout, cancellationToken).ConfigureAwait(false);
+            return RestMessages.ParseIndex(answer.Body);
         }
 
         /// <summary>Closes the connections (when the client created its HttpClient).</summary>

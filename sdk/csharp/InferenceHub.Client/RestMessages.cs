@@ -167,6 +167,21 @@ namespace InferenceHub.Client
             return new ModelMetadata(String(top, "name"), versions, OptionalString(top, "platform"), TensorList(top, "inputs"), TensorList(top, "outputs"));
         }
 
+        /// <summary>The gateway's index: a JSON array of <c>{name, version, state, reason}</c>.</summary>
+        public static List<ModelIndexEntry> ParseIndex(byte[] body)
+        {
+            var items = JsonReader.Parse(Encoding.UTF8.GetString(body)) as List<object>;
+            if (items == null) throw new FormatException("the repository index is not a JSON array");
+            var result = new List<ModelIndexEntry>();
+            foreach (var item in items)
+            {
+                var m = item as Dictionary<string, object>;
+                if (m == null) throw new FormatException("a repository index entry is not a JSON object");
+                result.Add(new ModelIndexEntry(String(m, "name"), OptionalString(m, "version"), OptionalString(m, "state"), OptionalString(m, "reason")));
+            }
+            return result;
+        }
+
         private static List<TensorMetadata> TensorList(Dictionary<string, object> top, string key)
         {
             var result = new List<TensorMetadata>();

@@ -15,6 +15,7 @@ export {
   stdoutAccessLogTypeUrl,
   celFilterTypeUrl,
   grpcFieldExtractionTypeUrl,
+  grpcJsonTranscoderTypeUrl,
   luaPerRouteTypeUrl,
   luaTypeUrl,
   routeFilterConfigTypeUrl,

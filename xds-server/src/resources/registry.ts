@@ -24,6 +24,7 @@ import { FilterConfig as GrpcStatsConfig } from "../../../gen/envoy/envoy/extens
 import { HeaderMutation } from "../../../gen/envoy/envoy/extensions/filters/http/header_mutation/v3/header_mutation.js";
 import { Lua, LuaPerRoute } from "../../../gen/envoy/envoy/extensions/filters/http/lua/v3/lua.js";
 import { GrpcFieldExtractionConfig } from "../../../gen/envoy/envoy/extensions/filters/http/grpc_field_extraction/v3/config.js";
+import { GrpcJsonTranscoder } from "../../../gen/envoy/envoy/extensions/filters/http/grpc_json_transcoder/v3/transcoder.js";
 import { UpstreamCodec } from "../../../gen/envoy/envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.js";
 import { HttpConnectionManager } from "../../../gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { HeaderMutation as EarlyHeaderMutation } from "../../../gen/envoy/envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.js";
@@ -48,6 +49,7 @@ import {
   stdoutAccessLogTypeUrl,
   celFilterTypeUrl,
   grpcFieldExtractionTypeUrl,
+  grpcJsonTranscoderTypeUrl,
   luaPerRouteTypeUrl,
   luaTypeUrl,
   routeFilterConfigTypeUrl,
@@ -79,6 +81,7 @@ export interface MessageTypes {
   [luaPerRouteTypeUrl]: LuaPerRoute;
   [celFilterTypeUrl]: CelFilter;
   [grpcFieldExtractionTypeUrl]: GrpcFieldExtractionConfig;
+  [grpcJsonTranscoderTypeUrl]: GrpcJsonTranscoder;
   [routeFilterConfigTypeUrl]: RouteFilterConfig;
   [upstreamCodecTypeUrl]: UpstreamCodec;
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions;
@@ -118,6 +121,7 @@ export const messageCodecs: { readonly [U in KnownTypeUrl]: MessageCodec<Message
   [luaPerRouteTypeUrl]: LuaPerRoute,
   [celFilterTypeUrl]: CelFilter,
   [grpcFieldExtractionTypeUrl]: GrpcFieldExtractionConfig,
+  [grpcJsonTranscoderTypeUrl]: GrpcJsonTranscoder,
   [routeFilterConfigTypeUrl]: RouteFilterConfig,
   [upstreamCodecTypeUrl]: UpstreamCodec,
   [upstreamHttpProtocolOptionsTypeUrl]: HttpProtocolOptions,

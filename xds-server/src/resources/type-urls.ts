@@ -54,6 +54,10 @@ export const grpcFieldExtractionTypeUrl =
   "type.googleapis.com/envoy.extensions.filters.http.grpc_field_extraction.v3.GrpcFieldExtractionConfig";
 export type GrpcFieldExtractionTypeUrl = typeof grpcFieldExtractionTypeUrl;
 
+export const grpcJsonTranscoderTypeUrl =
+  "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder";
+export type GrpcJsonTranscoderTypeUrl = typeof grpcJsonTranscoderTypeUrl;
+
 /** Per-route settings for any HTTP filter; here, to enable on a route one that is off by default. */
 export const routeFilterConfigTypeUrl = "type.googleapis.com/envoy.config.route.v3.FilterConfig";
 export type RouteFilterConfigTypeUrl = typeof routeFilterConfigTypeUrl;

@@ -42,8 +42,9 @@ import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "
 import { proxylessLimits, proxylessLimitsLog } from "./proxyless-limits.js";
 import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
+import { GatewayIndexService } from "../../../gen/inference/inferencehub/gateway/v1/repository_index.js";
 import { gatewayIndex } from "./gateway-index.js";
-import { createServerCallsService, gatewayReady } from "./server-calls.js";
+import { createGatewayIndexService, createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";
 import { createPlacement } from "./placement.js";
 import {
@@ -449,14 +450,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   // status is defined below; the core only calls it on a request.
   const adminCore = new AdminCore({ config, log: log.child({ component: "admin" }), status: () => status() });
   // Envoy sends server-level calls that name no model here (controlPlane.address in the config).
-  server.addService(
-    GRPCInferenceServiceService,
-    createServerCallsService({
-      ready: () => publisher.ready,
-      index: (tenant, readyOnly) =>
-        serving ? gatewayIndex(effective(serving), prober?.view() ?? unknownHealth, tenant, readyOnly) : [],
-    }),
-  );
+  const gatewayAnswers = {
+    ready: () => publisher.ready,
+    index: (tenant: string | undefined, readyOnly: boolean) =>
+      serving ? gatewayIndex(effective(serving), prober?.view() ?? unknownHealth, tenant, readyOnly) : [],
+  };
+  server.addService(GRPCInferenceServiceService, createServerCallsService(gatewayAnswers));
+  // The REST form's index, as Envoy's transcoder sends it (translate/filters/rest-index.ts).
+  server.addService(GatewayIndexService, createGatewayIndexService(gatewayAnswers));
   server.addService(
     AdminServiceService,
     createAdminGrpcService(adminCore, auth, log.child({ component: "admin" })),

@@ -22,6 +22,8 @@ import type {
   ServerReadyRequest,
   ServerReadyResponse,
 } from "../../../gen/inference/inference/grpc_service.js";
+import type { HttpBody } from "../../../gen/inference/google/api/httpbody.js";
+import type { GatewayIndexServer } from "../../../gen/inference/inferencehub/gateway/v1/repository_index.js";
 import type { GatewayIR } from "../ir/index.js";
 
 /** Ready when a config serves and every model has a version that takes calls with a node up (GatewayIR.ready). */
@@ -60,16 +62,40 @@ export function createServerCallsService(answers: GatewayAnswers): ServerCallsSe
     repositoryIndex: (
       call: ServerUnaryCall<RepositoryIndexRequest, RepositoryIndexResponse>,
       done: sendUnaryData<RepositoryIndexResponse>,
-    ) => {
-      const tenants = call.metadata.get(tenantHeader).map(String);
-      try {
-        if (tenants.length > 1)
-          throw new GatewayError(3, `one ${tenantHeader} header, not ${tenants.length}`);
-        done(null, { models: answers.index(tenants[0], call.request.ready) });
-      } catch (err) {
-        const e = GatewayError.from(err);
-        done({ code: e.code, details: e.message });
-      }
-    },
+    ) => answerIndex(answers, call, done, (models) => ({ models })),
   };
+}
+
+/**
+ * The REST form's index, as Envoy's transcoder sends it (translate/filters/rest-index.ts): the
+ * same answer as an HTTP body, the JSON array Triton's `POST /v2/repository/index` answers.
+ */
+export function createGatewayIndexService(answers: GatewayAnswers): GatewayIndexServer {
+  return {
+    repositoryIndex: (
+      call: ServerUnaryCall<RepositoryIndexRequest, HttpBody>,
+      done: sendUnaryData<HttpBody>,
+    ) =>
+      answerIndex(answers, call, done, (models) => ({
+        contentType: "application/json",
+        data: Buffer.from(JSON.stringify(models.map(({ reason, ...m }) => (reason ? { ...m, reason } : m)))),
+        extensions: [],
+      })),
+  };
+}
+
+function answerIndex<Res>(
+  answers: GatewayAnswers,
+  call: ServerUnaryCall<RepositoryIndexRequest, Res>,
+  done: sendUnaryData<Res>,
+  form: (models: RepositoryIndexResponse_ModelIndex[]) => Res,
+): void {
+  const tenants = call.metadata.get(tenantHeader).map(String);
+  try {
+    if (tenants.length > 1) throw new GatewayError(3, `one ${tenantHeader} header, not ${tenants.length}`);
+    done(null, form(answers.index(tenants[0], call.request.ready)));
+  } catch (err) {
+    const e = GatewayError.from(err);
+    done({ code: e.code, details: e.message });
+  }
 }

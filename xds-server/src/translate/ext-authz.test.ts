@@ -114,8 +114,12 @@ test("routes: reflection unchecked, health checked; bodies read only for unary c
   assert.deepEqual(routes("ingress_no_model"), [
     ["grpc-reflection", "directResponse", "disabled"],
     ["grpc-health:no-model", "directResponse", "disabled"],
-    // Checked like any call; the case's config names the control plane.
+    // Checked like any call; the case's config names the control plane (the second: the REST
+    // index as the transcoder makes it a gRPC call).
     ["server", "route", "-"],
+    ["server", "route", "-"],
+    // The REST index: checked, then transcoded to the call above (filters/rest-index.ts).
+    ["rest:index", "route", "-"],
     // REST's server-level paths, answered by Envoy once checked; a model's path runs
     // model-from-path (the Lua filter, not ext_authz's setting) and is checked in the model's scope.
     ["rest:live", "directResponse", "-"],

@@ -121,6 +121,7 @@ test("native mode: jwt_authn and the policy record what Envoy allows; ext_authz 
       "envoy.filters.http.jwt_authn",
       "inferencehub.rbac.policy",
       "envoy.filters.http.ext_authz",
+      "envoy.filters.http.grpc_json_transcoder",
       "envoy.filters.http.local_ratelimit",
       "envoy.filters.http.grpc_stats",
       "envoy.filters.http.router",

@@ -35,9 +35,9 @@ import {
 } from "../../../gen/envoy/envoy/config/route/v3/route_components.js";
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
-import type { ExtAuthzIR, ListenerIR, ModelIR, RestVersionIR, RetryIR } from "../ir/index.js";
+import type { ControlPlaneIR, ExtAuthzIR, ListenerIR, ModelIR, RestVersionIR, RetryIR } from "../ir/index.js";
 import { duration } from "./durations.js";
-import { luaPerRoute } from "./filters/index.js";
+import { luaPerRoute, restIndexPath } from "./filters/index.js";
 import { exactHeader, mirrorPolicy, presentHeader, retryPolicy, withFilterConfig } from "./route-parts.js";
 
 /** What every gRPC request's content type starts with (application/grpc, application/grpc+proto). */
@@ -55,9 +55,11 @@ export function restServerRoutes(
   authz: ExtAuthzIR | undefined,
   native = false,
   guard: (route: Route) => Route = (route) => route,
+  controlPlane?: ControlPlaneIR,
 ): Route[] {
   const modelFromPath = !authz || authz.failOpen || native;
   return [
+    restIndexRoute(controlPlane),
     jsonRoute("rest:live", `${restPrefix}/health/live`, 200, { live: true }),
     ready
       ? jsonRoute("rest:ready", `${restPrefix}/health/ready`, 200, { ready: true })
@@ -86,9 +88,41 @@ export function restServerRoutes(
       "rest:unknown-path",
       { $case: "prefix", prefix: `${restPrefix}/` },
       404,
-      "no such path in the v2 REST API: /v2, /v2/health/live, /v2/health/ready, /v2/models/<model>[/versions/<version>][/ready|/infer]",
+      "no such path in the v2 REST API: /v2, /v2/health/live, /v2/health/ready, /v2/models/<model>[/versions/<version>][/ready|/infer], POST /v2/repository/index",
     ),
   ];
+}
+
+/**
+ * `POST /v2/repository/index`: the gateway's model index, checked like any REST server call.
+ * The transcoder (filters/rest-index.ts) turns it into the gRPC call the control plane answers and
+ * routes it again (the server route), so this route's own target only has to be the control plane.
+ */
+function restIndexRoute(controlPlane: ControlPlaneIR | undefined): Route {
+  // POST only, as Triton's extension says; another method falls to the unknown path's 404.
+  const match = routeMatch(exactPath(restIndexPath), [exactHeader(":method", "POST")]);
+  if (!controlPlane) {
+    return {
+      ...textRoute(
+        "rest:index",
+        exactPath(restIndexPath),
+        501,
+        "this gateway lists its models once controlPlane.address is set in inferencehub.yaml",
+      ),
+      match,
+    };
+  }
+  return Route.fromPartial({
+    name: "rest:index",
+    match,
+    action: {
+      $case: "route",
+      route: {
+        clusterSpecifier: { $case: "cluster", cluster: controlPlane.cluster },
+        timeout: duration(2_000),
+      },
+    },
+  });
 }
 
 /**

@@ -46,6 +46,7 @@ import { emptyMessage, grpcStatus, messageWith } from "./common.js";
 import { duration } from "./durations.js";
 import {
   extAuthzPerRoute,
+  gatewayIndexMethodPath,
   luaSourcePerRoute,
   modelFromFirstMessageLua,
   modelFromFirstMessagePerRoute,
@@ -72,7 +73,8 @@ const healthCheckTimeoutMs = 2_000;
 
 /**
  * The calls about the whole gateway, answered by the control plane: RepositoryIndex among them,
- * when it names no model, lists what the caller's tenant may call (runner/gateway-index.ts).
+ * when it names no model, lists what the caller's tenant may call (runner/gateway-index.ts), as
+ * does GatewayIndex/RepositoryIndex, what the REST form's index becomes (filters/rest-index.ts).
  */
 const serverCallsPathRegex =
   "^/inference\\.GRPCInferenceService/(Server(Live|Ready|Metadata)|RepositoryIndex)$";
@@ -170,14 +172,20 @@ export function noModelRouteConfig(
   const { authz, native } = auth;
   const guard = native ? unknownModelGuard(native, authz, served) : (route: Route) => route;
   const rest = [
-    ...restServerRoutes(ready, authz, native !== undefined, (route) => guard(route, "model-from-path")),
+    ...restServerRoutes(
+      ready,
+      authz,
+      native !== undefined,
+      (route) => guard(route, "model-from-path"),
+      controlPlane,
+    ),
     notGrpcRoute(),
   ];
   const routes = authz
     ? [
         reflectionRoute(),
         healthWithoutModelRoute(),
-        serverRoute(controlPlane),
+        ...serverRoutes(controlPlane),
         ...rest,
         ...(native
           ? [
@@ -192,7 +200,7 @@ export function noModelRouteConfig(
         unknownMethodRoute(),
       ]
     : [
-        serverRoute(controlPlane),
+        ...serverRoutes(controlPlane),
         ...rest,
         modelInFirstMessageRoute(modelInMessagePathSpecifier),
         noModelHeaderRoute(),
@@ -235,33 +243,37 @@ function unknownModelGuard(
  * each tenant may call), checked like any call when ext_authz is on, with a short timeout and no
  * retry.
  */
-function serverRoute(controlPlane: ControlPlaneIR | undefined): Route {
-  const match = RouteMatch.fromPartial({
-    pathSpecifier: { $case: "safeRegex", safeRegex: { regex: serverCallsPathRegex } },
-  });
+function serverRoutes(controlPlane: ControlPlaneIR | undefined): Route[] {
+  // Two matches: one regex with the gateway index's path in it is past RE2's default program size.
+  const matches = [
+    RouteMatch.fromPartial({
+      pathSpecifier: { $case: "safeRegex", safeRegex: { regex: serverCallsPathRegex } },
+    }),
+    RouteMatch.fromPartial({ pathSpecifier: { $case: "path", path: gatewayIndexMethodPath } }),
+  ];
   if (!controlPlane) {
-    return {
-      ...grpcErrorRoute(
-        "server:no-control-plane",
-        [],
-        grpcStatus.unimplemented,
-        "this gateway answers ServerLive, ServerReady, ServerMetadata and RepositoryIndex once controlPlane.address is set in inferencehub.yaml; set the inferencehub-model header to ask a model's nodes",
-      ),
-      match,
-    };
+    const error = grpcErrorRoute(
+      "server:no-control-plane",
+      [],
+      grpcStatus.unimplemented,
+      "this gateway answers ServerLive, ServerReady, ServerMetadata and RepositoryIndex once controlPlane.address is set in inferencehub.yaml; set the inferencehub-model header to ask a model's nodes",
+    );
+    return matches.map((match) => ({ ...error, match }));
   }
-  return Route.fromPartial({
-    name: "server",
-    match,
-    action: {
-      $case: "route",
-      route: RouteAction.fromPartial({
-        clusterSpecifier: { $case: "cluster", cluster: controlPlane.cluster },
-        timeout: duration(serverCallTimeoutMs),
-        maxStreamDuration: { grpcTimeoutHeaderMax: duration(serverCallTimeoutMs) },
-      }),
-    },
-  });
+  return matches.map((match) =>
+    Route.fromPartial({
+      name: "server",
+      match,
+      action: {
+        $case: "route",
+        route: RouteAction.fromPartial({
+          clusterSpecifier: { $case: "cluster", cluster: controlPlane.cluster },
+          timeout: duration(serverCallTimeoutMs),
+          maxStreamDuration: { grpcTimeoutHeaderMax: duration(serverCallTimeoutMs) },
+        }),
+      },
+    }),
+  );
 }
 
 function envoyRouteConfig(

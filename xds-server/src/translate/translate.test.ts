@@ -157,6 +157,8 @@ test("Envoy routes: one scope and route configuration per model, keyed by the mo
   ]);
   assert.deepEqual(names("ingress_no_model"), [
     ["server:no-control-plane", "directResponse"],
+    ["server:no-control-plane", "directResponse"],
+    ["rest:index", "directResponse"],
     ["rest:live", "directResponse"],
     ["rest:ready", "directResponse"],
     ["rest:server-metadata", "directResponse"],

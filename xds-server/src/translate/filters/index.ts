@@ -18,6 +18,7 @@ import { modelFromFirstMessageLua } from "./model-from-first-message-lua.js";
 import { modelFromPathLua } from "./model-from-path.js";
 import { extAuthzUnlessAllowed, jwtAuthnFilter, policyPerRoute, policyRbacFilter } from "./native-auth.js";
 import { globalRateLimitFilter, localRateLimitFilter, rateLimitActions } from "./rate-limits.js";
+import { restIndexTranscoderFilter } from "./rest-index.js";
 import { routerFilter } from "./router.js";
 import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
 
@@ -25,7 +26,8 @@ import { stripGatewayHeadersFilter } from "./strip-gateway-headers.js";
  * Headers are stripped before anything reads them; a call without a model header gets it from
  * its first message (gRPC) or its path (REST), by a Lua script, before anything authorizes it, so
  * the route is final. In native mode jwt_authn and the rbac filter record what Envoy can decide,
- * and ext_authz runs for the rest; ext_authz decides before the router routes. The rate
+ * and ext_authz runs for the rest; ext_authz decides before the router routes (and before the REST
+ * repository index becomes the gRPC call the control plane answers: rest-index.ts). The rate
  * limits count only calls that were allowed; grpc_stats counts the calls that reached a version.
  */
 export const httpFilterChain: readonly HttpFilterSpec[] = [
@@ -35,6 +37,7 @@ export const httpFilterChain: readonly HttpFilterSpec[] = [
   jwtAuthnFilter,
   policyRbacFilter,
   extAuthzFilter,
+  restIndexTranscoderFilter,
   localRateLimitFilter,
   globalRateLimitFilter,
   grpcStatsFilter,
@@ -45,6 +48,7 @@ export function buildHttpFilters(ir: GatewayIR, group: ClientGroup): HttpFilter[
   return httpFilterChain.filter((filter) => filter.enabled(ir, group)).map((filter) => filter.build(ir));
 }
 
+export { gatewayIndexMethodPath, restIndexPath } from "./rest-index.js";
 export {
   luaSourcePerRoute,
   modelFromFirstMessageLua,
