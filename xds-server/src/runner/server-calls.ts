@@ -6,7 +6,12 @@
  * UNIMPLEMENTED (grpc-js answers so for a method without a handler).
  * https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_grpc.md
  */
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { GatewayError } from "@inferencehub/contracts/errors";
 import { tenantHeader } from "@inferencehub/contracts/headers";
 import { gatewayServerName, gatewayVersion } from "@inferencehub/contracts/protocol";
@@ -92,7 +97,9 @@ function answerIndex<Res>(
 ): void {
   const tenants = call.metadata.get(tenantHeader).map(String);
   try {
-    if (tenants.length > 1) throw new GatewayError(3, `one ${tenantHeader} header, not ${tenants.length}`);
+    if (tenants.length > 1) {
+      throw new GatewayError(status.INVALID_ARGUMENT, `one ${tenantHeader} header, not ${tenants.length}`);
+    }
     done(null, form(answers.index(tenants[0], call.request.ready)));
   } catch (err) {
     const e = GatewayError.from(err);
