@@ -291,14 +291,16 @@ test("the compose stack, under a real Docker engine", { timeout: 30 * 60_000 }, 
       });
 
       // node-1's container killed under load: only calls in flight at that moment may fail.
-      const load = startLoad(client, { concurrency: 4, ...unpinned });
+      const concurrency = 4;
+      const load = startLoad(client, { concurrency, ...unpinned });
       await load.more(40);
       // SIGKILL lands between the command's start and its return: a call sent in between may have
       // been in flight at the kill.
       const killing = Date.now();
       await docker(["kill", `${project}-node-1-1`]);
       const killed = Date.now();
-      await load.more(200);
+      // Of the calls that end from here on, at most `concurrency` started before `killed`.
+      await load.more(200 + concurrency);
       const stats = await load.stop();
       const after = stats.calls.filter((c) => c.startedAt > killed);
       assert.ok(after.length >= 200, `${after.length} calls after the kill`);
