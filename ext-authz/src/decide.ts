@@ -20,7 +20,7 @@ import { parseAuthorization } from "./credentials.js";
 import { invalidArgument, quoteInput, resourceExhausted } from "./errors.js";
 import type { Identities } from "./identities.js";
 import { readModelFromBody, type BodyModelFailure } from "./model-from-body.js";
-import { repositoryIndexPath, repositoryPathPrefix, type Policy } from "./policy.js";
+import { isGatewayIndex, repositoryPathPrefix, type Policy } from "./policy.js";
 import type { RateLimiter } from "./token-bucket.js";
 
 export interface DecideContext {
@@ -76,7 +76,7 @@ export async function decide(call: CallAttributes, ctx: DecideContext): Promise<
       [principalHeader, identity.principal],
       ...target.route,
     ];
-    const toNodes = target.model !== undefined || call.path !== repositoryIndexPath;
+    const toNodes = !isGatewayIndex(call.path, target.model);
     if (ctx.repositoryToken !== undefined && call.path.startsWith(repositoryPathPrefix) && toNodes) {
       // The policy let this tenant call the repository: the nodes take it from the gateway only.
       // The gateway's own index (no model) goes to the control plane, which needs no token.

@@ -29,7 +29,12 @@ export const repositoryPathPrefix = "/inference.GRPCInferenceService/Repository"
  * RepositoryIndex naming no model is the gateway's own listing (the control plane answers it with
  * the versions the caller's tenant may call): open to every tenant, unlike the nodes' repository.
  */
-export const repositoryIndexPath = `${repositoryPathPrefix}Index`;
+const repositoryIndexPath = `${repositoryPathPrefix}Index`;
+
+/** The gateway's own index: RepositoryIndex naming no model (the control plane answers it). */
+export function isGatewayIndex(path: string, model: string | undefined): boolean {
+  return path === repositoryIndexPath && model === undefined;
+}
 
 interface TenantRules {
   allModels: boolean;
@@ -52,7 +57,7 @@ export function compilePolicy(config: Config): Policy {
     check: (tenant, target) => {
       const rules = tenants.get(tenant);
       if (!rules) throw permissionDenied(`tenant ${quoteInput(tenant)} is not configured on this gateway`);
-      const gatewayIndex = target.path === repositoryIndexPath && target.model === undefined;
+      const gatewayIndex = isGatewayIndex(target.path, target.model);
       if (target.path.startsWith(repositoryPathPrefix) && !rules.repository && !gatewayIndex) {
         const method = target.path.slice(target.path.lastIndexOf("/") + 1);
         throw permissionDenied(

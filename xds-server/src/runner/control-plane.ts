@@ -14,6 +14,7 @@ import type { Rollout } from "../../../gen/inference/inferencehub/admin/v1/admin
 import { AggregatedDiscoveryServiceService } from "../../../gen/envoy/envoy/service/discovery/v3/ads.js";
 import { AdminServiceService } from "../../../gen/inference/inferencehub/admin/v1/admin.js";
 import { GRPCInferenceServiceService } from "../../../gen/inference/inference/grpc_service.js";
+import { GatewayIndexService } from "../../../gen/inference/inferencehub/gateway/v1/repository_index.js";
 import { AdminAuth, AdminCore, createAdminGrpcService, handleAdminHttp } from "../admin/index.js";
 import { createSnapshotCache, type SnapshotCache } from "../cache/index.js";
 import {
@@ -42,7 +43,6 @@ import { AuthFilesSource, ConfigFile, EtcdConfigStore, type ConfigStore } from "
 import { proxylessLimits, proxylessLimitsLog } from "./proxyless-limits.js";
 import { publishChecked, type BuiltGroup } from "./publish.js";
 import { rateLimitConfigFile } from "./ratelimit-config-file.js";
-import { GatewayIndexService } from "../../../gen/inference/inferencehub/gateway/v1/repository_index.js";
 import { gatewayIndex } from "./gateway-index.js";
 import { createGatewayIndexService, createServerCallsService, gatewayReady } from "./server-calls.js";
 import { groupOf } from "./groups.js";

@@ -5,6 +5,9 @@ import type { AccessLogFilter } from "../../../gen/envoy/envoy/config/accesslog/
 import { celFilterTypeUrl, packAny } from "../resources/index.js";
 
 /** gRPC status codes the gateway answers itself. https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
+/** The calls about the gateway itself (routes to the control plane): short, never retried. */
+export const serverCallTimeoutMs = 2_000;
+
 export const grpcStatus = {
   invalidArgument: 3,
   notFound: 5,

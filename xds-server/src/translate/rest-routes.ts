@@ -36,6 +36,7 @@ import {
 import { FractionalPercent_DenominatorType } from "../../../gen/envoy/envoy/type/v3/percent.js";
 import type { Any } from "../../../gen/envoy/google/protobuf/any.js";
 import type { ControlPlaneIR, ExtAuthzIR, ListenerIR, ModelIR, RestVersionIR, RetryIR } from "../ir/index.js";
+import { serverCallTimeoutMs } from "./common.js";
 import { duration } from "./durations.js";
 import { luaPerRoute, restIndexPath } from "./filters/index.js";
 import { exactHeader, mirrorPolicy, presentHeader, retryPolicy, withFilterConfig } from "./route-parts.js";
@@ -119,7 +120,7 @@ function restIndexRoute(controlPlane: ControlPlaneIR | undefined): Route {
       $case: "route",
       route: {
         clusterSpecifier: { $case: "cluster", cluster: controlPlane.cluster },
-        timeout: duration(2_000),
+        timeout: duration(serverCallTimeoutMs),
       },
     },
   });

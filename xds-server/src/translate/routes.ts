@@ -42,7 +42,7 @@ import type {
   NativeAuthIR,
   VersionRouteIR,
 } from "../ir/index.js";
-import { emptyMessage, grpcStatus, messageWith } from "./common.js";
+import { emptyMessage, grpcStatus, messageWith, serverCallTimeoutMs } from "./common.js";
 import { duration } from "./durations.js";
 import {
   extAuthzPerRoute,
@@ -78,7 +78,6 @@ const healthCheckTimeoutMs = 2_000;
  */
 const serverCallsPathRegex =
   "^/inference\\.GRPCInferenceService/(Server(Live|Ready|Metadata)|RepositoryIndex)$";
-const serverCallTimeoutMs = 2_000;
 
 /** Removed from every call before it leaves Envoy: the caller's credentials stop at the gateway. */
 const credentialHeaders = ["authorization"];
